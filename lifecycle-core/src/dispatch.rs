@@ -1,0 +1,542 @@
+//! Processing one event: the original library's semantics, with every state change a
+//! compare-and-set.
+
+use std::fmt;
+
+use crate::context::{Context, Effects};
+use crate::event::{CommandStatus, Event, EventKind, LifecycleTransition};
+use crate::model::{LifecycleModel, Phase, State, TaskFailure, UnknownState};
+use crate::store::{CasOutcome, Record, StateChange, Store};
+
+/// How a lifecycle action is completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LifecycleResult {
+    /// `CONTINUE`
+    Continue,
+    /// `ABANDON`
+    Abandon,
+}
+
+impl LifecycleResult {
+    /// The value `CompleteLifecycleAction` expects.
+    ///
+    /// ```
+    /// use lifecycle_core::LifecycleResult;
+    /// assert_eq!(LifecycleResult::Abandon.as_aws_str(), "ABANDON");
+    /// ```
+    pub fn as_aws_str(self) -> &'static str {
+        match self {
+            LifecycleResult::Continue => "CONTINUE",
+            LifecycleResult::Abandon => "ABANDON",
+        }
+    }
+
+    /// CONTINUE unless the event failed (ABANDON); a terminating action is always CONTINUE,
+    /// since the instance goes away either way.
+    ///
+    /// ```
+    /// use lifecycle_core::{LifecycleResult, LifecycleTransition};
+    /// assert_eq!(LifecycleResult::for_outcome(LifecycleTransition::Launching, true), LifecycleResult::Abandon);
+    /// assert_eq!(LifecycleResult::for_outcome(LifecycleTransition::Terminating, true), LifecycleResult::Continue);
+    /// ```
+    pub fn for_outcome(transition: LifecycleTransition, event_failed: bool) -> Self {
+        match transition {
+            LifecycleTransition::Launching if event_failed => LifecycleResult::Abandon,
+            _ => LifecycleResult::Continue,
+        }
+    }
+}
+
+impl fmt::Display for LifecycleResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_aws_str())
+    }
+}
+
+impl Context<'_> {
+    /// The result to complete this event's lifecycle action with, if it belongs to one:
+    /// CONTINUE unless the event failed, and always CONTINUE when terminating.
+    pub fn lifecycle_result(&self) -> Option<LifecycleResult> {
+        self.event
+            .lifecycle_transition()
+            .map(|t| LifecycleResult::for_outcome(t, self.event_failed))
+    }
+}
+
+/// Why processing stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// No trigger of the current state fired, or only an internal one did: the state settled
+    /// and waits for another event.
+    Settled,
+    /// A terminal state was reached.
+    Finished,
+    /// A trigger marked `stop` fired.
+    StopAfterTrigger {
+        /// The trigger.
+        trigger: &'static str,
+    },
+    /// A transition marked `wait` entered its destination; the next event (typically a command
+    /// result) resumes.
+    Waiting,
+    /// A compare-and-set found the record changed by someone else: this invocation stopped with
+    /// no further side effects, the other one carries on.
+    LostRace,
+    /// The record has not reached the initial state yet (cloud-init still running).
+    NotReady,
+    /// The event does not apply to the record's state: a launching event for an instance past
+    /// its initial state (e.g. a duplicate), or a terminating event for one that never got
+    /// there.
+    Refused,
+}
+
+/// One trigger that fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fired<S> {
+    /// Index into the model's transitions.
+    pub index: usize,
+    /// The trigger's name.
+    pub trigger: &'static str,
+    /// The state it fired from.
+    pub from: S,
+    /// The state it led to (`from` for an internal transition).
+    pub to: S,
+}
+
+/// What made the event fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureCause<E> {
+    /// A task returned an error.
+    Task(TaskFailure<E>),
+    /// The event itself reported failure (a command that did not succeed).
+    Event(CommandStatus),
+}
+
+impl<E: fmt::Display> fmt::Display for FailureCause<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureCause::Task(failure) => failure.fmt(f),
+            FailureCause::Event(status) => write!(f, "the command ended with status {status}"),
+        }
+    }
+}
+
+/// The failure that sent processing to the failure state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure<S, E> {
+    /// The state it happened in.
+    pub state: S,
+    /// The trigger that was firing, if a task failed.
+    pub trigger: Option<&'static str>,
+    /// What failed.
+    pub cause: FailureCause<E>,
+}
+
+/// What processing one event did: what logs and tests read.
+#[derive(Debug)]
+pub struct Report<S, E> {
+    /// The event's id.
+    pub event_id: String,
+    /// The record's `Ident`.
+    pub ident: String,
+    /// The state the record was in.
+    pub start: S,
+    /// The state the record is in now.
+    pub end: S,
+    /// Every state entered, `start` first.
+    pub states: Vec<S>,
+    /// Every trigger that fired, in order.
+    pub fired: Vec<Fired<S>>,
+    /// Why processing stopped.
+    pub stop: StopReason,
+    /// The failure handled, if any.
+    pub failure: Option<Failure<S, E>>,
+    /// Errors of `ignore_errors` triggers: logged, and the destination entered anyway.
+    pub ignored: Vec<TaskFailure<E>>,
+    /// Whether the event failed.
+    pub event_failed: bool,
+    /// The result to complete the event's lifecycle action with, if it belongs to one.
+    pub lifecycle_result: Option<LifecycleResult>,
+}
+
+impl<S: State, E> Report<S, E> {
+    /// The names of the fired triggers, in order.
+    ///
+    /// ```
+    /// # use lifecycle_core::{Report, StopReason};
+    /// # fn check<S: lifecycle_core::State, E>(report: &Report<S, E>) {
+    /// for trigger in report.triggers() {
+    ///     println!("fired {trigger}");
+    /// }
+    /// # }
+    /// ```
+    pub fn triggers(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.fired.iter().map(|f| f.trigger)
+    }
+
+    /// Whether the event's lifecycle is over as far as this event goes: it neither waits for
+    /// another event nor lost a race to another invocation.
+    pub fn is_done(&self) -> bool {
+        matches!(self.stop, StopReason::Finished | StopReason::Settled)
+    }
+}
+
+/// Processing could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError<S, E, StoreError> {
+    /// The stored state names no state of the model.
+    #[error(transparent)]
+    UnknownState(#[from] UnknownState),
+    /// There is no record for this instance.
+    #[error("no record for `{0}`")]
+    UnknownRecord(String),
+    /// The store failed; nothing after the failed write was done.
+    #[error("store error: {0}")]
+    Store(#[source] StoreError),
+    /// A task failed during failure handling.
+    #[error("error during failure handling after {original}: {cause}")]
+    FailureHandling {
+        /// The error raised while handling the failure.
+        cause: TaskFailure<E>,
+        /// The failure that was being handled.
+        original: FailureCause<E>,
+        /// What had been done until then.
+        report: Box<Report<S, E>>,
+    },
+    /// Triggers kept changing the state: the model has a cycle its guards do not break.
+    #[error("gave up after {0} state changes for one event: a cycle of transitions never settles")]
+    Cycle(usize),
+}
+
+/// The [`Report`] of model `M`.
+pub type ModelReport<M> = Report<<M as LifecycleModel>::State, <M as LifecycleModel>::Error>;
+
+/// The [`DispatchError`] of model `M` with store `St`.
+pub type ModelDispatchError<M, St> =
+    DispatchError<<M as LifecycleModel>::State, <M as LifecycleModel>::Error, <St as Store>::Error>;
+
+/// More state changes than this for one event means a cycle.
+const MAX_STEPS: usize = 1024;
+
+/// Loads the record for the event's instance and dispatches the event to it.
+///
+/// A scheduled event has no instance: its record is the rule's (see [`dispatch`]).
+pub async fn load_and_dispatch<M: LifecycleModel, St: Store>(
+    model: &mut M,
+    store: &St,
+    ident: &str,
+    event: &Event,
+    effects: &dyn Effects,
+) -> Result<(Record, ModelReport<M>), ModelDispatchError<M, St>> {
+    let mut record = store
+        .load(ident)
+        .await
+        .map_err(DispatchError::Store)?
+        .ok_or_else(|| DispatchError::UnknownRecord(ident.to_owned()))?;
+    let report = dispatch(model, store, &mut record, event, effects).await?;
+    Ok((record, report))
+}
+
+/// Processes `event` for `record`, which was loaded from `store`:
+///
+/// 1. The triggers of the current state are tried in declaration order; the first that reacts
+///    to the event, whose `prepare` tasks succeed and whose guards pass, fires.
+/// 2. Firing runs its `before` tasks and the task method, stores the new state (a
+///    compare-and-set), then runs its `after` tasks.
+/// 3. If the state changed, the new state's triggers are tried, until no trigger changes the
+///    state, a terminal state is reached, or a `stop`/`wait` flag says so.
+/// 4. A task error marks the event failed and enters the failure state, whose triggers run the
+///    same way (an error there is returned). With `ignore_errors` the error is logged and the
+///    destination entered anyway. A failed command result only fires `ignore_errors` triggers;
+///    when it blocks every other one, failure handling starts as for a task error.
+///
+/// `record` is updated to what was stored.
+pub async fn dispatch<M: LifecycleModel, St: Store>(
+    model: &mut M,
+    store: &St,
+    record: &mut Record,
+    event: &Event,
+    effects: &dyn Effects,
+) -> Result<ModelReport<M>, ModelDispatchError<M, St>> {
+    let def = &M::DEFINITION;
+    let start: M::State = record.state.parse()?;
+    let mut report = Report {
+        event_id: event.id.clone(),
+        ident: record.ident.clone(),
+        start,
+        end: start,
+        states: vec![start],
+        fired: Vec::new(),
+        stop: StopReason::Settled,
+        failure: None,
+        ignored: Vec::new(),
+        event_failed: !event.succeeded(),
+        lifecycle_result: None,
+    };
+    if let Some(reason) = admission::<M>(start, event) {
+        tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, ?reason, "event not processed");
+        report.stop = reason;
+        report.lifecycle_result = match (reason, event.lifecycle_transition()) {
+            // Nothing will ever run for this terminating instance: let it go.
+            (StopReason::Refused, Some(LifecycleTransition::Terminating)) => {
+                Some(LifecycleResult::Continue)
+            }
+            _ => None,
+        };
+        return Ok(report);
+    }
+
+    let mut ctx = Context::new(event, record, effects);
+    let mut state = start;
+    let mut in_failure = false;
+    let mut steps = 0;
+    let stop = loop {
+        steps += 1;
+        if steps > MAX_STEPS {
+            return Err(DispatchError::Cycle(MAX_STEPS));
+        }
+        match step(model, store, &mut ctx, state, in_failure, &mut report).await? {
+            Step::Moved(next) => state = next,
+            Step::Stop(reason) => break reason,
+            Step::Failed {
+                state: at,
+                trigger,
+                cause,
+            } => {
+                if in_failure {
+                    let FailureCause::Task(cause) = cause else {
+                        unreachable!(
+                            "the implicit event condition is not applied during failure handling"
+                        )
+                    };
+                    let original = report
+                        .failure
+                        .take()
+                        .map(|f| f.cause)
+                        .expect("failure handling runs only after a failure");
+                    tracing::error!(event_id = %event.id, ident = %ctx.record.ident, state = %at, %cause, "error during failure handling");
+                    report.end = *report
+                        .states
+                        .last()
+                        .expect("states starts with the start state");
+                    return Err(DispatchError::FailureHandling {
+                        cause,
+                        original,
+                        report: Box::new(report),
+                    });
+                }
+                tracing::error!(event_id = %event.id, ident = %ctx.record.ident, state = %at, trigger = trigger.unwrap_or(""), %cause, "event failed");
+                ctx.event_failed = true;
+                report.event_failed = true;
+                report.failure = Some(Failure {
+                    state: at,
+                    trigger,
+                    cause,
+                });
+                let Some(failure_state) = def.failure else {
+                    // Only a model whose every trigger ignores errors has no failure state.
+                    break StopReason::Settled;
+                };
+                in_failure = true;
+                if at != failure_state {
+                    if !write(store, &mut ctx, failure_state).await? {
+                        break StopReason::LostRace;
+                    }
+                    report.states.push(failure_state);
+                }
+                state = failure_state;
+            }
+        }
+    };
+    report.stop = stop;
+    report.end = *report
+        .states
+        .last()
+        .expect("states starts with the start state");
+    report.lifecycle_result = ctx.lifecycle_result();
+    Ok(report)
+}
+
+/// Whether the event may run at all, given where the record is (the original library's "new"
+/// rules: a launch runs only for a new instance, a termination only for one that is not new).
+fn admission<M: LifecycleModel>(start: M::State, event: &Event) -> Option<StopReason> {
+    let def = &M::DEFINITION;
+    let initial = def.initial?;
+    let is_new = start == initial || def.is_before_initial(start);
+    match event.kind {
+        EventKind::Launching if def.is_before_initial(start) => Some(StopReason::NotReady),
+        EventKind::Launching if !is_new => Some(StopReason::Refused),
+        EventKind::Terminating if is_new => Some(StopReason::Refused),
+        _ if def.is_before_initial(start) => Some(StopReason::NotReady),
+        _ => None,
+    }
+}
+
+enum Step<S, E> {
+    Moved(S),
+    Stop(StopReason),
+    Failed {
+        state: S,
+        trigger: Option<&'static str>,
+        cause: FailureCause<E>,
+    },
+}
+
+/// Tries the triggers of `state` and fires the first that passes.
+async fn step<M: LifecycleModel, St: Store>(
+    model: &mut M,
+    store: &St,
+    ctx: &mut Context<'_>,
+    state: M::State,
+    in_failure: bool,
+    report: &mut ModelReport<M>,
+) -> Result<Step<M::State, M::Error>, ModelDispatchError<M, St>> {
+    let def = &M::DEFINITION;
+    let mut blocked_by_event = false;
+    for (index, transition) in def.triggers_from(state) {
+        if !transition.accepts(ctx.event) {
+            continue;
+        }
+        // The implicit condition "the event succeeded", which failure handling does not apply.
+        if ctx.event_failed && !transition.ignore_errors && !in_failure {
+            blocked_by_event = true;
+            continue;
+        }
+        let trigger = transition.trigger;
+        let failed = |cause| Step::Failed {
+            state,
+            trigger: Some(trigger),
+            cause: FailureCause::Task(cause),
+        };
+
+        if let Err(e) = model.run_tasks(index, Phase::Prepare, ctx).await {
+            if !transition.ignore_errors {
+                return Ok(failed(e));
+            }
+            ignore(ctx, report, state, trigger, e);
+        }
+        if !model.check_guards(index, ctx).await {
+            continue;
+        }
+        if let Err(e) = model.run_tasks(index, Phase::Before, ctx).await {
+            if !transition.ignore_errors {
+                return Ok(failed(e));
+            }
+            ignore(ctx, report, state, trigger, e);
+        }
+
+        let dest = transition.dest.unwrap_or(state);
+        if (dest != state || !ctx.staged.is_empty()) && !write(store, ctx, dest).await? {
+            return Ok(Step::Stop(StopReason::LostRace));
+        }
+        tracing::info!(event_id = %ctx.event.id, ident = %ctx.record.ident, from = %state, to = %dest, trigger, "fired");
+        report.fired.push(Fired {
+            index,
+            trigger,
+            from: state,
+            to: dest,
+        });
+        if dest != state {
+            report.states.push(dest);
+        }
+
+        if let Err(e) = model.run_tasks(index, Phase::After, ctx).await {
+            if !transition.ignore_errors {
+                return Ok(Step::Failed {
+                    state: dest,
+                    trigger: Some(trigger),
+                    cause: FailureCause::Task(e),
+                });
+            }
+            ignore(ctx, report, dest, trigger, e);
+        }
+
+        return Ok(if transition.stop_after_trigger {
+            Step::Stop(StopReason::StopAfterTrigger { trigger })
+        } else if dest == state {
+            Step::Stop(StopReason::Settled)
+        } else if transition.wait_after_state_change {
+            Step::Stop(StopReason::Waiting)
+        } else if def.is_terminal(dest) && def.outgoing[dest.index()].is_empty() {
+            Step::Stop(StopReason::Finished)
+        } else {
+            Step::Moved(dest)
+        });
+    }
+
+    if blocked_by_event && report.failure.is_none() {
+        if let EventKind::CommandResult { status, .. } = &ctx.event.kind {
+            return Ok(Step::Failed {
+                state,
+                trigger: None,
+                cause: FailureCause::Event(status.clone()),
+            });
+        }
+    }
+    Ok(Step::Stop(if def.is_terminal(state) {
+        StopReason::Finished
+    } else {
+        StopReason::Settled
+    }))
+}
+
+fn ignore<S: State, E: fmt::Display>(
+    ctx: &Context<'_>,
+    report: &mut Report<S, E>,
+    state: S,
+    trigger: &'static str,
+    failure: TaskFailure<E>,
+) {
+    tracing::warn!(event_id = %ctx.event.id, ident = %ctx.record.ident, %state, trigger, error = %failure, "error ignored (ignore_errors)");
+    report.ignored.push(failure);
+}
+
+/// Stores `to` (and the attributes tasks set) if the record is still where it was loaded.
+/// `false` if someone else moved it first.
+async fn write<S: State, E, St: Store>(
+    store: &St,
+    ctx: &mut Context<'_>,
+    to: S,
+) -> Result<bool, DispatchError<S, E, St::Error>> {
+    let change = StateChange {
+        ident: &ctx.record.ident,
+        from: &ctx.record.state,
+        version: ctx.record.version,
+        to: to.name(),
+        set: &ctx.staged,
+    };
+    match store
+        .compare_and_set(change)
+        .await
+        .map_err(DispatchError::Store)?
+    {
+        CasOutcome::Applied { version } => {
+            ctx.record.state.clear();
+            ctx.record.state.push_str(to.name());
+            ctx.record.version = version;
+            ctx.staged.clear();
+            Ok(true)
+        }
+        CasOutcome::Conflict => {
+            tracing::warn!(event_id = %ctx.event.id, ident = %ctx.record.ident, from = %ctx.record.state, to = %to, "lost a race: the record changed under us; stopping");
+            Ok(false)
+        }
+    }
+}
+
+/// Runs all tasks of transition `index` by hand, with no guards and no store, and moves
+/// `ctx`'s record to its destination. This is what the typestate API calls.
+pub async fn run_transition<M: LifecycleModel>(
+    model: &mut M,
+    index: usize,
+    ctx: &mut Context<'_>,
+) -> Result<(), TaskFailure<M::Error>> {
+    model.run_tasks(index, Phase::Prepare, ctx).await?;
+    model.run_tasks(index, Phase::Before, ctx).await?;
+    if let Some(dest) = M::DEFINITION.transitions[index].dest {
+        ctx.record.state.clear();
+        ctx.record.state.push_str(dest.name());
+    }
+    model.run_tasks(index, Phase::After, ctx).await
+}

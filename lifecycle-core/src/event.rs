@@ -1,0 +1,276 @@
+//! The events a model reacts to, independent of how AWS delivers them.
+//!
+//! `lifecycle-aws` decodes EventBridge, SNS and SQS payloads into [`Event`]; tests and local runs
+//! build them directly.
+
+use std::fmt;
+
+/// Which side of an instance's life an Auto Scaling lifecycle action belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum LifecycleTransition {
+    /// `autoscaling:EC2_INSTANCE_LAUNCHING`
+    #[serde(rename = "autoscaling:EC2_INSTANCE_LAUNCHING")]
+    Launching,
+    /// `autoscaling:EC2_INSTANCE_TERMINATING`
+    #[serde(rename = "autoscaling:EC2_INSTANCE_TERMINATING")]
+    Terminating,
+}
+
+impl LifecycleTransition {
+    /// The name AWS uses, e.g. `autoscaling:EC2_INSTANCE_LAUNCHING`.
+    ///
+    /// ```
+    /// use lifecycle_core::LifecycleTransition;
+    /// assert_eq!(LifecycleTransition::Terminating.as_aws_str(), "autoscaling:EC2_INSTANCE_TERMINATING");
+    /// ```
+    pub fn as_aws_str(self) -> &'static str {
+        match self {
+            LifecycleTransition::Launching => "autoscaling:EC2_INSTANCE_LAUNCHING",
+            LifecycleTransition::Terminating => "autoscaling:EC2_INSTANCE_TERMINATING",
+        }
+    }
+}
+
+/// The data of one pending Auto Scaling lifecycle action: what is needed to complete it or to
+/// keep it alive with heartbeats.
+///
+/// It travels with every event of that lifecycle: the launching/terminating event carries it, and
+/// a command result gets it back from where the command was registered.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LifecycleAction {
+    /// `AutoScalingGroupName`
+    pub auto_scaling_group_name: String,
+    /// `LifecycleHookName`
+    pub lifecycle_hook_name: String,
+    /// `LifecycleActionToken`; absent in some hand-written events, then the instance id is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_action_token: Option<String>,
+    /// `EC2InstanceId`
+    #[serde(rename = "EC2InstanceId")]
+    pub ec2_instance_id: String,
+    /// `LifecycleTransition`
+    pub lifecycle_transition: LifecycleTransition,
+    /// `NotificationMetadata`, exactly as configured on the hook (often JSON, not always).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_metadata: Option<String>,
+}
+
+impl LifecycleAction {
+    /// The notification metadata parsed as JSON, when it is JSON.
+    ///
+    /// ```
+    /// # use lifecycle_core::{LifecycleAction, LifecycleTransition};
+    /// let mut action = LifecycleAction {
+    ///     auto_scaling_group_name: "workers".into(),
+    ///     lifecycle_hook_name: "on-launch".into(),
+    ///     lifecycle_action_token: None,
+    ///     ec2_instance_id: "i-1".into(),
+    ///     lifecycle_transition: LifecycleTransition::Launching,
+    ///     notification_metadata: Some(r#"{"type": "worker"}"#.into()),
+    /// };
+    /// assert_eq!(action.metadata_json().unwrap()["type"], "worker");
+    /// action.notification_metadata = Some("plain text".into());
+    /// assert!(action.metadata_json().is_none());
+    /// ```
+    pub fn metadata_json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(self.notification_metadata.as_deref()?).ok()
+    }
+}
+
+/// The final status of an SSM command, as reported by its status-change event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CommandStatus {
+    /// `Success`
+    Success,
+    /// `Failed`
+    Failed,
+    /// `TimedOut`
+    TimedOut,
+    /// `Cancelled`
+    Cancelled,
+    /// Any other final status AWS may add; treated as unsuccessful.
+    Other(String),
+}
+
+impl CommandStatus {
+    /// Whether the command succeeded.
+    ///
+    /// ```
+    /// use lifecycle_core::CommandStatus;
+    /// assert!(CommandStatus::Success.is_success());
+    /// assert!(!CommandStatus::TimedOut.is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        matches!(self, CommandStatus::Success)
+    }
+}
+
+impl fmt::Display for CommandStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CommandStatus::Success => "Success",
+            CommandStatus::Failed => "Failed",
+            CommandStatus::TimedOut => "TimedOut",
+            CommandStatus::Cancelled => "Cancelled",
+            CommandStatus::Other(s) => s,
+        })
+    }
+}
+
+/// What happened, as far as a model's triggers care.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// An instance is launching and its launch hook waits for us.
+    Launching,
+    /// An instance is terminating and its termination hook waits for us.
+    Terminating,
+    /// An SSM command the model sent has finished.
+    CommandResult {
+        /// The SSM command id.
+        command_id: String,
+        /// How it ended.
+        status: CommandStatus,
+    },
+    /// A scheduled rule fired; its name is the state the model starts in.
+    Scheduled {
+        /// The rule name (last part of the rule ARN).
+        rule: String,
+    },
+}
+
+/// One event to dispatch.
+///
+/// ```
+/// use lifecycle_core::{Event, EventKind};
+/// let event = Event::scheduled("evt-1", "backup");
+/// assert_eq!(event.kind, EventKind::Scheduled { rule: "backup".into() });
+/// assert!(event.succeeded());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The event id (EventBridge `id`), used in logs and for de-duplication.
+    pub id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// The instance the event is about, if any.
+    pub instance_id: Option<String>,
+    /// The lifecycle action this event belongs to, if any (a command result carries the one
+    /// its command was sent for).
+    pub lifecycle: Option<LifecycleAction>,
+}
+
+impl Event {
+    /// A lifecycle action event (launching or terminating, from `action.lifecycle_transition`).
+    ///
+    /// ```
+    /// # use lifecycle_core::{Event, EventKind, LifecycleAction, LifecycleTransition};
+    /// # let action = LifecycleAction { auto_scaling_group_name: "g".into(), lifecycle_hook_name: "h".into(),
+    /// #     lifecycle_action_token: Some("t".into()), ec2_instance_id: "i-1".into(),
+    /// #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None };
+    /// let event = Event::lifecycle("evt-1", action);
+    /// assert_eq!(event.kind, EventKind::Launching);
+    /// assert_eq!(event.instance_id.as_deref(), Some("i-1"));
+    /// ```
+    pub fn lifecycle(id: impl Into<String>, action: LifecycleAction) -> Self {
+        let kind = match action.lifecycle_transition {
+            LifecycleTransition::Launching => EventKind::Launching,
+            LifecycleTransition::Terminating => EventKind::Terminating,
+        };
+        Event {
+            id: id.into(),
+            kind,
+            instance_id: Some(action.ec2_instance_id.clone()),
+            lifecycle: Some(action),
+        }
+    }
+
+    /// A command result for `instance_id`, carrying the lifecycle action the command was sent for.
+    ///
+    /// ```
+    /// # use lifecycle_core::{CommandStatus, Event};
+    /// let event = Event::command_result("evt-2", "cmd-1", CommandStatus::Failed, "i-1", None);
+    /// assert!(!event.succeeded());
+    /// ```
+    pub fn command_result(
+        id: impl Into<String>,
+        command_id: impl Into<String>,
+        status: CommandStatus,
+        instance_id: impl Into<String>,
+        lifecycle: Option<LifecycleAction>,
+    ) -> Self {
+        Event {
+            id: id.into(),
+            kind: EventKind::CommandResult {
+                command_id: command_id.into(),
+                status,
+            },
+            instance_id: Some(instance_id.into()),
+            lifecycle,
+        }
+    }
+
+    /// A scheduled rule named `rule` fired.
+    pub fn scheduled(id: impl Into<String>, rule: impl Into<String>) -> Self {
+        Event {
+            id: id.into(),
+            kind: EventKind::Scheduled { rule: rule.into() },
+            instance_id: None,
+            lifecycle: None,
+        }
+    }
+
+    /// Whether the event itself reports success. Only a command result can fail; it is the
+    /// implicit condition of every trigger that does not `ignore_errors`.
+    pub fn succeeded(&self) -> bool {
+        match &self.kind {
+            EventKind::CommandResult { status, .. } => status.is_success(),
+            _ => true,
+        }
+    }
+
+    /// The lifecycle transition this event belongs to, if any.
+    pub fn lifecycle_transition(&self) -> Option<LifecycleTransition> {
+        match self.kind {
+            EventKind::Launching => Some(LifecycleTransition::Launching),
+            EventKind::Terminating => Some(LifecycleTransition::Terminating),
+            _ => self.lifecycle.as_ref().map(|l| l.lifecycle_transition),
+        }
+    }
+}
+
+/// Which events a trigger reacts to (`on(...)` in the model). A trigger without a filter
+/// reacts to every event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventFilter {
+    /// `on(launching)`
+    Launching,
+    /// `on(terminating)`
+    Terminating,
+    /// `on(command)`: any command result.
+    CommandResult,
+    /// `on(scheduled)` or `on(scheduled = "rule")`.
+    Scheduled(Option<&'static str>),
+}
+
+impl EventFilter {
+    /// Whether `event` passes this filter.
+    ///
+    /// ```
+    /// use lifecycle_core::{Event, EventFilter};
+    /// let event = Event::scheduled("e", "backup");
+    /// assert!(EventFilter::Scheduled(Some("backup")).accepts(&event));
+    /// assert!(!EventFilter::Scheduled(Some("cleanup")).accepts(&event));
+    /// assert!(!EventFilter::Launching.accepts(&event));
+    /// ```
+    pub fn accepts(self, event: &Event) -> bool {
+        match (self, &event.kind) {
+            (EventFilter::Launching, EventKind::Launching)
+            | (EventFilter::Terminating, EventKind::Terminating)
+            | (EventFilter::CommandResult, EventKind::CommandResult { .. })
+            | (EventFilter::Scheduled(None), EventKind::Scheduled { .. }) => true,
+            (EventFilter::Scheduled(Some(name)), EventKind::Scheduled { rule }) => name == rule,
+            _ => false,
+        }
+    }
+}

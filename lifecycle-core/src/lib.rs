@@ -1,0 +1,119 @@
+//! Compile-time checked lifecycle models for AWS Auto Scaling lifecycle hooks.
+//!
+//! Write a struct, put [`lifecycle_model`] on its `impl` block, and mark each task method with
+//! the `#[transition(...)]` it performs. The macro checks the model (unknown or unreachable
+//! states, dead ends, shadowed triggers, task signatures) and generates a state enum, a
+//! typestate API and the [`LifecycleModel`] implementation the [`dispatch`]er runs.
+//!
+//! ```
+//! use lifecycle_core::{dispatch, lifecycle_model, Context, Event, LocalEffects, MemoryStore, Record, StopReason};
+//! # use lifecycle_core::{LifecycleAction, LifecycleTransition};
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("{0}")]
+//! pub struct NodeError(String);
+//!
+//! #[derive(Default)]
+//! pub struct Node {
+//!     joined: bool,
+//! }
+//!
+//! #[lifecycle_model(
+//!     states(FinishedCloudInit, Joining, Ready, Failed),
+//!     initial = FinishedCloudInit,
+//!     terminal(Ready, Failed),
+//!     failure = Failed,
+//!     error = NodeError,
+//! )]
+//! impl Node {
+//!     #[transition(from = FinishedCloudInit, to = Joining, on(launching))]
+//!     async fn join_cluster(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> {
+//!         self.joined = true;
+//!         Ok(())
+//!     }
+//!
+//!     #[transition(from = Joining, to = Ready)]
+//!     async fn finish(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! store.insert(Record::new("i-1", "finished_cloud_init"));
+//! # let action = LifecycleAction { auto_scaling_group_name: "g".into(), lifecycle_hook_name: "h".into(),
+//! #     lifecycle_action_token: Some("t".into()), ec2_instance_id: "i-1".into(),
+//! #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None };
+//! let event = Event::lifecycle("evt-1", action);
+//! let mut record = store.get("i-1").unwrap();
+//! let report = dispatch(&mut Node::default(), &store, &mut record, &event, &LocalEffects::new())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(report.end, NodeState::Ready);
+//! assert_eq!(report.stop, StopReason::Finished);
+//! assert_eq!(store.get("i-1").unwrap().state, "ready");
+//! # });
+//! ```
+//!
+//! # The model attribute
+//!
+//! `#[lifecycle_model(...)]` takes:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `states(A, B, ...)` | every state, declared once; stored as snake_case (`FinishedCloudInit` ⇄ `finished_cloud_init`) |
+//! | `initial = A` | the state an instance must reach before its lifecycle runs |
+//! | `before_initial(New, Pending)` | states a record holds before that (cloud-init still running) |
+//! | `terminal(A, ...)` | states with no way out |
+//! | `failure = A` | the state entered when a task fails |
+//! | `schedules(A, ...)` | states a scheduled rule of the same name starts the model in |
+//! | `error = Type` | the model's error type, returned by every task |
+//! | `crate = path` | where `lifecycle_core` is, if not `::lifecycle_core` |
+//!
+//! # The transition attribute
+//!
+//! `#[transition(...)]` on a task method `async fn name(&mut self, ctx: &mut Context<'_>) ->
+//! Result<(), Error>` (several per method are allowed):
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `from = A` / `from(A, B)` | source state(s) |
+//! | `to = B` | destination; omit for an internal transition |
+//! | `when(g, ...)` / `unless(g, ...)` | guards: methods `fn g(&self[, ctx: &Context<'_>]) -> bool`, sync or async |
+//! | `prepare(t, ...)`, `before(t, ...)`, `after(t, ...)` | extra tasks, with the task method's signature |
+//! | `ignore_errors` | log task errors and enter the destination anyway; also fires for a failed event |
+//! | `stop` | stop processing the event after this trigger |
+//! | `wait` | stop after entering the destination and wait for the next event |
+//! | `on(launching, terminating, command, scheduled, scheduled = "rule")` | the events it reacts to (default: all) |
+//!
+//! Triggers of one source state are tried in declaration order.
+
+#![warn(missing_docs)]
+
+mod context;
+mod dispatch;
+mod event;
+mod model;
+mod store;
+
+pub use context::{CommandRequest, Context, EffectError, Effects, LocalEffects, SentCommand};
+pub use dispatch::{
+    DispatchError, Failure, FailureCause, Fired, LifecycleResult, ModelDispatchError, ModelReport,
+    Report, StopReason, dispatch, load_and_dispatch, run_transition,
+};
+pub use event::{
+    CommandStatus, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,
+};
+/// Turns an `impl` block into a checked lifecycle model. See the [crate documentation](crate).
+pub use lifecycle_macros::lifecycle_model;
+pub use model::{
+    LifecycleModel, ModelDefinition, Phase, State, TaskFailure, Transition, TypedState,
+    UnknownState, WrongState,
+};
+pub use store::{CasOutcome, MemoryStore, Record, StateChange, Store};
+
+/// Used by generated code; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}

@@ -1,0 +1,217 @@
+//! Where each instance's state lives, and the compare-and-set every state change goes through.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Map, Value};
+
+/// One instance's (or scheduled machine's) stored record: the node table's item.
+///
+/// `Debug` prints attribute *names* only: records hold secrets such as cluster join tokens, and
+/// records end up in logs.
+///
+/// ```
+/// use lifecycle_core::Record;
+/// let mut record = Record::new("i-1", "finished_cloud_init");
+/// record.attributes.insert("WorkerToken".into(), "SWMTKN-secret".into());
+/// let printed = format!("{record:?}");
+/// assert!(printed.contains("WorkerToken"));
+/// assert!(!printed.contains("SWMTKN"));
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Record {
+    /// `Ident`: the instance id (or the scheduled rule's name).
+    pub ident: String,
+    /// `ItemStatus`: the state's stored name.
+    pub state: String,
+    /// Bumped by every stored change; 0 for a record never written by this library (the
+    /// original library wrote no version).
+    pub version: u64,
+    /// Every other attribute (`ItemType`, `InstanceIp`, what cloud-init and tasks write).
+    pub attributes: Map<String, Value>,
+}
+
+impl Record {
+    /// A record in `state` with no attributes.
+    pub fn new(ident: impl Into<String>, state: impl Into<String>) -> Self {
+        Record {
+            ident: ident.into(),
+            state: state.into(),
+            version: 0,
+            attributes: Map::new(),
+        }
+    }
+
+    /// Adds an attribute (builder style).
+    ///
+    /// ```
+    /// # use lifecycle_core::Record;
+    /// let record = Record::new("i-1", "new").with("ItemType", "worker");
+    /// assert_eq!(record.item_type(), Some("worker"));
+    /// ```
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// A string attribute.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).and_then(Value::as_str)
+    }
+
+    /// `ItemType` (e.g. `manager`, `worker`).
+    pub fn item_type(&self) -> Option<&str> {
+        self.get_str("ItemType")
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("ident", &self.ident)
+            .field("state", &self.state)
+            .field("version", &self.version)
+            .field("attributes", &self.attributes.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A state change to store if, and only if, the record is still where the dispatcher left it.
+#[derive(Debug, Clone, Copy)]
+pub struct StateChange<'a> {
+    /// The record's `Ident`.
+    pub ident: &'a str,
+    /// The state the record must still be in.
+    pub from: &'a str,
+    /// The version the record must still have (0: the record has no version yet).
+    pub version: u64,
+    /// The new state.
+    pub to: &'a str,
+    /// Attributes tasks changed since the last write, stored with the state.
+    pub set: &'a [(String, Value)],
+}
+
+/// The result of a compare-and-set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CasOutcome {
+    /// Stored; the record now has this version.
+    Applied {
+        /// The new version.
+        version: u64,
+    },
+    /// Someone else changed the record first (or it is gone): nothing was written.
+    Conflict,
+}
+
+/// Storage for records. Every state change is a compare-and-set on state and version, so two
+/// invocations racing on one instance cannot both move it.
+///
+/// Implementations return `Send` futures so the dispatcher can run in `tokio::spawn` and Lambda.
+pub trait Store: Send + Sync {
+    /// The backend's error (I/O, throttling, ...).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Loads a record; `None` if there is none.
+    fn load(&self, ident: &str)
+    -> impl Future<Output = Result<Option<Record>, Self::Error>> + Send;
+
+    /// Applies `change` if the record is still in `change.from` at `change.version`.
+    fn compare_and_set(
+        &self,
+        change: StateChange<'_>,
+    ) -> impl Future<Output = Result<CasOutcome, Self::Error>> + Send;
+}
+
+/// An in-memory [`Store`]: for local runs, tests and benchmarks.
+///
+/// ```
+/// use lifecycle_core::{CasOutcome, MemoryStore, Record, StateChange, Store};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// store.insert(Record::new("i-1", "ready"));
+/// let change = StateChange { ident: "i-1", from: "ready", version: 0, to: "draining", set: &[] };
+/// assert_eq!(store.compare_and_set(change).await.unwrap(), CasOutcome::Applied { version: 1 });
+/// // The same change again finds the record moved on.
+/// assert_eq!(store.compare_and_set(change).await.unwrap(), CasOutcome::Conflict);
+/// assert_eq!(store.load("i-1").await.unwrap().unwrap().state, "draining");
+/// # });
+/// ```
+#[derive(Default)]
+pub struct MemoryStore {
+    records: Mutex<HashMap<String, Record>>,
+    reads: AtomicUsize,
+    writes: AtomicUsize,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts `record` in the store, replacing any record with the same `ident`.
+    pub fn insert(&self, record: Record) {
+        self.lock().insert(record.ident.clone(), record);
+    }
+
+    /// A copy of the record for `ident`, without counting a read.
+    pub fn get(&self, ident: &str) -> Option<Record> {
+        self.lock().get(ident).cloned()
+    }
+
+    /// How many `load` calls were made.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// How many `compare_and_set` calls were made (applied or not).
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
+        // A panic while holding the lock cannot leave a record half-written: every update
+        // below is a single assignment.
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("records", &self.lock().len())
+            .finish()
+    }
+}
+
+impl Store for MemoryStore {
+    type Error = std::convert::Infallible;
+
+    async fn load(&self, ident: &str) -> Result<Option<Record>, Self::Error> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        Ok(self.get(ident))
+    }
+
+    async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, Self::Error> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut records = self.lock();
+        let Some(record) = records.get_mut(change.ident) else {
+            return Ok(CasOutcome::Conflict);
+        };
+        if record.state != change.from || record.version != change.version {
+            return Ok(CasOutcome::Conflict);
+        }
+        record.state.clear();
+        record.state.push_str(change.to);
+        record.version += 1;
+        for (key, value) in change.set {
+            record.attributes.insert(key.clone(), value.clone());
+        }
+        Ok(CasOutcome::Applied {
+            version: record.version,
+        })
+    }
+}

@@ -1,0 +1,365 @@
+//! Step 1: the `impl` block and its attributes, parsed into a small model.
+//!
+//! Parsing keeps going after a bad key or value where it can, so that one expansion reports
+//! every mistake at once.
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::spanned::Spanned;
+use syn::{Ident, ImplItem, ItemImpl, LitStr, Path, Signature, Token, Type, Visibility};
+
+use crate::check::Errors;
+
+pub struct Model {
+    /// The user's impl block with our `#[transition]` attributes removed.
+    pub item: ItemImpl,
+    pub self_ty: Ident,
+    pub config: Config,
+    pub transitions: Vec<TransitionDef>,
+    /// Every method of the impl block: tasks, guards and helpers.
+    pub methods: Vec<Signature>,
+}
+
+pub struct Config {
+    pub states: Vec<Ident>,
+    pub initial: Option<Ident>,
+    pub before_initial: Vec<Ident>,
+    pub terminal: Vec<Ident>,
+    pub failure: Option<Ident>,
+    pub schedules: Vec<Ident>,
+    pub error: Option<Type>,
+    pub krate: Path,
+    pub vis: Visibility,
+}
+
+pub struct TransitionDef {
+    pub method: Ident,
+    /// The `transition` token of the attribute.
+    pub span: Span,
+    pub from: Vec<Ident>,
+    pub to: Option<Ident>,
+    pub when: Vec<Ident>,
+    pub unless: Vec<Ident>,
+    pub prepare: Vec<Ident>,
+    pub before: Vec<Ident>,
+    pub after: Vec<Ident>,
+    pub ignore_errors: bool,
+    pub stop: bool,
+    pub wait: Option<Span>,
+    pub on: Vec<EventFilterDef>,
+}
+
+impl TransitionDef {
+    pub fn is_guarded(&self) -> bool {
+        !self.when.is_empty() || !self.unless.is_empty()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum EventFilterDef {
+    Launching,
+    Terminating,
+    Command,
+    Scheduled(Option<String>),
+}
+
+const MODEL_KEYS: &str =
+    "states, initial, before_initial, terminal, failure, schedules, error, crate, vis";
+const TRANSITION_KEYS: &str =
+    "from, to, when, unless, prepare, before, after, ignore_errors, stop, wait, on";
+
+impl Model {
+    /// Fails only when the input is not an inherent impl block of a plain type; everything
+    /// else is recorded in `errors` and parsing goes on.
+    pub fn parse(args: TokenStream, input: TokenStream, errors: &mut Errors) -> syn::Result<Model> {
+        let mut item: ItemImpl = syn::parse2(input).map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "#[lifecycle_model] goes on an `impl YourModel { ... }` block",
+            )
+        })?;
+        if let Some((_, path, _)) = &item.trait_ {
+            return Err(syn::Error::new(
+                path.span(),
+                "#[lifecycle_model] goes on an inherent `impl YourModel { ... }` block, not a trait impl",
+            ));
+        }
+        if !item.generics.params.is_empty() {
+            return Err(syn::Error::new(
+                item.generics.span(),
+                "lifecycle models cannot be generic: remove the generic parameters",
+            ));
+        }
+        let self_ty = match &*item.self_ty {
+            Type::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            syn::Error::new(
+                item.self_ty.span(),
+                "#[lifecycle_model] needs the model's plain type name here, e.g. `impl Node`",
+            )
+        })?;
+
+        let config = Config::parse(args, errors);
+        let mut transitions = Vec::new();
+        let mut methods = Vec::new();
+        for impl_item in &mut item.items {
+            let (attrs, method) = match impl_item {
+                ImplItem::Fn(f) => (&mut f.attrs, Some(&f.sig)),
+                ImplItem::Const(c) => (&mut c.attrs, None),
+                ImplItem::Type(t) => (&mut t.attrs, None),
+                ImplItem::Macro(m) => (&mut m.attrs, None),
+                _ => continue,
+            };
+            let mut kept = Vec::with_capacity(attrs.len());
+            for attr in attrs.drain(..) {
+                if !attr.path().is_ident("transition") {
+                    kept.push(attr);
+                    continue;
+                }
+                match method {
+                    Some(sig) => {
+                        if let Some(t) = TransitionDef::parse(&attr, sig.ident.clone(), errors) {
+                            transitions.push(t);
+                        }
+                    }
+                    None => errors.push(syn::Error::new(
+                        attr.path().span(),
+                        "#[transition] goes on a task method (`async fn name(&mut self, ctx: &mut Context<'_>) -> Result<(), Error>`)",
+                    )),
+                }
+            }
+            *attrs = kept;
+            if let Some(sig) = method {
+                methods.push(sig.clone());
+            }
+        }
+        Ok(Model {
+            item,
+            self_ty,
+            config,
+            transitions,
+            methods,
+        })
+    }
+
+    pub fn method(&self, name: &Ident) -> Option<&Signature> {
+        self.methods.iter().find(|m| m.ident == *name)
+    }
+}
+
+impl Config {
+    fn parse(args: TokenStream, errors: &mut Errors) -> Config {
+        let mut config = Config {
+            states: Vec::new(),
+            initial: None,
+            before_initial: Vec::new(),
+            terminal: Vec::new(),
+            failure: None,
+            schedules: Vec::new(),
+            error: None,
+            krate: syn::parse_quote!(::lifecycle_core),
+            vis: syn::parse_quote!(pub),
+        };
+        let mut seen: Vec<String> = Vec::new();
+        let parser = syn::meta::parser(|meta| {
+            let key = key_of(&meta);
+            if seen.contains(&key) {
+                errors.push(meta.error(format!("`{key}` is given twice: give it once")));
+                return skip_value(&meta);
+            }
+            seen.push(key.clone());
+            match key.as_str() {
+                "states" => config.states = idents(&meta)?,
+                "initial" => config.initial = Some(single_ident(&meta)?),
+                "before_initial" => config.before_initial = idents(&meta)?,
+                "terminal" => config.terminal = idents(&meta)?,
+                "failure" => config.failure = Some(single_ident(&meta)?),
+                "schedules" => config.schedules = idents(&meta)?,
+                "error" => config.error = Some(meta.value()?.parse()?),
+                "crate" => config.krate = meta.value()?.parse()?,
+                "vis" => config.vis = meta.value()?.parse()?,
+                _ => {
+                    errors.push(meta.error(format!(
+                        "unknown key `{key}` in #[lifecycle_model]; expected one of: {MODEL_KEYS}"
+                    )));
+                    return skip_value(&meta);
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = parser.parse2(args) {
+            errors.push(e);
+        }
+        config
+    }
+}
+
+impl TransitionDef {
+    fn parse(attr: &syn::Attribute, method: Ident, errors: &mut Errors) -> Option<TransitionDef> {
+        let mut def = TransitionDef {
+            method,
+            span: attr.path().span(),
+            from: Vec::new(),
+            to: None,
+            when: Vec::new(),
+            unless: Vec::new(),
+            prepare: Vec::new(),
+            before: Vec::new(),
+            after: Vec::new(),
+            ignore_errors: false,
+            stop: false,
+            wait: None,
+            on: Vec::new(),
+        };
+        if matches!(attr.meta, syn::Meta::Path(_)) {
+            errors.push(syn::Error::new(
+                def.span,
+                "#[transition] needs at least a source: `#[transition(from = State, to = State)]`",
+            ));
+            return None;
+        }
+        let mut seen: Vec<String> = Vec::new();
+        let result = attr.parse_nested_meta(|meta| {
+            let key = key_of(&meta);
+            if seen.contains(&key) {
+                errors.push(meta.error(format!(
+                    "`{key}` is given twice: list the values once, as `{key}(a, b)`"
+                )));
+                return skip_value(&meta);
+            }
+            seen.push(key.clone());
+            match key.as_str() {
+                "from" => def.from = idents(&meta)?,
+                "to" => def.to = Some(single_ident(&meta)?),
+                "when" => def.when = idents(&meta)?,
+                "unless" => def.unless = idents(&meta)?,
+                "prepare" => def.prepare = idents(&meta)?,
+                "before" => def.before = idents(&meta)?,
+                "after" => def.after = idents(&meta)?,
+                "ignore_errors" => def.ignore_errors = flag(&meta, errors)?,
+                "stop" => def.stop = flag(&meta, errors)?,
+                "wait" => {
+                    if flag(&meta, errors)? {
+                        def.wait = Some(meta.path.span());
+                    }
+                }
+                "on" => def.on = event_filters(&meta, errors)?,
+                _ => {
+                    errors.push(meta.error(format!(
+                        "unknown key `{key}` in #[transition]; expected one of: {TRANSITION_KEYS}"
+                    )));
+                    return skip_value(&meta);
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            errors.push(e);
+            return None;
+        }
+        if def.from.is_empty() {
+            errors.push(syn::Error::new(
+                def.span,
+                "this transition has no source state: add `from = State`",
+            ));
+            return None;
+        }
+        Some(def)
+    }
+}
+
+fn key_of(meta: &ParseNestedMeta<'_>) -> String {
+    meta.path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// Consumes the value of a key we reject, so parsing can go on with the next key.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.input.parse::<proc_macro2::Group>()?;
+    }
+    Ok(())
+}
+
+/// `key = Ident`
+fn single_ident(meta: &ParseNestedMeta<'_>) -> syn::Result<Ident> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse()
+    } else {
+        Err(meta.error(format!("expected `{} = Name`", key_of(meta))))
+    }
+}
+
+/// `key = Ident` or `key(Ident, Ident, ...)`
+fn idents(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Ident>> {
+    if meta.input.peek(Token![=]) {
+        return Ok(vec![meta.value()?.parse()?]);
+    }
+    if !meta.input.peek(syn::token::Paren) {
+        let key = key_of(meta);
+        return Err(meta.error(format!("expected `{key} = Name` or `{key}(Name, ...)`")));
+    }
+    let mut names = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        names.push(inner.path.require_ident()?.clone());
+        Ok(())
+    })?;
+    Ok(names)
+}
+
+/// A key without a value, e.g. `ignore_errors`.
+fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<bool> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        errors.push(meta.error(format!(
+            "`{}` is a flag and takes no value: write just `{}`",
+            key_of(meta),
+            key_of(meta)
+        )));
+        skip_value(meta)?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// `on(launching, terminating, command, scheduled, scheduled = "rule")`
+fn event_filters(
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Vec<EventFilterDef>> {
+    let mut filters = Vec::new();
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(
+            "expected `on(launching, terminating, command, scheduled, scheduled = \"rule\")`",
+        ));
+    }
+    meta.parse_nested_meta(|inner| {
+        let key = key_of(&inner);
+        let filter = match key.as_str() {
+            "launching" => EventFilterDef::Launching,
+            "terminating" => EventFilterDef::Terminating,
+            "command" => EventFilterDef::Command,
+            "scheduled" if inner.input.peek(Token![=]) => {
+                EventFilterDef::Scheduled(Some(inner.value()?.parse::<LitStr>()?.value()))
+            }
+            "scheduled" => EventFilterDef::Scheduled(None),
+            _ => {
+                errors.push(inner.error(format!(
+                    "unknown event `{key}`; expected one of: launching, terminating, command, scheduled, scheduled = \"rule\""
+                )));
+                return skip_value(&inner);
+            }
+        };
+        filters.push(filter);
+        Ok(())
+    })?;
+    Ok(filters)
+}

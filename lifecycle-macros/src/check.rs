@@ -1,0 +1,596 @@
+//! Step 2: is the model sound? Every problem becomes an error at the token that causes it, and
+//! all of them are reported together.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ReturnType, Signature, Type};
+
+use crate::ast::{EventFilterDef, Model, TransitionDef};
+
+/// Every error of one expansion, combined into one `syn::Error`.
+#[derive(Default)]
+pub struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub fn at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    pub fn into_result(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// The model with every state name resolved to an index.
+pub struct Checked {
+    /// The stored (snake_case) name of each state.
+    pub names: Vec<String>,
+    pub initial: Option<usize>,
+    pub before_initial: Vec<usize>,
+    pub terminal: Vec<usize>,
+    pub failure: Option<usize>,
+    pub schedules: Vec<usize>,
+    /// Parallel to `Model::transitions`.
+    pub transitions: Vec<Resolved>,
+    /// For each state, the transitions that can fire from it, in declaration order.
+    pub outgoing: Vec<Vec<usize>>,
+    pub error: Type,
+}
+
+pub struct Resolved {
+    pub sources: Vec<usize>,
+    pub dest: Option<usize>,
+}
+
+/// `FinishedCloudInit` → `finished_cloud_init`, `DNSUpdated` → `dns_updated`.
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
+                out.push('_');
+            }
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The closest of `candidates` to `name`, if close enough to be a likely typo.
+fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let folded = name.to_lowercase().replace('_', "");
+    candidates
+        .map(|c| {
+            let distance = if c.to_lowercase().replace('_', "") == folded {
+                0
+            } else {
+                edit_distance(&name.to_lowercase(), &c.to_lowercase())
+            };
+            (distance, c)
+        })
+        .filter(|&(d, c)| d <= (c.len() / 3).max(1))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+struct States<'m> {
+    index: HashMap<String, usize>,
+    declared: &'m [Ident],
+}
+
+impl States<'_> {
+    fn resolve(&self, name: &Ident, errors: &mut Errors) -> Option<usize> {
+        if let Some(&i) = self.index.get(&name.to_string()) {
+            return Some(i);
+        }
+        let names = self
+            .declared
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>();
+        let message = match did_you_mean(&name.to_string(), names.iter().map(String::as_str)) {
+            Some(close) => format!("unknown state `{name}`; did you mean `{close}`?"),
+            None => {
+                format!("unknown state `{name}`: declare it in `states(...)` of #[lifecycle_model]")
+            }
+        };
+        errors.at(name.span(), message);
+        None
+    }
+
+    fn resolve_all(&self, names: &[Ident], errors: &mut Errors) -> Option<Vec<usize>> {
+        let resolved: Vec<_> = names.iter().map(|n| self.resolve(n, errors)).collect();
+        resolved.into_iter().collect()
+    }
+}
+
+/// Checks the whole model. `None` if states or the error type could not be resolved (the
+/// reasons are in `errors`); graph checks are skipped then, as they would only repeat them.
+pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
+    let config = &model.config;
+    let call_site = Span::call_site();
+
+    if config.states.is_empty() {
+        errors.at(
+            call_site,
+            "declare the model's states: `states(FinishedCloudInit, Ready, ...)`",
+        );
+    }
+    let mut index = HashMap::new();
+    let mut stored: HashMap<String, &Ident> = HashMap::new();
+    let mut names = Vec::new();
+    for (i, state) in config.states.iter().enumerate() {
+        let name = state.to_string();
+        if !name.starts_with(|c: char| c.is_uppercase()) || name.contains('_') {
+            errors.at(
+                state.span(),
+                format!(
+                    "state names are UpperCamelCase (they become enum variants and are stored as snake_case): write `{}`",
+                    upper_camel(&name)
+                ),
+            );
+        }
+        if index.insert(name.clone(), i).is_some() {
+            errors.at(
+                state.span(),
+                format!("state `{name}` is declared twice: remove one"),
+            );
+        }
+        let snake = snake_case(&name);
+        if let Some(other) = stored.insert(snake.clone(), state) {
+            if *other != name {
+                errors.at(
+                    state.span(),
+                    format!("`{name}` and `{other}` would both be stored as `{snake}`: rename one"),
+                );
+            }
+        }
+        names.push(snake);
+    }
+    let states = States {
+        index,
+        declared: &config.states,
+    };
+
+    let initial = config
+        .initial
+        .as_ref()
+        .and_then(|s| states.resolve(s, errors));
+    let failure = config
+        .failure
+        .as_ref()
+        .and_then(|s| states.resolve(s, errors));
+    let before_initial = states.resolve_all(&config.before_initial, errors);
+    let terminal = states.resolve_all(&config.terminal, errors);
+    let schedules = states.resolve_all(&config.schedules, errors);
+    if config.initial.is_none() && config.schedules.is_empty() && !config.states.is_empty() {
+        errors.at(
+            call_site,
+            "the model has no starting point: add `initial = State` (where an instance's lifecycle starts) or `schedules(State, ...)`",
+        );
+    }
+    if config.initial.is_none() && !config.before_initial.is_empty() {
+        errors.at(
+            config.before_initial[0].span(),
+            "`before_initial` states precede the initial state: add `initial = State`",
+        );
+    }
+    if config.error.is_none() {
+        errors.at(
+            call_site,
+            "name the model's error type, returned by every task: add `error = YourError`",
+        );
+    }
+
+    check_methods(model, errors);
+
+    let transitions: Vec<Option<Resolved>> = model
+        .transitions
+        .iter()
+        .map(|t| {
+            let sources = states.resolve_all(&t.from, errors);
+            let dest = match &t.to {
+                Some(to) => Some(states.resolve(to, errors)?),
+                None => None,
+            };
+            Some(Resolved {
+                sources: sources?,
+                dest,
+            })
+        })
+        .collect();
+
+    let checked = Checked {
+        names,
+        initial,
+        before_initial: before_initial?,
+        terminal: terminal?,
+        failure,
+        schedules: schedules?,
+        transitions: transitions.into_iter().collect::<Option<Vec<_>>>()?,
+        outgoing: Vec::new(),
+        error: config.error.clone()?,
+    };
+    if config.initial.is_some() != checked.initial.is_some()
+        || config.failure.is_some() != checked.failure.is_some()
+    {
+        return None;
+    }
+    let mut checked = checked;
+    checked.outgoing = (0..config.states.len())
+        .map(|s| {
+            (0..model.transitions.len())
+                .filter(|&t| checked.transitions[t].sources.contains(&s))
+                .collect()
+        })
+        .collect();
+    check_transitions(model, &checked, errors);
+    check_graph(model, &checked, errors);
+    Some(checked)
+}
+
+fn upper_camel(name: &str) -> String {
+    name.split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Receiver {
+    Ref,
+    RefMut,
+    Other,
+    Missing,
+}
+
+fn receiver(sig: &Signature) -> (Receiver, Span) {
+    match sig.inputs.first() {
+        Some(FnArg::Receiver(r)) => {
+            let kind = match (&r.reference, &r.mutability, r.colon_token) {
+                (Some(_), Some(_), None) => Receiver::RefMut,
+                (Some(_), None, None) => Receiver::Ref,
+                _ => Receiver::Other,
+            };
+            (kind, r.span())
+        }
+        _ => (Receiver::Missing, sig.paren_token.span.open()),
+    }
+}
+
+const TASK_SHAPE: &str = "async fn NAME(&mut self, ctx: &mut Context<'_>) -> Result<(), Error>";
+const GUARD_SHAPE: &str =
+    "fn NAME(&self, ctx: &Context<'_>) -> bool (or without ctx; async allowed)";
+
+/// The task methods and the methods attributes name must exist and have the shape the
+/// dispatcher calls.
+fn check_methods(model: &Model, errors: &mut Errors) {
+    let mut checked_tasks: Vec<String> = Vec::new();
+    let mut checked_guards: Vec<String> = Vec::new();
+    for t in &model.transitions {
+        let tasks = std::iter::once((&t.method, true)).chain(
+            t.prepare
+                .iter()
+                .chain(&t.before)
+                .chain(&t.after)
+                .map(|m| (m, false)),
+        );
+        for (name, is_task_method) in tasks {
+            let Some(sig) = find_method(model, name, "task", errors) else {
+                continue;
+            };
+            if checked_tasks.contains(&name.to_string()) {
+                continue;
+            }
+            checked_tasks.push(name.to_string());
+            let what = if is_task_method {
+                "task"
+            } else {
+                "task method"
+            };
+            if sig.asyncness.is_none() {
+                errors.at(
+                    sig.fn_token.span,
+                    format!(
+                        "{what} `{name}` must be `async`: the dispatcher awaits it; expected `{}`",
+                        TASK_SHAPE.replace("NAME", &name.to_string())
+                    ),
+                );
+            }
+            let (kind, span) = receiver(sig);
+            if kind != Receiver::RefMut {
+                errors.at(
+                    span,
+                    format!(
+                        "{what} `{name}` must take `&mut self`; expected `{}`",
+                        TASK_SHAPE.replace("NAME", &name.to_string())
+                    ),
+                );
+            } else if sig.inputs.len() != 2 {
+                errors.at(
+                    sig.inputs.span(),
+                    format!(
+                        "{what} `{name}` takes {} argument(s) besides `self`; it must take exactly one, the context: `{}`",
+                        sig.inputs.len() - 1,
+                        TASK_SHAPE.replace("NAME", &name.to_string())
+                    ),
+                );
+            }
+            if matches!(sig.output, ReturnType::Default) {
+                errors.at(
+                    sig.paren_token.span.close(),
+                    format!("{what} `{name}` must return `Result<(), Error>` with the model's error type"),
+                );
+            }
+        }
+        for name in t.when.iter().chain(&t.unless) {
+            let Some(sig) = find_method(model, name, "guard", errors) else {
+                continue;
+            };
+            if checked_guards.contains(&name.to_string()) {
+                continue;
+            }
+            checked_guards.push(name.to_string());
+            let (kind, span) = receiver(sig);
+            if kind != Receiver::Ref {
+                errors.at(
+                    span,
+                    format!(
+                        "guard `{name}` must take `&self` (guards only look): `{}`",
+                        GUARD_SHAPE.replace("NAME", &name.to_string())
+                    ),
+                );
+            } else if sig.inputs.len() > 2 {
+                errors.at(
+                    sig.inputs.span(),
+                    format!(
+                        "guard `{name}` takes too many arguments: `{}`",
+                        GUARD_SHAPE.replace("NAME", &name.to_string())
+                    ),
+                );
+            }
+            if matches!(sig.output, ReturnType::Default) {
+                errors.at(
+                    sig.paren_token.span.close(),
+                    format!("guard `{name}` must return `bool`"),
+                );
+            }
+        }
+    }
+}
+
+fn find_method<'m>(
+    model: &'m Model,
+    name: &Ident,
+    role: &str,
+    errors: &mut Errors,
+) -> Option<&'m Signature> {
+    let found = model.method(name);
+    if found.is_none() {
+        let names: Vec<String> = model.methods.iter().map(|m| m.ident.to_string()).collect();
+        let message = match did_you_mean(&name.to_string(), names.iter().map(String::as_str)) {
+            Some(close) => {
+                format!("no method `{name}` in this impl block; did you mean `{close}`?")
+            }
+            None => format!(
+                "no method `{name}` in this impl block: define the {role} `{name}` here, in the model's #[lifecycle_model] impl"
+            ),
+        };
+        errors.at(name.span(), message);
+    }
+    found
+}
+
+/// Per transition: sources and flags that make no sense.
+fn check_transitions(model: &Model, checked: &Checked, errors: &mut Errors) {
+    let names = &model.config.states;
+    let mut fired_from: HashMap<(usize, String), ()> = HashMap::new();
+    for (t, resolved) in model.transitions.iter().zip(&checked.transitions) {
+        for (&source, ident) in resolved.sources.iter().zip(&t.from) {
+            if checked.before_initial.contains(&source) {
+                errors.at(
+                    ident.span(),
+                    format!(
+                        "`{ident}` precedes the initial state: events wait until the record reaches `{}`, so this transition could never fire; start it from the initial state",
+                        model.config.initial.as_ref().map(|i| i.to_string()).unwrap_or_default()
+                    ),
+                );
+            }
+            if checked.terminal.contains(&source) && resolved.dest.is_some_and(|d| d != source) {
+                errors.at(
+                    ident.span(),
+                    format!("`{ident}` is terminal, so no transition may leave it: remove it from `terminal(...)` or from this transition"),
+                );
+            }
+            if fired_from
+                .insert((source, t.method.to_string()), ())
+                .is_some()
+            {
+                errors.at(
+                    ident.span(),
+                    format!(
+                        "trigger `{}` already fires from `{}`: each trigger has one transition per source state; remove this source or rename one task",
+                        t.method, names[source]
+                    ),
+                );
+            }
+        }
+        if let Some(wait) = t.wait {
+            if resolved.dest.is_none() {
+                errors.at(wait, "`wait` stops after entering the destination, but this transition has none: add `to = State`, or use `stop`");
+            }
+        }
+    }
+}
+
+/// Whether `earlier` fires for every event `later` reacts to.
+fn covers(earlier: &TransitionDef, later: &TransitionDef) -> bool {
+    if earlier.on.is_empty() {
+        return true;
+    }
+    !later.on.is_empty()
+        && later.on.iter().all(|l| {
+            earlier.on.iter().any(|e| {
+                e == l
+                    || (*e == EventFilterDef::Scheduled(None)
+                        && matches!(l, EventFilterDef::Scheduled(_)))
+            })
+        })
+}
+
+/// Reachability, dead ends, shadowed triggers, and the need for a failure state.
+fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors) {
+    let states = &model.config.states;
+    let n = states.len();
+
+    let roots: Vec<usize> = checked
+        .initial
+        .iter()
+        .chain(&checked.failure)
+        .chain(&checked.schedules)
+        .copied()
+        .collect();
+    let mut reached = vec![false; n];
+    let mut queue = roots.clone();
+    for &r in &roots {
+        reached[r] = true;
+    }
+    while let Some(s) = queue.pop() {
+        for &t in &checked.outgoing[s] {
+            if let Some(d) = checked.transitions[t].dest {
+                if !reached[d] {
+                    reached[d] = true;
+                    queue.push(d);
+                }
+            }
+        }
+    }
+    let roots_text = roots_text(model);
+    for s in 0..n {
+        if checked.before_initial.contains(&s) {
+            continue;
+        }
+        let name = &states[s];
+        if !reached[s] {
+            errors.at(
+                name.span(),
+                format!("state `{name}` is unreachable: no transition leads to it from {roots_text}; add one, or remove the state"),
+            );
+        }
+        let leaves = checked.outgoing[s]
+            .iter()
+            .any(|&t| checked.transitions[t].dest.is_some_and(|d| d != s));
+        if !leaves && !checked.terminal.contains(&s) {
+            errors.at(
+                name.span(),
+                format!("state `{name}` has no way out: add a transition from it, or list it in `terminal(...)`"),
+            );
+        }
+    }
+
+    for (s, outgoing) in checked.outgoing.iter().enumerate() {
+        for (position, &later) in outgoing.iter().enumerate() {
+            let later_def = &model.transitions[later];
+            let shadowing = outgoing[..position]
+                .iter()
+                .map(|&e| &model.transitions[e])
+                .find(|e| {
+                    !e.is_guarded()
+                        && covers(e, later_def)
+                        && (e.ignore_errors || !later_def.ignore_errors)
+                });
+            if let Some(earlier) = shadowing {
+                errors.at(
+                    later_def.span,
+                    format!(
+                        "trigger `{}` from `{}` can never fire: `{}`, declared before it, has no `when`/`unless` guard and always fires first; guard `{}`, or declare `{}` first",
+                        later_def.method, states[s], earlier.method, earlier.method, later_def.method
+                    ),
+                );
+            }
+        }
+    }
+
+    if checked.failure.is_none() {
+        if let Some(t) = model.transitions.iter().find(|t| !t.ignore_errors) {
+            errors.at(
+                t.span,
+                format!(
+                    "trigger `{}` can fail, but the model has no failure state: add `failure = State` to #[lifecycle_model], or mark this transition `ignore_errors`",
+                    t.method
+                ),
+            );
+        }
+    }
+}
+
+fn roots_text(model: &Model) -> String {
+    let c = &model.config;
+    let mut parts = Vec::new();
+    if let Some(i) = &c.initial {
+        parts.push(format!("the initial state `{i}`"));
+    }
+    if let Some(f) = &c.failure {
+        parts.push(format!("the failure state `{f}`"));
+    }
+    for s in &c.schedules {
+        parts.push(format!("the scheduled state `{s}`"));
+    }
+    parts.join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_case_matches_the_original_table() {
+        assert_eq!(snake_case("FinishedCloudInit"), "finished_cloud_init");
+        assert_eq!(snake_case("Ready"), "ready");
+        assert_eq!(snake_case("DNSUpdated"), "dns_updated");
+        assert_eq!(snake_case("Step2Done"), "step2_done");
+    }
+
+    #[test]
+    fn suggestions_catch_typos_and_snake_case() {
+        let states = ["FinishedCloudInit", "Ready", "Removed"];
+        assert_eq!(did_you_mean("Redy", states.into_iter()), Some("Ready"));
+        assert_eq!(
+            did_you_mean("finished_cloud_init", states.into_iter()),
+            Some("FinishedCloudInit")
+        );
+        assert_eq!(did_you_mean("Bootstrapping", states.into_iter()), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! The state diagram, as Mermaid (which GitHub renders) and Graphviz DOT. Built from the checked
+//! model only, so the same model always gives the same text.
+
+use std::fmt::Write;
+
+use crate::ast::{Model, TransitionDef};
+use crate::check::Checked;
+
+/// `join_cluster (when is_worker; wait)`
+fn label(t: &TransitionDef) -> String {
+    let mut notes = Vec::new();
+    if !t.when.is_empty() {
+        notes.push(format!("when {}", join(&t.when)));
+    }
+    if !t.unless.is_empty() {
+        notes.push(format!("unless {}", join(&t.unless)));
+    }
+    if !t.on.is_empty() {
+        let on: Vec<String> =
+            t.on.iter()
+                .map(|f| match f {
+                    crate::ast::EventFilterDef::Launching => "launching".to_owned(),
+                    crate::ast::EventFilterDef::Terminating => "terminating".to_owned(),
+                    crate::ast::EventFilterDef::Command => "command".to_owned(),
+                    crate::ast::EventFilterDef::Scheduled(None) => "scheduled".to_owned(),
+                    crate::ast::EventFilterDef::Scheduled(Some(r)) => format!("scheduled {r}"),
+                })
+                .collect();
+        notes.push(format!("on {}", on.join(", ")));
+    }
+    if t.ignore_errors {
+        notes.push("ignore errors".to_owned());
+    }
+    if t.stop {
+        notes.push("stop".to_owned());
+    }
+    if t.wait.is_some() {
+        notes.push("wait".to_owned());
+    }
+    if notes.is_empty() {
+        t.method.to_string()
+    } else {
+        format!("{} ({})", t.method, notes.join("; "))
+    }
+}
+
+fn join(names: &[syn::Ident]) -> String {
+    names
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every edge as (from, to, label), including cloud-init's way from the states before the
+/// initial one.
+fn edges(model: &Model, checked: &Checked) -> Vec<(String, String, String)> {
+    let mut edges = Vec::new();
+    if let Some(initial) = checked.initial {
+        for &b in &checked.before_initial {
+            edges.push((
+                checked.names[b].clone(),
+                checked.names[initial].clone(),
+                "cloud-init".to_owned(),
+            ));
+        }
+    }
+    for (t, r) in model.transitions.iter().zip(&checked.transitions) {
+        for &s in &r.sources {
+            let to = r.dest.unwrap_or(s);
+            edges.push((
+                checked.names[s].clone(),
+                checked.names[to].clone(),
+                label(t),
+            ));
+        }
+    }
+    edges
+}
+
+fn starts(checked: &Checked) -> Vec<usize> {
+    let mut starts: Vec<usize> = checked.before_initial.clone();
+    if starts.is_empty() {
+        starts.extend(checked.initial);
+    }
+    starts.extend(&checked.schedules);
+    starts
+}
+
+pub fn mermaid(model: &Model, checked: &Checked) -> String {
+    let mut out = String::from("stateDiagram-v2\n");
+    for s in starts(checked) {
+        let _ = writeln!(out, "    [*] --> {}", checked.names[s]);
+    }
+    for (from, to, label) in edges(model, checked) {
+        let _ = writeln!(out, "    {from} --> {to}: {label}");
+    }
+    for &t in &checked.terminal {
+        let _ = writeln!(out, "    {} --> [*]", checked.names[t]);
+    }
+    if let Some(f) = checked.failure {
+        let _ = writeln!(out, "    classDef failure fill:#f8d7da,stroke:#a33");
+        let _ = writeln!(out, "    class {} failure", checked.names[f]);
+    }
+    out
+}
+
+pub fn dot(model: &Model, checked: &Checked) -> String {
+    let mut out = format!("digraph {} {{\n    rankdir=LR;\n", model.self_ty);
+    for (i, name) in checked.names.iter().enumerate() {
+        let mut attrs = Vec::new();
+        if checked.terminal.contains(&i) {
+            attrs.push("shape=doublecircle");
+        }
+        if checked.failure == Some(i) {
+            attrs.push("color=red");
+        }
+        if checked.before_initial.contains(&i) {
+            attrs.push("style=dashed");
+        }
+        if attrs.is_empty() {
+            let _ = writeln!(out, "    {name};");
+        } else {
+            let _ = writeln!(out, "    {name} [{}];", attrs.join(", "));
+        }
+    }
+    for (from, to, label) in edges(model, checked) {
+        let _ = writeln!(out, "    {from} -> {to} [label=\"{label}\"];");
+    }
+    out.push_str("}\n");
+    out
+}
