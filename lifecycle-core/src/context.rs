@@ -220,13 +220,12 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.record().get_str("LastBackup"), Some("2026-11-25"));
     /// ```
     pub fn new(event: &'a Event, record: &'a mut Record, effects: &'a dyn Effects) -> Self {
-        let event_failed = !event.succeeded();
         Context {
             event,
             record,
             effects,
             staged: Vec::new(),
-            event_failed,
+            event_failed: false,
         }
     }
 
@@ -245,8 +244,8 @@ impl<'a> Context<'a> {
         &self.record.state
     }
 
-    /// Whether the event has failed: its command failed, or a task failed and failure handling
-    /// is running.
+    /// Whether the event has failed and failure handling is running: a task failed, or a failed
+    /// command result found no `ignore_errors` trigger to handle it.
     pub fn event_failed(&self) -> bool {
         self.event_failed
     }

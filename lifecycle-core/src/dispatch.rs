@@ -154,9 +154,13 @@ pub struct Report<S, E> {
     pub failure: Option<Failure<S, E>>,
     /// Errors of `ignore_errors` triggers: logged, and the destination entered anyway.
     pub ignored: Vec<TaskFailure<E>>,
-    /// Whether the event failed.
+    /// Whether the event failed: failure handling ran (a task failed, or a failed command
+    /// result was not handled by an `ignore_errors` trigger).
     pub event_failed: bool,
-    /// The result to complete the event's lifecycle action with, if it belongs to one.
+    /// The result to complete the event's lifecycle action with, when this event ended it:
+    /// the record moved and came to rest ([`StopReason::Finished`] or [`StopReason::Settled`]),
+    /// or a terminating event was refused (CONTINUE: nothing will run for that instance).
+    /// CONTINUE unless the event failed (ABANDON); a terminating action is always CONTINUE.
     pub lifecycle_result: Option<LifecycleResult>,
 }
 
@@ -175,10 +179,9 @@ impl<S: State, E> Report<S, E> {
         self.fired.iter().map(|f| f.trigger)
     }
 
-    /// Whether the event's lifecycle is over as far as this event goes: it neither waits for
-    /// another event nor lost a race to another invocation.
+    /// Whether this event ended its lifecycle action (see [`Report::lifecycle_result`]).
     pub fn is_done(&self) -> bool {
-        matches!(self.stop, StopReason::Finished | StopReason::Settled)
+        self.lifecycle_result.is_some()
     }
 }
 
@@ -271,7 +274,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         stop: StopReason::Settled,
         failure: None,
         ignored: Vec::new(),
-        event_failed: !event.succeeded(),
+        event_failed: false,
         lifecycle_result: None,
     };
     if let Some(reason) = admission::<M>(start, event) {
@@ -354,7 +357,14 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         .states
         .last()
         .expect("states starts with the start state");
-    report.lifecycle_result = ctx.lifecycle_result();
+    // The lifecycle action is over when this event moved the record and it came to rest; an
+    // event that only ran internal transitions (a heartbeat sweep) or stopped to wait is not
+    // the end of it.
+    let moved = report.states.len() > 1;
+    report.lifecycle_result = match stop {
+        StopReason::Finished | StopReason::Settled if moved => ctx.lifecycle_result(),
+        _ => None,
+    };
     Ok(report)
 }
 
@@ -399,7 +409,7 @@ async fn step<M: LifecycleModel, St: Store>(
             continue;
         }
         // The implicit condition "the event succeeded", which failure handling does not apply.
-        if ctx.event_failed && !transition.ignore_errors && !in_failure {
+        if !ctx.event.succeeded() && !transition.ignore_errors && !in_failure {
             blocked_by_event = true;
             continue;
         }

@@ -56,7 +56,8 @@ pub struct Transition<S: 'static> {
     pub unless: &'static [&'static str],
     /// Tasks run before the guards are evaluated (`prepare`).
     pub prepare: &'static [&'static str],
-    /// Tasks run before the state change is stored (`before`, then the task method itself).
+    /// Tasks run before the state change is stored (`before`); the task method itself
+    /// (`trigger`) runs after them.
     pub before: &'static [&'static str],
     /// Tasks run after the state change is stored (`after`).
     pub after: &'static [&'static str],

@@ -1,0 +1,224 @@
+//! A cluster node, in the spirit of the original library's docker-swarm use.
+//!
+//! Launch: once cloud-init has registered the node and marked it `finished_cloud_init`, join
+//! the cluster with an SSM command and wait for its result; label workers (managers skip
+//! this); add the node to DNS; ready. Terminate: take it out of DNS, leave the cluster with an
+//! SSM command and wait; deregister. A failure on the way cleans up (out of DNS) and ends in
+//! `abandoned`, which completes a launch with ABANDON.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use lifecycle_core::{CommandRequest, Context, EffectError, lifecycle_model};
+
+/// What can go wrong in a cluster node's tasks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// A command could not be sent.
+    #[error(transparent)]
+    Effect(#[from] EffectError),
+    /// The record lacks something cloud-init should have written.
+    #[error("the node record has no `{0}`")]
+    MissingAttribute(&'static str),
+    /// The DNS update failed.
+    #[error("DNS update failed: {0}")]
+    Dns(String),
+}
+
+/// DNS names and their addresses; a stand-in for Route 53 that local runs and tests inspect.
+#[derive(Debug, Default, Clone)]
+pub struct Dns {
+    records: Arc<Mutex<BTreeMap<String, BTreeSet<String>>>>,
+    fail: Arc<Mutex<bool>>,
+}
+
+impl Dns {
+    /// The addresses behind `name`.
+    pub fn addresses(&self, name: &str) -> Vec<String> {
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records
+            .get(name)
+            .map(|a| a.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Makes every following update fail (to exercise the failure path).
+    pub fn fail_updates(&self, fail: bool) {
+        *self.fail.lock().unwrap_or_else(|e| e.into_inner()) = fail;
+    }
+
+    fn update(&self, name: &str, address: &str, add: bool) -> Result<(), ClusterError> {
+        if *self.fail.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Err(ClusterError::Dns(format!("{name}: service unavailable")));
+        }
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = records.entry(name.to_owned()).or_default();
+        if add {
+            entry.insert(address.to_owned());
+        } else {
+            entry.remove(address);
+        }
+        Ok(())
+    }
+}
+
+/// A cluster node's lifecycle.
+#[derive(Debug, Default, Clone)]
+pub struct ClusterNode {
+    /// Where DNS updates go.
+    pub dns: Dns,
+    /// The DNS name managers are published under.
+    pub manager_dns_name: String,
+    /// The DNS name workers are published under.
+    pub worker_dns_name: String,
+}
+
+impl ClusterNode {
+    /// A node publishing managers and workers under the given names.
+    pub fn new(dns: Dns) -> Self {
+        ClusterNode {
+            dns,
+            manager_dns_name: "manager.cluster.internal".into(),
+            worker_dns_name: "worker.cluster.internal".into(),
+        }
+    }
+}
+
+#[lifecycle_model(
+    states(
+        New, Pending, FinishedCloudInit, JoiningCluster, JoinedCluster, Labeled, DnsUpdated, Ready,
+        RemovedFromDns, LeavingCluster, LeftCluster, Terminated, Failure, CleanedUp, Abandoned,
+    ),
+    before_initial(New, Pending),
+    initial = FinishedCloudInit,
+    terminal(Terminated, Abandoned),
+    failure = Failure,
+    error = ClusterError,
+)]
+impl ClusterNode {
+    /// Sends the join command; its result resumes the lifecycle.
+    #[transition(from = FinishedCloudInit, to = JoiningCluster, on(launching), wait)]
+    async fn join_cluster(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        let role = self.role(ctx)?;
+        let command = ctx
+            .send_command(
+                CommandRequest::new("ClusterJoin", [ctx.record().ident.clone()])
+                    .parameter("Role", [role])
+                    .comment("join cluster"),
+            )
+            .await?;
+        ctx.set("JoinCommandId", command);
+        Ok(())
+    }
+
+    /// While the join command runs, a sweep keeps the lifecycle action alive.
+    #[transition(from = JoiningCluster, on(scheduled = "sweep"))]
+    async fn keep_alive(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        Ok(ctx.heartbeat().await?)
+    }
+
+    #[transition(from = JoiningCluster, to = JoinedCluster, on(command))]
+    async fn cluster_joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    #[transition(from = JoinedCluster, to = Labeled, when(is_worker))]
+    async fn label_worker(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        ctx.send_command(
+            CommandRequest::new("ClusterLabelNode", [ctx.record().ident.clone()])
+                .parameter("Labels", ["role=worker"]),
+        )
+        .await?;
+        Ok(())
+    }
+
+    #[transition(from = JoinedCluster, to = Labeled, unless(is_worker))]
+    async fn skip_labels(&mut self, _ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    #[transition(from = Labeled, to = DnsUpdated)]
+    async fn update_dns(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        let (name, ip) = self.dns_entry(ctx)?;
+        self.dns.update(&name, &ip, true)
+    }
+
+    #[transition(from = DnsUpdated, to = Ready)]
+    async fn mark_ready(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        ctx.set("ReadyEvent", ctx.event().id.clone());
+        Ok(())
+    }
+
+    #[transition(from = Ready, to = RemovedFromDns, on(terminating))]
+    async fn remove_from_dns(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        let (name, ip) = self.dns_entry(ctx)?;
+        self.dns.update(&name, &ip, false)
+    }
+
+    #[transition(from = RemovedFromDns, to = LeavingCluster, wait)]
+    async fn leave_cluster(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        let command = ctx
+            .send_command(
+                CommandRequest::new("ClusterLeave", [ctx.record().ident.clone()])
+                    .comment("leave cluster"),
+            )
+            .await?;
+        ctx.set("LeaveCommandId", command);
+        Ok(())
+    }
+
+    #[transition(from = LeavingCluster, to = LeftCluster, on(command))]
+    async fn cluster_left(&mut self, _ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    /// The node is going away whatever the leave command said: the cluster drops it after its
+    /// heartbeat timeout.
+    #[transition(from = LeavingCluster, to = LeftCluster, on(command), ignore_errors)]
+    async fn leave_failed(&mut self, _ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    #[transition(from = LeftCluster, to = Terminated)]
+    async fn deregister(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        ctx.set("DeregisteredBy", ctx.event().id.clone());
+        Ok(())
+    }
+
+    /// Best effort: a node that failed to launch must not stay in DNS.
+    #[transition(from = Failure, to = CleanedUp, ignore_errors)]
+    async fn clean_up(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        let (name, ip) = self.dns_entry(ctx)?;
+        self.dns.update(&name, &ip, false)
+    }
+
+    #[transition(from = CleanedUp, to = Abandoned)]
+    async fn abandon(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        ctx.set("AbandonedBy", ctx.event().id.clone());
+        Ok(())
+    }
+
+    fn is_worker(&self, ctx: &Context<'_>) -> bool {
+        ctx.record().item_type() == Some("worker")
+    }
+
+    fn role(&self, ctx: &Context<'_>) -> Result<String, ClusterError> {
+        match ctx.record().item_type() {
+            Some(role @ ("manager" | "worker")) => Ok(role.to_owned()),
+            _ => Err(ClusterError::MissingAttribute("ItemType")),
+        }
+    }
+
+    fn dns_entry(&self, ctx: &Context<'_>) -> Result<(String, String), ClusterError> {
+        let ip = ctx
+            .record()
+            .get_str("InstanceIp")
+            .ok_or(ClusterError::MissingAttribute("InstanceIp"))?;
+        let name = if self.is_worker(ctx) {
+            &self.worker_dns_name
+        } else {
+            &self.manager_dns_name
+        };
+        Ok((name.clone(), ip.to_owned()))
+    }
+}
