@@ -204,6 +204,9 @@ pub struct Context<'a> {
     pub(crate) effects: &'a dyn Effects,
     pub(crate) staged: Vec<(String, Value)>,
     pub(crate) event_failed: bool,
+    /// An `ignore_errors` trigger fired for a failed command result: the failure is handled,
+    /// and the triggers after it no longer check the event's status.
+    pub(crate) event_failure_handled: bool,
 }
 
 impl<'a> Context<'a> {
@@ -226,6 +229,7 @@ impl<'a> Context<'a> {
             effects,
             staged: Vec::new(),
             event_failed: false,
+            event_failure_handled: false,
         }
     }
 

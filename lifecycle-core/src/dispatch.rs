@@ -252,7 +252,9 @@ pub async fn load_and_dispatch<M: LifecycleModel, St: Store>(
 /// 4. A task error marks the event failed and enters the failure state, whose triggers run the
 ///    same way (an error there is returned). With `ignore_errors` the error is logged and the
 ///    destination entered anyway. A failed command result only fires `ignore_errors` triggers;
-///    when it blocks every other one, failure handling starts as for a task error.
+///    when it blocks every other one, failure handling starts as for a task error. Once an
+///    `ignore_errors` trigger has fired for it, the failure is handled and the triggers after
+///    it run as for a successful event.
 ///
 /// `record` is updated to what was stored.
 pub async fn dispatch<M: LifecycleModel, St: Store>(
@@ -408,8 +410,10 @@ async fn step<M: LifecycleModel, St: Store>(
         if !transition.accepts(ctx.event) {
             continue;
         }
-        // The implicit condition "the event succeeded", which failure handling does not apply.
-        if !ctx.event.succeeded() && !transition.ignore_errors && !in_failure {
+        // The implicit condition "the event succeeded", which failure handling does not apply,
+        // nor the triggers after one that handled the failed event with `ignore_errors`.
+        let event_failed = !ctx.event.succeeded() && !ctx.event_failure_handled;
+        if event_failed && !transition.ignore_errors && !in_failure {
             blocked_by_event = true;
             continue;
         }
@@ -441,6 +445,9 @@ async fn step<M: LifecycleModel, St: Store>(
             return Ok(Step::Stop(StopReason::LostRace));
         }
         tracing::info!(event_id = %ctx.event.id, ident = %ctx.record.ident, from = %state, to = %dest, trigger, "fired");
+        if event_failed {
+            ctx.event_failure_handled = true;
+        }
         report.fired.push(Fired {
             index,
             trigger,
