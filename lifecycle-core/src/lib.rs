@@ -116,4 +116,27 @@ pub use store::{CasOutcome, MemoryStore, Record, StateChange, Store};
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
+
+    /// The model inside a typestate handle. A wrapper with no methods, so that rustc, when a
+    /// transition is called on a handle in the wrong state, does not suggest calling the task
+    /// on the model directly (which would skip the typestate).
+    pub struct Held<'m, M>(&'m mut M);
+
+    impl<'m, M> Held<'m, M> {
+        pub fn new(model: &'m mut M) -> Self {
+            Held(model)
+        }
+
+        pub fn get(&self) -> &M {
+            self.0
+        }
+
+        pub fn get_mut(&mut self) -> &mut M {
+            self.0
+        }
+
+        pub fn into_inner(self) -> &'m mut M {
+            self.0
+        }
+    }
 }

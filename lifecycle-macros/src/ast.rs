@@ -17,6 +17,8 @@ pub struct Model {
     pub self_ty: Ident,
     pub config: Config,
     pub transitions: Vec<TransitionDef>,
+    /// Some `#[transition]` could not be parsed at all.
+    pub transitions_dropped: bool,
     /// Every method of the impl block: tasks, guards and helpers.
     pub methods: Vec<Signature>,
 }
@@ -48,6 +50,8 @@ pub struct TransitionDef {
     pub stop: bool,
     pub wait: Option<Span>,
     pub on: Vec<EventFilterDef>,
+    /// Part of the attribute was rejected: the transition is incomplete.
+    pub malformed: bool,
 }
 
 impl TransitionDef {
@@ -104,6 +108,7 @@ impl Model {
 
         let config = Config::parse(args, errors);
         let mut transitions = Vec::new();
+        let mut transitions_dropped = false;
         let mut methods = Vec::new();
         for impl_item in &mut item.items {
             let (attrs, method) = match impl_item {
@@ -120,11 +125,10 @@ impl Model {
                     continue;
                 }
                 match method {
-                    Some(sig) => {
-                        if let Some(t) = TransitionDef::parse(&attr, sig.ident.clone(), errors) {
-                            transitions.push(t);
-                        }
-                    }
+                    Some(sig) => match TransitionDef::parse(&attr, sig.ident.clone(), errors) {
+                        Some(t) => transitions.push(t),
+                        None => transitions_dropped = true,
+                    },
                     None => errors.push(syn::Error::new(
                         attr.path().span(),
                         "#[transition] goes on a task method (`async fn name(&mut self, ctx: &mut Context<'_>) -> Result<(), Error>`)",
@@ -141,6 +145,7 @@ impl Model {
             self_ty,
             config,
             transitions,
+            transitions_dropped,
             methods,
         })
     }
@@ -213,6 +218,7 @@ impl TransitionDef {
             stop: false,
             wait: None,
             on: Vec::new(),
+            malformed: false,
         };
         if matches!(attr.meta, syn::Meta::Path(_)) {
             errors.push(syn::Error::new(
@@ -222,6 +228,7 @@ impl TransitionDef {
             return None;
         }
         let mut seen: Vec<String> = Vec::new();
+        let errors_before = errors.count();
         let result = attr.parse_nested_meta(|meta| {
             let key = key_of(&meta);
             if seen.contains(&key) {
@@ -260,6 +267,7 @@ impl TransitionDef {
             errors.push(e);
             return None;
         }
+        def.malformed = errors.count() > errors_before;
         if def.from.is_empty() {
             errors.push(syn::Error::new(
                 def.span,

@@ -4,29 +4,42 @@
 use std::collections::HashMap;
 
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ReturnType, Signature, Type};
 
 use crate::ast::{EventFilterDef, Model, TransitionDef};
 
 /// Every error of one expansion, combined into one `syn::Error`.
 #[derive(Default)]
-pub struct Errors(Option<syn::Error>);
+pub struct Errors {
+    all: Option<syn::Error>,
+    count: usize,
+}
 
 impl Errors {
     pub fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
+        self.count += 1;
+        match &mut self.all {
             Some(all) => all.combine(error),
-            None => self.0 = Some(error),
+            None => self.all = Some(error),
         }
+    }
+
+    /// How many errors so far.
+    pub fn count(&self) -> usize {
+        self.count
     }
 
     pub fn at(&mut self, span: Span, message: impl std::fmt::Display) {
         self.push(syn::Error::new(span, message));
     }
 
+    /// An error underlining all of `tokens` (on stable Rust, `span()` covers only the first).
+    pub fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
     pub fn into_result(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
+        self.all.map_or(Ok(()), Err)
     }
 }
 
@@ -134,6 +147,8 @@ impl States<'_> {
 /// Checks the whole model. `None` if states or the error type could not be resolved (the
 /// reasons are in `errors`); graph checks are skipped then, as they would only repeat them.
 pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
+    let parse_failed =
+        model.transitions_dropped || model.transitions.iter().any(|t| t.malformed);
     let config = &model.config;
     let call_site = Span::call_site();
 
@@ -252,7 +267,11 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
         })
         .collect();
     check_transitions(model, &checked, errors);
-    check_graph(model, &checked, errors);
+    // A transition whose attribute was partly rejected, or dropped, would make the graph
+    // checks report consequences of that mistake rather than new ones.
+    if !parse_failed {
+        check_graph(model, &checked, errors);
+    }
     Some(checked)
 }
 
@@ -276,7 +295,8 @@ enum Receiver {
     Missing,
 }
 
-fn receiver(sig: &Signature) -> (Receiver, Span) {
+/// The kind of `self` a method takes, and the tokens to underline when it is wrong.
+fn receiver(sig: &Signature) -> (Receiver, proc_macro2::TokenStream) {
     match sig.inputs.first() {
         Some(FnArg::Receiver(r)) => {
             let kind = match (&r.reference, &r.mutability, r.colon_token) {
@@ -284,9 +304,13 @@ fn receiver(sig: &Signature) -> (Receiver, Span) {
                 (Some(_), None, None) => Receiver::Ref,
                 _ => Receiver::Other,
             };
-            (kind, r.span())
+            (kind, quote::quote!(#r))
         }
-        _ => (Receiver::Missing, sig.paren_token.span.open()),
+        Some(other) => (Receiver::Missing, quote::quote!(#other)),
+        None => {
+            let ident = &sig.ident;
+            (Receiver::Missing, quote::quote!(#ident))
+        }
     }
 }
 
@@ -329,18 +353,17 @@ fn check_methods(model: &Model, errors: &mut Errors) {
                     ),
                 );
             }
-            let (kind, span) = receiver(sig);
+            let (kind, tokens) = receiver(sig);
             if kind != Receiver::RefMut {
-                errors.at(
-                    span,
+                errors.spanned(tokens,
                     format!(
                         "{what} `{name}` must take `&mut self`; expected `{}`",
                         TASK_SHAPE.replace("NAME", &name.to_string())
                     ),
                 );
             } else if sig.inputs.len() != 2 {
-                errors.at(
-                    sig.inputs.span(),
+                errors.spanned(
+                    &sig.inputs,
                     format!(
                         "{what} `{name}` takes {} argument(s) besides `self`; it must take exactly one, the context: `{}`",
                         sig.inputs.len() - 1,
@@ -363,18 +386,16 @@ fn check_methods(model: &Model, errors: &mut Errors) {
                 continue;
             }
             checked_guards.push(name.to_string());
-            let (kind, span) = receiver(sig);
+            let (kind, tokens) = receiver(sig);
             if kind != Receiver::Ref {
-                errors.at(
-                    span,
+                errors.spanned(tokens,
                     format!(
                         "guard `{name}` must take `&self` (guards only look): `{}`",
                         GUARD_SHAPE.replace("NAME", &name.to_string())
                     ),
                 );
             } else if sig.inputs.len() > 2 {
-                errors.at(
-                    sig.inputs.span(),
+                errors.spanned(&sig.inputs,
                     format!(
                         "guard `{name}` takes too many arguments: `{}`",
                         GUARD_SHAPE.replace("NAME", &name.to_string())

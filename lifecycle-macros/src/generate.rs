@@ -167,7 +167,7 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
             impl<'m> #handle<'m, #module::#initial> {
                 #[doc = #doc]
                 pub fn new(model: &'m mut #ty) -> Self {
-                    Self { model, state: ::core::marker::PhantomData }
+                    Self { model: #krate::__private::Held::new(model), state: ::core::marker::PhantomData }
                 }
             }
         }
@@ -199,10 +199,10 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
                 impl<'m> #handle<'m, #module::#from> {
                     #[doc = #doc]
                     pub async fn #method(
-                        self,
+                        mut self,
                         ctx: &mut #krate::Context<'_>,
                     ) -> ::core::result::Result<#handle<'m, #module::#to>, #krate::TaskFailure<#error>> {
-                        #krate::run_transition(&mut *self.model, #index, ctx).await?;
+                        #krate::run_transition(self.model.get_mut(), #index, ctx).await?;
                         ::core::result::Result::Ok(#handle { model: self.model, state: ::core::marker::PhantomData })
                     }
                 }
@@ -231,7 +231,7 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
 
         #[doc = #handle_doc]
         #vis struct #handle<'m, S> {
-            model: &'m mut #ty,
+            model: #krate::__private::Held<'m, #ty>,
             state: ::core::marker::PhantomData<S>,
         }
 
@@ -239,7 +239,7 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
             /// A handle on `model`, which must be in the state `S` stands for.
             pub fn resume(model: &'m mut #ty, state: #state) -> ::core::result::Result<Self, #krate::WrongState> {
                 if state == S::STATE {
-                    ::core::result::Result::Ok(Self { model, state: ::core::marker::PhantomData })
+                    ::core::result::Result::Ok(Self { model: #krate::__private::Held::new(model), state: ::core::marker::PhantomData })
                 } else {
                     ::core::result::Result::Err(#krate::WrongState {
                         expected: #krate::State::name(S::STATE),
@@ -255,17 +255,17 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
 
             /// The model.
             pub fn model(&self) -> &#ty {
-                self.model
+                self.model.get()
             }
 
             /// The model, mutably.
             pub fn model_mut(&mut self) -> &mut #ty {
-                self.model
+                self.model.get_mut()
             }
 
             /// Gives the model back.
             pub fn into_model(self) -> &'m mut #ty {
-                self.model
+                self.model.into_inner()
             }
         }
 
@@ -411,9 +411,10 @@ fn task_call(model: &Model, checked: &Checked, name: &Ident) -> TokenStream {
     let krate = &model.config.krate;
     let error = &checked.error;
     let task = name.to_string();
-    let span = model
-        .method(name)
-        .map_or(Span::call_site(), |sig| sig.output.span());
+    let span = match model.method(name).map(|sig| &sig.output) {
+        Some(syn::ReturnType::Type(_, ty)) => ty.span(),
+        _ => Span::call_site(),
+    };
     quote_spanned! {span=>
         let result: ::core::result::Result<(), #error> = self.#name(ctx).await;
         result.map_err(|error| #krate::TaskFailure { task: #task, error })?;
