@@ -147,8 +147,7 @@ impl States<'_> {
 /// Checks the whole model. `None` if states or the error type could not be resolved (the
 /// reasons are in `errors`); graph checks are skipped then, as they would only repeat them.
 pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
-    let parse_failed =
-        model.transitions_dropped || model.transitions.iter().any(|t| t.malformed);
+    let parse_failed = model.transitions_dropped || model.transitions.iter().any(|t| t.malformed);
     let config = &model.config;
     let call_site = Span::call_site();
 
@@ -355,7 +354,8 @@ fn check_methods(model: &Model, errors: &mut Errors) {
             }
             let (kind, tokens) = receiver(sig);
             if kind != Receiver::RefMut {
-                errors.spanned(tokens,
+                errors.spanned(
+                    tokens,
                     format!(
                         "{what} `{name}` must take `&mut self`; expected `{}`",
                         TASK_SHAPE.replace("NAME", &name.to_string())
@@ -388,14 +388,16 @@ fn check_methods(model: &Model, errors: &mut Errors) {
             checked_guards.push(name.to_string());
             let (kind, tokens) = receiver(sig);
             if kind != Receiver::Ref {
-                errors.spanned(tokens,
+                errors.spanned(
+                    tokens,
                     format!(
                         "guard `{name}` must take `&self` (guards only look): `{}`",
                         GUARD_SHAPE.replace("NAME", &name.to_string())
                     ),
                 );
             } else if sig.inputs.len() > 2 {
-                errors.spanned(&sig.inputs,
+                errors.spanned(
+                    &sig.inputs,
                     format!(
                         "guard `{name}` takes too many arguments: `{}`",
                         GUARD_SHAPE.replace("NAME", &name.to_string())

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::ast::{Model, TransitionDef};
 use crate::check::Checked;
 
-/// `join_cluster (when is_worker; wait)`
+/// `join_cluster (when is_worker, wait)`
 fn label(t: &TransitionDef) -> String {
     let mut notes = Vec::new();
     if !t.when.is_empty() {
@@ -26,7 +26,7 @@ fn label(t: &TransitionDef) -> String {
                     crate::ast::EventFilterDef::Scheduled(Some(r)) => format!("scheduled {r}"),
                 })
                 .collect();
-        notes.push(format!("on {}", on.join(", ")));
+        notes.push(format!("on {}", on.join(" | ")));
     }
     if t.ignore_errors {
         notes.push("ignore errors".to_owned());
@@ -40,16 +40,17 @@ fn label(t: &TransitionDef) -> String {
     if notes.is_empty() {
         t.method.to_string()
     } else {
-        format!("{} ({})", t.method, notes.join("; "))
+        format!("{} ({})", t.method, notes.join(", "))
     }
 }
 
+/// Guard names joined with ` & `: Mermaid ends a statement at `;`, and `,` separates notes.
 fn join(names: &[syn::Ident]) -> String {
     names
         .iter()
         .map(|n| n.to_string())
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(" & ")
 }
 
 /// Every edge as (from, to, label), including cloud-init's way from the states before the
@@ -99,8 +100,8 @@ pub fn mermaid(model: &Model, checked: &Checked) -> String {
         let _ = writeln!(out, "    {} --> [*]", checked.names[t]);
     }
     if let Some(f) = checked.failure {
-        let _ = writeln!(out, "    classDef failure fill:#f8d7da,stroke:#a33");
-        let _ = writeln!(out, "    class {} failure", checked.names[f]);
+        let _ = writeln!(out, "    classDef failureState fill:#f8d7da,stroke:#a33");
+        let _ = writeln!(out, "    class {} failureState", checked.names[f]);
     }
     out
 }
