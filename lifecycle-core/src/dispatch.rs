@@ -159,7 +159,8 @@ pub struct Report<S, E> {
     pub event_failed: bool,
     /// The result to complete the event's lifecycle action with, when this event ended it:
     /// the record moved and came to rest ([`StopReason::Finished`] or [`StopReason::Settled`]),
-    /// or a terminating event was refused (CONTINUE: nothing will run for that instance).
+    /// or a terminating event found nothing to run (refused, or no trigger reacts): CONTINUE,
+    /// so the instance is not held until its hook times out.
     /// CONTINUE unless the event failed (ABANDON); a terminating action is always CONTINUE.
     pub lifecycle_result: Option<LifecycleResult>,
 }
@@ -219,6 +220,9 @@ pub type ModelReport<M> = Report<<M as LifecycleModel>::State, <M as LifecycleMo
 pub type ModelDispatchError<M, St> =
     DispatchError<<M as LifecycleModel>::State, <M as LifecycleModel>::Error, <St as Store>::Error>;
 
+/// Enough room in a report for a typical event without regrowing.
+const EXPECTED_STEPS: usize = 16;
+
 /// More state changes than this for one event means a cycle.
 const MAX_STEPS: usize = 1024;
 
@@ -271,14 +275,15 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         ident: record.ident.clone(),
         start,
         end: start,
-        states: vec![start],
-        fired: Vec::new(),
+        states: Vec::with_capacity(EXPECTED_STEPS),
+        fired: Vec::with_capacity(EXPECTED_STEPS),
         stop: StopReason::Settled,
         failure: None,
         ignored: Vec::new(),
         event_failed: false,
         lifecycle_result: None,
     };
+    report.states.push(start);
     if let Some(reason) = admission::<M>(start, event) {
         tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, ?reason, "event not processed");
         report.stop = reason;
@@ -365,6 +370,11 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     let moved = report.states.len() > 1;
     report.lifecycle_result = match stop {
         StopReason::Finished | StopReason::Settled if moved => ctx.lifecycle_result(),
+        // A terminating instance nothing in the model reacts to (already terminal, or caught
+        // mid-launch): let it go rather than leave its hook to time out.
+        StopReason::Finished | StopReason::Settled if event.kind == EventKind::Terminating => {
+            Some(LifecycleResult::Continue)
+        }
         _ => None,
     };
     Ok(report)

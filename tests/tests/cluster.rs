@@ -204,3 +204,21 @@ fn a_sweep_while_joining_records_a_heartbeat_and_does_not_end_the_lifecycle() {
     assert_eq!(h.effects.heartbeats().len(), 1);
     assert_eq!(h.state("i-1"), "joining_cluster");
 }
+
+#[test]
+fn terminating_an_abandoned_node_lets_it_go() {
+    let mut h = Harness::new(&[
+        ("i-1", "worker", "abandoned"),
+        ("i-2", "worker", "joining_cluster"),
+    ]);
+    for id in ["i-1", "i-2"] {
+        let report = h.send(&terminating(id));
+        assert!(report.fired.is_empty());
+        assert_eq!(
+            report.lifecycle_result,
+            Some(LifecycleResult::Continue),
+            "{id}"
+        );
+    }
+    assert_eq!(h.store.writes(), 0);
+}
