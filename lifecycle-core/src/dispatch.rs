@@ -131,6 +131,8 @@ pub struct Failure<S, E> {
     pub trigger: Option<&'static str>,
     /// What failed.
     pub cause: FailureCause<E>,
+    /// How many triggers had fired when it happened: its place in [`Report::fired`].
+    pub fired_before: usize,
 }
 
 /// What processing one event did: what logs and tests read.
@@ -343,6 +345,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
                     state: at,
                     trigger,
                     cause,
+                    fired_before: report.fired.len(),
                 });
                 let Some(failure_state) = def.failure else {
                     // Only a model whose every trigger ignores errors has no failure state.

@@ -63,15 +63,14 @@ impl Probe {
     }
 }
 
+type Dispatched<M> = Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>>;
+
 /// Runs `event` against a fresh store holding `ident` in `state`.
 fn run<M: LifecycleModel>(
     model: &mut M,
     state: &str,
     event: &Event,
-) -> (
-    Arc<MemoryStore>,
-    Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>>,
-) {
+) -> (Arc<MemoryStore>, Dispatched<M>) {
     let store = Arc::new(MemoryStore::new());
     let ident = event
         .instance_id
@@ -82,11 +81,7 @@ fn run<M: LifecycleModel>(
     (store, result)
 }
 
-fn run_on<M: LifecycleModel>(
-    model: &mut M,
-    store: &MemoryStore,
-    event: &Event,
-) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+fn run_on<M: LifecycleModel>(model: &mut M, store: &MemoryStore, event: &Event) -> Dispatched<M> {
     let ident = event
         .instance_id
         .clone()
@@ -284,6 +279,7 @@ fn a_failing_task_enters_the_failure_state_and_runs_its_triggers() {
             "the model's own error reaches the report intact"
         );
         assert_eq!(failure.state, expected[expected.len() - 3]);
+        assert_eq!(failure.fired_before, expected.len() - 3, "failing {task}");
         assert_eq!(store.get("machine").unwrap().state, "cleaned");
         assert_eq!(model.0.log.last().unwrap(), "recover@failed");
     }
@@ -567,13 +563,13 @@ pub struct Flags(Probe);
 )]
 impl Flags {
     #[transition(from = Start, to = A, stop)]
-    async fn to_a(&mut self, ctx: &mut Context<'_>) -> Result<(), ProbeError> {
-        self.0.run("to_a", ctx)
+    async fn enter_a(&mut self, ctx: &mut Context<'_>) -> Result<(), ProbeError> {
+        self.0.run("enter_a", ctx)
     }
 
     #[transition(from = A, to = B, when(via_b), wait)]
-    async fn to_b(&mut self, ctx: &mut Context<'_>) -> Result<(), ProbeError> {
-        self.0.run("to_b", ctx)
+    async fn enter_b(&mut self, ctx: &mut Context<'_>) -> Result<(), ProbeError> {
+        self.0.run("enter_b", ctx)
     }
 
     #[transition(from = B, when(should_touch))]
@@ -583,9 +579,9 @@ impl Flags {
     }
 
     #[transition(from = B, to = C)]
-    async fn to_c(&mut self, ctx: &mut Context<'_>) -> Result<(), ProbeError> {
+    async fn enter_c(&mut self, ctx: &mut Context<'_>) -> Result<(), ProbeError> {
         ctx.set("ViaC", "yes");
-        self.0.run("to_c", ctx)
+        self.0.run("enter_c", ctx)
     }
 
     #[transition(from(A, C), to = D)]
@@ -609,7 +605,7 @@ fn stop_ends_processing_after_its_trigger() {
     let report = report.unwrap();
     assert_eq!(
         report.stop,
-        StopReason::StopAfterTrigger { trigger: "to_a" }
+        StopReason::StopAfterTrigger { trigger: "enter_a" }
     );
     assert_eq!(report.end, FlagsState::A);
     assert_eq!(store.get("machine").unwrap().state, "a");
