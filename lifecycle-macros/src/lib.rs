@@ -1,9 +1,9 @@
 //! The `#[lifecycle_model]` attribute. Use it through `lifecycle_core::lifecycle_model`, which
 //! documents the syntax.
 //!
-//! Expansion is three steps, one module each: [`ast`] parses the `impl` block and its
-//! attributes, [`check`] validates the model and collects every error, [`generate`] (with
-//! [`diagram`]) writes the code.
+//! Expansion is three steps, one module each: `ast` parses the `impl` block and its
+//! attributes, `check` validates the model and collects every error, `generate` (with
+//! `diagram`) writes the code.
 
 mod ast;
 mod check;

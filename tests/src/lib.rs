@@ -58,3 +58,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .expect("a current-thread runtime")
         .block_on(future)
 }
+
+/// The README's Rust examples, compiled and run as doctests so they cannot go stale.
+#[doc = include_str!("../../README.md")]
+pub mod readme {}

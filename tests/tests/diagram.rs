@@ -56,3 +56,20 @@ fn mermaid_labels_contain_no_statement_separator() {
         assert!(!line.contains(';'), "{line}");
     }
 }
+
+#[test]
+fn the_readme_shows_the_current_cluster_diagram() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let block = readme
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README has a mermaid block");
+    assert_eq!(
+        block,
+        ClusterNode::MERMAID,
+        "README's diagram is stale: paste `cargo run -p lifecycle-examples -- --diagram`"
+    );
+}
