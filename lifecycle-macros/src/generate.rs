@@ -147,6 +147,7 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
         module,
     } = names(model);
     let variants = &model.config.states;
+    let marker_vis = marker_visibility(vis);
     let marker_docs = checked
         .names
         .iter()
@@ -164,6 +165,7 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
             checked.names[i]
         );
         quote! {
+            #[allow(dead_code)]
             impl<'m> #handle<'m, #module::#initial> {
                 #[doc = #doc]
                 pub fn new(model: &'m mut #ty) -> Self {
@@ -196,6 +198,7 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
                 ),
             };
             methods.push(quote! {
+                #[allow(dead_code)]
                 impl<'m> #handle<'m, #module::#from> {
                     #[doc = #doc]
                     pub async fn #method(
@@ -212,11 +215,12 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
 
     quote! {
         #[doc = #module_doc]
+        #[allow(dead_code)]
         #vis mod #module {
             #(
                 #[doc = #marker_docs]
                 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
-                pub struct #variants;
+                #marker_vis struct #variants;
             )*
         }
 
@@ -230,11 +234,13 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
         )*
 
         #[doc = #handle_doc]
+        #[allow(dead_code)]
         #vis struct #handle<'m, S> {
             model: #krate::__private::Held<'m, #ty>,
             state: ::core::marker::PhantomData<S>,
         }
 
+        #[allow(dead_code)]
         impl<'m, S: #krate::TypedState<State = #state>> #handle<'m, S> {
             /// A handle on `model`, which must be in the state `S` stands for.
             pub fn resume(model: &'m mut #ty, state: #state) -> ::core::result::Result<Self, #krate::WrongState> {
@@ -271,6 +277,18 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
 
         #new
         #( #methods )*
+    }
+}
+
+/// The visibility of the state marker types, which live one module deeper than the model's
+/// other items but must be exactly as visible as the state enum.
+fn marker_visibility(vis: &syn::Visibility) -> TokenStream {
+    match vis {
+        syn::Visibility::Public(_) => quote!(pub),
+        syn::Visibility::Restricted(r) if r.path.is_ident("crate") => quote!(pub(crate)),
+        // Private to the model's module, or `pub(super)`/`pub(in ...)`: visible to the
+        // model's module is what the enum gets at least, and more would leak it.
+        _ => quote!(pub(super)),
     }
 }
 

@@ -62,3 +62,51 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// The README's Rust examples, compiled and run as doctests so they cannot go stale.
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
+
+/// A model written against `lifecycle-aws` alone (`crate = ...`), whose generated items are
+/// visible in this crate only (`vis = pub(crate)`). Being in a library, it also proves that
+/// unused typestate items raise no `dead_code` warnings (CI denies warnings).
+#[cfg(test)]
+mod through_aws {
+    use lifecycle_aws::core::{Context, lifecycle_model};
+
+    pub(crate) struct Beacon;
+
+    #[lifecycle_model(
+        states(Off, On),
+        schedules(Off),
+        terminal(On),
+        error = std::fmt::Error,
+        crate = ::lifecycle_aws::core,
+        vis = pub(crate),
+    )]
+    impl Beacon {
+        #[transition(from = Off, to = On, ignore_errors)]
+        async fn switch_on(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> {
+            Ok(())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use lifecycle_aws::core::{Event, LocalEffects, MemoryStore, Record, dispatch};
+
+        #[test]
+        fn a_model_built_through_lifecycle_aws_runs() {
+            let store = MemoryStore::new();
+            store.insert(Record::new("off", "off"));
+            let mut record = store.get("off").unwrap();
+            let event = Event::scheduled("e-1", "off");
+            let report = crate::block_on(dispatch(
+                &mut Beacon,
+                &store,
+                &mut record,
+                &event,
+                &LocalEffects::new(),
+            ))
+            .unwrap();
+            assert_eq!(report.end, BeaconState::On);
+        }
+    }
+}
