@@ -1,4 +1,9 @@
-//! Runs `lifecycle-core` models on AWS. This crate is being built (issue 3); today it only
-//! re-exports the core so models can name one crate.
+//! Runs `lifecycle-core` models on AWS.
+//!
+//! - [`decode`]: every event shape the Lambda receives, decoded into typed notifications.
+
+#![warn(missing_docs)]
+
+pub mod decode;
 
 pub use lifecycle_core as core;

@@ -1,0 +1,587 @@
+//! Every event shape the Lambda receives, decoded into typed [`Notification`]s.
+//!
+//! Envelopes: an EventBridge event given directly, SNS (`Records[].Sns.Message`), SQS
+//! (`Records[].body`, which may hold an EventBridge event, an SNS notification or an Auto
+//! Scaling hook notification) and DynamoDB Streams records of the node table.
+
+use std::collections::BTreeMap;
+
+use lifecycle_core::{CommandStatus, LifecycleAction, LifecycleTransition};
+use serde_json::{Map, Value};
+
+/// Why an event could not be decoded. Nothing is written for any of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON at all (or truncated).
+    #[error("malformed JSON at {at}: {message}")]
+    Json {
+        /// Where: `event`, or the field holding embedded JSON (`Records[0].Sns.Message`).
+        at: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A required field is absent.
+    #[error("missing field `{0}`")]
+    Missing(String),
+    /// A field has the wrong type or an unknown value.
+    #[error("field `{field}` should be {expected}")]
+    WrongType {
+        /// The field's path.
+        field: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// Valid JSON, but no event this library handles.
+    #[error("unsupported event: source `{event_source}`, detail-type `{detail_type}`")]
+    Unsupported {
+        /// `source` (or the envelope's `EventSource`).
+        event_source: String,
+        /// `detail-type`.
+        detail_type: String,
+    },
+}
+
+/// What the Lambda was invoked with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    /// An EventBridge event given directly, or the messages of an SNS invocation.
+    Events(Vec<Notification>),
+    /// An SQS batch: each message decoded on its own, so one bad message fails alone.
+    Sqs(Vec<SqsMessage>),
+    /// DynamoDB Streams records of the node table.
+    Stream(Vec<StreamChange>),
+}
+
+/// One message of an SQS batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqsMessage {
+    /// `messageId`, reported back in `batchItemFailures`.
+    pub message_id: String,
+    /// The decoded body.
+    pub notification: Result<Notification, DecodeError>,
+}
+
+/// The kinds of non-lifecycle Auto Scaling notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceActivity {
+    /// `EC2 Instance Launch Successful`
+    LaunchSuccessful,
+    /// `EC2 Instance Launch Unsuccessful`
+    LaunchUnsuccessful,
+    /// `EC2 Instance Terminate Successful`
+    TerminateSuccessful,
+    /// `EC2 Instance Terminate Unsuccessful`
+    TerminateUnsuccessful,
+}
+
+/// Where an SSM command (or one of its invocations) stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandProgress {
+    /// A final status: the result to dispatch.
+    Finished(CommandStatus),
+    /// Pending, InProgress, Delayed, Cancelling: not a result, ignored.
+    Running(String),
+}
+
+/// One decoded event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notification {
+    /// A launching or terminating lifecycle action.
+    LifecycleAction {
+        /// The event id (EventBridge `id`, or the hook notification's `RequestId`).
+        id: String,
+        /// The region it came from, if known.
+        region: Option<String>,
+        /// The action.
+        action: LifecycleAction,
+    },
+    /// `autoscaling:TEST_NOTIFICATION`, sent when a hook's notification target is set up:
+    /// recognised and ignored.
+    TestNotification,
+    /// A launch or termination succeeded or failed (not a lifecycle action).
+    InstanceActivity {
+        /// The event id.
+        id: String,
+        /// Which notification.
+        activity: InstanceActivity,
+        /// `EC2InstanceId`, if present.
+        instance_id: Option<String>,
+        /// `AutoScalingGroupName`, if present.
+        group: Option<String>,
+    },
+    /// "EC2 Command Status-change Notification".
+    CommandStatus {
+        /// The event id.
+        id: String,
+        /// `command-id`.
+        command_id: String,
+        /// `status`.
+        progress: CommandProgress,
+        /// `document-name`, if present.
+        document_name: Option<String>,
+        /// `requested-date-time` (RFC 3339), if present.
+        requested: Option<String>,
+        /// The instances in `resources`.
+        instance_ids: Vec<String>,
+        /// `parameters`: a JSON string in real events, an object of arrays in AWS's docs.
+        parameters: BTreeMap<String, Vec<String>>,
+    },
+    /// "EC2 Command Invocation Status-change Notification": one instance's part of a command.
+    CommandInvocation {
+        /// The event id.
+        id: String,
+        /// `command-id`.
+        command_id: String,
+        /// `instance-id`.
+        instance_id: String,
+        /// `status`.
+        progress: CommandProgress,
+    },
+    /// "Scheduled Event": the rule name names the state the scheduled machine starts in.
+    Scheduled {
+        /// The event id.
+        id: String,
+        /// The rule name: the last path part of `resources[0]`.
+        rule: String,
+        /// The region it came from, if known.
+        region: Option<String>,
+    },
+}
+
+/// One DynamoDB Streams record of the node table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamChange {
+    /// `INSERT`, `MODIFY` or `REMOVE`.
+    pub event_name: String,
+    /// The item's `Ident`.
+    pub ident: String,
+    /// `ItemStatus` before, if there was an old image with one.
+    pub old_status: Option<String>,
+    /// `ItemStatus` after, if there is a new image with one.
+    pub new_status: Option<String>,
+    /// The new image as plain JSON (DynamoDB's type tags removed).
+    pub new_image: Map<String, Value>,
+}
+
+/// Decodes what the Lambda was invoked with.
+///
+/// ```
+/// use lifecycle_aws::decode::{decode_event, Invocation, Notification};
+/// let event = br#"{"version":"0","id":"e-1","detail-type":"Scheduled Event","source":"aws.events",
+///     "account":"1","time":"2018-11-29T12:40:31Z","region":"eu-central-1",
+///     "resources":["arn:aws:events:eu-central-1:1:rule/backup"],"detail":{}}"#;
+/// let Invocation::Events(events) = decode_event(event).unwrap() else { panic!() };
+/// assert!(matches!(&events[0], Notification::Scheduled { rule, .. } if rule == "backup"));
+/// ```
+pub fn decode_event(bytes: &[u8]) -> Result<Invocation, DecodeError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| json_error("event", &e))?;
+    decode_value(&value)
+}
+
+/// [`decode_event`] for an already parsed value.
+pub fn decode_value(value: &Value) -> Result<Invocation, DecodeError> {
+    let object = value.as_object().ok_or(DecodeError::WrongType {
+        field: "event".into(),
+        expected: "a JSON object",
+    })?;
+    let Some(records) = object.get("Records") else {
+        return Ok(Invocation::Events(vec![decode_message(value, "event")?]));
+    };
+    let records = records.as_array().ok_or(DecodeError::WrongType {
+        field: "Records".into(),
+        expected: "an array",
+    })?;
+    let Some(first) = records.first() else {
+        return Err(DecodeError::Missing("Records[0]".into()));
+    };
+    // Envelopes spell their source differently: SNS `EventSource`, SQS and Streams `eventSource`.
+    let source = str_at(first, &["EventSource"])
+        .or_else(|| str_at(first, &["eventSource"]))
+        .ok_or_else(|| DecodeError::Missing("Records[0].eventSource".into()))?;
+    match source {
+        "aws:sns" => records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let at = format!("Records[{i}].Sns.Message");
+                let message = required_str(r, &["Sns", "Message"], &at)?;
+                decode_message(&parse_embedded(message, &at)?, &at)
+            })
+            .collect::<Result<_, _>>()
+            .map(Invocation::Events),
+        "aws:sqs" => records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let message_id =
+                    required_str(r, &["messageId"], &format!("Records[{i}].messageId"))?;
+                let at = format!("Records[{i}].body");
+                let notification = required_str(r, &["body"], &at)
+                    .and_then(|body| parse_embedded(body, &at))
+                    .and_then(|body| decode_sqs_body(&body, &at));
+                Ok(SqsMessage {
+                    message_id: message_id.to_owned(),
+                    notification,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(Invocation::Sqs),
+        "aws:dynamodb" => records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| decode_stream_record(r, i))
+            .collect::<Result<_, _>>()
+            .map(Invocation::Stream),
+        other => Err(DecodeError::Unsupported {
+            event_source: other.to_owned(),
+            detail_type: String::new(),
+        }),
+    }
+}
+
+/// An SQS body: an SNS notification (SNS-in-SQS), or a message decoded like any other.
+fn decode_sqs_body(body: &Value, at: &str) -> Result<Notification, DecodeError> {
+    if str_at(body, &["Type"]) == Some("Notification") {
+        if let Some(message) = str_at(body, &["Message"]) {
+            let at = format!("{at}.Message");
+            return decode_message(&parse_embedded(message, &at)?, &at);
+        }
+    }
+    decode_message(body, at)
+}
+
+/// An EventBridge event, or an Auto Scaling hook notification sent straight to SNS/SQS.
+fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> {
+    if !event.is_object() {
+        return Err(DecodeError::WrongType {
+            field: at.to_owned(),
+            expected: "a JSON object",
+        });
+    }
+    if str_at(event, &["Event"]) == Some("autoscaling:TEST_NOTIFICATION") {
+        return Ok(Notification::TestNotification);
+    }
+    if event.get("LifecycleTransition").is_some() && event.get("detail").is_none() {
+        let id = str_at(event, &["RequestId"]).unwrap_or_default().to_owned();
+        let action = lifecycle_action(event, at)?;
+        return Ok(Notification::LifecycleAction {
+            id,
+            region: None,
+            action,
+        });
+    }
+
+    let source = required_str(event, &["source"], &format!("{at}.source"))?;
+    let detail_type = required_str(event, &["detail-type"], &format!("{at}.detail-type"))?;
+    let id = required_str(event, &["id"], &format!("{at}.id"))?.to_owned();
+    let region = str_at(event, &["region"]).map(str::to_owned);
+    let detail_at = format!("{at}.detail");
+    let unsupported = || DecodeError::Unsupported {
+        event_source: source.to_owned(),
+        detail_type: detail_type.to_owned(),
+    };
+    match source {
+        "aws.autoscaling" => {
+            let detail = required(event, &["detail"], &detail_at)?;
+            // `LifecycleTransition` is authoritative: real events spell the detail-type both
+            // "Instance-launch" and "Instance-launching".
+            if detail_type.ends_with("Lifecycle Action")
+                || detail.get("LifecycleTransition").is_some()
+            {
+                if str_at(detail, &["LifecycleTransition"]) == Some("autoscaling:TEST_NOTIFICATION")
+                {
+                    return Ok(Notification::TestNotification);
+                }
+                return Ok(Notification::LifecycleAction {
+                    id,
+                    region,
+                    action: lifecycle_action(detail, &detail_at)?,
+                });
+            }
+            let activity = match detail_type {
+                "EC2 Instance Launch Successful" => InstanceActivity::LaunchSuccessful,
+                "EC2 Instance Launch Unsuccessful" => InstanceActivity::LaunchUnsuccessful,
+                "EC2 Instance Terminate Successful" => InstanceActivity::TerminateSuccessful,
+                "EC2 Instance Terminate Unsuccessful" => InstanceActivity::TerminateUnsuccessful,
+                _ => return Err(unsupported()),
+            };
+            Ok(Notification::InstanceActivity {
+                id,
+                activity,
+                instance_id: str_at(detail, &["EC2InstanceId"]).map(str::to_owned),
+                group: str_at(detail, &["AutoScalingGroupName"]).map(str::to_owned),
+            })
+        }
+        "aws.ssm" => {
+            let detail = required(event, &["detail"], &detail_at)?;
+            let command_id =
+                required_str(detail, &["command-id"], &format!("{detail_at}.command-id"))?
+                    .to_owned();
+            let progress = command_progress(required_str(
+                detail,
+                &["status"],
+                &format!("{detail_at}.status"),
+            )?);
+            match detail_type {
+                "EC2 Command Status-change Notification" => Ok(Notification::CommandStatus {
+                    id,
+                    command_id,
+                    progress,
+                    document_name: str_at(detail, &["document-name"]).map(str::to_owned),
+                    requested: str_at(detail, &["requested-date-time"]).map(str::to_owned),
+                    instance_ids: resource_instances(event),
+                    parameters: command_parameters(detail.get("parameters"), &detail_at)?,
+                }),
+                "EC2 Command Invocation Status-change Notification" => {
+                    Ok(Notification::CommandInvocation {
+                        id,
+                        command_id,
+                        instance_id: required_str(
+                            detail,
+                            &["instance-id"],
+                            &format!("{detail_at}.instance-id"),
+                        )?
+                        .to_owned(),
+                        progress,
+                    })
+                }
+                _ => Err(unsupported()),
+            }
+        }
+        "aws.events" if detail_type == "Scheduled Event" => {
+            let resource = event
+                .get("resources")
+                .and_then(Value::as_array)
+                .and_then(|r| r.first())
+                .ok_or_else(|| DecodeError::Missing(format!("{at}.resources[0]")))?
+                .as_str()
+                .ok_or(DecodeError::WrongType {
+                    field: format!("{at}.resources[0]"),
+                    expected: "a rule ARN string",
+                })?;
+            let rule = resource.rsplit('/').next().unwrap_or(resource);
+            if rule.is_empty() {
+                return Err(DecodeError::WrongType {
+                    field: format!("{at}.resources[0]"),
+                    expected: "a rule ARN ending in the rule name",
+                });
+            }
+            Ok(Notification::Scheduled {
+                id,
+                rule: rule.to_owned(),
+                region,
+            })
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+fn lifecycle_action(detail: &Value, at: &str) -> Result<LifecycleAction, DecodeError> {
+    let field =
+        |name: &str| required_str(detail, &[name], &format!("{at}.{name}")).map(str::to_owned);
+    let transition = match field("LifecycleTransition")?.as_str() {
+        "autoscaling:EC2_INSTANCE_LAUNCHING" => LifecycleTransition::Launching,
+        "autoscaling:EC2_INSTANCE_TERMINATING" => LifecycleTransition::Terminating,
+        _ => {
+            return Err(DecodeError::WrongType {
+                field: format!("{at}.LifecycleTransition"),
+                expected: "autoscaling:EC2_INSTANCE_LAUNCHING or autoscaling:EC2_INSTANCE_TERMINATING",
+            });
+        }
+    };
+    // NotificationMetadata is kept as configured: a string (often JSON, not always). An object
+    // (hand-written events) is kept as its JSON text.
+    let metadata = match detail.get("NotificationMetadata") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    Ok(LifecycleAction {
+        auto_scaling_group_name: field("AutoScalingGroupName")?,
+        lifecycle_hook_name: field("LifecycleHookName")?,
+        lifecycle_action_token: str_at(detail, &["LifecycleActionToken"]).map(str::to_owned),
+        ec2_instance_id: field("EC2InstanceId")?,
+        lifecycle_transition: transition,
+        notification_metadata: metadata,
+    })
+}
+
+fn command_progress(status: &str) -> CommandProgress {
+    match status {
+        "Success" => CommandProgress::Finished(CommandStatus::Success),
+        "Failed" => CommandProgress::Finished(CommandStatus::Failed),
+        "TimedOut" => CommandProgress::Finished(CommandStatus::TimedOut),
+        "Cancelled" => CommandProgress::Finished(CommandStatus::Cancelled),
+        "Pending" | "InProgress" | "Delayed" | "Cancelling" => {
+            CommandProgress::Running(status.to_owned())
+        }
+        // Final statuses AWS may add (e.g. "Undeliverable", "Terminated") are results.
+        other => CommandProgress::Finished(CommandStatus::Other(other.to_owned())),
+    }
+}
+
+/// `parameters`: a JSON string (real events) or an object of arrays (AWS's docs).
+fn command_parameters(
+    value: Option<&Value>,
+    at: &str,
+) -> Result<BTreeMap<String, Vec<String>>, DecodeError> {
+    let at = format!("{at}.parameters");
+    let parsed;
+    let object = match value {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::String(s)) if s.is_empty() => return Ok(BTreeMap::new()),
+        Some(Value::String(s)) => {
+            parsed = parse_embedded(s, &at)?;
+            &parsed
+        }
+        Some(other) => other,
+    };
+    let object = object.as_object().ok_or(DecodeError::WrongType {
+        field: at.clone(),
+        expected: "an object of string arrays",
+    })?;
+    object
+        .iter()
+        .map(|(name, values)| {
+            let values = match values {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect(),
+                Value::String(s) => vec![s.clone()],
+                other => vec![other.to_string()],
+            };
+            Ok((name.clone(), values))
+        })
+        .collect()
+}
+
+/// Instance ids from `resources` ARNs (`arn:aws:ec2:region:account:instance/i-...`).
+fn resource_instances(event: &Value) -> Vec<String> {
+    event
+        .get("resources")
+        .and_then(Value::as_array)
+        .map(|resources| {
+            resources
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(|arn| arn.rsplit_once(":instance/").map(|(_, id)| id.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn decode_stream_record(record: &Value, index: usize) -> Result<StreamChange, DecodeError> {
+    let at = format!("Records[{index}]");
+    let event_name = required_str(record, &["eventName"], &format!("{at}.eventName"))?.to_owned();
+    let dynamodb = required(record, &["dynamodb"], &format!("{at}.dynamodb"))?;
+    let image = |name: &str| -> Result<Option<Map<String, Value>>, DecodeError> {
+        match dynamodb.get(name) {
+            None => Ok(None),
+            Some(image) => plain_item(image, &format!("{at}.dynamodb.{name}")).map(Some),
+        }
+    };
+    let old_image = image("OldImage")?;
+    let new_image = image("NewImage")?;
+    let keys = plain_item(
+        required(dynamodb, &["Keys"], &format!("{at}.dynamodb.Keys"))?,
+        &format!("{at}.dynamodb.Keys"),
+    )?;
+    let ident = keys
+        .get("Ident")
+        .and_then(Value::as_str)
+        .ok_or_else(|| DecodeError::Missing(format!("{at}.dynamodb.Keys.Ident")))?
+        .to_owned();
+    let status = |image: &Option<Map<String, Value>>| {
+        image
+            .as_ref()
+            .and_then(|i| i.get("ItemStatus"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    Ok(StreamChange {
+        event_name,
+        ident,
+        old_status: status(&old_image),
+        new_status: status(&new_image),
+        new_image: new_image.unwrap_or_default(),
+    })
+}
+
+/// A DynamoDB-JSON item (`{"Ident": {"S": "i-1"}}`) as plain JSON (`{"Ident": "i-1"}`).
+pub fn plain_item(item: &Value, at: &str) -> Result<Map<String, Value>, DecodeError> {
+    let item = item.as_object().ok_or(DecodeError::WrongType {
+        field: at.to_owned(),
+        expected: "a DynamoDB item",
+    })?;
+    item.iter()
+        .map(|(k, v)| Ok((k.clone(), plain_value(v, &format!("{at}.{k}"))?)))
+        .collect()
+}
+
+fn plain_value(value: &Value, at: &str) -> Result<Value, DecodeError> {
+    let wrong = || DecodeError::WrongType {
+        field: at.to_owned(),
+        expected: "a DynamoDB attribute value ({\"S\": ...}, {\"N\": ...}, ...)",
+    };
+    let object = value
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or_else(wrong)?;
+    let (tag, inner) = object.iter().next().ok_or_else(wrong)?;
+    Ok(match (tag.as_str(), inner) {
+        ("S", Value::String(s)) => Value::String(s.clone()),
+        ("N", Value::String(n)) => n
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| n.parse::<f64>().map(Value::from))
+            .map_err(|_| wrong())?,
+        ("BOOL", Value::Bool(b)) => Value::Bool(*b),
+        ("NULL", _) => Value::Null,
+        ("M", m) => Value::Object(plain_item(m, at)?),
+        ("L", Value::Array(items)) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| plain_value(v, &format!("{at}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        ("SS" | "NS" | "BS", Value::Array(items)) => Value::Array(items.clone()),
+        ("B", Value::String(b)) => Value::String(b.clone()),
+        _ => return Err(wrong()),
+    })
+}
+
+fn parse_embedded(text: &str, at: &str) -> Result<Value, DecodeError> {
+    serde_json::from_str(text).map_err(|e| json_error(at, &e))
+}
+
+fn json_error(at: &str, error: &serde_json::Error) -> DecodeError {
+    DecodeError::Json {
+        at: at.to_owned(),
+        message: error.to_string(),
+    }
+}
+
+fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
+    path.iter().try_fold(value, |v, key| v.get(key))?.as_str()
+}
+
+fn required<'v>(value: &'v Value, path: &[&str], at: &str) -> Result<&'v Value, DecodeError> {
+    path.iter()
+        .try_fold(value, |v, key| v.get(key))
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| DecodeError::Missing(at.to_owned()))
+}
+
+fn required_str<'v>(value: &'v Value, path: &[&str], at: &str) -> Result<&'v str, DecodeError> {
+    required(value, path, at)?
+        .as_str()
+        .ok_or(DecodeError::WrongType {
+            field: at.to_owned(),
+            expected: "a string",
+        })
+}
