@@ -1,0 +1,590 @@
+//! The node table in DynamoDB: the original library's layout, made safe with conditional
+//! writes.
+//!
+//! One table, hash key `Ident`. Instance items hold `ItemType`, `ItemStatus` (the snake_case
+//! state), `InstanceIp` and whatever cloud-init and tasks write; this library adds `Version`
+//! (absent on items the original wrote: the first write adds it) and, while a launch waits for
+//! cloud-init, `PendingLifecycle`. Command items hold `ItemType = command`, the lifecycle data,
+//! the event name and the target instances, and expire through the `ExpiresAt` TTL attribute.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use lifecycle_core::{CasOutcome, LifecycleAction, Record, StateChange, Store};
+use serde_json::{Map, Value};
+
+/// Attribute names this library reads and writes.
+pub mod attr {
+    /// The hash key.
+    pub const IDENT: &str = "Ident";
+    /// `manager`, `worker`, ..., or `command`.
+    pub const ITEM_TYPE: &str = "ItemType";
+    /// The state's stored name.
+    pub const ITEM_STATUS: &str = "ItemStatus";
+    /// Bumped by every state change this library stores.
+    pub const VERSION: &str = "Version";
+    /// A launch waiting for cloud-init: the lifecycle action and the event id.
+    pub const PENDING_LIFECYCLE: &str = "PendingLifecycle";
+    /// A command's lifecycle action (the original's name).
+    pub const LIFECYCLE_DATA: &str = "LifecycleData";
+    /// A command's target instance (the original's name).
+    pub const RUNNING_ON: &str = "RunningOn";
+    /// All of a command's target instances.
+    pub const TARGETS: &str = "Targets";
+    /// The TTL attribute of command items (epoch seconds).
+    pub const EXPIRES_AT: &str = "ExpiresAt";
+}
+
+/// The `ItemType` of command items.
+pub const COMMAND_ITEM_TYPE: &str = "command";
+
+/// A DynamoDB call failed, or an item is not what this library expects.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The request failed (network, throttling, permissions, a missing table, ...).
+    #[error("DynamoDB {operation} on {table}: {message}")]
+    Request {
+        /// The API operation.
+        operation: &'static str,
+        /// The table.
+        table: String,
+        /// The SDK's error, with its cause chain.
+        message: String,
+    },
+    /// An item lacks an attribute this library needs, or has the wrong type.
+    #[error("item `{ident}`: {problem}")]
+    Malformed {
+        /// The item's `Ident`.
+        ident: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// A command registered when it was sent, found again when its result arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredCommand {
+    /// The SSM command id.
+    pub command_id: String,
+    /// The instance whose lifecycle it belongs to.
+    pub instance_id: String,
+    /// The lifecycle action it was sent for.
+    pub lifecycle: Option<LifecycleAction>,
+    /// The id of the event whose processing sent it.
+    pub event_id: Option<String>,
+}
+
+/// A launch that waits for cloud-init, parked on the instance's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLifecycle {
+    /// The lifecycle action to resume.
+    pub action: LifecycleAction,
+    /// The launching event's id.
+    pub event_id: String,
+}
+
+/// The node table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    command_ttl: Duration,
+}
+
+impl DynamoStore {
+    /// The table `table`, through `client`. Command items expire a day after they are sent.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            command_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// How long command items live (their `ExpiresAt`).
+    pub fn with_command_ttl(mut self, ttl: Duration) -> Self {
+        self.command_ttl = ttl;
+        self
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn request_error<E, R>(&self, operation: &'static str, error: SdkError<E, R>) -> StoreError
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        StoreError::Request {
+            operation,
+            table: self.table.clone(),
+            message: error_chain(&error),
+        }
+    }
+
+    /// Registers command `command_id`, sent for `lifecycle` to `targets`, so its result can
+    /// resume the lifecycle. Fails if the id is already registered.
+    pub async fn register_command(
+        &self,
+        command_id: &str,
+        targets: &[String],
+        lifecycle: Option<&LifecycleAction>,
+        event_id: &str,
+        comment: Option<&str>,
+        document_name: &str,
+    ) -> Result<(), StoreError> {
+        let expires = SystemTime::now()
+            .checked_add(self.command_ttl)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .condition_expression("attribute_not_exists(#ident)")
+            .expression_attribute_names("#ident", attr::IDENT)
+            .item(attr::IDENT, s(command_id))
+            .item(attr::ITEM_TYPE, s(COMMAND_ITEM_TYPE))
+            .item(
+                attr::RUNNING_ON,
+                s(targets.first().map_or("", String::as_str)),
+            )
+            .item(
+                attr::TARGETS,
+                AttributeValue::L(targets.iter().map(|t| s(t)).collect()),
+            )
+            .item("EventId", s(event_id))
+            .item("Commands", s(document_name))
+            .item(attr::EXPIRES_AT, AttributeValue::N(expires.to_string()));
+        if let Some(comment) = comment {
+            request = request.item("Comment", s(comment));
+        }
+        if let Some(action) = lifecycle {
+            request = request.item(attr::LIFECYCLE_DATA, action_to_item(action));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| self.request_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Takes command `command_id` out of the table. `None` if it is not there: not ours, a
+    /// duplicate result whose twin already took it, or not registered yet.
+    pub async fn consume_command(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(command_id))
+            .condition_expression("#type = :command")
+            .expression_attribute_names("#type", attr::ITEM_TYPE)
+            .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(output) => output.attributes,
+            Err(e) if is_conditional_failure(&e) => None,
+            Err(e) => return Err(self.request_error("DeleteItem", e)),
+        };
+        old.map(|item| command_from_item(command_id, &item))
+            .transpose()
+    }
+
+    /// Reads command `command_id` without consuming it.
+    pub async fn peek_command(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(command_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.request_error("GetItem", e))?;
+        match output.item {
+            Some(item) if item.get(attr::ITEM_TYPE) == Some(&s(COMMAND_ITEM_TYPE)) => {
+                command_from_item(command_id, &item).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Parks a launch on `ident`'s record while the record is still in one of `waiting`
+    /// (the states before the initial one). `false` if it no longer is: run the launch now.
+    pub async fn park_lifecycle(
+        &self,
+        ident: &str,
+        waiting: &[&str],
+        pending: &PendingLifecycle,
+    ) -> Result<bool, StoreError> {
+        let mut values: HashMap<String, AttributeValue> = waiting
+            .iter()
+            .enumerate()
+            .map(|(i, state)| (format!(":w{i}"), s(state)))
+            .collect();
+        values.insert(":pending".into(), pending_to_item(pending));
+        let placeholders: Vec<String> = (0..waiting.len()).map(|i| format!(":w{i}")).collect();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .update_expression("SET #pending = :pending")
+            .condition_expression(format!("#status IN ({})", placeholders.join(", ")))
+            .expression_attribute_names("#pending", attr::PENDING_LIFECYCLE)
+            .expression_attribute_names("#status", attr::ITEM_STATUS)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
+        }
+    }
+
+    /// Takes the parked launch off `ident`'s record, if it is still there: of two racing
+    /// takers, one gets it.
+    pub async fn take_pending_lifecycle(
+        &self,
+        ident: &str,
+    ) -> Result<Option<PendingLifecycle>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .update_expression("REMOVE #pending")
+            .condition_expression("attribute_exists(#pending)")
+            .expression_attribute_names("#pending", attr::PENDING_LIFECYCLE)
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(output) => output.attributes,
+            Err(e) if is_conditional_failure(&e) => return Ok(None),
+            Err(e) => return Err(self.request_error("UpdateItem", e)),
+        };
+        let value = old
+            .as_ref()
+            .and_then(|o| o.get(attr::PENDING_LIFECYCLE))
+            .map(from_attribute)
+            .ok_or_else(|| StoreError::Malformed {
+                ident: ident.to_owned(),
+                problem: "PendingLifecycle vanished while being taken".into(),
+            })?;
+        pending_from_value(ident, &value).map(Some)
+    }
+
+    /// Creates `ident` in `state` if it does not exist. `false` if it already did.
+    pub async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .condition_expression("attribute_not_exists(#ident)")
+            .expression_attribute_names("#ident", attr::IDENT)
+            .item(attr::IDENT, s(ident))
+            .item(attr::ITEM_STATUS, s(state))
+            .item(attr::VERSION, AttributeValue::N("1".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(self.request_error("PutItem", e)),
+        }
+    }
+}
+
+impl Store for DynamoStore {
+    type Error = StoreError;
+
+    async fn load(&self, ident: &str) -> Result<Option<Record>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.request_error("GetItem", e))?;
+        output
+            .item
+            .map(|item| record_from_item(ident, item))
+            .transpose()
+    }
+
+    async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
+        let next = change.version + 1;
+        let mut update = String::from("SET #status = :to, #version = :next");
+        let mut names = HashMap::from([
+            ("#status".to_owned(), attr::ITEM_STATUS.to_owned()),
+            ("#version".to_owned(), attr::VERSION.to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":to".to_owned(), s(change.to)),
+            (":from".to_owned(), s(change.from)),
+            (":next".to_owned(), AttributeValue::N(next.to_string())),
+        ]);
+        for (i, (key, value)) in change
+            .set
+            .iter()
+            .filter(|(key, _)| {
+                !matches!(
+                    key.as_str(),
+                    attr::IDENT | attr::ITEM_STATUS | attr::VERSION
+                )
+            })
+            .enumerate()
+        {
+            update.push_str(&format!(", #a{i} = :a{i}"));
+            names.insert(format!("#a{i}"), key.clone());
+            values.insert(format!(":a{i}"), to_attribute(value));
+        }
+        // A record the original library wrote has no version: the first write adds it.
+        let condition = if change.version == 0 {
+            "#status = :from AND attribute_not_exists(#version)".to_owned()
+        } else {
+            values.insert(
+                ":version".into(),
+                AttributeValue::N(change.version.to_string()),
+            );
+            "#status = :from AND #version = :version".to_owned()
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(change.ident))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CasOutcome::Applied { version: next }),
+            Err(e) if is_conditional_failure(&e) => Ok(CasOutcome::Conflict),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
+        }
+    }
+}
+
+fn is_conditional_failure<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(error, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// The error and its causes on one line: the SDK's `Display` alone says only "service error".
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn record_from_item(
+    ident: &str,
+    mut item: HashMap<String, AttributeValue>,
+) -> Result<Record, StoreError> {
+    let malformed = |problem: &str| StoreError::Malformed {
+        ident: ident.to_owned(),
+        problem: problem.to_owned(),
+    };
+    let state = match item.remove(attr::ITEM_STATUS) {
+        Some(AttributeValue::S(state)) => state,
+        Some(_) => return Err(malformed("ItemStatus is not a string")),
+        None => return Err(malformed("no ItemStatus")),
+    };
+    let version = match item.remove(attr::VERSION) {
+        None => 0,
+        Some(AttributeValue::N(n)) => n
+            .parse()
+            .map_err(|_| malformed("Version is not an integer"))?,
+        Some(_) => return Err(malformed("Version is not a number")),
+    };
+    item.remove(attr::IDENT);
+    let attributes: Map<String, Value> = item
+        .iter()
+        .map(|(k, v)| (k.clone(), from_attribute(v)))
+        .collect();
+    Ok(Record {
+        ident: ident.to_owned(),
+        state,
+        version,
+        attributes,
+    })
+}
+
+/// A JSON value as a DynamoDB attribute.
+pub fn to_attribute(value: &Value) -> AttributeValue {
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Array(items) => AttributeValue::L(items.iter().map(to_attribute).collect()),
+        Value::Object(map) => AttributeValue::M(
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A DynamoDB attribute as a JSON value (sets become arrays, binary becomes hex).
+pub fn from_attribute(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => n
+            .parse::<i64>()
+            .map(Value::from)
+            .ok()
+            .or_else(|| {
+                n.parse::<f64>()
+                    .ok()
+                    .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+            })
+            .unwrap_or_else(|| Value::String(n.clone())),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::L(items) => Value::Array(items.iter().map(from_attribute).collect()),
+        AttributeValue::M(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), from_attribute(v)))
+                .collect(),
+        ),
+        AttributeValue::Ss(items) => {
+            Value::Array(items.iter().cloned().map(Value::String).collect())
+        }
+        AttributeValue::Ns(items) => Value::Array(
+            items
+                .iter()
+                .map(|n| from_attribute(&AttributeValue::N(n.clone())))
+                .collect(),
+        ),
+        AttributeValue::B(blob) => Value::String(hex(blob.as_ref())),
+        AttributeValue::Bs(blobs) => Value::Array(
+            blobs
+                .iter()
+                .map(|b| Value::String(hex(b.as_ref())))
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn action_to_item(action: &LifecycleAction) -> AttributeValue {
+    let value = serde_json::to_value(action).expect("a lifecycle action serialises");
+    to_attribute(&value)
+}
+
+/// Lifecycle data as stored: ours (metadata a string) or the original's (metadata an object).
+fn action_from_value(ident: &str, value: &Value) -> Result<LifecycleAction, StoreError> {
+    let mut value = value.clone();
+    if let Some(metadata) = value.get_mut("NotificationMetadata") {
+        if !metadata.is_string() && !metadata.is_null() {
+            *metadata = Value::String(metadata.to_string());
+        }
+    }
+    serde_json::from_value(value).map_err(|e| StoreError::Malformed {
+        ident: ident.to_owned(),
+        problem: format!("lifecycle data: {e}"),
+    })
+}
+
+fn command_from_item(
+    command_id: &str,
+    item: &HashMap<String, AttributeValue>,
+) -> Result<RegisteredCommand, StoreError> {
+    let text = |key: &str| match item.get(key) {
+        Some(AttributeValue::S(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let lifecycle = item
+        .get(attr::LIFECYCLE_DATA)
+        .map(|v| action_from_value(command_id, &from_attribute(v)))
+        .transpose()?;
+    let instance_id = text(attr::RUNNING_ON)
+        .or_else(|| lifecycle.as_ref().map(|l| l.ec2_instance_id.clone()))
+        .ok_or_else(|| StoreError::Malformed {
+            ident: command_id.to_owned(),
+            problem: "command item names no instance (RunningOn)".into(),
+        })?;
+    Ok(RegisteredCommand {
+        command_id: command_id.to_owned(),
+        instance_id,
+        lifecycle,
+        // The original library stored the whole event; its id is `id`.
+        event_id: text("EventId").or_else(|| text("id")),
+    })
+}
+
+fn pending_to_item(pending: &PendingLifecycle) -> AttributeValue {
+    let mut map = match to_attribute(&serde_json::to_value(&pending.action).expect("serialises")) {
+        AttributeValue::M(map) => map,
+        _ => unreachable!("a lifecycle action serialises as an object"),
+    };
+    map.insert("EventId".into(), s(&pending.event_id));
+    AttributeValue::M(map)
+}
+
+fn pending_from_value(ident: &str, value: &Value) -> Result<PendingLifecycle, StoreError> {
+    let event_id = value
+        .get("EventId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut action = value.clone();
+    if let Some(map) = action.as_object_mut() {
+        map.remove("EventId");
+    }
+    Ok(PendingLifecycle {
+        action: action_from_value(ident, &action)?,
+        event_id,
+    })
+}
+
+/// A parked launch read from a stream image (plain JSON).
+pub fn pending_from_image(
+    ident: &str,
+    image: &Map<String, Value>,
+) -> Option<Result<PendingLifecycle, StoreError>> {
+    image
+        .get(attr::PENDING_LIFECYCLE)
+        .map(|value| pending_from_value(ident, value))
+}

@@ -1,0 +1,71 @@
+//! The local AWS server the tests talk to (moto_server, started by `scripts/test`).
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+
+/// The SDK configured for the local server: loopback endpoint, a region, static test
+/// credentials.
+pub async fn sdk_config() -> SdkConfig {
+    let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT").expect(
+        "LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test, which starts moto_server",
+    );
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "tests talk to loopback only, not {endpoint}"
+    );
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("eu-central-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+/// A new, empty node table (hash key `Ident`) with a name unique to this test run.
+pub async fn node_table(client: &aws_sdk_dynamodb::Client) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "nodes-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("Ident")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("Ident")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create the node table");
+    name
+}
+
+/// Runs `future` on a multi-threaded runtime.
+pub fn run<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
