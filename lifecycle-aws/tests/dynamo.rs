@@ -316,10 +316,9 @@ fn a_launch_parks_while_cloud_init_runs_and_is_taken_once() {
                 .unwrap()
         );
         assert!(
-            raw_item(&store, "i-2")
+            !raw_item(&store, "i-2")
                 .await
-                .get("PendingLifecycle")
-                .is_none()
+                .contains_key("PendingLifecycle")
         );
     });
 }
