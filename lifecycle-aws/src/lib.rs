@@ -1,10 +1,12 @@
 //! Runs `lifecycle-core` models on AWS.
 //!
+//! - [`actions`]: completing lifecycle actions and heartbeats (Auto Scaling), behind a trait.
 //! - [`decode`]: every event shape the Lambda receives, decoded into typed notifications.
 //! - [`store`]: the node table in DynamoDB, with conditional writes.
 
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod decode;
 pub mod store;
 

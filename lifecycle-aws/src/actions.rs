@@ -1,0 +1,161 @@
+//! Completing lifecycle actions and keeping them alive: the Auto Scaling calls, behind a trait
+//! so they can be replaced (tests, other schedulers).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_autoscaling::Client;
+use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
+use lifecycle_core::{LifecycleAction, LifecycleResult};
+
+use crate::store::error_chain;
+
+/// An Auto Scaling call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Auto Scaling {operation} for {instance}: {message}")]
+pub struct ActionError {
+    /// The API operation.
+    pub operation: &'static str,
+    /// The instance the action belongs to.
+    pub instance: String,
+    /// The SDK's error, with its cause chain.
+    pub message: String,
+}
+
+/// How a completion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completed {
+    /// Auto Scaling took the result.
+    Done,
+    /// Auto Scaling has no such action any more (already completed, or timed out): final, not
+    /// retried.
+    NoActiveAction,
+}
+
+/// The lifecycle-action calls of Auto Scaling.
+#[async_trait::async_trait]
+pub trait LifecycleActions: Send + Sync {
+    /// `CompleteLifecycleAction`, with the token (the instance id when there is none).
+    async fn complete(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+        result: LifecycleResult,
+    ) -> Result<Completed, ActionError>;
+
+    /// `RecordLifecycleActionHeartbeat`: another heartbeat timeout for `action`.
+    async fn heartbeat(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+    ) -> Result<Completed, ActionError>;
+}
+
+/// [`LifecycleActions`] through the Auto Scaling API. A model may act on groups in several
+/// regions: a client is built once per region, from the same configuration.
+#[derive(Debug)]
+pub struct AutoScalingActions {
+    config: SdkConfig,
+    default: Client,
+    regional: Mutex<HashMap<String, Client>>,
+}
+
+impl AutoScalingActions {
+    /// Clients built from `config`; actions without a region use its region.
+    pub fn new(config: &SdkConfig) -> Self {
+        AutoScalingActions {
+            config: config.clone(),
+            default: Client::new(config),
+            regional: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Uses `client` for actions without a region (and for its own region).
+    pub fn with_client(config: &SdkConfig, client: Client) -> Self {
+        AutoScalingActions {
+            config: config.clone(),
+            default: client,
+            regional: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn client(&self, region: Option<&str>) -> Client {
+        let Some(region) = region.filter(|r| Some(*r) != self.config.region().map(Region::as_ref))
+        else {
+            return self.default.clone();
+        };
+        let mut regional = self.regional.lock().unwrap_or_else(|e| e.into_inner());
+        regional
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_autoscaling::config::Builder::from(&self.config)
+                    .region(Region::new(region.to_owned()))
+                    .build();
+                Client::from_conf(config)
+            })
+            .clone()
+    }
+}
+
+/// "No active Lifecycle Action found with token ...": the action is gone.
+fn is_no_active_action<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    matches!(error, SdkError::ServiceError(e)
+        if e.err().code() == Some("ValidationError")
+            && e.err().message().is_some_and(|m| m.contains("No active Lifecycle Action")))
+}
+
+#[async_trait::async_trait]
+impl LifecycleActions for AutoScalingActions {
+    async fn complete(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+        result: LifecycleResult,
+    ) -> Result<Completed, ActionError> {
+        let request = self
+            .client(region)
+            .complete_lifecycle_action()
+            .auto_scaling_group_name(&action.auto_scaling_group_name)
+            .lifecycle_hook_name(&action.lifecycle_hook_name)
+            .lifecycle_action_result(result.as_aws_str());
+        let request = match &action.lifecycle_action_token {
+            Some(token) => request.lifecycle_action_token(token),
+            None => request.instance_id(&action.ec2_instance_id),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Completed::Done),
+            Err(e) if is_no_active_action(&e) => Ok(Completed::NoActiveAction),
+            Err(e) => Err(ActionError {
+                operation: "CompleteLifecycleAction",
+                instance: action.ec2_instance_id.clone(),
+                message: error_chain(&e),
+            }),
+        }
+    }
+
+    async fn heartbeat(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+    ) -> Result<Completed, ActionError> {
+        let request = self
+            .client(region)
+            .record_lifecycle_action_heartbeat()
+            .auto_scaling_group_name(&action.auto_scaling_group_name)
+            .lifecycle_hook_name(&action.lifecycle_hook_name);
+        let request = match &action.lifecycle_action_token {
+            Some(token) => request.lifecycle_action_token(token),
+            None => request.instance_id(&action.ec2_instance_id),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Completed::Done),
+            Err(e) if is_no_active_action(&e) => Ok(Completed::NoActiveAction),
+            Err(e) => Err(ActionError {
+                operation: "RecordLifecycleActionHeartbeat",
+                instance: action.ec2_instance_id.clone(),
+                message: error_chain(&e),
+            }),
+        }
+    }
+}
