@@ -241,11 +241,11 @@ pub fn decode_value(value: &Value) -> Result<Invocation, DecodeError> {
 
 /// An SQS body: an SNS notification (SNS-in-SQS), or a message decoded like any other.
 fn decode_sqs_body(body: &Value, at: &str) -> Result<Notification, DecodeError> {
-    if str_at(body, &["Type"]) == Some("Notification") {
-        if let Some(message) = str_at(body, &["Message"]) {
-            let at = format!("{at}.Message");
-            return decode_message(&parse_embedded(message, &at)?, &at);
-        }
+    if str_at(body, &["Type"]) == Some("Notification")
+        && let Some(message) = str_at(body, &["Message"])
+    {
+        let at = format!("{at}.Message");
+        return decode_message(&parse_embedded(message, &at)?, &at);
     }
     decode_message(body, at)
 }

@@ -516,10 +516,11 @@ fn action_to_item(action: &LifecycleAction) -> AttributeValue {
 /// Lifecycle data as stored: ours (metadata a string) or the original's (metadata an object).
 fn action_from_value(ident: &str, value: &Value) -> Result<LifecycleAction, StoreError> {
     let mut value = value.clone();
-    if let Some(metadata) = value.get_mut("NotificationMetadata") {
-        if !metadata.is_string() && !metadata.is_null() {
-            *metadata = Value::String(metadata.to_string());
-        }
+    if let Some(metadata) = value.get_mut("NotificationMetadata")
+        && !metadata.is_string()
+        && !metadata.is_null()
+    {
+        *metadata = Value::String(metadata.to_string());
     }
     serde_json::from_value(value).map_err(|e| StoreError::Malformed {
         ident: ident.to_owned(),

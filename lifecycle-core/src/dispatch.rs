@@ -495,14 +495,15 @@ async fn step<M: LifecycleModel, St: Store>(
         });
     }
 
-    if blocked_by_event && report.failure.is_none() {
-        if let EventKind::CommandResult { status, .. } = &ctx.event.kind {
-            return Ok(Step::Failed {
-                state,
-                trigger: None,
-                cause: FailureCause::Event(status.clone()),
-            });
-        }
+    if blocked_by_event
+        && report.failure.is_none()
+        && let EventKind::CommandResult { status, .. } = &ctx.event.kind
+    {
+        return Ok(Step::Failed {
+            state,
+            trigger: None,
+            cause: FailureCause::Event(status.clone()),
+        });
     }
     Ok(Step::Stop(if def.is_terminal(state) {
         StopReason::Finished

@@ -178,13 +178,13 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
             );
         }
         let snake = snake_case(&name);
-        if let Some(other) = stored.insert(snake.clone(), state) {
-            if *other != name {
-                errors.at(
-                    state.span(),
-                    format!("`{name}` and `{other}` would both be stored as `{snake}`: rename one"),
-                );
-            }
+        if let Some(other) = stored.insert(snake.clone(), state)
+            && *other != name
+        {
+            errors.at(
+                state.span(),
+                format!("`{name}` and `{other}` would both be stored as `{snake}`: rename one"),
+            );
         }
         names.push(snake);
     }
@@ -470,10 +470,10 @@ fn check_transitions(model: &Model, checked: &Checked, errors: &mut Errors) {
                 );
             }
         }
-        if let Some(wait) = t.wait {
-            if resolved.dest.is_none() {
-                errors.at(wait, "`wait` stops after entering the destination, but this transition has none: add `to = State`, or use `stop`");
-            }
+        if let Some(wait) = t.wait
+            && resolved.dest.is_none()
+        {
+            errors.at(wait, "`wait` stops after entering the destination, but this transition has none: add `to = State`, or use `stop`");
         }
     }
 }
@@ -512,11 +512,11 @@ fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors) {
     }
     while let Some(s) = queue.pop() {
         for &t in &checked.outgoing[s] {
-            if let Some(d) = checked.transitions[t].dest {
-                if !reached[d] {
-                    reached[d] = true;
-                    queue.push(d);
-                }
+            if let Some(d) = checked.transitions[t].dest
+                && !reached[d]
+            {
+                reached[d] = true;
+                queue.push(d);
             }
         }
     }
@@ -566,16 +566,16 @@ fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors) {
         }
     }
 
-    if checked.failure.is_none() {
-        if let Some(t) = model.transitions.iter().find(|t| !t.ignore_errors) {
-            errors.at(
+    if checked.failure.is_none()
+        && let Some(t) = model.transitions.iter().find(|t| !t.ignore_errors)
+    {
+        errors.at(
                 t.span,
                 format!(
                     "trigger `{}` can fail, but the model has no failure state: add `failure = State` to #[lifecycle_model], or mark this transition `ignore_errors`",
                     t.method
                 ),
             );
-        }
     }
 }
 

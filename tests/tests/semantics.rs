@@ -43,13 +43,13 @@ impl Probe {
 
     fn run(&mut self, name: &'static str, ctx: &Context<'_>) -> Result<(), ProbeError> {
         self.log.push(format!("{name}@{}", ctx.state()));
-        if let Some((store, task)) = &self.racer {
-            if *task == name {
-                let mut theirs = store.get(&ctx.record().ident).unwrap();
-                theirs.state = "somewhere_else".into();
-                theirs.version += 1;
-                store.insert(theirs);
-            }
+        if let Some((store, task)) = &self.racer
+            && *task == name
+        {
+            let mut theirs = store.get(&ctx.record().ident).unwrap();
+            theirs.state = "somewhere_else".into();
+            theirs.version += 1;
+            store.insert(theirs);
         }
         if self.fail.contains(&name) {
             Err(ProbeError(name))
