@@ -161,6 +161,8 @@ pub struct StreamChange {
     pub new_status: Option<String>,
     /// The new image as plain JSON (DynamoDB's type tags removed).
     pub new_image: Map<String, Value>,
+    /// The old image as plain JSON (empty for an insert).
+    pub old_image: Map<String, Value>,
 }
 
 /// Decodes what the Lambda was invoked with.
@@ -508,6 +510,7 @@ fn decode_stream_record(record: &Value, index: usize) -> Result<StreamChange, De
         old_status: status(&old_image),
         new_status: status(&new_image),
         new_image: new_image.unwrap_or_default(),
+        old_image: old_image.unwrap_or_default(),
     })
 }
 

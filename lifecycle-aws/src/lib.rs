@@ -3,11 +3,15 @@
 //! - [`actions`]: completing lifecycle actions and heartbeats (Auto Scaling), behind a trait.
 //! - [`decode`]: every event shape the Lambda receives, decoded into typed notifications.
 //! - [`store`]: the node table in DynamoDB, with conditional writes.
+//! - [`effects`]: SSM commands and heartbeats for tasks.
+//! - [`runtime`]: from an invocation's payload to dispatches and completed lifecycle actions.
 
 #![warn(missing_docs)]
 
 pub mod actions;
 pub mod decode;
+pub mod effects;
+pub mod runtime;
 pub mod store;
 
 pub use lifecycle_core as core;

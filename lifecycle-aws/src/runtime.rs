@@ -1,0 +1,538 @@
+//! From an invocation's payload to dispatches, stored states and completed lifecycle actions.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use lifecycle_core::{
+    DispatchError, Event, EventKind, LifecycleModel, LifecycleResult, LifecycleTransition,
+    ModelReport, Record, State, StopReason, Store, dispatch,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::actions::{ActionError, AutoScalingActions, Completed, LifecycleActions};
+use crate::decode::{
+    CommandProgress, DecodeError, Invocation, Notification, StreamChange, decode_value,
+};
+use crate::effects::AwsEffects;
+use crate::store::{DynamoStore, PendingLifecycle, StoreError, pending_from_image};
+
+/// Why a notification could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// The payload is not an event this library handles.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// No record for the instance: cloud-init has not registered it (yet). Redelivery retries.
+    #[error("no record for instance `{0}` in the node table")]
+    UnknownInstance(String),
+    /// A scheduled rule whose name is no state of the model.
+    #[error("scheduled rule `{0}` names no state of the model")]
+    UnknownSchedule(String),
+    /// A command result for a command not registered (yet): sent moments ago, its registration
+    /// may still be on its way. Redelivery retries.
+    #[error("command `{0}` is not registered yet")]
+    CommandNotRegisteredYet(String),
+    /// The dispatcher could not go on (unknown stored state, an error in failure handling, a
+    /// cycle).
+    #[error("dispatching {event_id} for {ident}: {message}")]
+    Dispatch {
+        /// The event.
+        event_id: String,
+        /// The record.
+        ident: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// DynamoDB failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Auto Scaling failed.
+    #[error(transparent)]
+    Action(#[from] ActionError),
+}
+
+impl HandleError {
+    /// Whether delivering the same event again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            HandleError::UnknownInstance(_)
+                | HandleError::CommandNotRegisteredYet(_)
+                | HandleError::Store(StoreError::Request { .. })
+                | HandleError::Action(_)
+        )
+    }
+}
+
+/// What handling one notification did; the Lambda returns these as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The event ran through the model.
+    Dispatched {
+        /// The event.
+        event_id: String,
+        /// The record.
+        ident: String,
+        /// Its state before.
+        start: String,
+        /// Its state after.
+        end: String,
+        /// The triggers that fired.
+        triggers: Vec<String>,
+        /// Why processing stopped.
+        stop: String,
+        /// The failure handled, if any.
+        failure: Option<String>,
+        /// The lifecycle action's completion, if this event ended it.
+        completed: Option<String>,
+    },
+    /// A launch for an instance still in cloud-init: parked on its record until the record
+    /// reaches the initial state.
+    Parked {
+        /// The instance.
+        ident: String,
+    },
+    /// A running command's progress: the lifecycle action got a heartbeat.
+    Heartbeat {
+        /// The command.
+        command_id: String,
+    },
+    /// Nothing to do.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Handles invocations for model `M`: one per Lambda container, reused across invocations.
+pub struct Runtime<M, F> {
+    store: DynamoStore,
+    ssm: aws_sdk_ssm::Client,
+    actions: Arc<dyn LifecycleActions>,
+    new_model: F,
+    command_grace: Duration,
+    _model: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<M, F> Runtime<M, F>
+where
+    M: LifecycleModel,
+    F: Fn() -> M + Send + Sync,
+{
+    /// A runtime on `table`, with clients built from `config`; each event gets a fresh model
+    /// from `new_model`.
+    pub fn new(config: &SdkConfig, table: impl Into<String>, new_model: F) -> Self {
+        Runtime {
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table),
+            ssm: aws_sdk_ssm::Client::new(config),
+            actions: Arc::new(AutoScalingActions::new(config)),
+            new_model,
+            command_grace: Duration::from_secs(120),
+            _model: std::marker::PhantomData,
+        }
+    }
+
+    /// Replaces the Auto Scaling calls (tests; other schedulers).
+    pub fn with_actions(mut self, actions: Arc<dyn LifecycleActions>) -> Self {
+        self.actions = actions;
+        self
+    }
+
+    /// How long after it was requested an unknown command's result is taken for one whose
+    /// registration is still on its way (retried) rather than one that is not ours (ignored).
+    /// Default 120 s; the gap between `SendCommand` and the registration is milliseconds.
+    pub fn with_command_grace(mut self, grace: Duration) -> Self {
+        self.command_grace = grace;
+        self
+    }
+
+    /// The node table.
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+
+    /// Handles one invocation payload. For an SQS batch the answer is a partial batch
+    /// response (`batchItemFailures`): only the messages that failed are redelivered.
+    pub async fn handle(&self, payload: &Value) -> Result<Value, HandleError> {
+        match decode_value(payload)? {
+            Invocation::Events(notifications) => {
+                let mut outcomes = Vec::with_capacity(notifications.len());
+                for notification in notifications {
+                    outcomes.push(self.process(notification).await?);
+                }
+                Ok(json!({ "outcomes": outcomes }))
+            }
+            Invocation::Sqs(messages) => {
+                let mut failures = Vec::new();
+                let mut outcomes = Vec::new();
+                for message in messages {
+                    let result = match message.notification {
+                        Ok(notification) => self.process(notification).await,
+                        Err(e) => Err(e.into()),
+                    };
+                    match result {
+                        Ok(outcome) => outcomes.push(outcome),
+                        Err(e) => {
+                            tracing::error!(message_id = %message.message_id, error = %e, retryable = e.is_retryable(), "message failed");
+                            failures.push(json!({ "itemIdentifier": message.message_id }));
+                        }
+                    }
+                }
+                Ok(json!({ "batchItemFailures": failures, "outcomes": outcomes }))
+            }
+            Invocation::Stream(changes) => {
+                let mut outcomes = Vec::with_capacity(changes.len());
+                for change in changes {
+                    outcomes.push(self.resume_parked(change).await?);
+                }
+                Ok(json!({ "outcomes": outcomes }))
+            }
+        }
+    }
+
+    /// Handles one decoded notification.
+    pub async fn process(&self, notification: Notification) -> Result<Outcome, HandleError> {
+        match notification {
+            Notification::LifecycleAction { id, region, action } => {
+                let span = tracing::info_span!("event", event_id = %id, instance_id = %action.ec2_instance_id);
+                let event = Event::lifecycle(id, action);
+                self.run_lifecycle(event, region.as_deref())
+                    .instrument(span)
+                    .await
+            }
+            Notification::TestNotification => Ok(ignored("autoscaling:TEST_NOTIFICATION")),
+            Notification::InstanceActivity { .. } => Ok(ignored(
+                "an instance launch/terminate notification, not a lifecycle action",
+            )),
+            Notification::CommandStatus {
+                id,
+                command_id,
+                progress,
+                requested,
+                ..
+            } => {
+                let span = tracing::info_span!("event", event_id = %id, command_id = %command_id);
+                self.command_result(id, command_id, progress, requested)
+                    .instrument(span)
+                    .await
+            }
+            Notification::CommandInvocation { .. } => Ok(ignored(
+                "a command invocation status: the command's own status-change event carries the result",
+            )),
+            Notification::Scheduled { id, rule, region } => {
+                let span = tracing::info_span!("event", event_id = %id, rule = %rule);
+                self.scheduled(id, rule, region).instrument(span).await
+            }
+        }
+    }
+
+    async fn command_result(
+        &self,
+        id: String,
+        command_id: String,
+        progress: CommandProgress,
+        requested: Option<String>,
+    ) -> Result<Outcome, HandleError> {
+        let status = match progress {
+            CommandProgress::Running(status) => {
+                // A long command's progress keeps its lifecycle action alive.
+                let Some(command) = self.store.peek_command(&command_id).await? else {
+                    return Ok(ignored(format!(
+                        "{status} status of a command that is not ours"
+                    )));
+                };
+                if let Some(action) = &command.lifecycle {
+                    self.actions.heartbeat(action, None).await?;
+                    return Ok(Outcome::Heartbeat { command_id });
+                }
+                return Ok(ignored(format!(
+                    "{status} status of a command with no lifecycle action"
+                )));
+            }
+            CommandProgress::Finished(status) => status,
+        };
+        let Some(command) = self.store.consume_command(&command_id).await? else {
+            if requested
+                .as_deref()
+                .is_some_and(|r| requested_within(r, self.command_grace))
+            {
+                return Err(HandleError::CommandNotRegisteredYet(command_id));
+            }
+            return Ok(ignored(
+                "the result of a command that is not registered: not ours, or already handled",
+            ));
+        };
+        let event = Event::command_result(
+            id,
+            command_id,
+            status,
+            command.instance_id,
+            command.lifecycle,
+        );
+        self.run_lifecycle(event, None).await
+    }
+
+    async fn scheduled(
+        &self,
+        id: String,
+        rule: String,
+        region: Option<String>,
+    ) -> Result<Outcome, HandleError> {
+        let Ok(start) = M::State::from_str(&rule) else {
+            return Err(HandleError::UnknownSchedule(rule));
+        };
+        let mut record = match self.store.load(&rule).await? {
+            Some(record) => record,
+            None => {
+                self.store.create(&rule, start.name()).await?;
+                self.store
+                    .load(&rule)
+                    .await?
+                    .ok_or_else(|| HandleError::UnknownInstance(rule.clone()))?
+            }
+        };
+        // A run that ended (terminal state) starts over; one still waiting is resumed.
+        if let Ok(state) = M::State::from_str(&record.state)
+            && M::DEFINITION.is_terminal(state)
+            && state != start
+        {
+            let change = lifecycle_core::StateChange {
+                ident: &rule,
+                from: &record.state,
+                version: record.version,
+                to: start.name(),
+                set: &[],
+            };
+            if let lifecycle_core::CasOutcome::Applied { version } =
+                self.store.compare_and_set(change).await?
+            {
+                record.state = start.name().to_owned();
+                record.version = version;
+            }
+        }
+        let event = Event::scheduled(id, rule);
+        self.dispatch_record(record, event, region.as_deref()).await
+    }
+
+    /// A lifecycle event (launching, terminating, or a command result) for its instance.
+    async fn run_lifecycle(
+        &self,
+        event: Event,
+        region: Option<&str>,
+    ) -> Result<Outcome, HandleError> {
+        let ident = event.instance_id.clone().unwrap_or_default();
+        let record = self
+            .store
+            .load(&ident)
+            .await?
+            .ok_or_else(|| HandleError::UnknownInstance(ident.clone()))?;
+        let before_initial: Vec<&str> = M::DEFINITION
+            .before_initial
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        let record = if event.kind == EventKind::Launching
+            && before_initial.contains(&record.state.as_str())
+        {
+            let pending = PendingLifecycle {
+                action: event
+                    .lifecycle
+                    .clone()
+                    .expect("a launching event carries its action"),
+                event_id: event.id.clone(),
+            };
+            if self
+                .store
+                .park_lifecycle(&ident, &before_initial, &pending)
+                .await?
+            {
+                tracing::info!(state = %record.state, "launch parked until cloud-init finishes");
+                return Ok(Outcome::Parked { ident });
+            }
+            // Cloud-init finished in the meantime: run now.
+            self.store
+                .load(&ident)
+                .await?
+                .ok_or_else(|| HandleError::UnknownInstance(ident.clone()))?
+        } else {
+            record
+        };
+        self.dispatch_record(record, event, region).await
+    }
+
+    /// A stream record of the node table: a parked launch resumes when its instance reaches
+    /// the initial state.
+    async fn resume_parked(&self, change: StreamChange) -> Result<Outcome, HandleError> {
+        let Some(initial) = M::DEFINITION.initial else {
+            return Ok(ignored("the model has no initial state"));
+        };
+        let reached = change.new_status.as_deref() == Some(initial.name())
+            && change.old_status.as_deref() != Some(initial.name());
+        if !reached {
+            return Ok(ignored("not a record reaching the initial state"));
+        }
+        let pending = match pending_from_image(&change.ident, &change.new_image) {
+            // Take it off the record: of two racing resumers, one gets it.
+            Some(_) => self.store.take_pending_lifecycle(&change.ident).await?,
+            // Cloud-init replaced the whole item (put-item) and the parked launch with it: the
+            // old image still has it, and the dispatcher's compare-and-set keeps it from running
+            // twice.
+            None => pending_from_image(&change.ident, &change.old_image).transpose()?,
+        };
+        let Some(pending) = pending else {
+            return Ok(ignored("no parked launch on the record"));
+        };
+        let span =
+            tracing::info_span!("event", event_id = %pending.event_id, instance_id = %change.ident);
+        let event = Event::lifecycle(pending.event_id, pending.action);
+        self.run_lifecycle(event, None).instrument(span).await
+    }
+
+    async fn dispatch_record(
+        &self,
+        mut record: Record,
+        event: Event,
+        region: Option<&str>,
+    ) -> Result<Outcome, HandleError> {
+        let effects = AwsEffects::new(&self.ssm, &self.store, &*self.actions, region);
+        let mut model = (self.new_model)();
+        let report = match dispatch(&mut model, &self.store, &mut record, &event, &effects).await {
+            Ok(report) => report,
+            Err(DispatchError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                return Err(HandleError::Dispatch {
+                    event_id: event.id.clone(),
+                    ident: record.ident.clone(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        let completed = match (report.lifecycle_result, &event.lifecycle) {
+            (Some(result), Some(action)) => Some(self.complete(action, region, result).await?),
+            _ => None,
+        };
+        Ok(summary::<M>(&event, &report, completed))
+    }
+
+    async fn complete(
+        &self,
+        action: &lifecycle_core::LifecycleAction,
+        region: Option<&str>,
+        result: LifecycleResult,
+    ) -> Result<String, HandleError> {
+        let completed = self.actions.complete(action, region, result).await?;
+        let transition = match action.lifecycle_transition {
+            LifecycleTransition::Launching => "launch",
+            LifecycleTransition::Terminating => "termination",
+        };
+        match completed {
+            Completed::Done => {
+                tracing::info!(%result, transition, "lifecycle action completed");
+                Ok(result.to_string())
+            }
+            Completed::NoActiveAction => {
+                tracing::warn!(%result, transition, "no active lifecycle action (already completed or timed out)");
+                Ok(format!("{result} (no active lifecycle action)"))
+            }
+        }
+    }
+}
+
+fn ignored(reason: impl Into<String>) -> Outcome {
+    let reason = reason.into();
+    tracing::info!(%reason, "ignored");
+    Outcome::Ignored { reason }
+}
+
+fn summary<M: LifecycleModel>(
+    event: &Event,
+    report: &ModelReport<M>,
+    completed: Option<String>,
+) -> Outcome {
+    Outcome::Dispatched {
+        event_id: event.id.clone(),
+        ident: report.ident.clone(),
+        start: report.start.name().to_owned(),
+        end: report.end.name().to_owned(),
+        triggers: report.triggers().map(str::to_owned).collect(),
+        stop: stop_name(report.stop).to_owned(),
+        failure: report.failure.as_ref().map(|f| f.cause.to_string()),
+        completed,
+    }
+}
+
+fn stop_name(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::Settled => "settled",
+        StopReason::Finished => "finished",
+        StopReason::StopAfterTrigger { .. } => "stop_after_trigger",
+        StopReason::Waiting => "waiting",
+        StopReason::LostRace => "lost_race",
+        StopReason::NotReady => "not_ready",
+        StopReason::Refused => "refused",
+    }
+}
+
+/// Whether `requested` (RFC 3339, UTC) is less than `grace` ago.
+fn requested_within(requested: &str, grace: Duration) -> bool {
+    let Some(requested) = parse_rfc3339_utc(requested) else {
+        return false;
+    };
+    SystemTime::now()
+        .duration_since(requested)
+        .map_or(true, |age| age < grace)
+}
+
+/// `2018-11-08T18:43:30.506Z` → a time. Only the UTC form AWS writes.
+fn parse_rfc3339_utc(text: &str) -> Option<SystemTime> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
+    // Days from the civil date (Howard Hinnant's algorithm), valid for the Gregorian calendar.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
+    let nanos = format!("{fraction:0<9}").get(..9)?.parse::<u32>().ok()?;
+    let seconds = u64::try_from(seconds).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_as_aws_writes_them() {
+        let t = parse_rfc3339_utc("2018-11-08T18:43:30.506Z").unwrap();
+        let since_epoch = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(since_epoch.as_secs(), 1_541_702_610);
+        assert_eq!(since_epoch.subsec_millis(), 506);
+        assert_eq!(
+            parse_rfc3339_utc("2026-11-25T00:00:00Z")
+                .unwrap()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            1_795_564_800
+        );
+        assert_eq!(parse_rfc3339_utc("yesterday"), None);
+        assert!(!requested_within(
+            "2018-11-08T18:43:30.506Z",
+            Duration::from_secs(120)
+        ));
+    }
+}
