@@ -75,10 +75,13 @@ impl Node {
     }
 }
 
+/// A completion: instance, transition, result, token.
+type Completion = (String, LifecycleTransition, LifecycleResult, Option<String>);
+
 /// Records completions and heartbeats instead of calling Auto Scaling.
 #[derive(Default)]
 struct Recorded {
-    completions: Mutex<Vec<(String, LifecycleTransition, LifecycleResult, Option<String>)>>,
+    completions: Mutex<Vec<Completion>>,
     heartbeats: Mutex<Vec<String>>,
 }
 
@@ -184,7 +187,7 @@ impl Fixture {
         self.runtime.handle(&payload).await
     }
 
-    fn completions(&self) -> Vec<(String, LifecycleTransition, LifecycleResult, Option<String>)> {
+    fn completions(&self) -> Vec<Completion> {
         self.recorded.completions.lock().unwrap().clone()
     }
 }
