@@ -5,13 +5,16 @@
 //! - [`store`]: the node table in DynamoDB, with conditional writes.
 //! - [`effects`]: SSM commands and heartbeats for tasks.
 //! - [`runtime`]: from an invocation's payload to dispatches and completed lifecycle actions.
+//! - [`lambda`]: the Lambda: configuration, JSON logs, [`run`].
 
 #![warn(missing_docs)]
 
 pub mod actions;
 pub mod decode;
 pub mod effects;
+pub mod lambda;
 pub mod runtime;
 pub mod store;
 
+pub use lambda::run;
 pub use lifecycle_core as core;

@@ -267,6 +267,13 @@ where
                 "the result of a command that is not registered: not ours, or already handled",
             ));
         };
+        // Known now: every line from here on names the instance too.
+        let span = tracing::info_span!(
+            "event",
+            event_id = %id,
+            command_id = %command_id,
+            instance_id = %command.instance_id
+        );
         let event = Event::command_result(
             id,
             command_id,
@@ -274,7 +281,7 @@ where
             command.instance_id,
             command.lifecycle,
         );
-        self.run_lifecycle(event, None).await
+        self.run_lifecycle(event, None).instrument(span).await
     }
 
     async fn scheduled(

@@ -1,0 +1,136 @@
+//! The Lambda: configuration from the environment, JSON logs, and the handler loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use lambda_runtime::{LambdaEvent, service_fn};
+use lifecycle_core::LifecycleModel;
+use serde_json::Value;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::runtime::Runtime;
+
+/// The Lambda's configuration, from environment variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaConfig {
+    /// `LIFECYCLE_TABLE`: the node table (required).
+    pub table: String,
+    /// `LIFECYCLE_COMMAND_GRACE_SECONDS`: see [`Runtime::with_command_grace`] (default 120).
+    pub command_grace: Duration,
+    /// `LIFECYCLE_LOG`: a tracing filter, e.g. `info` or `lifecycle_core=debug,info`
+    /// (default `info`).
+    pub log: String,
+}
+
+/// A configuration variable is missing or invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name}: {problem}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl LambdaConfig {
+    /// Reads the process environment. The region and credentials come from the standard AWS
+    /// variables (`AWS_REGION`, ...), an endpoint override from `AWS_ENDPOINT_URL`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `var`.
+    ///
+    /// ```
+    /// use lifecycle_aws::lambda::LambdaConfig;
+    /// let config = LambdaConfig::from_vars(|name| (name == "LIFECYCLE_TABLE").then(|| "nodes".to_owned())).unwrap();
+    /// assert_eq!(config.table, "nodes");
+    /// assert_eq!(config.command_grace.as_secs(), 120);
+    /// assert!(LambdaConfig::from_vars(|_| None).is_err());
+    /// ```
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table = var("LIFECYCLE_TABLE")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ConfigError {
+                name: "LIFECYCLE_TABLE",
+                problem: "not set: name the node table".into(),
+            })?;
+        let command_grace = match var("LIFECYCLE_COMMAND_GRACE_SECONDS") {
+            None => Duration::from_secs(120),
+            Some(s) => Duration::from_secs(s.parse().map_err(|_| ConfigError {
+                name: "LIFECYCLE_COMMAND_GRACE_SECONDS",
+                problem: format!("`{s}` is not a whole number of seconds"),
+            })?),
+        };
+        let log = var("LIFECYCLE_LOG").unwrap_or_else(|| "info".into());
+        EnvFilter::try_new(&log).map_err(|e| ConfigError {
+            name: "LIFECYCLE_LOG",
+            problem: format!("`{log}`: {e}"),
+        })?;
+        Ok(LambdaConfig {
+            table,
+            command_grace,
+            log,
+        })
+    }
+}
+
+/// The JSON log subscriber the Lambda uses, writing to `writer`: one JSON object per line, with
+/// the fields of the current span (event id, instance id) on every line.
+pub fn json_subscriber<W>(filter: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_writer(writer)
+        .finish()
+}
+
+/// Runs the Lambda for the model `new_model` builds: reads [`LambdaConfig`] from the
+/// environment, sets up JSON logs, builds the AWS clients once per container, and handles
+/// invocations until the runtime stops it.
+///
+/// ```no_run
+/// # use lifecycle_core::{lifecycle_model, Context};
+/// # pub struct Node;
+/// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
+/// # impl Node {
+/// #     #[transition(from = Start, to = Done, ignore_errors)]
+/// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+/// # }
+/// #[tokio::main]
+/// async fn main() -> Result<(), lambda_runtime::Error> {
+///     lifecycle_aws::run(|| Node).await
+/// }
+/// ```
+pub async fn run<M, F>(new_model: F) -> Result<(), lambda_runtime::Error>
+where
+    M: LifecycleModel + 'static,
+    F: Fn() -> M + Send + Sync + 'static,
+{
+    let config = LambdaConfig::from_env()?;
+    tracing::subscriber::set_global_default(json_subscriber(&config.log, std::io::stdout))?;
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let runtime = Arc::new(
+        Runtime::new(&sdk, config.table, new_model).with_command_grace(config.command_grace),
+    );
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let runtime = runtime.clone();
+        async move {
+            let request_id = event.context.request_id.clone();
+            let result = runtime.handle(&event.payload).await;
+            if let Err(e) = &result {
+                tracing::error!(%request_id, error = %e, retryable = e.is_retryable(), "invocation failed");
+            }
+            result.map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+}
