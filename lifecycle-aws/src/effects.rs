@@ -6,49 +6,31 @@ use std::collections::HashMap;
 use lifecycle_core::{CommandRequest, EffectError, Effects, Event, LifecycleAction, Record};
 
 use crate::actions::{Completed, LifecycleActions};
-use crate::store::{DynamoStore, error_chain};
+use crate::store::{CommandRegistration, NodeTable, error_chain};
 
-/// [`Effects`] for one event: SSM `SendCommand` plus registration in the node table, and
-/// Auto Scaling heartbeats in the event's region.
-pub struct AwsEffects<'a> {
-    ssm: &'a aws_sdk_ssm::Client,
-    store: &'a DynamoStore,
-    actions: &'a dyn LifecycleActions,
-    region: Option<&'a str>,
+/// Sends commands to instances: SSM `SendCommand` on AWS ([`SsmCommands`]), a simulation
+/// locally.
+#[async_trait::async_trait]
+pub trait CommandSender: Send + Sync {
+    /// Sends `request`; returns the command id.
+    async fn send(&self, request: &CommandRequest) -> Result<String, EffectError>;
+
+    /// Cancels a command sent moments ago.
+    async fn cancel(&self, command_id: &str) -> Result<(), EffectError>;
 }
 
-impl<'a> AwsEffects<'a> {
-    /// Effects through these clients, for an event from `region`.
-    pub fn new(
-        ssm: &'a aws_sdk_ssm::Client,
-        store: &'a DynamoStore,
-        actions: &'a dyn LifecycleActions,
-        region: Option<&'a str>,
-    ) -> Self {
-        AwsEffects {
-            ssm,
-            store,
-            actions,
-            region,
-        }
-    }
-}
+/// [`CommandSender`] through SSM.
+#[derive(Debug, Clone)]
+pub struct SsmCommands(pub aws_sdk_ssm::Client);
 
 #[async_trait::async_trait]
-impl Effects for AwsEffects<'_> {
-    /// Sends the command (values only as document parameters, never spliced into a shell
-    /// string), then registers it so its status-change event resumes the lifecycle. A command
-    /// that cannot be registered is cancelled: nobody would recognise its result.
-    async fn send_command(
-        &self,
-        event: &Event,
-        _record: &Record,
-        request: CommandRequest,
-    ) -> Result<String, EffectError> {
+impl CommandSender for SsmCommands {
+    /// Values go in as document parameters, never spliced into a shell string.
+    async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
         let parameters: HashMap<String, Vec<String>> =
             request.parameters.clone().into_iter().collect();
         let output = self
-            .ssm
+            .0
             .send_command()
             .document_name(&request.document_name)
             .set_instance_ids(Some(request.instance_ids.clone()))
@@ -57,36 +39,81 @@ impl Effects for AwsEffects<'_> {
             .send()
             .await
             .map_err(|e| EffectError::new("send_command", error_chain(&e)))?;
-        let command_id = output
+        output
             .command()
             .and_then(|c| c.command_id())
-            .ok_or_else(|| EffectError::new("send_command", "SSM returned no command id"))?
-            .to_owned();
+            .map(str::to_owned)
+            .ok_or_else(|| EffectError::new("send_command", "SSM returned no command id"))
+    }
+
+    async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
+        self.0
+            .cancel_command()
+            .command_id(command_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| EffectError::new("cancel_command", error_chain(&e)))
+    }
+}
+
+/// [`Effects`] for one event: commands sent and registered in the node table, heartbeats in
+/// the event's region.
+pub struct AwsEffects<'a, T> {
+    commands: &'a dyn CommandSender,
+    table: &'a T,
+    actions: &'a dyn LifecycleActions,
+    region: Option<&'a str>,
+}
+
+impl<'a, T: NodeTable> AwsEffects<'a, T> {
+    /// Effects through these parts, for an event from `region`.
+    pub fn new(
+        commands: &'a dyn CommandSender,
+        table: &'a T,
+        actions: &'a dyn LifecycleActions,
+        region: Option<&'a str>,
+    ) -> Self {
+        AwsEffects {
+            commands,
+            table,
+            actions,
+            region,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: NodeTable> Effects for AwsEffects<'_, T> {
+    /// Sends the command, then registers it so its status-change event resumes the lifecycle.
+    /// A command that cannot be registered is cancelled: nobody would recognise its result.
+    async fn send_command(
+        &self,
+        event: &Event,
+        _record: &Record,
+        request: CommandRequest,
+    ) -> Result<String, EffectError> {
+        let command_id = self.commands.send(&request).await?;
         let registered = self
-            .store
-            .register_command(
-                &command_id,
-                &request.instance_ids,
-                event.lifecycle.as_ref(),
-                &event.id,
-                request.comment.as_deref(),
-                &request.document_name,
-            )
+            .table
+            .register_command(CommandRegistration {
+                command_id: &command_id,
+                targets: &request.instance_ids,
+                lifecycle: event.lifecycle.as_ref(),
+                event_id: &event.id,
+                comment: request.comment.as_deref(),
+                document_name: &request.document_name,
+            })
             .await;
         if let Err(e) = registered {
-            let cancelled = self
-                .ssm
-                .cancel_command()
-                .command_id(&command_id)
-                .send()
-                .await;
+            let cancelled = self.commands.cancel(&command_id).await;
             return Err(EffectError::new(
                 "send_command",
                 format!(
                     "sent {command_id} but could not register it ({e}); {}",
                     match cancelled {
-                        Ok(_) => "cancelled it".to_owned(),
-                        Err(c) => format!("cancelling it failed too: {}", error_chain(&c)),
+                        Ok(()) => "cancelled it".to_owned(),
+                        Err(c) => format!("cancelling it failed too: {c}"),
                     }
                 ),
             ));

@@ -6,6 +6,7 @@
 //! - [`effects`]: SSM commands and heartbeats for tasks.
 //! - [`runtime`]: from an invocation's payload to dispatches and completed lifecycle actions.
 //! - [`lambda`]: the Lambda: configuration, JSON logs, [`run`].
+//! - [`local`]: an in-memory node table, to run the same code path locally.
 
 #![warn(missing_docs)]
 
@@ -13,6 +14,7 @@ pub mod actions;
 pub mod decode;
 pub mod effects;
 pub mod lambda;
+pub mod local;
 pub mod runtime;
 pub mod store;
 

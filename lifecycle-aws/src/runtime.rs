@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use lifecycle_core::{
     DispatchError, Event, EventKind, LifecycleModel, LifecycleResult, LifecycleTransition,
-    ModelReport, Record, State, StopReason, Store, dispatch,
+    ModelReport, Record, State, StopReason, dispatch,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -17,8 +17,8 @@ use crate::actions::{ActionError, AutoScalingActions, Completed, LifecycleAction
 use crate::decode::{
     CommandProgress, DecodeError, Invocation, Notification, StreamChange, decode_value,
 };
-use crate::effects::AwsEffects;
-use crate::store::{DynamoStore, PendingLifecycle, StoreError, pending_from_image};
+use crate::effects::{AwsEffects, CommandSender, SsmCommands};
+use crate::store::{DynamoStore, NodeTable, PendingLifecycle, StoreError, pending_from_image};
 
 /// Why a notification could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,7 @@ impl HandleError {
 }
 
 /// What handling one notification did; the Lambda returns these as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// The event ran through the model.
@@ -84,6 +84,8 @@ pub enum Outcome {
         end: String,
         /// The triggers that fired.
         triggers: Vec<String>,
+        /// Every step in order: each trigger that fired, and the move into the failure state.
+        steps: Vec<Step>,
         /// Why processing stopped.
         stop: String,
         /// The failure handled, if any.
@@ -109,10 +111,24 @@ pub enum Outcome {
     },
 }
 
-/// Handles invocations for model `M`: one per Lambda container, reused across invocations.
-pub struct Runtime<M, F> {
-    store: DynamoStore,
-    ssm: aws_sdk_ssm::Client,
+/// One step of a dispatch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Step {
+    /// The state it left.
+    pub from: String,
+    /// The state it entered (`from` for an internal transition).
+    pub to: String,
+    /// The trigger that fired; `None` for the move into the failure state.
+    pub trigger: Option<String>,
+    /// What failed, for the move into the failure state.
+    pub failure: Option<String>,
+}
+
+/// Handles invocations for model `M` on node table `T`: one per Lambda container, reused
+/// across invocations.
+pub struct Runtime<M, F, T = DynamoStore> {
+    store: T,
+    commands: Arc<dyn CommandSender>,
     actions: Arc<dyn LifecycleActions>,
     new_model: F,
     command_grace: Duration,
@@ -124,13 +140,36 @@ where
     M: LifecycleModel,
     F: Fn() -> M + Send + Sync,
 {
-    /// A runtime on `table`, with clients built from `config`; each event gets a fresh model
-    /// from `new_model`.
+    /// A runtime on the DynamoDB table `table`, with SSM and Auto Scaling clients built from
+    /// `config`; each event gets a fresh model from `new_model`.
     pub fn new(config: &SdkConfig, table: impl Into<String>, new_model: F) -> Self {
+        Runtime::with_parts(
+            DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table),
+            Arc::new(SsmCommands(aws_sdk_ssm::Client::new(config))),
+            Arc::new(AutoScalingActions::new(config)),
+            new_model,
+        )
+    }
+}
+
+impl<M, F, T> Runtime<M, F, T>
+where
+    M: LifecycleModel,
+    F: Fn() -> M + Send + Sync,
+    T: NodeTable,
+{
+    /// A runtime on any node table, command sender and Auto Scaling: what local runs and
+    /// simulations use, with the same code path as the Lambda.
+    pub fn with_parts(
+        table: T,
+        commands: Arc<dyn CommandSender>,
+        actions: Arc<dyn LifecycleActions>,
+        new_model: F,
+    ) -> Self {
         Runtime {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table),
-            ssm: aws_sdk_ssm::Client::new(config),
-            actions: Arc::new(AutoScalingActions::new(config)),
+            store: table,
+            commands,
+            actions,
             new_model,
             command_grace: Duration::from_secs(120),
             _model: std::marker::PhantomData,
@@ -152,7 +191,7 @@ where
     }
 
     /// The node table.
-    pub fn store(&self) -> &DynamoStore {
+    pub fn store(&self) -> &T {
         &self.store
     }
 
@@ -406,7 +445,7 @@ where
         event: Event,
         region: Option<&str>,
     ) -> Result<Outcome, HandleError> {
-        let effects = AwsEffects::new(&self.ssm, &self.store, &*self.actions, region);
+        let effects = AwsEffects::new(&*self.commands, &self.store, &*self.actions, region);
         let mut model = (self.new_model)();
         let report = match dispatch(&mut model, &self.store, &mut record, &event, &effects).await {
             Ok(report) => report,
@@ -467,10 +506,44 @@ fn summary<M: LifecycleModel>(
         start: report.start.name().to_owned(),
         end: report.end.name().to_owned(),
         triggers: report.triggers().map(str::to_owned).collect(),
+        steps: steps::<M>(report),
         stop: stop_name(report.stop).to_owned(),
         failure: report.failure.as_ref().map(|f| f.cause.to_string()),
         completed,
     }
+}
+
+fn steps<M: LifecycleModel>(report: &ModelReport<M>) -> Vec<Step> {
+    let failure_step = |f: &lifecycle_core::Failure<M::State, M::Error>| Step {
+        from: f.state.name().to_owned(),
+        to: M::DEFINITION
+            .failure
+            .map_or(f.state, |s| s)
+            .name()
+            .to_owned(),
+        trigger: None,
+        failure: Some(f.cause.to_string()),
+    };
+    let mut steps = Vec::with_capacity(report.fired.len() + 1);
+    for (i, fired) in report.fired.iter().enumerate() {
+        if let Some(f) = report.failure.as_ref().filter(|f| f.fired_before == i) {
+            steps.push(failure_step(f));
+        }
+        steps.push(Step {
+            from: fired.from.name().to_owned(),
+            to: fired.to.name().to_owned(),
+            trigger: Some(fired.trigger.to_owned()),
+            failure: None,
+        });
+    }
+    if let Some(f) = report
+        .failure
+        .as_ref()
+        .filter(|f| f.fired_before == report.fired.len())
+    {
+        steps.push(failure_step(f));
+    }
+    steps
 }
 
 fn stop_name(stop: StopReason) -> &'static str {

@@ -8,6 +8,7 @@
 //! the event name and the target instances, and expire through the `ExpiresAt` TTL attribute.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
@@ -86,7 +87,71 @@ pub struct PendingLifecycle {
     pub event_id: String,
 }
 
-/// The node table.
+/// A command to register, so its result can resume the lifecycle it was sent for.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandRegistration<'a> {
+    /// The SSM command id.
+    pub command_id: &'a str,
+    /// The instances it runs on (the first is the one whose lifecycle it belongs to).
+    pub targets: &'a [String],
+    /// The lifecycle action it was sent for.
+    pub lifecycle: Option<&'a LifecycleAction>,
+    /// The id of the event whose processing sent it.
+    pub event_id: &'a str,
+    /// Its comment.
+    pub comment: Option<&'a str>,
+    /// The SSM document.
+    pub document_name: &'a str,
+}
+
+/// The node table: the records [`Store`] keeps, plus what the runtime keeps beside them
+/// (registered commands and parked launches). [`DynamoStore`] on AWS;
+/// [`MemoryTable`](crate::local::MemoryTable) for local runs.
+pub trait NodeTable: Store<Error = StoreError> {
+    /// Registers a command. Fails if its id is already registered.
+    fn register_command(
+        &self,
+        registration: CommandRegistration<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes a command out of the table. `None` if it is not there: not ours, a duplicate
+    /// result whose twin already took it, or not registered yet.
+    fn consume_command(
+        &self,
+        command_id: &str,
+    ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send;
+
+    /// Reads a command without consuming it.
+    fn peek_command(
+        &self,
+        command_id: &str,
+    ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send;
+
+    /// Parks a launch on `ident`'s record while the record is still in one of `waiting` (the
+    /// states before the initial one). `false` if it no longer is: run the launch now.
+    fn park_lifecycle(
+        &self,
+        ident: &str,
+        waiting: &[&str],
+        pending: &PendingLifecycle,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes the parked launch off `ident`'s record, if it is still there: of two racing
+    /// takers, one gets it.
+    fn take_pending_lifecycle(
+        &self,
+        ident: &str,
+    ) -> impl Future<Output = Result<Option<PendingLifecycle>, StoreError>> + Send;
+
+    /// Creates `ident` in `state` if it does not exist. `false` if it already did.
+    fn create(
+        &self,
+        ident: &str,
+        state: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// The node table in DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -131,18 +196,21 @@ impl DynamoStore {
             message: error_chain(&error),
         }
     }
+}
 
-    /// Registers command `command_id`, sent for `lifecycle` to `targets`, so its result can
-    /// resume the lifecycle. Fails if the id is already registered.
-    pub async fn register_command(
+impl NodeTable for DynamoStore {
+    async fn register_command(
         &self,
-        command_id: &str,
-        targets: &[String],
-        lifecycle: Option<&LifecycleAction>,
-        event_id: &str,
-        comment: Option<&str>,
-        document_name: &str,
+        registration: CommandRegistration<'_>,
     ) -> Result<(), StoreError> {
+        let CommandRegistration {
+            command_id,
+            targets,
+            lifecycle,
+            event_id,
+            comment,
+            document_name,
+        } = registration;
         let expires = SystemTime::now()
             .checked_add(self.command_ttl)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -179,9 +247,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Takes command `command_id` out of the table. `None` if it is not there: not ours, a
-    /// duplicate result whose twin already took it, or not registered yet.
-    pub async fn consume_command(
+    async fn consume_command(
         &self,
         command_id: &str,
     ) -> Result<Option<RegisteredCommand>, StoreError> {
@@ -205,8 +271,7 @@ impl DynamoStore {
             .transpose()
     }
 
-    /// Reads command `command_id` without consuming it.
-    pub async fn peek_command(
+    async fn peek_command(
         &self,
         command_id: &str,
     ) -> Result<Option<RegisteredCommand>, StoreError> {
@@ -227,9 +292,7 @@ impl DynamoStore {
         }
     }
 
-    /// Parks a launch on `ident`'s record while the record is still in one of `waiting`
-    /// (the states before the initial one). `false` if it no longer is: run the launch now.
-    pub async fn park_lifecycle(
+    async fn park_lifecycle(
         &self,
         ident: &str,
         waiting: &[&str],
@@ -261,9 +324,7 @@ impl DynamoStore {
         }
     }
 
-    /// Takes the parked launch off `ident`'s record, if it is still there: of two racing
-    /// takers, one gets it.
-    pub async fn take_pending_lifecycle(
+    async fn take_pending_lifecycle(
         &self,
         ident: &str,
     ) -> Result<Option<PendingLifecycle>, StoreError> {
@@ -294,8 +355,7 @@ impl DynamoStore {
         pending_from_value(ident, &value).map(Some)
     }
 
-    /// Creates `ident` in `state` if it does not exist. `false` if it already did.
-    pub async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
+    async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
         let result = self
             .client
             .put_item()
@@ -564,7 +624,10 @@ fn pending_to_item(pending: &PendingLifecycle) -> AttributeValue {
     AttributeValue::M(map)
 }
 
-fn pending_from_value(ident: &str, value: &Value) -> Result<PendingLifecycle, StoreError> {
+pub(crate) fn pending_from_value(
+    ident: &str,
+    value: &Value,
+) -> Result<PendingLifecycle, StoreError> {
     let event_id = value
         .get("EventId")
         .and_then(Value::as_str)

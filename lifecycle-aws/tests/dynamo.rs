@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use lifecycle_aws::store::{DynamoStore, PendingLifecycle, to_attribute};
+use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::store::{
+    CommandRegistration, DynamoStore, NodeTable, PendingLifecycle, to_attribute,
+};
 use lifecycle_core::{CasOutcome, LifecycleAction, LifecycleTransition, StateChange, Store};
 use serde_json::{Value, json};
 
@@ -192,42 +195,62 @@ fn a_missing_record_loads_as_none_and_a_write_to_it_conflicts() {
     });
 }
 
+fn registration<'a>(
+    command_id: &'a str,
+    targets: &'a [String],
+    lifecycle: Option<&'a LifecycleAction>,
+    event_id: &'a str,
+) -> CommandRegistration<'a> {
+    CommandRegistration {
+        command_id,
+        targets,
+        lifecycle,
+        event_id,
+        comment: Some("join"),
+        document_name: "AWS-RunShellScript",
+    }
+}
+
+/// The command contract every node table keeps.
+async fn commands_are_registered_once_and_consumed_once<T: NodeTable>(table: &T) {
+    let targets = vec!["i-1".to_owned()];
+    let action = action("i-1");
+    table
+        .register_command(registration("cmd-1", &targets, Some(&action), "evt-1"))
+        .await
+        .unwrap();
+    assert!(
+        table
+            .register_command(registration("cmd-1", &targets, None, "evt-2"))
+            .await
+            .is_err(),
+        "a command id is registered once"
+    );
+    let peeked = table.peek_command("cmd-1").await.unwrap().unwrap();
+    let command = table.consume_command("cmd-1").await.unwrap().unwrap();
+    assert_eq!(peeked, command);
+    assert_eq!(command.instance_id, "i-1");
+    assert_eq!(command.lifecycle, Some(action));
+    assert_eq!(command.event_id.as_deref(), Some("evt-1"));
+    // A duplicate result finds nothing.
+    assert_eq!(table.consume_command("cmd-1").await.unwrap(), None);
+    assert_eq!(table.peek_command("cmd-1").await.unwrap(), None);
+}
+
 #[test]
 fn a_command_is_registered_once_and_consumed_once() {
     common::run(async {
         let store = store().await;
-        let targets = vec!["i-1".to_owned()];
+        commands_are_registered_once_and_consumed_once(&store).await;
+        commands_are_registered_once_and_consumed_once(&MemoryTable::new()).await;
         store
-            .register_command(
-                "cmd-1",
-                &targets,
-                Some(&action("i-1")),
-                "evt-1",
-                Some("join"),
-                "AWS-RunShellScript",
-            )
+            .register_command(registration("cmd-2", &["i-2".to_owned()], None, "evt-3"))
             .await
             .unwrap();
-        assert!(
-            store
-                .register_command("cmd-1", &targets, None, "evt-2", None, "AWS-RunShellScript")
-                .await
-                .is_err(),
-            "a command id is registered once"
-        );
-        let item = raw_item(&store, "cmd-1").await;
+        let item = raw_item(&store, "cmd-2").await;
         assert_eq!(item["ItemType"], AttributeValue::S("command".into()));
+        assert_eq!(item["RunningOn"], AttributeValue::S("i-2".into()));
         assert!(matches!(&item["ExpiresAt"], AttributeValue::N(_)));
-
-        let peeked = store.peek_command("cmd-1").await.unwrap().unwrap();
-        let command = store.consume_command("cmd-1").await.unwrap().unwrap();
-        assert_eq!(peeked, command);
-        assert_eq!(command.instance_id, "i-1");
-        assert_eq!(command.lifecycle, Some(action("i-1")));
-        assert_eq!(command.event_id.as_deref(), Some("evt-1"));
-        // A duplicate result finds nothing.
-        assert_eq!(store.consume_command("cmd-1").await.unwrap(), None);
-        assert_eq!(store.peek_command("cmd-1").await.unwrap(), None);
     });
 }
 
@@ -274,6 +297,44 @@ fn consuming_never_deletes_an_instance_record() {
     });
 }
 
+/// The parking contract every node table keeps; `i-1` is `pending`, `i-2` `finished_cloud_init`.
+async fn launches_park_while_cloud_init_runs<T: NodeTable>(table: &T) {
+    let pending = PendingLifecycle {
+        action: action("i-1"),
+        event_id: "evt-1".into(),
+    };
+    assert!(
+        table
+            .park_lifecycle("i-1", &["new", "pending"], &pending)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        table.take_pending_lifecycle("i-1").await.unwrap(),
+        Some(pending.clone())
+    );
+    assert_eq!(
+        table.take_pending_lifecycle("i-1").await.unwrap(),
+        None,
+        "taken once"
+    );
+    // Once cloud-init has finished, parking is refused: run the launch now.
+    assert!(
+        !table
+            .park_lifecycle("i-2", &["new", "pending"], &pending)
+            .await
+            .unwrap()
+    );
+    assert_eq!(table.take_pending_lifecycle("i-2").await.unwrap(), None);
+    // No record at all: nothing to park on.
+    assert!(
+        !table
+            .park_lifecycle("i-3", &["new", "pending"], &pending)
+            .await
+            .unwrap()
+    );
+}
+
 #[test]
 fn a_launch_parks_while_cloud_init_runs_and_is_taken_once() {
     common::run(async {
@@ -283,43 +344,26 @@ fn a_launch_parks_while_cloud_init_runs_and_is_taken_once() {
             &json!({"Ident": "i-1", "ItemStatus": "pending", "ItemType": "worker"}),
         )
         .await;
-        let pending = PendingLifecycle {
-            action: action("i-1"),
-            event_id: "evt-1".into(),
-        };
-        assert!(
-            store
-                .park_lifecycle("i-1", &["new", "pending"], &pending)
-                .await
-                .unwrap()
-        );
-        assert_eq!(
-            store.take_pending_lifecycle("i-1").await.unwrap(),
-            Some(pending.clone())
-        );
-        assert_eq!(
-            store.take_pending_lifecycle("i-1").await.unwrap(),
-            None,
-            "taken once"
-        );
-
-        // Once cloud-init has finished, parking is refused: run the launch now.
         put_plain(
             &store,
             &json!({"Ident": "i-2", "ItemStatus": "finished_cloud_init"}),
         )
         .await;
-        assert!(
-            !store
-                .park_lifecycle("i-2", &["new", "pending"], &pending)
-                .await
-                .unwrap()
-        );
+        launches_park_while_cloud_init_runs(&store).await;
         assert!(
             !raw_item(&store, "i-2")
                 .await
                 .contains_key("PendingLifecycle")
         );
+
+        let table = MemoryTable::new();
+        table
+            .records()
+            .insert(lifecycle_core::Record::new("i-1", "pending"));
+        table
+            .records()
+            .insert(lifecycle_core::Record::new("i-2", "finished_cloud_init"));
+        launches_park_while_cloud_init_runs(&table).await;
     });
 }
 

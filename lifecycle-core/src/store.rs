@@ -162,6 +162,40 @@ impl MemoryStore {
         self.lock().get(ident).cloned()
     }
 
+    /// Puts `record` in the store unless a record with its `ident` exists. `false` if one did.
+    ///
+    /// ```
+    /// # use lifecycle_core::{MemoryStore, Record};
+    /// let store = MemoryStore::new();
+    /// assert!(store.insert_new(Record::new("backup", "backup")));
+    /// assert!(!store.insert_new(Record::new("backup", "other")));
+    /// assert_eq!(store.get("backup").unwrap().state, "backup");
+    /// ```
+    pub fn insert_new(&self, record: Record) -> bool {
+        let mut records = self.lock();
+        if records.contains_key(&record.ident) {
+            return false;
+        }
+        records.insert(record.ident.clone(), record);
+        true
+    }
+
+    /// Changes the record for `ident` in place, atomically with respect to every other call;
+    /// `None` if there is none. Not counted as a write, and the version is not bumped: this is
+    /// for bookkeeping attributes, not state changes.
+    ///
+    /// ```
+    /// # use lifecycle_core::{MemoryStore, Record};
+    /// let store = MemoryStore::new();
+    /// store.insert(Record::new("i-1", "pending"));
+    /// let parked = store.update("i-1", |r| r.state == "pending");
+    /// assert_eq!(parked, Some(true));
+    /// assert_eq!(store.update("i-2", |_| ()), None);
+    /// ```
+    pub fn update<R>(&self, ident: &str, change: impl FnOnce(&mut Record) -> R) -> Option<R> {
+        self.lock().get_mut(ident).map(change)
+    }
+
     /// How many `load` calls were made.
     pub fn reads(&self) -> usize {
         self.reads.load(Ordering::Relaxed)

@@ -1,0 +1,156 @@
+//! An in-memory node table, so the Lambda's code path (decode, runtime, dispatch) runs
+//! locally with no AWS account.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use lifecycle_core::{CasOutcome, MemoryStore, Record, StateChange, Store};
+
+use crate::store::{
+    CommandRegistration, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, attr,
+    pending_from_value,
+};
+
+/// [`NodeTable`] in memory: records in a [`MemoryStore`], commands beside them.
+///
+/// ```
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::store::NodeTable;
+/// use lifecycle_core::{Record, Store};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let table = MemoryTable::new();
+/// table.records().insert(Record::new("i-1", "finished_cloud_init"));
+/// assert_eq!(table.load("i-1").await.unwrap().unwrap().state, "finished_cloud_init");
+/// assert!(table.create("backup", "backup").await.unwrap());
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryTable {
+    records: MemoryStore,
+    commands: Mutex<HashMap<String, RegisteredCommand>>,
+}
+
+impl MemoryTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The records, to seed and inspect.
+    pub fn records(&self) -> &MemoryStore {
+        &self.records
+    }
+
+    fn commands(&self) -> std::sync::MutexGuard<'_, HashMap<String, RegisteredCommand>> {
+        self.commands.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Store for MemoryTable {
+    type Error = StoreError;
+
+    async fn load(&self, ident: &str) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .records
+            .load(ident)
+            .await
+            .unwrap_or_else(|never| match never {}))
+    }
+
+    async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
+        Ok(self
+            .records
+            .compare_and_set(change)
+            .await
+            .unwrap_or_else(|never| match never {}))
+    }
+}
+
+impl NodeTable for MemoryTable {
+    async fn register_command(
+        &self,
+        registration: CommandRegistration<'_>,
+    ) -> Result<(), StoreError> {
+        let mut commands = self.commands();
+        if commands.contains_key(registration.command_id) {
+            return Err(StoreError::Malformed {
+                ident: registration.command_id.to_owned(),
+                problem: "command registered twice".into(),
+            });
+        }
+        let instance_id = registration
+            .targets
+            .first()
+            .cloned()
+            .or_else(|| registration.lifecycle.map(|l| l.ec2_instance_id.clone()))
+            .unwrap_or_default();
+        commands.insert(
+            registration.command_id.to_owned(),
+            RegisteredCommand {
+                command_id: registration.command_id.to_owned(),
+                instance_id,
+                lifecycle: registration.lifecycle.cloned(),
+                event_id: Some(registration.event_id.to_owned()),
+            },
+        );
+        Ok(())
+    }
+
+    async fn consume_command(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        Ok(self.commands().remove(command_id))
+    }
+
+    async fn peek_command(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        Ok(self.commands().get(command_id).cloned())
+    }
+
+    async fn park_lifecycle(
+        &self,
+        ident: &str,
+        waiting: &[&str],
+        pending: &PendingLifecycle,
+    ) -> Result<bool, StoreError> {
+        let mut value =
+            serde_json::to_value(&pending.action).expect("a lifecycle action serialises");
+        value["EventId"] = pending.event_id.clone().into();
+        Ok(self
+            .records
+            .update(ident, |record| {
+                let parked = waiting.contains(&record.state.as_str());
+                if parked {
+                    record
+                        .attributes
+                        .insert(attr::PENDING_LIFECYCLE.into(), value);
+                }
+                parked
+            })
+            .unwrap_or(false))
+    }
+
+    async fn take_pending_lifecycle(
+        &self,
+        ident: &str,
+    ) -> Result<Option<PendingLifecycle>, StoreError> {
+        let taken = self
+            .records
+            .update(ident, |record| {
+                record.attributes.remove(attr::PENDING_LIFECYCLE)
+            })
+            .flatten();
+        taken
+            .map(|value| pending_from_value(ident, &value))
+            .transpose()
+    }
+
+    async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
+        let mut record = Record::new(ident, state);
+        record.version = 1;
+        Ok(self.records.insert_new(record))
+    }
+}
