@@ -25,14 +25,24 @@ pub enum ClusterError {
     Dns(String),
 }
 
-/// DNS names and their addresses; a stand-in for Route 53 that local runs and tests inspect.
+/// Where nodes are published: DNS names with one address per node.
+#[async_trait::async_trait]
+pub trait DnsRegistry: Send + Sync + std::fmt::Debug {
+    /// Publishes `address` under `name` for `instance`.
+    async fn publish(&self, name: &str, instance: &str, address: &str) -> Result<(), ClusterError>;
+    /// Takes `instance`'s `address` out of `name`.
+    async fn withdraw(&self, name: &str, instance: &str, address: &str)
+    -> Result<(), ClusterError>;
+}
+
+/// DNS in memory, for local runs and tests.
 #[derive(Debug, Default, Clone)]
-pub struct Dns {
+pub struct MemoryDns {
     records: Arc<Mutex<BTreeMap<String, BTreeSet<String>>>>,
     fail: Arc<Mutex<bool>>,
 }
 
-impl Dns {
+impl MemoryDns {
     /// The addresses behind `name`.
     pub fn addresses(&self, name: &str) -> Vec<String> {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
@@ -62,22 +72,50 @@ impl Dns {
     }
 }
 
+#[async_trait::async_trait]
+impl DnsRegistry for MemoryDns {
+    async fn publish(
+        &self,
+        name: &str,
+        _instance: &str,
+        address: &str,
+    ) -> Result<(), ClusterError> {
+        self.update(name, address, true)
+    }
+
+    async fn withdraw(
+        &self,
+        name: &str,
+        _instance: &str,
+        address: &str,
+    ) -> Result<(), ClusterError> {
+        self.update(name, address, false)
+    }
+}
+
 /// A cluster node's lifecycle.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct ClusterNode {
     /// Where DNS updates go.
-    pub dns: Dns,
+    pub dns: Arc<dyn DnsRegistry>,
     /// The DNS name managers are published under.
     pub manager_dns_name: String,
     /// The DNS name workers are published under.
     pub worker_dns_name: String,
 }
 
+impl Default for ClusterNode {
+    fn default() -> Self {
+        ClusterNode::new(MemoryDns::default())
+    }
+}
+
 impl ClusterNode {
-    /// A node publishing managers and workers under the given names.
-    pub fn new(dns: Dns) -> Self {
+    /// A node publishing managers and workers under `manager.cluster.internal` and
+    /// `worker.cluster.internal` in `dns`.
+    pub fn new(dns: impl DnsRegistry + 'static) -> Self {
         ClusterNode {
-            dns,
+            dns: Arc::new(dns),
             manager_dns_name: "manager.cluster.internal".into(),
             worker_dns_name: "worker.cluster.internal".into(),
         }
@@ -140,7 +178,7 @@ impl ClusterNode {
     #[transition(from = Labeled, to = DnsUpdated)]
     async fn update_dns(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
         let (name, ip) = self.dns_entry(ctx)?;
-        self.dns.update(&name, &ip, true)
+        self.dns.publish(&name, &ctx.record().ident, &ip).await
     }
 
     #[transition(from = DnsUpdated, to = Ready)]
@@ -152,7 +190,7 @@ impl ClusterNode {
     #[transition(from = Ready, to = RemovedFromDns, on(terminating))]
     async fn remove_from_dns(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
         let (name, ip) = self.dns_entry(ctx)?;
-        self.dns.update(&name, &ip, false)
+        self.dns.withdraw(&name, &ctx.record().ident, &ip).await
     }
 
     #[transition(from = RemovedFromDns, to = LeavingCluster, wait)]
@@ -189,7 +227,7 @@ impl ClusterNode {
     #[transition(from = Failure, to = CleanedUp, ignore_errors)]
     async fn clean_up(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
         let (name, ip) = self.dns_entry(ctx)?;
-        self.dns.update(&name, &ip, false)
+        self.dns.withdraw(&name, &ctx.record().ident, &ip).await
     }
 
     #[transition(from = CleanedUp, to = Abandoned)]

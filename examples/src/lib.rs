@@ -2,10 +2,12 @@
 //!
 //! - [`cluster`]: a cluster node (docker-swarm style) that joins on launch and leaves on
 //!   termination, with a graceful failure path.
-//! - [`local`]: a simulated Auto Scaling group run through the cluster model on the in-memory
-//!   store (the `lifecycle-local` binary).
+//! - [`backup`]: a nightly backup started by a scheduled rule named `backup`.
+//! - [`local`]: a simulated Auto Scaling group run through the Lambda's code path on an
+//!   in-memory (or DynamoDB-compatible) node table (the `lifecycle-local` binary).
 
 #![warn(missing_docs)]
 
+pub mod backup;
 pub mod cluster;
 pub mod local;

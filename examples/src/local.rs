@@ -1,52 +1,71 @@
-//! A simulated Auto Scaling group, run through the real dispatcher on the in-memory store.
-//!
-//! SSM is simulated by [`LocalEffects`]: every command sent becomes a command-result event,
-//! successful unless the scenario says it fails. Auto Scaling is simulated by recording the
-//! lifecycle results the reports carry.
+//! A simulated Auto Scaling group, run through the Lambda's own code path: every event is the
+//! JSON AWS would deliver, decoded by `lifecycle-aws` and handled by its
+//! [`Runtime`](lifecycle_aws::runtime::Runtime) over a node table (in memory, or any
+//! DynamoDB-compatible server). SSM and Auto Scaling are simulated behind the same traits the
+//! Lambda uses: a sent command finishes and its status-change event arrives; completions are
+//! recorded.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
+use lifecycle_aws::effects::CommandSender;
+use lifecycle_aws::runtime::{Outcome, Runtime};
+use lifecycle_aws::store::NodeTable;
 use lifecycle_core::{
-    CommandStatus, Event, EventKind, LifecycleResult, LifecycleTransition, LocalEffects,
-    MemoryStore, Record, State, StopReason, load_and_dispatch,
+    CommandRequest, EffectError, LifecycleAction, LifecycleResult, LifecycleTransition, Record,
+    StateChange,
 };
+use serde::Deserialize;
+use serde_json::{Value, json};
 
-use crate::cluster::{ClusterNode, ClusterNodeState, Dns};
+use crate::cluster::{ClusterNode, MemoryDns};
 
 /// One instance of the simulated group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// Its instance id.
     pub id: String,
     /// `manager` or `worker` (the record's `ItemType`).
     pub kind: String,
+    /// Cloud-init is still running when the launching event arrives: the launch is parked and
+    /// resumed by the table's stream record.
+    #[serde(default)]
+    pub slow_cloud_init: bool,
 }
 
-/// What to simulate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What to simulate. As a scenario file (`--scenario FILE`), the same fields in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// The instances that launch, in order.
     pub nodes: Vec<NodeSpec>,
     /// Instances whose join command fails.
+    #[serde(default)]
     pub failing_joins: BTreeSet<String>,
     /// Instances terminated once every launch has settled.
+    #[serde(default)]
     pub terminate: Vec<String>,
 }
 
 impl Default for Scenario {
-    /// Three instances launch (the second worker's join command fails and it ends ABANDONed
-    /// through the failure path), then the first worker is terminated.
+    /// Three instances launch — the manager's cloud-init is slow, so its launch waits for it;
+    /// the second worker's join command fails and it ends ABANDONed through the failure path —
+    /// then the first worker is terminated.
     fn default() -> Self {
-        let node = |id: &str, kind: &str| NodeSpec {
+        let node = |id: &str, kind: &str, slow_cloud_init| NodeSpec {
             id: id.into(),
             kind: kind.into(),
+            slow_cloud_init,
         };
         Scenario {
             nodes: vec![
-                node("i-0a1", "manager"),
-                node("i-0b2", "worker"),
-                node("i-0c3", "worker"),
+                node("i-0a1", "manager", true),
+                node("i-0b2", "worker", false),
+                node("i-0c3", "worker", false),
             ],
             failing_joins: ["i-0c3".to_owned()].into(),
             terminate: vec!["i-0b2".into()],
@@ -54,38 +73,89 @@ impl Default for Scenario {
     }
 }
 
-/// A scenario names an instance that is not in it.
+impl Scenario {
+    /// A scenario from JSON (a scenario file).
+    ///
+    /// ```
+    /// use lifecycle_examples::local::Scenario;
+    /// let scenario = Scenario::from_json(r#"{"nodes": [{"id": "i-1", "kind": "worker"}]}"#).unwrap();
+    /// assert_eq!(scenario.nodes[0].id, "i-1");
+    /// assert!(Scenario::from_json(r#"{"nodes": [], "colour": "blue"}"#).is_err());
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, SimulationError> {
+        let scenario: Scenario =
+            serde_json::from_str(text).map_err(|e| SimulationError::Scenario(e.to_string()))?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    fn validate(&self) -> Result<(), SimulationError> {
+        if self.nodes.is_empty() {
+            return Err(SimulationError::Scenario("no nodes".into()));
+        }
+        let known: Vec<&str> = self.nodes.iter().map(|n| n.id.as_str()).collect();
+        for node in &self.nodes {
+            if !matches!(node.kind.as_str(), "manager" | "worker") {
+                return Err(SimulationError::Scenario(format!(
+                    "node `{}`: kind `{}` is neither manager nor worker",
+                    node.id, node.kind
+                )));
+            }
+            if known.iter().filter(|k| **k == node.id).count() > 1 {
+                return Err(SimulationError::Scenario(format!(
+                    "node `{}` is listed twice",
+                    node.id
+                )));
+            }
+        }
+        for id in self.failing_joins.iter().chain(&self.terminate) {
+            if !known.contains(&id.as_str()) {
+                return Err(SimulationError::UnknownInstance(
+                    id.clone(),
+                    known.join(", "),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The simulation cannot run, or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimulationError {
-    /// `--fail-join` or `--terminate` named an unknown instance.
+    /// A scenario names an instance that is not in it.
     #[error("instance `{0}` is not in the scenario (known: {1})")]
     UnknownInstance(String, String),
-    /// The dispatcher returned an error.
-    #[error("dispatching {event} for {instance}: {message}")]
-    Dispatch {
-        /// The instance.
-        instance: String,
-        /// The event's id.
+    /// A scenario file is not valid.
+    #[error("scenario: {0}")]
+    Scenario(String),
+    /// The node table failed.
+    #[error("node table: {0}")]
+    Table(String),
+    /// The runtime returned an error.
+    #[error("handling {event}: {message}")]
+    Handle {
+        /// What was being handled.
         event: String,
         /// The error.
         message: String,
     },
 }
 
-/// One line of the timeline: a trigger that fired, or an event that fired none.
+/// One line of the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// Time since the simulation started.
     pub elapsed: Duration,
     /// The instance.
     pub instance: String,
-    /// `launching`, `terminating`, `command Success`, ...
+    /// `launching`, `terminating`, `command Success`, `stream`, ...
     pub event: String,
     /// The state before.
-    pub from: ClusterNodeState,
+    pub from: String,
     /// The state after.
-    pub to: ClusterNodeState,
-    /// The trigger, or why nothing fired.
+    pub to: String,
+    /// The trigger, or what happened instead.
     pub what: String,
 }
 
@@ -106,226 +176,402 @@ pub struct NodeOutcome {
     /// `manager` or `worker`.
     pub kind: String,
     /// Its final state.
-    pub state: ClusterNodeState,
+    pub state: String,
     /// Its lifecycle actions, as completed.
     pub completions: Vec<Completion>,
 }
 
 /// What the simulation did.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Report {
     /// Every step, in order.
     pub timeline: Vec<Step>,
     /// Every instance, in scenario order.
     pub nodes: Vec<NodeOutcome>,
-    /// The addresses published under the worker and manager DNS names.
+    /// The addresses published under the manager and worker DNS names.
     pub dns: Vec<(String, Vec<String>)>,
+    /// How many events were handled.
+    pub events: usize,
 }
 
-/// Runs `scenario`.
-///
-/// ```
-/// use lifecycle_examples::local::{simulate, Scenario};
-/// let outcome = tokio::runtime::Builder::new_current_thread()
-///     .build()
-///     .unwrap()
-///     .block_on(simulate(&Scenario::default()))
-///     .unwrap();
-/// assert_eq!(outcome.nodes.len(), 3);
-/// ```
-pub async fn simulate(scenario: &Scenario) -> Result<Outcome, SimulationError> {
-    let known: Vec<&str> = scenario.nodes.iter().map(|n| n.id.as_str()).collect();
-    for id in scenario.failing_joins.iter().chain(&scenario.terminate) {
-        if !known.contains(&id.as_str()) {
-            return Err(SimulationError::UnknownInstance(
-                id.clone(),
-                known.join(", "),
-            ));
-        }
+/// SSM, simulated: commands are recorded, and the simulator delivers their results.
+#[derive(Debug, Default)]
+pub struct SimulatedSsm {
+    sent: Mutex<Vec<(String, CommandRequest)>>,
+}
+
+impl SimulatedSsm {
+    /// The commands sent so far, with their ids.
+    pub fn sent(&self) -> Vec<(String, CommandRequest)> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl CommandSender for SimulatedSsm {
+    async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        let n = sent.len() + 1;
+        let command_id = format!("{n:08x}-5151-4000-8000-{n:012x}");
+        sent.push((command_id.clone(), request.clone()));
+        Ok(command_id)
     }
 
-    let store = MemoryStore::new();
-    let effects = LocalEffects::new();
-    let dns = Dns::default();
-    let mut model = ClusterNode::new(dns.clone());
+    async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(id, _)| id != command_id);
+        Ok(())
+    }
+}
+
+/// Auto Scaling, simulated: completions and heartbeats are recorded.
+#[derive(Debug, Default)]
+pub struct SimulatedAutoScaling {
+    completions: Mutex<Vec<(String, Completion)>>,
+}
+
+#[async_trait::async_trait]
+impl LifecycleActions for SimulatedAutoScaling {
+    async fn complete(
+        &self,
+        action: &LifecycleAction,
+        _region: Option<&str>,
+        result: LifecycleResult,
+    ) -> Result<Completed, ActionError> {
+        let mut completions = self.completions.lock().unwrap_or_else(|e| e.into_inner());
+        let completion = Completion {
+            transition: action.lifecycle_transition,
+            result,
+        };
+        // Like Auto Scaling: an action completes once.
+        if completions
+            .iter()
+            .any(|(id, c)| *id == action.ec2_instance_id && c.transition == completion.transition)
+        {
+            return Ok(Completed::NoActiveAction);
+        }
+        completions.push((action.ec2_instance_id.clone(), completion));
+        Ok(Completed::Done)
+    }
+
+    async fn heartbeat(
+        &self,
+        _action: &LifecycleAction,
+        _region: Option<&str>,
+    ) -> Result<Completed, ActionError> {
+        Ok(Completed::Done)
+    }
+}
+
+/// An event to deliver, and its label in the timeline.
+struct Delivery {
+    instance: String,
+    label: String,
+    payload: Value,
+}
+
+/// Runs `scenario` through the cluster model on `table`.
+///
+/// ```
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_examples::local::{simulate, Scenario};
+/// let report = tokio::runtime::Builder::new_current_thread()
+///     .build()
+///     .unwrap()
+///     .block_on(simulate(&Scenario::default(), MemoryTable::new()))
+///     .unwrap();
+/// assert_eq!(report.nodes.len(), 3);
+/// ```
+pub async fn simulate<T: NodeTable>(
+    scenario: &Scenario,
+    table: T,
+) -> Result<Report, SimulationError> {
+    scenario.validate()?;
+    let ssm = Arc::new(SimulatedSsm::default());
+    let autoscaling = Arc::new(SimulatedAutoScaling::default());
+    let dns = MemoryDns::default();
+    let model_dns = dns.clone();
+    let runtime = Runtime::with_parts(table, ssm.clone(), autoscaling.clone(), move || {
+        ClusterNode::new(model_dns.clone())
+    });
+    let table_error = |e: lifecycle_aws::store::StoreError| SimulationError::Table(e.to_string());
+
+    // cloud-init: registers the instance, and marks it finished as its last line.
     for (i, node) in scenario.nodes.iter().enumerate() {
-        // What cloud-init writes, its last line marking the node ready for its lifecycle.
-        store.insert(
-            Record::new(&node.id, ClusterNodeState::FinishedCloudInit.name())
-                .with("ItemType", node.kind.as_str())
-                .with("InstanceIp", format!("10.0.1.{}", 10 + i)),
-        );
+        let table = runtime.store();
+        if !table.create(&node.id, "new").await.map_err(table_error)? {
+            return Err(SimulationError::Table(format!(
+                "`{}` already exists in the table",
+                node.id
+            )));
+        }
+        let registered = [
+            ("ItemType".to_owned(), Value::from(node.kind.as_str())),
+            (
+                "InstanceIp".to_owned(),
+                Value::from(format!("10.0.1.{}", 10 + i)),
+            ),
+        ];
+        set_state(table, &node.id, "new", 1, "pending", &registered).await?;
+        if !node.slow_cloud_init {
+            set_state(table, &node.id, "pending", 2, "finished_cloud_init", &[]).await?;
+        }
     }
 
     let started = Instant::now();
     let mut timeline = Vec::new();
-    let mut completions: Vec<(String, Completion)> = Vec::new();
+    let mut events = 0;
     let mut commands_seen = 0;
-    let mut queue: VecDeque<Event> = scenario
+    let mut queue: VecDeque<Delivery> = scenario
         .nodes
         .iter()
-        .map(|n| {
-            Event::lifecycle(
-                format!("launch-{}", n.id),
-                action(&n.id, LifecycleTransition::Launching),
-            )
-        })
+        .map(|n| lifecycle_event(&n.id, LifecycleTransition::Launching))
         .collect();
-    let mut terminations: VecDeque<Event> = scenario
+    let mut terminations: VecDeque<Delivery> = scenario
         .terminate
         .iter()
-        .map(|id| {
-            Event::lifecycle(
-                format!("terminate-{id}"),
-                action(id, LifecycleTransition::Terminating),
-            )
-        })
+        .map(|id| lifecycle_event(id, LifecycleTransition::Terminating))
         .collect();
 
-    while let Some(event) = queue.pop_front().or_else(|| terminations.pop_front()) {
-        let instance = event.instance_id.clone().unwrap_or_default();
-        let (_, report) = load_and_dispatch(&mut model, &store, &instance, &event, &effects)
-            .await
-            .map_err(|e| SimulationError::Dispatch {
-                instance: instance.clone(),
-                event: event.id.clone(),
-                message: e.to_string(),
-            })?;
-        let label = event_label(&event);
+    while let Some(delivery) = queue.pop_front().or_else(|| terminations.pop_front()) {
+        events += 1;
+        let response =
+            runtime
+                .handle(&delivery.payload)
+                .await
+                .map_err(|e| SimulationError::Handle {
+                    event: format!("{} for {}", delivery.label, delivery.instance),
+                    message: e.to_string(),
+                })?;
         let elapsed = started.elapsed();
-        for (i, fired) in report.fired.iter().enumerate() {
-            if let Some(failure) = report.failure.as_ref().filter(|f| f.fired_before == i) {
-                timeline.push(failure_step(elapsed, &instance, &label, failure));
+        let outcomes: Vec<Outcome> = serde_json::from_value(response["outcomes"].clone())
+            .expect("the runtime's outcomes read back");
+        for outcome in outcomes {
+            let line = |from: &str, to: &str, what: String| Step {
+                elapsed,
+                instance: delivery.instance.clone(),
+                event: delivery.label.clone(),
+                from: from.to_owned(),
+                to: to.to_owned(),
+                what,
+            };
+            match outcome {
+                Outcome::Dispatched {
+                    steps,
+                    start,
+                    end,
+                    stop,
+                    ..
+                } if steps.is_empty() => {
+                    timeline.push(line(&start, &end, format!("no trigger ({stop})")));
+                }
+                Outcome::Dispatched { steps, .. } => {
+                    for step in steps {
+                        let what = match (step.trigger, step.failure) {
+                            (Some(trigger), _) => trigger,
+                            (None, Some(failure)) => format!("failed: {failure}"),
+                            (None, None) => String::new(),
+                        };
+                        timeline.push(line(&step.from, &step.to, what));
+                    }
+                }
+                Outcome::Parked { .. } => {
+                    timeline.push(line(
+                        "pending",
+                        "pending",
+                        "parked until cloud-init finishes".into(),
+                    ));
+                    // ... which it does now: its last line, and the stream record that follows.
+                    let before = load(runtime.store(), &delivery.instance).await?;
+                    set_state(
+                        runtime.store(),
+                        &delivery.instance,
+                        "pending",
+                        before.version,
+                        "finished_cloud_init",
+                        &[],
+                    )
+                    .await?;
+                    let after = load(runtime.store(), &delivery.instance).await?;
+                    queue.push_back(Delivery {
+                        instance: delivery.instance.clone(),
+                        label: "stream".into(),
+                        payload: stream_record(&before, &after),
+                    });
+                }
+                Outcome::Heartbeat { command_id } => {
+                    timeline.push(line("", "", format!("heartbeat ({command_id})")));
+                }
+                Outcome::Ignored { reason } => {
+                    timeline.push(line("", "", format!("ignored: {reason}")))
+                }
             }
-            timeline.push(Step {
-                elapsed,
-                instance: instance.clone(),
-                event: label.clone(),
-                from: fired.from,
-                to: fired.to,
-                what: fired.trigger.to_owned(),
-            });
-        }
-        if let Some(failure) = report
-            .failure
-            .as_ref()
-            .filter(|f| f.fired_before == report.fired.len())
-        {
-            timeline.push(failure_step(elapsed, &instance, &label, failure));
-        }
-        if report.fired.is_empty() {
-            timeline.push(Step {
-                elapsed,
-                instance: instance.clone(),
-                event: label.clone(),
-                from: report.start,
-                to: report.end,
-                what: format!("no trigger ({})", stop_label(report.stop)),
-            });
-        }
-        if let (Some(result), Some(transition)) =
-            (report.lifecycle_result, event.lifecycle_transition())
-        {
-            completions.push((instance.clone(), Completion { transition, result }));
         }
 
         // Simulated SSM: each new command finishes, and its status-change event arrives.
-        let commands = effects.commands();
-        for sent in &commands[commands_seen..] {
-            let target = sent.request.instance_ids[0].clone();
-            let fails = sent.request.document_name == "ClusterJoin"
-                && scenario.failing_joins.contains(&target);
-            let status = if fails {
-                CommandStatus::Failed
-            } else {
-                CommandStatus::Success
-            };
-            queue.push_back(Event::command_result(
-                format!("result-{}", sent.command_id),
-                sent.command_id.clone(),
-                status,
-                target,
-                sent.lifecycle.clone(),
-            ));
+        let sent = ssm.sent();
+        for (command_id, request) in &sent[commands_seen..] {
+            let target = &request.instance_ids[0];
+            let fails =
+                request.document_name == "ClusterJoin" && scenario.failing_joins.contains(target);
+            let status = if fails { "Failed" } else { "Success" };
+            queue.push_back(Delivery {
+                instance: target.clone(),
+                label: format!("command {status}"),
+                payload: command_status(command_id, target, &request.document_name, status),
+            });
         }
-        commands_seen = commands.len();
+        commands_seen = sent.len();
     }
 
-    let nodes = scenario
-        .nodes
-        .iter()
-        .map(|n| NodeOutcome {
-            id: n.id.clone(),
-            kind: n.kind.clone(),
-            state: store
-                .get(&n.id)
-                .and_then(|r| r.state.parse().ok())
-                .expect("simulated records hold model states"),
+    let completions = autoscaling
+        .completions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut nodes = Vec::new();
+    for node in &scenario.nodes {
+        nodes.push(NodeOutcome {
+            id: node.id.clone(),
+            kind: node.kind.clone(),
+            state: load(runtime.store(), &node.id).await?.state,
             completions: completions
                 .iter()
-                .filter(|(id, _)| *id == n.id)
+                .filter(|(id, _)| *id == node.id)
                 .map(|(_, c)| *c)
                 .collect(),
+        });
+    }
+    let names = ClusterNode::default();
+    let dns = [names.manager_dns_name, names.worker_dns_name]
+        .into_iter()
+        .map(|name| {
+            let addresses = dns.addresses(&name);
+            (name, addresses)
         })
         .collect();
-    let dns = [&model.manager_dns_name, &model.worker_dns_name]
-        .into_iter()
-        .map(|name| (name.clone(), dns.addresses(name)))
-        .collect();
-    Ok(Outcome {
+    Ok(Report {
         timeline,
         nodes,
         dns,
+        events,
     })
 }
 
-fn failure_step(
-    elapsed: Duration,
-    instance: &str,
-    label: &str,
-    failure: &lifecycle_core::Failure<ClusterNodeState, crate::cluster::ClusterError>,
-) -> Step {
-    Step {
-        elapsed,
+async fn load<T: NodeTable>(table: &T, ident: &str) -> Result<Record, SimulationError> {
+    table
+        .load(ident)
+        .await
+        .map_err(|e| SimulationError::Table(e.to_string()))?
+        .ok_or_else(|| SimulationError::Table(format!("`{ident}` vanished from the table")))
+}
+
+/// What cloud-init does to the record: a conditional state change with attributes.
+async fn set_state<T: NodeTable>(
+    table: &T,
+    ident: &str,
+    from: &str,
+    version: u64,
+    to: &str,
+    set: &[(String, Value)],
+) -> Result<(), SimulationError> {
+    let change = StateChange {
+        ident,
+        from,
+        version,
+        to,
+        set,
+    };
+    match table.compare_and_set(change).await {
+        Ok(lifecycle_core::CasOutcome::Applied { .. }) => Ok(()),
+        Ok(lifecycle_core::CasOutcome::Conflict) => Err(SimulationError::Table(format!(
+            "`{ident}` changed under cloud-init"
+        ))),
+        Err(e) => Err(SimulationError::Table(e.to_string())),
+    }
+}
+
+/// An Auto Scaling lifecycle action, as EventBridge delivers it.
+fn lifecycle_event(instance: &str, transition: LifecycleTransition) -> Delivery {
+    let (detail_type, label, hook) = match transition {
+        LifecycleTransition::Launching => (
+            "EC2 Instance-launch Lifecycle Action",
+            "launching",
+            "cluster-nodes-on-launch",
+        ),
+        LifecycleTransition::Terminating => (
+            "EC2 Instance-terminate Lifecycle Action",
+            "terminating",
+            "cluster-nodes-on-terminate",
+        ),
+    };
+    Delivery {
         instance: instance.to_owned(),
-        event: label.to_owned(),
-        from: failure.state,
-        to: ClusterNodeState::Failure,
-        what: format!("failed: {}", failure.cause),
+        label: label.to_owned(),
+        payload: json!({
+            "version": "0", "id": format!("{label}-{instance}"), "detail-type": detail_type,
+            "source": "aws.autoscaling", "account": "123456789012", "time": "2026-11-25T10:00:00Z",
+            "region": "eu-central-1",
+            "resources": ["arn:aws:autoscaling:eu-central-1:123456789012:autoScalingGroup:0:autoScalingGroupName/cluster-nodes"],
+            "detail": {
+                "LifecycleActionToken": format!("token-{label}-{instance}"),
+                "AutoScalingGroupName": "cluster-nodes", "LifecycleHookName": hook,
+                "EC2InstanceId": instance, "LifecycleTransition": transition.as_aws_str(),
+                "NotificationMetadata": "{\"cluster\": \"local\"}"
+            }
+        }),
     }
 }
 
-fn action(instance: &str, transition: LifecycleTransition) -> lifecycle_core::LifecycleAction {
-    lifecycle_core::LifecycleAction {
-        auto_scaling_group_name: "cluster-nodes".into(),
-        lifecycle_hook_name: match transition {
-            LifecycleTransition::Launching => "cluster-nodes-on-launch".into(),
-            LifecycleTransition::Terminating => "cluster-nodes-on-terminate".into(),
-        },
-        lifecycle_action_token: Some(format!("token-{instance}-{}", transition.as_aws_str())),
-        ec2_instance_id: instance.into(),
-        lifecycle_transition: transition,
-        notification_metadata: None,
-    }
+/// An SSM command status-change event, as EventBridge delivers it.
+fn command_status(command_id: &str, instance: &str, document: &str, status: &str) -> Value {
+    json!({
+        "version": "0", "id": format!("{command_id}-{status}"),
+        "detail-type": "EC2 Command Status-change Notification", "source": "aws.ssm",
+        "account": "123456789012", "time": "2026-11-25T10:00:05Z", "region": "eu-central-1",
+        "resources": [format!("arn:aws:ec2:eu-central-1:123456789012:instance/{instance}")],
+        "detail": {
+            "command-id": command_id, "document-name": document, "status": status,
+            "requested-date-time": "2026-11-25T10:00:01.000Z", "expire-after": "2026-11-25T12:00:01.000Z",
+            "output-s3bucket-name": "", "output-s3key-prefix": "", "parameters": "{}"
+        }
+    })
 }
 
-fn event_label(event: &Event) -> String {
-    match &event.kind {
-        EventKind::Launching => "launching".into(),
-        EventKind::Terminating => "terminating".into(),
-        EventKind::CommandResult { status, .. } => format!("command {status}"),
-        EventKind::Scheduled { rule } => format!("scheduled {rule}"),
+/// The DynamoDB Streams record of a change to `before`, giving `after`.
+fn stream_record(before: &Record, after: &Record) -> Value {
+    fn item(record: &Record) -> Value {
+        let mut item: serde_json::Map<String, Value> = record
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), attribute(v)))
+            .collect();
+        item.insert("Ident".into(), json!({"S": record.ident}));
+        item.insert("ItemStatus".into(), json!({"S": record.state}));
+        item.insert("Version".into(), json!({"N": record.version.to_string()}));
+        Value::Object(item)
     }
-}
-
-fn stop_label(stop: StopReason) -> &'static str {
-    match stop {
-        StopReason::Settled => "settled",
-        StopReason::Finished => "finished",
-        StopReason::StopAfterTrigger { .. } => "stopped",
-        StopReason::Waiting => "waiting",
-        StopReason::LostRace => "lost race",
-        StopReason::NotReady => "not ready",
-        StopReason::Refused => "refused",
+    fn attribute(value: &Value) -> Value {
+        match value {
+            Value::Null => json!({"NULL": true}),
+            Value::Bool(b) => json!({"BOOL": b}),
+            Value::Number(n) => json!({"N": n.to_string()}),
+            Value::String(s) => json!({"S": s}),
+            Value::Array(items) => json!({"L": items.iter().map(attribute).collect::<Vec<_>>()}),
+            Value::Object(map) => {
+                json!({"M": map.iter().map(|(k, v)| (k.clone(), attribute(v))).collect::<serde_json::Map<_, _>>()})
+            }
+        }
     }
+    json!({"Records": [{
+        "eventID": format!("{}-{}", after.ident, after.version), "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb", "awsRegion": "eu-central-1",
+        "dynamodb": {
+            "Keys": {"Ident": {"S": after.ident}},
+            "OldImage": item(before), "NewImage": item(after),
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        }
+    }]})
 }

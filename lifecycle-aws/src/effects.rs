@@ -90,7 +90,7 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
     async fn send_command(
         &self,
         event: &Event,
-        _record: &Record,
+        record: &Record,
         request: CommandRequest,
     ) -> Result<String, EffectError> {
         let command_id = self.commands.send(&request).await?;
@@ -98,6 +98,7 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
             .table
             .register_command(CommandRegistration {
                 command_id: &command_id,
+                owner: &record.ident,
                 targets: &request.instance_ids,
                 lifecycle: event.lifecycle.as_ref(),
                 event_id: &event.id,

@@ -1,5 +1,7 @@
 //! The Lambda: configuration from the environment, JSON logs, and the handler loop.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::runtime::Runtime;
+use crate::runtime::{HandleError, Runtime};
 
 /// The Lambda's configuration, from environment variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +127,12 @@ where
         let runtime = runtime.clone();
         async move {
             let request_id = event.context.request_id.clone();
-            let result = runtime.handle(&event.payload).await;
+            // A trait object here keeps the handler's future type shallow: nested concretely
+            // inside lambda_runtime's service, it overflows rustc's query depth in the user's
+            // `main`.
+            let handling: Pin<Box<dyn Future<Output = Result<Value, HandleError>> + Send + '_>> =
+                Box::pin(runtime.handle(&event.payload));
+            let result = handling.await;
             if let Err(e) = &result {
                 tracing::error!(%request_id, error = %e, retryable = e.is_retryable(), "invocation failed");
             }

@@ -88,6 +88,7 @@ impl NodeTable for MemoryTable {
             registration.command_id.to_owned(),
             RegisteredCommand {
                 command_id: registration.command_id.to_owned(),
+                owner: registration.owner.to_owned(),
                 instance_id,
                 lifecycle: registration.lifecycle.cloned(),
                 event_id: Some(registration.event_id.to_owned()),

@@ -313,13 +313,7 @@ where
             command_id = %command_id,
             instance_id = %command.instance_id
         );
-        let event = Event::command_result(
-            id,
-            command_id,
-            status,
-            command.instance_id,
-            command.lifecycle,
-        );
+        let event = Event::command_result(id, command_id, status, command.owner, command.lifecycle);
         self.run_lifecycle(event, None).instrument(span).await
     }
 
@@ -447,7 +441,16 @@ where
     ) -> Result<Outcome, HandleError> {
         let effects = AwsEffects::new(&*self.commands, &self.store, &*self.actions, region);
         let mut model = (self.new_model)();
-        let report = match dispatch(&mut model, &self.store, &mut record, &event, &effects).await {
+        // Boxed: the dispatcher's future nests the model's task futures, and nested again
+        // inside the runtime's own it can overflow rustc's query depth for large models.
+        let dispatching = Box::pin(dispatch(
+            &mut model,
+            &self.store,
+            &mut record,
+            &event,
+            &effects,
+        ));
+        let report = match dispatching.await {
             Ok(report) => report,
             Err(DispatchError::Store(e)) => return Err(e.into()),
             Err(e) => {

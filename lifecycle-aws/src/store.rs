@@ -33,6 +33,8 @@ pub mod attr {
     pub const LIFECYCLE_DATA: &str = "LifecycleData";
     /// A command's target instance (the original's name).
     pub const RUNNING_ON: &str = "RunningOn";
+    /// The record a command's result resumes.
+    pub const OWNER: &str = "Owner";
     /// All of a command's target instances.
     pub const TARGETS: &str = "Targets";
     /// The TTL attribute of command items (epoch seconds).
@@ -70,7 +72,10 @@ pub enum StoreError {
 pub struct RegisteredCommand {
     /// The SSM command id.
     pub command_id: String,
-    /// The instance whose lifecycle it belongs to.
+    /// The record whose processing sent it, which its result resumes: the instance, or a
+    /// scheduled machine.
+    pub owner: String,
+    /// The instance it ran on.
     pub instance_id: String,
     /// The lifecycle action it was sent for.
     pub lifecycle: Option<LifecycleAction>,
@@ -92,6 +97,8 @@ pub struct PendingLifecycle {
 pub struct CommandRegistration<'a> {
     /// The SSM command id.
     pub command_id: &'a str,
+    /// The record whose processing sent it.
+    pub owner: &'a str,
     /// The instances it runs on (the first is the one whose lifecycle it belongs to).
     pub targets: &'a [String],
     /// The lifecycle action it was sent for.
@@ -151,6 +158,54 @@ pub trait NodeTable: Store<Error = StoreError> {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+/// A borrowed node table is a node table.
+impl<T: NodeTable + ?Sized> NodeTable for &T {
+    fn register_command(
+        &self,
+        registration: CommandRegistration<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).register_command(registration)
+    }
+
+    fn consume_command(
+        &self,
+        command_id: &str,
+    ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send {
+        (**self).consume_command(command_id)
+    }
+
+    fn peek_command(
+        &self,
+        command_id: &str,
+    ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send {
+        (**self).peek_command(command_id)
+    }
+
+    fn park_lifecycle(
+        &self,
+        ident: &str,
+        waiting: &[&str],
+        pending: &PendingLifecycle,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).park_lifecycle(ident, waiting, pending)
+    }
+
+    fn take_pending_lifecycle(
+        &self,
+        ident: &str,
+    ) -> impl Future<Output = Result<Option<PendingLifecycle>, StoreError>> + Send {
+        (**self).take_pending_lifecycle(ident)
+    }
+
+    fn create(
+        &self,
+        ident: &str,
+        state: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).create(ident, state)
+    }
+}
+
 /// The node table in DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -205,6 +260,7 @@ impl NodeTable for DynamoStore {
     ) -> Result<(), StoreError> {
         let CommandRegistration {
             command_id,
+            owner,
             targets,
             lifecycle,
             event_id,
@@ -223,6 +279,7 @@ impl NodeTable for DynamoStore {
             .expression_attribute_names("#ident", attr::IDENT)
             .item(attr::IDENT, s(command_id))
             .item(attr::ITEM_TYPE, s(COMMAND_ITEM_TYPE))
+            .item(attr::OWNER, s(owner))
             .item(
                 attr::RUNNING_ON,
                 s(targets.first().map_or("", String::as_str)),
@@ -457,8 +514,8 @@ where
     matches!(error, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
 }
 
-/// The error and its causes on one line: the SDK's `Display` alone says only "service error".
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its causes on one line: the SDK's `Display` alone says only "service error".
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -608,6 +665,8 @@ fn command_from_item(
         })?;
     Ok(RegisteredCommand {
         command_id: command_id.to_owned(),
+        // The original library's commands always belonged to the instance they ran on.
+        owner: text(attr::OWNER).unwrap_or_else(|| instance_id.clone()),
         instance_id,
         lifecycle,
         // The original library stored the whole event; its id is `id`.

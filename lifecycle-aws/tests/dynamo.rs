@@ -203,6 +203,7 @@ fn registration<'a>(
 ) -> CommandRegistration<'a> {
     CommandRegistration {
         command_id,
+        owner: "i-1",
         targets,
         lifecycle,
         event_id,
@@ -230,6 +231,7 @@ async fn commands_are_registered_once_and_consumed_once<T: NodeTable>(table: &T)
     let command = table.consume_command("cmd-1").await.unwrap().unwrap();
     assert_eq!(peeked, command);
     assert_eq!(command.instance_id, "i-1");
+    assert_eq!(command.owner, "i-1");
     assert_eq!(command.lifecycle, Some(action));
     assert_eq!(command.event_id.as_deref(), Some("evt-1"));
     // A duplicate result finds nothing.
@@ -269,6 +271,10 @@ fn a_command_item_written_by_the_original_library_is_consumed() {
             .unwrap()
             .unwrap();
         assert_eq!(command.instance_id, "i-007de616626a946ce");
+        assert_eq!(
+            command.owner, "i-007de616626a946ce",
+            "the original's commands belong to their instance"
+        );
         let lifecycle = command.lifecycle.unwrap();
         assert_eq!(
             lifecycle.lifecycle_action_token.as_deref(),

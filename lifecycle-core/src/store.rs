@@ -125,6 +125,25 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<CasOutcome, Self::Error>> + Send;
 }
 
+/// A borrowed store is a store: a dispatcher or runtime can use one its caller keeps.
+impl<S: Store + ?Sized> Store for &S {
+    type Error = S::Error;
+
+    fn load(
+        &self,
+        ident: &str,
+    ) -> impl Future<Output = Result<Option<Record>, Self::Error>> + Send {
+        (**self).load(ident)
+    }
+
+    fn compare_and_set(
+        &self,
+        change: StateChange<'_>,
+    ) -> impl Future<Output = Result<CasOutcome, Self::Error>> + Send {
+        (**self).compare_and_set(change)
+    }
+}
+
 /// An in-memory [`Store`]: for local runs, tests and benchmarks.
 ///
 /// ```

@@ -18,7 +18,7 @@ use lifecycle_core::{
     CommandStatus, Context, LifecycleTransition, LocalEffects, MemoryStore, Record, dispatch,
     lifecycle_model,
 };
-use lifecycle_examples::cluster::{ClusterNode, Dns};
+use lifecycle_examples::cluster::{ClusterNode, MemoryDns};
 use lifecycle_tests::{command_result, launching};
 
 /// Polls a future that never waits (the in-memory store and local effects never do) to
@@ -158,7 +158,7 @@ fn benches(c: &mut Criterion) {
         LifecycleTransition::Launching,
     );
     c.bench_function("cluster_launch_two_events", |b| {
-        let mut model = ClusterNode::new(Dns::default());
+        let mut model = ClusterNode::new(MemoryDns::default());
         b.iter_batched(
             || (node("finished_cloud_init"), LocalEffects::new()),
             |((store, mut record), effects)| {

@@ -5,13 +5,14 @@ use lifecycle_core::{
     CommandStatus, Event, LifecycleModel, LifecycleResult, LifecycleTransition, LocalEffects,
     MemoryStore, ModelReport, Record, StopReason, load_and_dispatch,
 };
-use lifecycle_examples::cluster::{ClusterNode, ClusterNodeState as S, Dns};
+use lifecycle_examples::cluster::{ClusterNode, ClusterNodeState as S, MemoryDns};
 use lifecycle_tests::{action, block_on, command_result, launching, terminating};
 
 struct Harness {
     store: MemoryStore,
     effects: LocalEffects,
     model: ClusterNode,
+    dns: MemoryDns,
 }
 
 impl Harness {
@@ -25,10 +26,12 @@ impl Harness {
                     .with("WorkerToken", "SWMTKN-1-secret"),
             );
         }
+        let dns = MemoryDns::default();
         Harness {
             store,
             effects: LocalEffects::new(),
-            model: ClusterNode::new(Dns::default()),
+            model: ClusterNode::new(dns.clone()),
+            dns,
         }
     }
 
@@ -89,10 +92,7 @@ fn a_worker_joins_waits_for_its_command_is_labeled_and_published() {
         h.effects.commands()[1].request.document_name,
         "ClusterLabelNode"
     );
-    assert_eq!(
-        h.model.dns.addresses("worker.cluster.internal"),
-        ["10.0.0.3"]
-    );
+    assert_eq!(h.dns.addresses("worker.cluster.internal"), ["10.0.0.3"]);
     // One read per event, one write per state change.
     assert_eq!(h.store.reads(), 2);
     assert_eq!(h.store.writes(), 5);
@@ -109,16 +109,12 @@ fn a_manager_skips_labels() {
         ["cluster_joined", "skip_labels", "update_dns", "mark_ready"]
     );
     assert_eq!(h.effects.commands().len(), 1, "no label command");
-    assert_eq!(
-        h.model.dns.addresses("manager.cluster.internal"),
-        ["10.0.0.4"]
-    );
+    assert_eq!(h.dns.addresses("manager.cluster.internal"), ["10.0.0.4"]);
 }
 
 #[test]
 fn a_terminating_node_leaves_dns_and_the_cluster() {
     let mut h = Harness::new(&[("i-1", "worker", "ready")]);
-    h.model.dns = Dns::default();
     let report = h.send(&terminating("i-1"));
     assert_eq!(report.stop, StopReason::Waiting);
     assert_eq!(h.state("i-1"), "leaving_cluster");
@@ -161,7 +157,7 @@ fn a_failed_join_goes_through_the_graceful_failure_path_and_abandons() {
 fn a_failing_task_is_cleaned_up_even_when_clean_up_fails_too() {
     let mut h = Harness::new(&[("i-1", "worker", "finished_cloud_init")]);
     h.send(&launching("i-1"));
-    h.model.dns.fail_updates(true);
+    h.dns.fail_updates(true);
     let result = h.last_command_result(CommandStatus::Success, LifecycleTransition::Launching);
     let report = h.send(&result);
     let failure = report.failure.as_ref().unwrap();

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use lifecycle_core::LifecycleModel;
+use lifecycle_examples::backup::NightlyBackup;
 use lifecycle_examples::cluster::ClusterNode;
 
 fn assert_snapshot(name: &str, actual: &str) {
@@ -31,6 +32,12 @@ fn the_cluster_model_mermaid_diagram_matches_its_snapshot() {
 #[test]
 fn the_cluster_model_dot_diagram_matches_its_snapshot() {
     assert_snapshot("cluster_node.dot", ClusterNode::DOT);
+}
+
+#[test]
+fn the_backup_model_diagrams_match_their_snapshots() {
+    assert_snapshot("nightly_backup.mmd", NightlyBackup::MERMAID);
+    assert_snapshot("nightly_backup.dot", NightlyBackup::DOT);
 }
 
 #[test]

@@ -4,13 +4,14 @@ use lifecycle_core::{
     Context, Event, LocalEffects, MemoryStore, Record, State, TypedState, WrongState, dispatch,
 };
 use lifecycle_examples::cluster::{
-    ClusterNode, ClusterNodeHandle, ClusterNodeState, Dns, cluster_node_state,
+    ClusterNode, ClusterNodeHandle, ClusterNodeState, MemoryDns, cluster_node_state,
 };
 use lifecycle_tests::{block_on, command_result, launching};
 
 #[test]
 fn a_handle_walks_the_declared_transitions_and_tracks_the_state_in_its_type() {
-    let mut node = ClusterNode::new(Dns::default());
+    let dns = MemoryDns::default();
+    let mut node = ClusterNode::new(dns.clone());
     let effects = LocalEffects::new();
     let event = launching("i-1");
     let mut record = Record::new("i-1", "finished_cloud_init")
@@ -29,7 +30,7 @@ fn a_handle_walks_the_declared_transitions_and_tracks_the_state_in_its_type() {
         assert_eq!(ready.state(), ClusterNodeState::Ready);
     });
     assert_eq!(record.state, "ready");
-    assert_eq!(node.dns.addresses("manager.cluster.internal"), ["10.0.0.9"]);
+    assert_eq!(dns.addresses("manager.cluster.internal"), ["10.0.0.9"]);
     assert_eq!(effects.commands().len(), 1);
 }
 

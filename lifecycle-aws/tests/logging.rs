@@ -1,0 +1,89 @@
+//! The Lambda's logs (its own process: tracing's callsite interest is global, and a test that
+//! reads logs must not share the process with tests that log concurrently).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::node::*;
+use serde_json::{Value, json};
+
+/// A log sink the test can read.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'w self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+#[test]
+fn logs_are_json_lines_with_event_instance_state_and_trigger_and_no_secrets() {
+    let logs = LogBuffer::default();
+    let subscriber = lifecycle_aws::lambda::json_subscriber("info", logs.clone());
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    common::run(async {
+        let f = Fixture::new().await;
+        f.put(
+            json!({"Ident": "i-7", "ItemStatus": "finished_cloud_init", "ItemType": "worker",
+            "WorkerToken": "SWMTKN-1-very-secret", "ManagerToken": "SWMTKN-1-also-secret"}),
+        )
+        .await;
+        f.handle(launching("i-7")).await.unwrap();
+        let command_id = f.attribute("i-7", "JoinCommand").await;
+        f.handle(command_status(&command_id, "i-7", "Failed", LONG_AGO))
+            .await
+            .unwrap();
+    });
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("SWMTKN"), "a secret reached the logs");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let fired: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "fired")
+        .collect();
+    assert_eq!(
+        fired.len(),
+        2,
+        "join, then the failure path's abandon: {text}"
+    );
+    for line in &lines {
+        assert_eq!(line["span"]["instance_id"], "i-7", "no instance on {line}");
+        assert!(line["span"]["event_id"].is_string(), "no event on {line}");
+    }
+    for line in &fired {
+        let fields = &line["fields"];
+        for key in ["event_id", "ident", "from", "to", "trigger"] {
+            assert!(fields[key].is_string(), "{key} missing in {line}");
+        }
+        assert_eq!(fields["ident"], "i-7");
+    }
+    assert_eq!(fired[0]["span"]["instance_id"], "i-7");
+    assert_eq!(fired[0]["fields"]["trigger"], "join");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "event failed" && l["level"] == "ERROR")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "lifecycle action completed"
+                && l["fields"]["result"] == "ABANDON")
+    );
+}

@@ -1,0 +1,99 @@
+//! The scheduled-backup example through the Lambda's code path: the rule `backup` starts the
+//! machine, the backup command's result finishes it.
+
+use std::sync::Arc;
+
+use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::runtime::Runtime;
+use lifecycle_examples::backup::NightlyBackup;
+use lifecycle_examples::local::{SimulatedAutoScaling, SimulatedSsm};
+use lifecycle_tests::block_on;
+use serde_json::{Value, json};
+
+fn scheduled(rule: &str) -> Value {
+    json!({"version": "0", "id": "night-1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-25T02:00:00Z", "region": "eu-central-1",
+        "resources": [format!("arn:aws:events:eu-central-1:123456789012:rule/{rule}")], "detail": {}})
+}
+
+fn result(command_id: &str, status: &str) -> Value {
+    json!({"version": "0", "id": format!("result-{status}"), "detail-type": "EC2 Command Status-change Notification",
+        "source": "aws.ssm", "account": "123456789012", "time": "2026-11-25T02:10:00Z", "region": "eu-central-1",
+        "resources": ["arn:aws:ec2:eu-central-1:123456789012:instance/i-0data"],
+        "detail": {"command-id": command_id, "document-name": "AWS-RunShellScript", "status": status,
+            "requested-date-time": "2026-11-25T02:00:01.000Z", "parameters": "{}"}})
+}
+
+fn runtime(
+    table: &MemoryTable,
+    ssm: Arc<SimulatedSsm>,
+) -> Runtime<NightlyBackup, impl Fn() -> NightlyBackup + Send + Sync, &MemoryTable> {
+    Runtime::with_parts(
+        table,
+        ssm,
+        Arc::new(SimulatedAutoScaling::default()),
+        || NightlyBackup {
+            instance: "i-0data".into(),
+            destination: "s3://backups/nightly".into(),
+        },
+    )
+}
+
+#[test]
+fn the_backup_rule_runs_the_script_on_the_data_instance_and_waits_for_it() {
+    let table = MemoryTable::new();
+    let ssm = Arc::new(SimulatedSsm::default());
+    let runtime = runtime(&table, ssm.clone());
+    block_on(async {
+        let response = runtime.handle(&scheduled("backup")).await.unwrap();
+        assert_eq!(response["outcomes"][0]["end"], "backing_up");
+        assert_eq!(response["outcomes"][0]["stop"], "waiting");
+        let (command_id, request) = ssm.sent().pop().unwrap();
+        assert_eq!(request.instance_ids, ["i-0data"]);
+        assert_eq!(
+            request.parameters["commands"],
+            ["/usr/local/bin/backup \"$DESTINATION\""]
+        );
+        assert_eq!(
+            request.comment.as_deref(),
+            Some("nightly backup to s3://backups/nightly")
+        );
+
+        // The command ran on i-0data; its result resumes the `backup` machine.
+        let response = runtime
+            .handle(&result(&command_id, "Success"))
+            .await
+            .unwrap();
+        assert_eq!(response["outcomes"][0]["ident"], "backup");
+        assert_eq!(response["outcomes"][0]["end"], "done");
+    });
+    let record = table.records().get("backup").unwrap();
+    assert_eq!(record.get_str("LastBackup"), Some("result-Success"));
+}
+
+#[test]
+fn a_failed_backup_is_recorded_and_the_next_night_starts_over() {
+    let table = MemoryTable::new();
+    let ssm = Arc::new(SimulatedSsm::default());
+    let runtime = runtime(&table, ssm.clone());
+    block_on(async {
+        runtime.handle(&scheduled("backup")).await.unwrap();
+        let (command_id, _) = ssm.sent().pop().unwrap();
+        let response = runtime
+            .handle(&result(&command_id, "Failed"))
+            .await
+            .unwrap();
+        assert_eq!(response["outcomes"][0]["end"], "failed");
+        let response = runtime.handle(&scheduled("backup")).await.unwrap();
+        assert_eq!(response["outcomes"][0]["start"], "backup");
+        assert_eq!(response["outcomes"][0]["end"], "backing_up");
+    });
+    assert_eq!(
+        table
+            .records()
+            .get("backup")
+            .unwrap()
+            .get_str("LastFailure"),
+        Some("result-Failed")
+    );
+}
