@@ -3,6 +3,7 @@
 //! - [`cluster`]: a cluster node (docker-swarm style) that joins on launch and leaves on
 //!   termination, with a graceful failure path.
 //! - [`backup`]: a nightly backup started by a scheduled rule named `backup`.
+//! - [`route53`]: the cluster's DNS in Route 53, for the Lambda.
 //! - [`local`]: a simulated Auto Scaling group run through the Lambda's code path on an
 //!   in-memory (or DynamoDB-compatible) node table (the `lifecycle-local` binary).
 
@@ -11,3 +12,4 @@
 pub mod backup;
 pub mod cluster;
 pub mod local;
+pub mod route53;

@@ -86,7 +86,7 @@ fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
     let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
         .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test, which starts moto_server");
     let table = format!("lambda-nodes-{}", std::process::id());
-    tokio::runtime::Builder::new_current_thread()
+    let zone_id = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
@@ -136,6 +136,18 @@ fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
                 .send()
                 .await
                 .unwrap();
+            let zone = aws_sdk_route53::Client::new(&config)
+                .create_hosted_zone()
+                .name("lambda.cluster.internal")
+                .caller_reference(format!("lambda-{}", std::process::id()))
+                .send()
+                .await
+                .unwrap();
+            zone.hosted_zone()
+                .unwrap()
+                .id()
+                .trim_start_matches("/hostedzone/")
+                .to_owned()
         });
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -149,6 +161,9 @@ fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cluster")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         .env("LIFECYCLE_TABLE", &table)
+        .env("DNS_ZONE_ID", &zone_id)
+        .env("MANAGER_DNS_NAME", "managers.lambda.cluster.internal")
+        .env("WORKER_DNS_NAME", "workers.lambda.cluster.internal")
         .env("AWS_REGION", "eu-central-1")
         .env("AWS_ENDPOINT_URL", &endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")

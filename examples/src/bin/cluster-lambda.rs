@@ -1,12 +1,26 @@
-//! The cluster example as a Lambda: `LIFECYCLE_TABLE` names the node table.
-//!
-//! DNS here is the in-memory stand-in: publish to your DNS provider by implementing
-//! `DnsRegistry` for it (Route 53 is not wired in this example yet).
+//! The cluster example as a Lambda. `LIFECYCLE_TABLE` names the node table, `DNS_ZONE_ID` the
+//! Route 53 hosted zone, `MANAGER_DNS_NAME` and `WORKER_DNS_NAME` the names nodes are
+//! published under.
 
-use lifecycle_examples::cluster::{ClusterNode, MemoryDns};
+use aws_config::BehaviorVersion;
+use lifecycle_examples::cluster::ClusterNode;
+use lifecycle_examples::route53::Route53Dns;
+
+fn required(name: &str) -> Result<String, lambda_runtime::Error> {
+    std::env::var(name).map_err(|_| format!("environment variable {name} is not set").into())
+}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let dns = MemoryDns::default();
-    lifecycle_aws::run(move || ClusterNode::new(dns.clone())).await
+    let zone = required("DNS_ZONE_ID")?;
+    let manager_dns_name = required("MANAGER_DNS_NAME")?;
+    let worker_dns_name = required("WORKER_DNS_NAME")?;
+    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let dns = Route53Dns::new(aws_sdk_route53::Client::new(&config), zone);
+    lifecycle_aws::run(move || ClusterNode {
+        manager_dns_name: manager_dns_name.clone(),
+        worker_dns_name: worker_dns_name.clone(),
+        ..ClusterNode::new(dns.clone())
+    })
+    .await
 }
