@@ -2,11 +2,28 @@
 //! heartbeats.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use lifecycle_core::{CommandRequest, EffectError, Effects, Event, LifecycleAction, Record};
 
 use crate::actions::{Completed, LifecycleActions};
-use crate::store::{CommandRegistration, NodeTable, error_chain};
+use crate::store::{CommandRegistration, NodeTable, error_chain, is_transient};
+
+/// An SDK error as an [`EffectError`], transient or not.
+fn effect_error<E, R>(
+    operation: &'static str,
+    error: &aws_sdk_ssm::error::SdkError<E, R>,
+) -> EffectError
+where
+    E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if is_transient(error) {
+        EffectError::transient(operation, error_chain(error))
+    } else {
+        EffectError::new(operation, error_chain(error))
+    }
+}
 
 /// Sends commands to instances: SSM `SendCommand` on AWS ([`SsmCommands`]), a simulation
 /// locally.
@@ -38,7 +55,7 @@ impl CommandSender for SsmCommands {
             .set_comment(request.comment.clone())
             .send()
             .await
-            .map_err(|e| EffectError::new("send_command", error_chain(&e)))?;
+            .map_err(|e| effect_error("send_command", &e))?;
         output
             .command()
             .and_then(|c| c.command_id())
@@ -53,7 +70,7 @@ impl CommandSender for SsmCommands {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| EffectError::new("cancel_command", error_chain(&e)))
+            .map_err(|e| effect_error("cancel_command", &e))
     }
 }
 
@@ -64,6 +81,7 @@ pub struct AwsEffects<'a, T> {
     table: &'a T,
     actions: &'a dyn LifecycleActions,
     region: Option<&'a str>,
+    registered: Mutex<Vec<String>>,
 }
 
 impl<'a, T: NodeTable> AwsEffects<'a, T> {
@@ -79,7 +97,16 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
             table,
             actions,
             region,
+            registered: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The commands sent and registered for this event so far.
+    pub fn registered(&self) -> Vec<String> {
+        self.registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -108,7 +135,8 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
             .await;
         if let Err(e) = registered {
             let cancelled = self.commands.cancel(&command_id).await;
-            return Err(EffectError::new(
+            // The table failed, not the request: trying again later may work.
+            return Err(EffectError::transient(
                 "send_command",
                 format!(
                     "sent {command_id} but could not register it ({e}); {}",
@@ -120,6 +148,10 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
             ));
         }
         tracing::info!(event_id = %event.id, command_id, document = %request.document_name, "command sent");
+        self.registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(command_id.clone());
         Ok(command_id)
     }
 
@@ -130,7 +162,7 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
                 "record_heartbeat",
                 "Auto Scaling has no active lifecycle action for this instance any more",
             )),
-            Err(e) => Err(EffectError::new("record_heartbeat", e.to_string())),
+            Err(e) => Err(EffectError::transient("record_heartbeat", e.to_string())),
         }
     }
 }

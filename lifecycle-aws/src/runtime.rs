@@ -47,6 +47,17 @@ pub enum HandleError {
         /// What went wrong.
         message: String,
     },
+    /// A task failed on a transient error (throttling, a timeout) before its state change was
+    /// stored. Redelivery retries; the record resumes where it is.
+    #[error("dispatching {event_id} for {ident}: {message}")]
+    Transient {
+        /// The event.
+        event_id: String,
+        /// The record.
+        ident: String,
+        /// What failed.
+        message: String,
+    },
     /// DynamoDB failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -62,6 +73,7 @@ impl HandleError {
             self,
             HandleError::UnknownInstance(_)
                 | HandleError::CommandNotRegisteredYet(_)
+                | HandleError::Transient { .. }
                 | HandleError::Store(StoreError::Request { .. })
                 | HandleError::Action(_)
         )
@@ -295,7 +307,9 @@ where
             }
             CommandProgress::Finished(status) => status,
         };
-        let Some(command) = self.store.consume_command(&command_id).await? else {
+        // Read, not taken: the command stays registered until its result has been handled,
+        // so a delivery cut off half way is handled again when it is redelivered.
+        let Some(command) = self.store.peek_command(&command_id).await? else {
             if requested
                 .as_deref()
                 .is_some_and(|r| requested_within(r, self.command_grace))
@@ -313,8 +327,17 @@ where
             command_id = %command_id,
             instance_id = %command.instance_id
         );
-        let event = Event::command_result(id, command_id, status, command.owner, command.lifecycle);
-        self.run_lifecycle(event, None).instrument(span).await
+        let event = Event::command_result(
+            id,
+            command_id.clone(),
+            status,
+            command.owner,
+            command.lifecycle,
+        );
+        let outcome = self.run_lifecycle(event, None).instrument(span).await?;
+        // Handled: a duplicate of this result now finds nothing.
+        self.store.consume_command(&command_id).await?;
+        Ok(outcome)
     }
 
     async fn scheduled(
@@ -453,6 +476,13 @@ where
         let report = match dispatching.await {
             Ok(report) => report,
             Err(DispatchError::Store(e)) => return Err(e.into()),
+            Err(DispatchError::Transient { error, .. }) => {
+                return Err(HandleError::Transient {
+                    event_id: event.id.clone(),
+                    ident: record.ident.clone(),
+                    message: error.to_string(),
+                });
+            }
             Err(e) => {
                 return Err(HandleError::Dispatch {
                     event_id: event.id.clone(),
@@ -461,11 +491,31 @@ where
                 });
             }
         };
+        if report.stop == StopReason::LostRace && report.fired.is_empty() {
+            // Another invocation moved the record first: what this one sent is nobody's.
+            for command_id in effects.registered() {
+                self.withdraw_command(&command_id).await;
+            }
+        }
         let completed = match (report.lifecycle_result, &event.lifecycle) {
             (Some(result), Some(action)) => Some(self.complete(action, region, result).await?),
             _ => None,
         };
         Ok(summary::<M>(&event, &report, completed))
+    }
+
+    /// Unregisters and cancels a command sent by an invocation that lost its race. Best effort:
+    /// a command left registered is answered by a result the record no longer waits for.
+    async fn withdraw_command(&self, command_id: &str) {
+        if let Err(e) = self.store.consume_command(command_id).await {
+            tracing::warn!(command_id, error = %e, "could not unregister a command of a lost race");
+        }
+        match self.commands.cancel(command_id).await {
+            Ok(()) => tracing::info!(command_id, "cancelled a command of a lost race"),
+            Err(e) => {
+                tracing::warn!(command_id, error = %e, "could not cancel a command of a lost race")
+            }
+        }
     }
 
     async fn complete(

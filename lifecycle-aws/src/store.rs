@@ -514,6 +514,40 @@ where
     matches!(error, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// Whether an AWS call that failed this way may succeed when tried again: no answer (a
+/// timeout, a dropped connection), a 5xx, or throttling.
+pub fn is_transient<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    const THROTTLING: [&str; 8] = [
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "PriorRequestNotComplete",
+    ];
+    const SERVER: [&str; 4] = [
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "InternalError",
+    ];
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => e
+            .err()
+            .code()
+            .is_some_and(|code| THROTTLING.contains(&code) || SERVER.contains(&code)),
+        _ => false,
+    }
+}
+
 /// An error and its causes on one line: the SDK's `Display` alone says only "service error".
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();

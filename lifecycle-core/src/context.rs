@@ -80,14 +80,34 @@ pub struct EffectError {
     pub operation: &'static str,
     /// Why it failed.
     pub message: String,
+    /// Whether trying again later may succeed (throttling, a timeout, a 5xx). A task that fails
+    /// on such an error before its state change is stored makes the dispatcher stop with
+    /// [`DispatchError::Transient`](crate::DispatchError::Transient) instead of entering the
+    /// failure state: the event is redelivered and the task runs again.
+    pub transient: bool,
 }
 
 impl EffectError {
-    /// An error for `operation`.
+    /// A lasting error for `operation`: trying again would fail the same way.
     pub fn new(operation: &'static str, message: impl Into<String>) -> Self {
         EffectError {
             operation,
             message: message.into(),
+            transient: false,
+        }
+    }
+
+    /// A transient error for `operation` (throttling, a timeout, a 5xx).
+    ///
+    /// ```
+    /// use lifecycle_core::EffectError;
+    /// assert!(EffectError::transient("send_command", "ThrottlingException").transient);
+    /// assert!(!EffectError::new("send_command", "InvalidDocument").transient);
+    /// ```
+    pub fn transient(operation: &'static str, message: impl Into<String>) -> Self {
+        EffectError {
+            transient: true,
+            ..EffectError::new(operation, message)
         }
     }
 }
@@ -207,6 +227,10 @@ pub struct Context<'a> {
     /// An `ignore_errors` trigger fired for a failed command result: the failure is handled,
     /// and the triggers after it no longer check the event's status.
     pub(crate) event_failure_handled: bool,
+    /// The last transient effect error a task saw: if the task fails, the event is retried
+    /// rather than failed. A mutex, not a cell: tasks hold `&Context` across awaits, and their
+    /// futures must be `Send`.
+    pub(crate) transient: std::sync::Mutex<Option<EffectError>>,
 }
 
 impl<'a> Context<'a> {
@@ -230,7 +254,33 @@ impl<'a> Context<'a> {
             staged: Vec::new(),
             event_failed: false,
             event_failure_handled: false,
+            transient: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether this record was last moved by this same event: an earlier delivery of it got
+    /// that far before it failed or was cut off, and this one resumes it. Tasks that run before
+    /// a state change may already have run once for this event when this is true — and also
+    /// when it is false, if the earlier delivery stopped before its first state change — so
+    /// they must be idempotent; this tells a task it may find its own earlier work.
+    pub fn is_redelivery(&self) -> bool {
+        crate::LifecycleProgress::of(self.record)
+            .is_some_and(|progress| progress.event_id == self.event.id)
+    }
+
+    fn note(&self, result: Result<(), &EffectError>) {
+        if let Err(e) = result
+            && e.transient
+        {
+            *self.transient.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+        }
+    }
+
+    pub(crate) fn take_transient(&self) -> Option<EffectError> {
+        self.transient
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// The event being processed.
@@ -273,16 +323,23 @@ impl<'a> Context<'a> {
     /// Sends an SSM command; its completion event resumes this lifecycle (use `wait` on the
     /// transition to stop until then). Returns the command id.
     pub async fn send_command(&self, request: CommandRequest) -> Result<String, EffectError> {
-        self.effects
+        let sent = self
+            .effects
             .send_command(self.event, self.record, request)
-            .await
+            .await;
+        self.note(sent.as_ref().map(|_| ()));
+        sent
     }
 
     /// Records a heartbeat for this event's lifecycle action, so the hook does not time out
     /// during a long task.
     pub async fn heartbeat(&self) -> Result<(), EffectError> {
         match &self.event.lifecycle {
-            Some(action) => self.effects.record_heartbeat(action).await,
+            Some(action) => {
+                let recorded = self.effects.record_heartbeat(action).await;
+                self.note(recorded.as_ref().copied());
+                recorded
+            }
             None => Err(EffectError::new(
                 "record_heartbeat",
                 "this event belongs to no lifecycle action",

@@ -3,8 +3,10 @@
 
 use std::fmt;
 
-use crate::context::{Context, Effects};
-use crate::event::{CommandStatus, Event, EventKind, LifecycleTransition};
+use serde_json::Value;
+
+use crate::context::{Context, EffectError, Effects};
+use crate::event::{CommandStatus, Event, EventKind, LifecycleAction, LifecycleTransition};
 use crate::model::{LifecycleModel, Phase, State, TaskFailure, UnknownState};
 use crate::store::{CasOutcome, Record, StateChange, Store};
 
@@ -213,6 +215,102 @@ pub enum DispatchError<S, E, StoreError> {
     /// Triggers kept changing the state: the model has a cycle its guards do not break.
     #[error("gave up after {0} state changes for one event: a cycle of transitions never settles")]
     Cycle(usize),
+    /// A task failed on a transient effect error (throttling, a timeout) before its state
+    /// change was stored: deliver the event again; the record resumes where it is.
+    #[error("transient error in trigger `{trigger}` from `{state}`: {error}")]
+    Transient {
+        /// Where the record is.
+        state: S,
+        /// The trigger whose task failed.
+        trigger: &'static str,
+        /// The effect's error.
+        error: EffectError,
+    },
+}
+
+/// The record attribute in which each state change notes the lifecycle action that made it.
+pub const PROGRESS_ATTRIBUTE: &str = "LifecycleProgress";
+
+/// What a record remembers of the lifecycle action that last moved it (attribute
+/// [`PROGRESS_ATTRIBUTE`], written with each state change, in the same write).
+///
+/// It makes redelivery safe: an event of the same lifecycle action that finds the record
+/// moved on resumes from there instead of being refused, and one that finds the lifecycle at
+/// rest completes the action again with the result it ended with (Auto Scaling answers a
+/// repeat with "no active lifecycle action"), so a crash between the last state change and the
+/// completion does not leave the hook to time out.
+///
+/// ```
+/// use lifecycle_core::{LifecycleProgress, LifecycleResult, Record};
+/// let record = Record::new("i-1", "ready").with(
+///     "LifecycleProgress",
+///     serde_json::json!({"Token": "t-1", "Event": "e-1", "Result": "CONTINUE", "Waiting": false}),
+/// );
+/// let progress = LifecycleProgress::of(&record).unwrap();
+/// assert_eq!(progress.token, "t-1");
+/// assert_eq!(progress.result, LifecycleResult::Continue);
+/// assert!(!progress.waiting);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LifecycleProgress {
+    /// The lifecycle action's token (or `instance/transition` when the event had none).
+    pub token: String,
+    /// The event whose processing made the change.
+    pub event_id: String,
+    /// What the action completes with if the lifecycle ends where the record is.
+    pub result: LifecycleResult,
+    /// Whether the record stopped to wait for another event (`wait` or `stop`).
+    pub waiting: bool,
+}
+
+impl LifecycleProgress {
+    /// The progress noted on `record`, if any.
+    pub fn of(record: &Record) -> Option<Self> {
+        let value = record.attributes.get(PROGRESS_ATTRIBUTE)?;
+        Some(LifecycleProgress {
+            token: value.get("Token")?.as_str()?.to_owned(),
+            event_id: value.get("Event")?.as_str()?.to_owned(),
+            result: match value.get("Result")?.as_str()? {
+                "ABANDON" => LifecycleResult::Abandon,
+                _ => LifecycleResult::Continue,
+            },
+            waiting: value.get("Waiting")?.as_bool()?,
+        })
+    }
+
+    fn to_value(&self) -> Value {
+        serde_json::json!({
+            "Token": self.token,
+            "Event": self.event_id,
+            "Result": self.result.as_aws_str(),
+            "Waiting": self.waiting,
+        })
+    }
+}
+
+/// The key that identifies a lifecycle action across its events.
+fn action_key(action: &LifecycleAction) -> String {
+    match &action.lifecycle_action_token {
+        Some(token) => token.clone(),
+        None => format!(
+            "{}/{:?}",
+            action.ec2_instance_id, action.lifecycle_transition
+        ),
+    }
+}
+
+/// Notes this event's lifecycle action on the record, to be stored with the next write.
+fn stage_progress(ctx: &mut Context<'_>, waiting: bool) {
+    let (Some(action), Some(result)) = (&ctx.event.lifecycle, ctx.lifecycle_result()) else {
+        return;
+    };
+    let progress = LifecycleProgress {
+        token: action_key(action),
+        event_id: ctx.event.id.clone(),
+        result,
+        waiting,
+    };
+    ctx.set(PROGRESS_ATTRIBUTE, progress.to_value());
 }
 
 /// The [`Report`] of model `M`.
@@ -286,7 +384,17 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         lifecycle_result: None,
     };
     report.states.push(start);
-    if let Some(reason) = admission::<M>(start, event) {
+    // An event of the lifecycle action that last moved the record is a redelivery (or the
+    // action's next event): it resumes from where the record is, it is not refused.
+    let progress = LifecycleProgress::of(record).filter(|p| {
+        event
+            .lifecycle
+            .as_ref()
+            .is_some_and(|action| action_key(action) == p.token)
+    });
+    if progress.is_none()
+        && let Some(reason) = admission::<M>(start, event)
+    {
         tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, ?reason, "event not processed");
         report.stop = reason;
         report.lifecycle_result = match (reason, event.lifecycle_transition()) {
@@ -353,6 +461,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
                 };
                 in_failure = true;
                 if at != failure_state {
+                    stage_progress(&mut ctx, false);
                     if !write(store, &mut ctx, failure_state).await? {
                         break StopReason::LostRace;
                     }
@@ -373,6 +482,11 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     let moved = report.states.len() > 1;
     report.lifecycle_result = match stop {
         StopReason::Finished | StopReason::Settled if moved => ctx.lifecycle_result(),
+        // A redelivery found this action's lifecycle where it left it. At rest: complete it
+        // again (the first completion may never have been sent). Waiting: its next event will.
+        StopReason::Finished | StopReason::Settled if progress.is_some() => {
+            progress.filter(|p| !p.waiting).map(|p| p.result)
+        }
         // A terminating instance nothing in the model reacts to (already terminal, or caught
         // mid-launch): let it go rather than leave its hook to time out.
         StopReason::Finished | StopReason::Settled if event.kind == EventKind::Terminating => {
@@ -437,7 +551,10 @@ async fn step<M: LifecycleModel, St: Store>(
             cause: FailureCause::Task(cause),
         };
 
+        // Only an error a failing task itself saw counts.
+        ctx.take_transient();
         if let Err(e) = model.run_tasks(index, Phase::Prepare, ctx).await {
+            transient(ctx, state, trigger)?;
             if !transition.ignore_errors {
                 return Ok(failed(e));
             }
@@ -446,7 +563,9 @@ async fn step<M: LifecycleModel, St: Store>(
         if !model.check_guards(index, ctx).await {
             continue;
         }
+        ctx.take_transient();
         if let Err(e) = model.run_tasks(index, Phase::Before, ctx).await {
+            transient(ctx, state, trigger)?;
             if !transition.ignore_errors {
                 return Ok(failed(e));
             }
@@ -454,8 +573,14 @@ async fn step<M: LifecycleModel, St: Store>(
         }
 
         let dest = transition.dest.unwrap_or(state);
-        if (dest != state || !ctx.staged.is_empty()) && !write(store, ctx, dest).await? {
-            return Ok(Step::Stop(StopReason::LostRace));
+        if dest != state || !ctx.staged.is_empty() {
+            stage_progress(
+                ctx,
+                transition.wait_after_state_change || transition.stop_after_trigger,
+            );
+            if !write(store, ctx, dest).await? {
+                return Ok(Step::Stop(StopReason::LostRace));
+            }
         }
         tracing::info!(event_id = %ctx.event.id, ident = %ctx.record.ident, from = %state, to = %dest, trigger, "fired");
         if event_failed {
@@ -510,6 +635,26 @@ async fn step<M: LifecycleModel, St: Store>(
     } else {
         StopReason::Settled
     }))
+}
+
+/// A task failed before its state change was stored: if an effect it asked for failed
+/// transiently, the event is to be delivered again rather than failed.
+fn transient<S: State, E, StE>(
+    ctx: &Context<'_>,
+    state: S,
+    trigger: &'static str,
+) -> Result<(), DispatchError<S, E, StE>> {
+    match ctx.take_transient() {
+        Some(error) => {
+            tracing::warn!(event_id = %ctx.event.id, ident = %ctx.record.ident, %state, trigger, %error, "transient error: the event will be retried");
+            Err(DispatchError::Transient {
+                state,
+                trigger,
+                error,
+            })
+        }
+        None => Ok(()),
+    }
 }
 
 fn ignore<S: State, E: fmt::Display>(

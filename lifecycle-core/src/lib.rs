@@ -98,8 +98,9 @@ mod store;
 
 pub use context::{CommandRequest, Context, EffectError, Effects, LocalEffects, SentCommand};
 pub use dispatch::{
-    DispatchError, Failure, FailureCause, Fired, LifecycleResult, ModelDispatchError, ModelReport,
-    Report, StopReason, dispatch, load_and_dispatch, run_transition,
+    DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
+    ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, dispatch,
+    load_and_dispatch, run_transition,
 };
 pub use event::{
     CommandStatus, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,

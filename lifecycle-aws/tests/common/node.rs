@@ -75,10 +75,14 @@ impl Node {
 /// A completion: instance, transition, result, token.
 pub type Completion = (String, LifecycleTransition, LifecycleResult, Option<String>);
 
-/// Records completions and heartbeats instead of calling Auto Scaling.
+/// Records completions and heartbeats instead of calling Auto Scaling, and answers as it
+/// does: a lifecycle action completed once has no active action any more.
 #[derive(Default)]
 pub struct Recorded {
+    /// Completions Auto Scaling accepted.
     pub completions: Mutex<Vec<Completion>>,
+    /// Completions of an action already completed ("No active Lifecycle Action found").
+    pub repeated: Mutex<Vec<Completion>>,
     pub heartbeats: Mutex<Vec<String>>,
 }
 
@@ -90,12 +94,21 @@ impl LifecycleActions for Recorded {
         _: Option<&str>,
         result: LifecycleResult,
     ) -> Result<Completed, ActionError> {
-        self.completions.lock().unwrap().push((
+        let completion = (
             action.ec2_instance_id.clone(),
             action.lifecycle_transition,
             result,
             action.lifecycle_action_token.clone(),
-        ));
+        );
+        let mut completions = self.completions.lock().unwrap();
+        if completions
+            .iter()
+            .any(|c| c.3 == completion.3 && c.1 == completion.1)
+        {
+            self.repeated.lock().unwrap().push(completion);
+            return Ok(Completed::NoActiveAction);
+        }
+        completions.push(completion);
         Ok(Completed::Done)
     }
 
@@ -176,6 +189,13 @@ impl Fixture {
     pub async fn attribute(&self, ident: &str, name: &str) -> String {
         match &self.item(ident).await.unwrap()[name] {
             AttributeValue::S(s) => s.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    pub async fn attribute_number(&self, ident: &str, name: &str) -> u64 {
+        match &self.item(ident).await.unwrap()[name] {
+            AttributeValue::N(n) => n.parse().unwrap(),
             other => panic!("{other:?}"),
         }
     }
