@@ -134,6 +134,11 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
             })
             .await;
         if let Err(e) = registered {
+            // The write may have happened with its answer lost: a registration left behind
+            // would let the cancelled command's result fail the lifecycle.
+            if let Err(e) = self.table.consume_command(&command_id).await {
+                tracing::warn!(command_id, error = %e, "could not withdraw a registration that failed");
+            }
             let cancelled = self.commands.cancel(&command_id).await;
             // The table failed, not the request: trying again later may work.
             return Err(EffectError::transient(

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod node;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

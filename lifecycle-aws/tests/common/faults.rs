@@ -1,0 +1,315 @@
+//! Fault injection around the runtime's three dependencies: the node table, the command
+//! sender and Auto Scaling. One counter numbers every call any of them makes; a [`Plan`] makes
+//! the k-th call fail.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
+use lifecycle_aws::effects::CommandSender;
+use lifecycle_aws::store::{
+    CommandRegistration, NodeTable, PendingLifecycle, RegisteredCommand, StoreError,
+};
+use lifecycle_core::{
+    CasOutcome, CommandRequest, EffectError, LifecycleAction, LifecycleResult, Record, StateChange,
+    Store,
+};
+
+/// How the k-th call goes wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Every call works.
+    None,
+    /// The k-th call fails before it takes effect (throttling, a refused connection).
+    Fail(usize),
+    /// The k-th call takes effect, but its answer is lost (a timeout).
+    Lost(usize),
+    /// The k-th call takes effect and the process dies: no later call of this delivery
+    /// reaches AWS (a Lambda killed between a side effect and the next write).
+    Crash(usize),
+}
+
+/// The shared call counter and plan.
+pub struct Faults {
+    calls: AtomicUsize,
+    plan: Mutex<Plan>,
+    dead: AtomicBool,
+    /// Calls made, by operation, in order.
+    pub log: Mutex<Vec<&'static str>>,
+}
+
+impl Faults {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Faults {
+            calls: AtomicUsize::new(0),
+            plan: Mutex::new(Plan::None),
+            dead: AtomicBool::new(false),
+            log: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Arms `plan`, counting calls from zero.
+    pub fn arm(&self, plan: Plan) {
+        *self.plan.lock().unwrap() = plan;
+        self.calls.store(0, Ordering::SeqCst);
+        self.dead.store(false, Ordering::SeqCst);
+    }
+
+    /// A new process: the plan is spent, calls work again.
+    pub fn restart(&self) {
+        *self.plan.lock().unwrap() = Plan::None;
+        self.dead.store(false, Ordering::SeqCst);
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Runs one call under the plan. `Err(message)` if it fails.
+    async fn call<R, E>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<R, E>>,
+    ) -> Result<Result<R, E>, String> {
+        if self.dead.load(Ordering::SeqCst) {
+            return Err(format!("{operation}: the process is gone"));
+        }
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let plan = *self.plan.lock().unwrap();
+        if plan == Plan::Fail(n) {
+            return Err(format!(
+                "{operation}: ThrottlingException (injected, call {n})"
+            ));
+        }
+        self.log.lock().unwrap().push(operation);
+        let result = call.await;
+        match plan {
+            Plan::Lost(k) if k == n => Err(format!(
+                "{operation}: timed out waiting for the answer (injected, call {n})"
+            )),
+            Plan::Crash(k) if k == n => {
+                self.dead.store(true, Ordering::SeqCst);
+                Err(format!(
+                    "{operation}: the process died (injected, call {n})"
+                ))
+            }
+            _ => Ok(result),
+        }
+    }
+}
+
+fn store_error(operation: &'static str, message: String) -> StoreError {
+    StoreError::Request {
+        operation,
+        table: "faulty".into(),
+        message,
+    }
+}
+
+/// A node table whose calls go through [`Faults`].
+pub struct FaultyTable<T> {
+    pub inner: T,
+    pub faults: Arc<Faults>,
+}
+
+impl<T: NodeTable> Store for FaultyTable<T> {
+    type Error = StoreError;
+
+    async fn load(&self, ident: &str) -> Result<Option<Record>, StoreError> {
+        self.faults
+            .call("GetItem", self.inner.load(ident))
+            .await
+            .map_err(|m| store_error("GetItem", m))?
+    }
+
+    async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
+        self.faults
+            .call("UpdateItem", self.inner.compare_and_set(change))
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+}
+
+impl<T: NodeTable> NodeTable for FaultyTable<T> {
+    async fn register_command(
+        &self,
+        registration: CommandRegistration<'_>,
+    ) -> Result<(), StoreError> {
+        self.faults
+            .call("PutItem", self.inner.register_command(registration))
+            .await
+            .map_err(|m| store_error("PutItem", m))?
+    }
+
+    async fn consume_command(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        self.faults
+            .call("DeleteItem", self.inner.consume_command(command_id))
+            .await
+            .map_err(|m| store_error("DeleteItem", m))?
+    }
+
+    async fn peek_command(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        self.faults
+            .call("GetItem", self.inner.peek_command(command_id))
+            .await
+            .map_err(|m| store_error("GetItem", m))?
+    }
+
+    async fn park_lifecycle(
+        &self,
+        ident: &str,
+        waiting: &[&str],
+        pending: &PendingLifecycle,
+    ) -> Result<bool, StoreError> {
+        self.faults
+            .call(
+                "UpdateItem",
+                self.inner.park_lifecycle(ident, waiting, pending),
+            )
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
+    async fn take_pending_lifecycle(
+        &self,
+        ident: &str,
+    ) -> Result<Option<PendingLifecycle>, StoreError> {
+        self.faults
+            .call("UpdateItem", self.inner.take_pending_lifecycle(ident))
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
+    async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
+        self.faults
+            .call("PutItem", self.inner.create(ident, state))
+            .await
+            .map_err(|m| store_error("PutItem", m))?
+    }
+}
+
+/// A command sender whose calls go through [`Faults`], remembering what was sent.
+pub struct FaultyCommands {
+    pub inner: Arc<dyn CommandSender>,
+    pub faults: Arc<Faults>,
+    /// Every command SSM accepted, with its instance, in order.
+    pub sent: Mutex<Vec<(String, String)>>,
+    pub cancelled: Mutex<Vec<String>>,
+}
+
+impl FaultyCommands {
+    pub fn new(inner: Arc<dyn CommandSender>, faults: Arc<Faults>) -> Self {
+        FaultyCommands {
+            inner,
+            faults,
+            sent: Mutex::new(Vec::new()),
+            cancelled: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl CommandSender for FaultyCommands {
+    async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
+        let sent = self
+            .faults
+            .call("SendCommand", async {
+                let sent = self.inner.send(request).await;
+                if let Ok(id) = &sent {
+                    self.sent
+                        .lock()
+                        .unwrap()
+                        .push((id.clone(), request.instance_ids[0].clone()));
+                }
+                sent
+            })
+            .await
+            .map_err(|m| EffectError::transient("send_command", m))?;
+        sent
+    }
+
+    async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
+        self.faults
+            .call("CancelCommand", async {
+                let cancelled = self.inner.cancel(command_id).await;
+                if cancelled.is_ok() {
+                    self.cancelled.lock().unwrap().push(command_id.to_owned());
+                }
+                cancelled
+            })
+            .await
+            .map_err(|m| EffectError::transient("cancel_command", m))?
+    }
+}
+
+/// Auto Scaling whose calls go through [`Faults`].
+pub struct FaultyActions {
+    pub inner: Arc<dyn LifecycleActions>,
+    pub faults: Arc<Faults>,
+}
+
+#[async_trait::async_trait]
+impl LifecycleActions for FaultyActions {
+    async fn complete(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+        result: LifecycleResult,
+    ) -> Result<Completed, ActionError> {
+        self.faults
+            .call(
+                "CompleteLifecycleAction",
+                self.inner.complete(action, region, result),
+            )
+            .await
+            .map_err(|message| ActionError {
+                operation: "CompleteLifecycleAction",
+                instance: action.ec2_instance_id.clone(),
+                message,
+            })?
+    }
+
+    async fn heartbeat(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+    ) -> Result<Completed, ActionError> {
+        self.faults
+            .call(
+                "RecordLifecycleActionHeartbeat",
+                self.inner.heartbeat(action, region),
+            )
+            .await
+            .map_err(|message| ActionError {
+                operation: "RecordLifecycleActionHeartbeat",
+                instance: action.ec2_instance_id.clone(),
+                message,
+            })?
+    }
+}
+
+/// Commands for the in-memory table: ids from a counter, nothing runs.
+#[derive(Default)]
+pub struct CountingCommands {
+    next: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl CommandSender for CountingCommands {
+    async fn send(&self, _: &CommandRequest) -> Result<String, EffectError> {
+        Ok(format!(
+            "cmd-{:08}",
+            self.next.fetch_add(1, Ordering::SeqCst)
+        ))
+    }
+
+    async fn cancel(&self, _: &str) -> Result<(), EffectError> {
+        Ok(())
+    }
+}
