@@ -217,8 +217,7 @@ impl FaultyCommands {
 #[async_trait::async_trait]
 impl CommandSender for FaultyCommands {
     async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
-        let sent = self
-            .faults
+        self.faults
             .call("SendCommand", async {
                 let sent = self.inner.send(request).await;
                 if let Ok(id) = &sent {
@@ -230,8 +229,7 @@ impl CommandSender for FaultyCommands {
                 sent
             })
             .await
-            .map_err(|m| EffectError::transient("send_command", m))?;
-        sent
+            .map_err(|m| EffectError::transient("send_command", m))?
     }
 
     async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
