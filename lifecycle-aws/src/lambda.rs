@@ -99,6 +99,10 @@ where
 /// environment, sets up JSON logs, builds the AWS clients once per container, and handles
 /// invocations until the runtime stops it.
 ///
+/// Started as `bootstrap --invoke EVENT.json` it handles that one event instead, prints the
+/// answer as the last line of its output and exits (non-zero if handling failed): a local
+/// invocation with no Lambda Runtime API, used to measure a cold start.
+///
 /// ```no_run
 /// # use lifecycle_core::{lifecycle_model, Context};
 /// # pub struct Node;
@@ -123,6 +127,17 @@ where
     let runtime = Arc::new(
         Runtime::new(&sdk, config.table, new_model).with_command_grace(config.command_grace),
     );
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let [flag, path] = args.as_slice()
+        && flag == "--invoke"
+    {
+        let payload: Value = serde_json::from_slice(&std::fs::read(path)?)?;
+        let handling: Pin<Box<dyn Future<Output = Result<Value, HandleError>> + Send + '_>> =
+            Box::pin(runtime.handle(&payload));
+        let answer = handling.await?;
+        println!("{answer}");
+        return Ok(());
+    }
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let runtime = runtime.clone();
         async move {

@@ -7,6 +7,10 @@
 //!   original Python library takes about 6 ms per event).
 //! - `cluster_launch_two_events`: the cluster example's launch: the launching event (sends the
 //!   join command, waits) and the command result (four more transitions to `ready`).
+//! - `launch_from_json_bytes`: the Lambda's whole path for one launching event: EventBridge JSON
+//!   bytes parsed, decoded by `lifecycle-aws`, the record loaded from the in-memory node table,
+//!   13 transitions, the lifecycle action completed (a no-op Auto Scaling), the answer built
+//!   (target ≤ 5 µs).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -14,12 +18,16 @@ use std::pin::pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
+use lifecycle_aws::effects::CommandSender;
+use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::runtime::Runtime;
 use lifecycle_core::{
-    CommandStatus, Context, LifecycleTransition, LocalEffects, MemoryStore, Record, dispatch,
-    lifecycle_model,
+    CommandRequest, CommandStatus, EffectError, LifecycleAction, LifecycleResult,
+    LifecycleTransition, LocalEffects, MemoryStore, Record, dispatch,
 };
 use lifecycle_examples::cluster::{ClusterNode, MemoryDns};
-use lifecycle_tests::{command_result, launching};
+use lifecycle_tests::{Launch, command_result, launching};
 
 /// Polls a future that never waits (the in-memory store and local effects never do) to
 /// completion, so the benchmark measures the dispatcher and not a runtime.
@@ -30,95 +38,6 @@ fn run_ready<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("bench task failed")]
-pub struct BenchError;
-
-/// The original README's common launch configuration, extended to 13 transitions.
-#[derive(Default)]
-pub struct Launch {
-    dns_updates: u32,
-}
-
-#[lifecycle_model(
-    states(
-        FinishedCloudInit, JoinCluster, JoinedCluster, LabelingNode, NodeLabeled, UpdatingDns,
-        DnsUpdated, RegisteringTargets, TargetsRegistered, WarmingUp, WarmedUp, Announcing,
-        CompletingLifecycle, Ready, Failure, Failed,
-    ),
-    initial = FinishedCloudInit,
-    terminal(Ready, Failed),
-    failure = Failure,
-    error = BenchError,
-)]
-impl Launch {
-    #[transition(from = FinishedCloudInit, to = JoinCluster, on(launching))]
-    async fn join_cluster(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = JoinCluster, to = JoinedCluster)]
-    async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = JoinedCluster, to = LabelingNode, when(is_worker))]
-    async fn label(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = JoinedCluster, to = NodeLabeled)]
-    async fn skip_label(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = LabelingNode, to = NodeLabeled)]
-    async fn labeled(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = NodeLabeled, to = UpdatingDns)]
-    async fn update_dns(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        self.dns_updates += 1;
-        Ok(())
-    }
-    #[transition(from = UpdatingDns, to = DnsUpdated)]
-    async fn dns_updated(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = DnsUpdated, to = RegisteringTargets)]
-    async fn register_targets(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = RegisteringTargets, to = TargetsRegistered)]
-    async fn targets_registered(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = TargetsRegistered, to = WarmingUp)]
-    async fn warm_up(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = WarmingUp, to = WarmedUp)]
-    async fn warmed_up(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = WarmedUp, to = Announcing)]
-    async fn announce(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = Announcing, to = CompletingLifecycle)]
-    async fn complete_lifecycle(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = CompletingLifecycle, to = Ready)]
-    async fn ready(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-    #[transition(from = Failure, to = Failed, ignore_errors)]
-    async fn give_up(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
-        Ok(())
-    }
-
-    fn is_worker(&self, ctx: &Context<'_>) -> bool {
-        ctx.record().item_type() == Some("worker")
     }
 }
 
@@ -173,5 +92,70 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(dispatch_benches, benches);
+/// Auto Scaling that accepts everything at once.
+struct Accepting;
+
+#[async_trait::async_trait]
+impl LifecycleActions for Accepting {
+    async fn complete(
+        &self,
+        _: &LifecycleAction,
+        _: Option<&str>,
+        _: LifecycleResult,
+    ) -> Result<Completed, ActionError> {
+        Ok(Completed::Done)
+    }
+
+    async fn heartbeat(
+        &self,
+        _: &LifecycleAction,
+        _: Option<&str>,
+    ) -> Result<Completed, ActionError> {
+        Ok(Completed::Done)
+    }
+}
+
+/// No commands: the 13-transition launch sends none.
+struct NoCommands;
+
+#[async_trait::async_trait]
+impl CommandSender for NoCommands {
+    async fn send(&self, _: &CommandRequest) -> Result<String, EffectError> {
+        Err(EffectError::new(
+            "send_command",
+            "no commands in this benchmark",
+        ))
+    }
+
+    async fn cancel(&self, _: &str) -> Result<(), EffectError> {
+        Ok(())
+    }
+}
+
+fn from_json(c: &mut Criterion) {
+    let bytes = br#"{"version":"0","id":"3b5a0e8a-1b7b-4ae4-8bd2-0f1e2a3b4c5d","detail-type":"EC2 Instance-launch Lifecycle Action","source":"aws.autoscaling","account":"123456789012","time":"2026-11-25T10:00:00Z","region":"eu-central-1","resources":["arn:aws:autoscaling:eu-central-1:123456789012:autoScalingGroup:0e5f:autoScalingGroupName/workers"],"detail":{"LifecycleActionToken":"87654321-4321-4321-4321-210987654321","AutoScalingGroupName":"workers","LifecycleHookName":"workers-launch","EC2InstanceId":"i-0123456789abcdef0","LifecycleTransition":"autoscaling:EC2_INSTANCE_LAUNCHING","NotificationMetadata":"{\"type\": \"worker\"}"}}"#;
+    let runtime = Runtime::with_parts(
+        MemoryTable::new(),
+        std::sync::Arc::new(NoCommands),
+        std::sync::Arc::new(Accepting),
+        Launch::default,
+    );
+    let fresh = Record::new("i-0123456789abcdef0", "finished_cloud_init")
+        .with("ItemType", "worker")
+        .with("InstanceIp", "10.3.5.44");
+    c.bench_function("launch_from_json_bytes", |b| {
+        b.iter_batched(
+            || runtime.store().records().insert(fresh.clone()),
+            |()| {
+                let payload: serde_json::Value = serde_json::from_slice(black_box(bytes)).unwrap();
+                let answer = run_ready(runtime.handle(&payload)).unwrap();
+                debug_assert_eq!(answer["outcomes"][0]["end"], "ready");
+                black_box(answer)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(dispatch_benches, benches, from_json);
 criterion_main!(dispatch_benches);

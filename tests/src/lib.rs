@@ -1,7 +1,9 @@
 //! Helpers shared by the test suites and benchmarks: events as the AWS layer would build
 //! them, and a runtime to block on.
 
-use lifecycle_core::{CommandStatus, Event, LifecycleAction, LifecycleTransition};
+use lifecycle_core::{
+    CommandStatus, Context, Event, LifecycleAction, LifecycleTransition, lifecycle_model,
+};
 
 /// The lifecycle action of `instance` in group `workers`.
 pub fn action(instance: &str, transition: LifecycleTransition) -> LifecycleAction {
@@ -60,6 +62,97 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// The README's Rust examples, compiled and run as doctests so they cannot go stale.
+/// The error of [`Launch`]'s tasks (they never fail).
+#[derive(Debug, thiserror::Error)]
+#[error("bench task failed")]
+pub struct BenchError;
+
+/// The original README's common launch configuration, extended to 13 transitions: what the
+/// benchmarks and the AWS call count run.
+#[derive(Default)]
+pub struct Launch {
+    dns_updates: u32,
+}
+
+#[lifecycle_model(
+    states(
+        FinishedCloudInit, JoinCluster, JoinedCluster, LabelingNode, NodeLabeled, UpdatingDns,
+        DnsUpdated, RegisteringTargets, TargetsRegistered, WarmingUp, WarmedUp, Announcing,
+        CompletingLifecycle, Ready, Failure, Failed,
+    ),
+    initial = FinishedCloudInit,
+    terminal(Ready, Failed),
+    failure = Failure,
+    error = BenchError,
+)]
+impl Launch {
+    #[transition(from = FinishedCloudInit, to = JoinCluster, on(launching))]
+    async fn join_cluster(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = JoinCluster, to = JoinedCluster)]
+    async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = JoinedCluster, to = LabelingNode, when(is_worker))]
+    async fn label(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = JoinedCluster, to = NodeLabeled)]
+    async fn skip_label(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = LabelingNode, to = NodeLabeled)]
+    async fn labeled(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = NodeLabeled, to = UpdatingDns)]
+    async fn update_dns(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        self.dns_updates += 1;
+        Ok(())
+    }
+    #[transition(from = UpdatingDns, to = DnsUpdated)]
+    async fn dns_updated(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = DnsUpdated, to = RegisteringTargets)]
+    async fn register_targets(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = RegisteringTargets, to = TargetsRegistered)]
+    async fn targets_registered(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = TargetsRegistered, to = WarmingUp)]
+    async fn warm_up(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = WarmingUp, to = WarmedUp)]
+    async fn warmed_up(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = WarmedUp, to = Announcing)]
+    async fn announce(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = Announcing, to = CompletingLifecycle)]
+    async fn complete_lifecycle(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = CompletingLifecycle, to = Ready)]
+    async fn ready(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+    #[transition(from = Failure, to = Failed, ignore_errors)]
+    async fn give_up(&mut self, _ctx: &mut Context<'_>) -> Result<(), BenchError> {
+        Ok(())
+    }
+
+    fn is_worker(&self, ctx: &Context<'_>) -> bool {
+        ctx.record().item_type() == Some("worker")
+    }
+}
+
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
 
