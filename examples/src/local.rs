@@ -404,6 +404,20 @@ pub async fn simulate<T: NodeTable>(
                 Outcome::Heartbeat { command_id } => {
                     timeline.push(line("", "", format!("heartbeat ({command_id})")));
                 }
+                Outcome::Swept {
+                    kept_alive,
+                    expired,
+                    failed,
+                } => timeline.push(line(
+                    "",
+                    "",
+                    format!(
+                        "sweep: {} kept alive, {} expired, {} failed",
+                        kept_alive.len(),
+                        expired.len(),
+                        failed.len()
+                    ),
+                )),
                 Outcome::Ignored { reason } => {
                     timeline.push(line("", "", format!("ignored: {reason}")))
                 }

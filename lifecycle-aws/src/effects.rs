@@ -81,22 +81,26 @@ pub struct AwsEffects<'a, T> {
     table: &'a T,
     actions: &'a dyn LifecycleActions,
     region: Option<&'a str>,
+    now: u64,
     registered: Mutex<Vec<String>>,
 }
 
 impl<'a, T: NodeTable> AwsEffects<'a, T> {
-    /// Effects through these parts, for an event from `region`.
+    /// Effects through these parts, for an event from `region` handled at `now` (epoch
+    /// seconds: when its commands are registered).
     pub fn new(
         commands: &'a dyn CommandSender,
         table: &'a T,
         actions: &'a dyn LifecycleActions,
         region: Option<&'a str>,
+        now: u64,
     ) -> Self {
         AwsEffects {
             commands,
             table,
             actions,
             region,
+            now,
             registered: Mutex::new(Vec::new()),
         }
     }
@@ -131,6 +135,7 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
                 event_id: &event.id,
                 comment: request.comment.as_deref(),
                 document_name: &request.document_name,
+                registered_at: self.now,
             })
             .await;
         if let Err(e) = registered {

@@ -24,6 +24,10 @@ pub struct LambdaConfig {
     /// `LIFECYCLE_LOG`: a tracing filter, e.g. `info` or `lifecycle_core=debug,info`
     /// (default `info`).
     pub log: String,
+    /// `LIFECYCLE_WAIT_DEADLINE_SECONDS`: see [`Runtime::with_wait_deadline`] (default 3600).
+    pub wait_deadline: Duration,
+    /// `LIFECYCLE_SWEEP_RULE`: see [`Runtime::with_sweep_rule`] (default `lifecycle-sweep`).
+    pub sweep_rule: String,
 }
 
 /// A configuration variable is missing or invalid.
@@ -50,6 +54,8 @@ impl LambdaConfig {
     /// let config = LambdaConfig::from_vars(|name| (name == "LIFECYCLE_TABLE").then(|| "nodes".to_owned())).unwrap();
     /// assert_eq!(config.table, "nodes");
     /// assert_eq!(config.command_grace.as_secs(), 120);
+    /// assert_eq!(config.wait_deadline.as_secs(), 3600);
+    /// assert_eq!(config.sweep_rule, "lifecycle-sweep");
     /// assert!(LambdaConfig::from_vars(|_| None).is_err());
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -59,13 +65,18 @@ impl LambdaConfig {
                 name: "LIFECYCLE_TABLE",
                 problem: "not set: name the node table".into(),
             })?;
-        let command_grace = match var("LIFECYCLE_COMMAND_GRACE_SECONDS") {
-            None => Duration::from_secs(120),
-            Some(s) => Duration::from_secs(s.parse().map_err(|_| ConfigError {
-                name: "LIFECYCLE_COMMAND_GRACE_SECONDS",
+        let seconds = |name: &'static str, default: u64| match var(name) {
+            None => Ok(Duration::from_secs(default)),
+            Some(s) => s.parse().map(Duration::from_secs).map_err(|_| ConfigError {
+                name,
                 problem: format!("`{s}` is not a whole number of seconds"),
-            })?),
+            }),
         };
+        let command_grace = seconds("LIFECYCLE_COMMAND_GRACE_SECONDS", 120)?;
+        let wait_deadline = seconds("LIFECYCLE_WAIT_DEADLINE_SECONDS", 3600)?;
+        let sweep_rule = var("LIFECYCLE_SWEEP_RULE")
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "lifecycle-sweep".into());
         let log = var("LIFECYCLE_LOG").unwrap_or_else(|| "info".into());
         EnvFilter::try_new(&log).map_err(|e| ConfigError {
             name: "LIFECYCLE_LOG",
@@ -75,6 +86,8 @@ impl LambdaConfig {
             table,
             command_grace,
             log,
+            wait_deadline,
+            sweep_rule,
         })
     }
 }
@@ -125,7 +138,10 @@ where
     tracing::subscriber::set_global_default(json_subscriber(&config.log, std::io::stdout))?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let runtime = Arc::new(
-        Runtime::new(&sdk, config.table, new_model).with_command_grace(config.command_grace),
+        Runtime::new(&sdk, config.table, new_model)
+            .with_command_grace(config.command_grace)
+            .with_wait_deadline(config.wait_deadline)
+            .with_sweep_rule(config.sweep_rule),
     );
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if let [flag, path] = args.as_slice()

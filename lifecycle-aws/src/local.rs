@@ -92,6 +92,7 @@ impl NodeTable for MemoryTable {
                 instance_id,
                 lifecycle: registration.lifecycle.cloned(),
                 event_id: Some(registration.event_id.to_owned()),
+                registered_at: Some(registration.registered_at),
             },
         );
         Ok(())
@@ -109,6 +110,12 @@ impl NodeTable for MemoryTable {
         command_id: &str,
     ) -> Result<Option<RegisteredCommand>, StoreError> {
         Ok(self.commands().get(command_id).cloned())
+    }
+
+    async fn registered_commands(&self) -> Result<Vec<RegisteredCommand>, StoreError> {
+        let mut commands: Vec<RegisteredCommand> = self.commands().values().cloned().collect();
+        commands.sort_by(|a, b| a.command_id.cmp(&b.command_id));
+        Ok(commands)
     }
 
     async fn park_lifecycle(

@@ -116,6 +116,16 @@ pub enum Outcome {
         /// The command.
         command_id: String,
     },
+    /// The sweep ran over the registered commands.
+    Swept {
+        /// Commands still within their deadline whose lifecycle action got a heartbeat.
+        kept_alive: Vec<String>,
+        /// Commands past their deadline (or whose lifecycle action Auto Scaling no longer
+        /// has): handled as `TimedOut`, which ended their wait.
+        expired: Vec<String>,
+        /// Commands the sweep could not handle this time (the next sweep tries again).
+        failed: Vec<String>,
+    },
     /// Nothing to do.
     Ignored {
         /// Why.
@@ -136,6 +146,27 @@ pub struct Step {
     pub failure: Option<String>,
 }
 
+/// Where the runtime gets the time: the system clock, or a test's.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+fn epoch_seconds(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Handles invocations for model `M` on node table `T`: one per Lambda container, reused
 /// across invocations.
 pub struct Runtime<M, F, T = DynamoStore> {
@@ -144,6 +175,9 @@ pub struct Runtime<M, F, T = DynamoStore> {
     actions: Arc<dyn LifecycleActions>,
     new_model: F,
     command_grace: Duration,
+    clock: Arc<dyn Clock>,
+    wait_deadline: Duration,
+    sweep_rule: String,
     _model: std::marker::PhantomData<fn() -> M>,
 }
 
@@ -184,8 +218,33 @@ where
             actions,
             new_model,
             command_grace: Duration::from_secs(120),
+            clock: Arc::new(SystemClock),
+            wait_deadline: Duration::from_secs(3600),
+            sweep_rule: "lifecycle-sweep".to_owned(),
             _model: std::marker::PhantomData,
         }
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long a lifecycle may wait for a command's result. Until then the sweep and the
+    /// command's progress events send heartbeats; after it, the command counts as `TimedOut`:
+    /// the model handles that like any failed command (a launch ends ABANDON through the
+    /// failure path, a termination CONTINUE). Default one hour.
+    pub fn with_wait_deadline(mut self, deadline: Duration) -> Self {
+        self.wait_deadline = deadline;
+        self
+    }
+
+    /// The scheduled rule whose events run the sweep ([`Runtime::sweep`]); default
+    /// `lifecycle-sweep`. It must name no state of the model.
+    pub fn with_sweep_rule(mut self, rule: impl Into<String>) -> Self {
+        self.sweep_rule = rule.into();
+        self
     }
 
     /// Replaces the Auto Scaling calls (tests; other schedulers).
@@ -297,6 +356,9 @@ where
                         "{status} status of a command that is not ours"
                     )));
                 };
+                if self.overdue(&command) {
+                    return self.expire(command).await;
+                }
                 if let Some(action) = &command.lifecycle {
                     self.actions.heartbeat(action, None).await?;
                     return Ok(Outcome::Heartbeat { command_id });
@@ -312,7 +374,7 @@ where
         let Some(command) = self.store.peek_command(&command_id).await? else {
             if requested
                 .as_deref()
-                .is_some_and(|r| requested_within(r, self.command_grace))
+                .is_some_and(|r| requested_within(r, self.command_grace, self.clock.now()))
             {
                 return Err(HandleError::CommandNotRegisteredYet(command_id));
             }
@@ -346,6 +408,9 @@ where
         rule: String,
         region: Option<String>,
     ) -> Result<Outcome, HandleError> {
+        if rule == self.sweep_rule {
+            return self.sweep().await;
+        }
         let Ok(start) = M::State::from_str(&rule) else {
             return Err(HandleError::UnknownSchedule(rule));
         };
@@ -462,7 +527,13 @@ where
         event: Event,
         region: Option<&str>,
     ) -> Result<Outcome, HandleError> {
-        let effects = AwsEffects::new(&*self.commands, &self.store, &*self.actions, region);
+        let effects = AwsEffects::new(
+            &*self.commands,
+            &self.store,
+            &*self.actions,
+            region,
+            epoch_seconds(self.clock.now()),
+        );
         let mut model = (self.new_model)();
         // Boxed: the dispatcher's future nests the model's task futures, and nested again
         // inside the runtime's own it can overflow rustc's query depth for large models.
@@ -502,6 +573,84 @@ where
             _ => None,
         };
         Ok(summary::<M>(&event, &report, completed))
+    }
+
+    /// Looks through the registered commands of lifecycle actions for waits whose result never
+    /// came (AWS delivers events best effort): within the wait deadline, the lifecycle action gets a heartbeat;
+    /// past it, or when Auto Scaling no longer has the action, the command is handled as
+    /// `TimedOut` and the wait ends. Run by the scheduled rule named by
+    /// [`Runtime::with_sweep_rule`]. The one place this library scans the table.
+    pub async fn sweep(&self) -> Result<Outcome, HandleError> {
+        let (mut kept_alive, mut expired, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+        for command in self.store.registered_commands().await? {
+            // Only waits that hold a lifecycle hook: a scheduled machine's command (possibly
+            // another model's, sharing the table) has no hook to time out.
+            let Some(action) = command.lifecycle.clone() else {
+                continue;
+            };
+            let command_id = command.command_id.clone();
+            let span = tracing::info_span!("sweep", command_id = %command_id, instance_id = %command.instance_id);
+            let handled = async {
+                if !self.overdue(&command) {
+                    if self.actions.heartbeat(&action, None).await? == Completed::Done {
+                        tracing::info!("heartbeat: still waiting for the command");
+                        return Ok(false);
+                    }
+                    tracing::warn!(
+                        "Auto Scaling no longer has the lifecycle action: ending the wait"
+                    );
+                }
+                self.expire(command).await.map(|_| true)
+            }
+            .instrument(span)
+            .await;
+            match handled {
+                Ok(false) => kept_alive.push(command_id),
+                Ok(true) => expired.push(command_id),
+                Err(e) => {
+                    tracing::error!(command_id, error = %e, "sweep could not handle a command");
+                    failed.push(command_id);
+                }
+            }
+        }
+        Ok(Outcome::Swept {
+            kept_alive,
+            expired,
+            failed,
+        })
+    }
+
+    fn overdue(&self, command: &crate::store::RegisteredCommand) -> bool {
+        let now = epoch_seconds(self.clock.now());
+        command
+            .registered_at
+            .is_some_and(|at| now >= at.saturating_add(self.wait_deadline.as_secs()))
+    }
+
+    /// Ends a wait: the command's result is taken to be `TimedOut`, and it is cancelled.
+    async fn expire(
+        &self,
+        command: crate::store::RegisteredCommand,
+    ) -> Result<Outcome, HandleError> {
+        let command_id = command.command_id.clone();
+        tracing::warn!(
+            command_id,
+            deadline_seconds = self.wait_deadline.as_secs(),
+            "the wait for this command is over: handling it as TimedOut"
+        );
+        let event = Event::command_result(
+            format!("deadline-{command_id}"),
+            command_id.clone(),
+            lifecycle_core::CommandStatus::TimedOut,
+            command.owner,
+            command.lifecycle,
+        );
+        let outcome = self.run_lifecycle(event, None).await?;
+        self.store.consume_command(&command_id).await?;
+        if let Err(e) = self.commands.cancel(&command_id).await {
+            tracing::warn!(command_id, error = %e, "could not cancel the overdue command");
+        }
+        Ok(outcome)
     }
 
     /// Unregisters and cancels a command sent by an invocation that lost its race. Best effort:
@@ -611,13 +760,12 @@ fn stop_name(stop: StopReason) -> &'static str {
     }
 }
 
-/// Whether `requested` (RFC 3339, UTC) is less than `grace` ago.
-fn requested_within(requested: &str, grace: Duration) -> bool {
+/// Whether `requested` (RFC 3339, UTC) is less than `grace` before `now`.
+fn requested_within(requested: &str, grace: Duration, now: SystemTime) -> bool {
     let Some(requested) = parse_rfc3339_utc(requested) else {
         return false;
     };
-    SystemTime::now()
-        .duration_since(requested)
+    now.duration_since(requested)
         .map_or(true, |age| age < grace)
 }
 
@@ -665,7 +813,13 @@ mod tests {
         assert_eq!(parse_rfc3339_utc("yesterday"), None);
         assert!(!requested_within(
             "2018-11-08T18:43:30.506Z",
-            Duration::from_secs(120)
+            Duration::from_secs(120),
+            SystemTime::now()
+        ));
+        assert!(requested_within(
+            "2018-11-08T18:43:30.506Z",
+            Duration::from_secs(120),
+            t + Duration::from_secs(60)
         ));
     }
 }

@@ -39,6 +39,8 @@ pub mod attr {
     pub const TARGETS: &str = "Targets";
     /// The TTL attribute of command items (epoch seconds).
     pub const EXPIRES_AT: &str = "ExpiresAt";
+    /// When a command was registered (epoch seconds): the start of its wait's deadline.
+    pub const REGISTERED_AT: &str = "RegisteredAt";
 }
 
 /// The `ItemType` of command items.
@@ -81,6 +83,8 @@ pub struct RegisteredCommand {
     pub lifecycle: Option<LifecycleAction>,
     /// The id of the event whose processing sent it.
     pub event_id: Option<String>,
+    /// When it was registered (epoch seconds); `None` for the original library's items.
+    pub registered_at: Option<u64>,
 }
 
 /// A launch that waits for cloud-init, parked on the instance's record.
@@ -109,6 +113,8 @@ pub struct CommandRegistration<'a> {
     pub comment: Option<&'a str>,
     /// The SSM document.
     pub document_name: &'a str,
+    /// When (epoch seconds, from the runtime's clock).
+    pub registered_at: u64,
 }
 
 /// The node table: the records [`Store`] keeps, plus what the runtime keeps beside them
@@ -133,6 +139,12 @@ pub trait NodeTable: Store<Error = StoreError> {
         &self,
         command_id: &str,
     ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send;
+
+    /// Every registered command: what the scheduled sweep looks through for waits whose
+    /// result never came. A scan, but never on an event's path.
+    fn registered_commands(
+        &self,
+    ) -> impl Future<Output = Result<Vec<RegisteredCommand>, StoreError>> + Send;
 
     /// Parks a launch on `ident`'s record while the record is still in one of `waiting` (the
     /// states before the initial one). `false` if it no longer is: run the launch now.
@@ -179,6 +191,12 @@ impl<T: NodeTable + ?Sized> NodeTable for &T {
         command_id: &str,
     ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send {
         (**self).peek_command(command_id)
+    }
+
+    fn registered_commands(
+        &self,
+    ) -> impl Future<Output = Result<Vec<RegisteredCommand>, StoreError>> + Send {
+        (**self).registered_commands()
     }
 
     fn park_lifecycle(
@@ -266,6 +284,7 @@ impl NodeTable for DynamoStore {
             event_id,
             comment,
             document_name,
+            registered_at,
         } = registration;
         let expires = SystemTime::now()
             .checked_add(self.command_ttl)
@@ -290,7 +309,11 @@ impl NodeTable for DynamoStore {
             )
             .item("EventId", s(event_id))
             .item("Commands", s(document_name))
-            .item(attr::EXPIRES_AT, AttributeValue::N(expires.to_string()));
+            .item(attr::EXPIRES_AT, AttributeValue::N(expires.to_string()))
+            .item(
+                attr::REGISTERED_AT,
+                AttributeValue::N(registered_at.to_string()),
+            );
         if let Some(comment) = comment {
             request = request.item("Comment", s(comment));
         }
@@ -347,6 +370,30 @@ impl NodeTable for DynamoStore {
             }
             _ => Ok(None),
         }
+    }
+
+    async fn registered_commands(&self) -> Result<Vec<RegisteredCommand>, StoreError> {
+        let mut commands = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#type = :command")
+            .expression_attribute_names("#type", attr::ITEM_TYPE)
+            .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.request_error("Scan", e))?;
+            for item in page.items() {
+                let Some(AttributeValue::S(id)) = item.get(attr::IDENT) else {
+                    continue;
+                };
+                commands.push(command_from_item(id, item)?);
+            }
+        }
+        Ok(commands)
     }
 
     async fn park_lifecycle(
@@ -705,6 +752,10 @@ fn command_from_item(
         lifecycle,
         // The original library stored the whole event; its id is `id`.
         event_id: text("EventId").or_else(|| text("id")),
+        registered_at: match item.get(attr::REGISTERED_AT) {
+            Some(AttributeValue::N(n)) => n.parse().ok(),
+            _ => None,
+        },
     })
 }
 

@@ -209,6 +209,7 @@ fn registration<'a>(
         event_id,
         comment: Some("join"),
         document_name: "AWS-RunShellScript",
+        registered_at: 1_795_564_800,
     }
 }
 

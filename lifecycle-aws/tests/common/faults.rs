@@ -161,6 +161,13 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
             .map_err(|m| store_error("GetItem", m))?
     }
 
+    async fn registered_commands(&self) -> Result<Vec<RegisteredCommand>, StoreError> {
+        self.faults
+            .call("Scan", self.inner.registered_commands())
+            .await
+            .map_err(|m| store_error("Scan", m))?
+    }
+
     async fn park_lifecycle(
         &self,
         ident: &str,

@@ -84,6 +84,8 @@ pub struct Recorded {
     /// Completions of an action already completed ("No active Lifecycle Action found").
     pub repeated: Mutex<Vec<Completion>>,
     pub heartbeats: Mutex<Vec<String>>,
+    /// Tokens of actions Auto Scaling no longer has (their hook timed out).
+    pub gone: Mutex<Vec<String>>,
 }
 
 #[async_trait::async_trait]
@@ -101,9 +103,14 @@ impl LifecycleActions for Recorded {
             action.lifecycle_action_token.clone(),
         );
         let mut completions = self.completions.lock().unwrap();
-        if completions
-            .iter()
-            .any(|c| c.3 == completion.3 && c.1 == completion.1)
+        let gone = action
+            .lifecycle_action_token
+            .as_ref()
+            .is_some_and(|t| self.gone.lock().unwrap().contains(t));
+        if gone
+            || completions
+                .iter()
+                .any(|c| c.3 == completion.3 && c.1 == completion.1)
         {
             self.repeated.lock().unwrap().push(completion);
             return Ok(Completed::NoActiveAction);
@@ -117,6 +124,18 @@ impl LifecycleActions for Recorded {
         action: &LifecycleAction,
         _: Option<&str>,
     ) -> Result<Completed, ActionError> {
+        let active = |t: &String| {
+            !self.gone.lock().unwrap().contains(t)
+                && !self
+                    .completions
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c.3.as_ref() == Some(t))
+        };
+        if !action.lifecycle_action_token.as_ref().is_none_or(active) {
+            return Ok(Completed::NoActiveAction);
+        }
         self.heartbeats
             .lock()
             .unwrap()
