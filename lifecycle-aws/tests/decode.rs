@@ -454,3 +454,24 @@ fn bad_input_is_a_typed_error_naming_what_is_wrong() {
         }
     }
 }
+
+/// The fuzzer's corpus seeds (`fuzz/corpus/decode_event`): `seed-*` and `sample-*` decode,
+/// `bad-*` are typed errors, and none panics. Inputs the fuzzer finds go here as seeds too.
+#[test]
+fn the_fuzz_corpus_decodes_or_fails_cleanly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/decode_event");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        let decoded = lifecycle_aws::decode::decode_event(&bytes);
+        if name.starts_with("bad-") {
+            assert!(decoded.is_err(), "{name} decoded");
+        } else if name.starts_with("seed-") || name.starts_with("sample-") {
+            assert!(decoded.is_ok(), "{name}: {:?}", decoded.err());
+        }
+        seen += 1;
+    }
+    assert!(seen >= 9, "the corpus has {seen} inputs");
+}
