@@ -1,0 +1,78 @@
+//! Transient failures retry instead of failing the lifecycle: an SSM endpoint that does not
+//! answer makes the launch's task fail transiently, the event is retried, nothing is written.
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use common::node::{Node, Recorded, launching};
+use lifecycle_aws::effects::{CommandSender, SsmCommands};
+use lifecycle_aws::runtime::{HandleError, Runtime};
+use lifecycle_aws::store::{DynamoStore, NodeTable};
+use lifecycle_core::{CommandRequest, Store};
+
+/// SSM on a loopback port nobody listens on.
+async fn unreachable_ssm() -> SsmCommands {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("eu-central-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .load()
+        .await;
+    SsmCommands(aws_sdk_ssm::Client::new(&config))
+}
+
+#[test]
+fn an_unreachable_ssm_is_a_transient_error() {
+    common::run(async {
+        let ssm = unreachable_ssm().await;
+        let error = ssm
+            .send(&CommandRequest::new("AWS-RunShellScript", ["i-1"]))
+            .await
+            .unwrap_err();
+        assert!(error.transient, "{error}");
+    });
+}
+
+#[test]
+fn a_launch_whose_command_cannot_be_sent_yet_is_retried_not_failed() {
+    common::run(async {
+        let config = common::sdk_config().await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let table = DynamoStore::new(client.clone(), common::node_table(&client).await);
+        table.create("i-tr1", "finished_cloud_init").await.unwrap();
+        let before = table.load("i-tr1").await.unwrap().unwrap();
+        let recorded = Arc::new(Recorded::default());
+        let runtime = Runtime::with_parts(
+            table,
+            Arc::new(unreachable_ssm().await),
+            recorded.clone(),
+            (|| Node) as fn() -> Node,
+        );
+
+        let error = runtime.handle(&launching("i-tr1")).await.unwrap_err();
+        assert!(matches!(error, HandleError::Transient { .. }), "{error}");
+        assert!(error.is_retryable());
+        // Not failed: no failure state, no completion, the record untouched.
+        assert_eq!(
+            runtime.store().load("i-tr1").await.unwrap().unwrap(),
+            before
+        );
+        assert!(recorded.completions.lock().unwrap().is_empty());
+        assert!(
+            runtime
+                .store()
+                .registered_commands()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
+}
