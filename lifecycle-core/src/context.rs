@@ -231,6 +231,12 @@ pub struct Context<'a> {
     /// rather than failed. A mutex, not a cell: tasks hold `&Context` across awaits, and their
     /// futures must be `Send`.
     pub(crate) transient: std::sync::Mutex<Option<EffectError>>,
+    /// Whether `transient` holds an error: the dispatcher checks after every task, and an
+    /// atomic load is cheaper than a lock.
+    pub(crate) has_transient: std::sync::atomic::AtomicBool,
+    /// The lifecycle progress (waiting, result) this event last noted on the record: a later
+    /// state change that would note the same writes nothing extra.
+    pub(crate) progress_noted: Option<(bool, crate::LifecycleResult)>,
 }
 
 impl<'a> Context<'a> {
@@ -255,6 +261,8 @@ impl<'a> Context<'a> {
             event_failed: false,
             event_failure_handled: false,
             transient: std::sync::Mutex::new(None),
+            has_transient: std::sync::atomic::AtomicBool::new(false),
+            progress_noted: None,
         }
     }
 
@@ -273,10 +281,17 @@ impl<'a> Context<'a> {
             && e.transient
         {
             *self.transient.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+            self.has_transient
+                .store(true, std::sync::atomic::Ordering::Release);
         }
     }
 
     pub(crate) fn take_transient(&self) -> Option<EffectError> {
+        use std::sync::atomic::Ordering;
+        if !self.has_transient.load(Ordering::Acquire) {
+            return None;
+        }
+        self.has_transient.store(false, Ordering::Release);
         self.transient
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -240,12 +240,12 @@ pub const PROGRESS_ATTRIBUTE: &str = "LifecycleProgress";
 /// repeat with "no active lifecycle action"), so a crash between the last state change and the
 /// completion does not leave the hook to time out.
 ///
+/// Stored as one string, `RESULT rest|wait TOKEN EVENT-ID` (one attribute, one allocation per
+/// event: it is written on the hot path).
+///
 /// ```
 /// use lifecycle_core::{LifecycleProgress, LifecycleResult, Record};
-/// let record = Record::new("i-1", "ready").with(
-///     "LifecycleProgress",
-///     serde_json::json!({"Token": "t-1", "Event": "e-1", "Result": "CONTINUE", "Waiting": false}),
-/// );
+/// let record = Record::new("i-1", "ready").with("LifecycleProgress", "CONTINUE rest t-1 e-1");
 /// let progress = LifecycleProgress::of(&record).unwrap();
 /// assert_eq!(progress.token, "t-1");
 /// assert_eq!(progress.result, LifecycleResult::Continue);
@@ -266,51 +266,59 @@ pub struct LifecycleProgress {
 impl LifecycleProgress {
     /// The progress noted on `record`, if any.
     pub fn of(record: &Record) -> Option<Self> {
-        let value = record.attributes.get(PROGRESS_ATTRIBUTE)?;
+        let mut parts = record.get_str(PROGRESS_ATTRIBUTE)?.splitn(4, ' ');
+        let result = match parts.next()? {
+            "ABANDON" => LifecycleResult::Abandon,
+            "CONTINUE" => LifecycleResult::Continue,
+            _ => return None,
+        };
+        let waiting = match parts.next()? {
+            "wait" => true,
+            "rest" => false,
+            _ => return None,
+        };
         Some(LifecycleProgress {
-            token: value.get("Token")?.as_str()?.to_owned(),
-            event_id: value.get("Event")?.as_str()?.to_owned(),
-            result: match value.get("Result")?.as_str()? {
-                "ABANDON" => LifecycleResult::Abandon,
-                _ => LifecycleResult::Continue,
-            },
-            waiting: value.get("Waiting")?.as_bool()?,
+            result,
+            waiting,
+            token: parts.next()?.to_owned(),
+            event_id: parts.next()?.to_owned(),
         })
     }
+}
 
-    fn to_value(&self) -> Value {
-        serde_json::json!({
-            "Token": self.token,
-            "Event": self.event_id,
-            "Result": self.result.as_aws_str(),
-            "Waiting": self.waiting,
-        })
-    }
+fn progress_value(result: LifecycleResult, waiting: bool, token: &str, event_id: &str) -> Value {
+    let waiting = if waiting { "wait" } else { "rest" };
+    Value::String(format!(
+        "{} {waiting} {token} {event_id}",
+        result.as_aws_str()
+    ))
 }
 
 /// The key that identifies a lifecycle action across its events.
 fn action_key(action: &LifecycleAction) -> String {
     match &action.lifecycle_action_token {
-        Some(token) => token.clone(),
+        // No spaces: the key is one word of the stored progress.
+        Some(token) => token.replace(' ', "_"),
         None => format!(
             "{}/{:?}",
-            action.ec2_instance_id, action.lifecycle_transition
+            action.ec2_instance_id.replace(' ', "_"),
+            action.lifecycle_transition
         ),
     }
 }
 
-/// Notes this event's lifecycle action on the record, to be stored with the next write.
+/// Notes this event's lifecycle action on the record, to be stored with the next write —
+/// unless this event already noted the same there (the attribute stays until overwritten).
 fn stage_progress(ctx: &mut Context<'_>, waiting: bool) {
     let (Some(action), Some(result)) = (&ctx.event.lifecycle, ctx.lifecycle_result()) else {
         return;
     };
-    let progress = LifecycleProgress {
-        token: action_key(action),
-        event_id: ctx.event.id.clone(),
-        result,
-        waiting,
-    };
-    ctx.set(PROGRESS_ATTRIBUTE, progress.to_value());
+    if ctx.progress_noted == Some((waiting, result)) {
+        return;
+    }
+    ctx.progress_noted = Some((waiting, result));
+    let value = progress_value(result, waiting, &action_key(action), &ctx.event.id);
+    ctx.set(PROGRESS_ATTRIBUTE, value);
 }
 
 /// The [`Report`] of model `M`.
