@@ -302,9 +302,10 @@ fn duplicated_events_in_random_order_in_memory() {
             deliveries += duplicated_lifecycle(&h, &format!("i-mem-{seed}"), seed).await;
         }
         let repeats = h.recorded.repeated.lock().unwrap().len();
+        assert_eq!(repeats, 0, "a duplicate sent CompleteLifecycleAction again");
         println!(
             "duplicates (in memory): {n} schedules, {deliveries} deliveries, {} lifecycle actions \
-             completed once each, {repeats} repeated completions answered 'no active action'",
+             completed once each, {repeats} repeated CompleteLifecycleAction calls",
             2 * n
         );
     });
@@ -326,9 +327,10 @@ fn duplicated_events_in_random_order_on_dynamodb() {
             deliveries +=
                 duplicated_lifecycle(&h, &format!("i-ddb-{seed}"), 1_000_000 + seed).await;
         }
+        assert!(h.recorded.repeated.lock().unwrap().is_empty());
         println!(
             "duplicates (moto_server): {n} schedules, {deliveries} deliveries, {} lifecycle \
-             actions completed once each",
+             actions completed once each, one CompleteLifecycleAction call each",
             2 * n
         );
     });

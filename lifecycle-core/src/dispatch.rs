@@ -235,10 +235,10 @@ pub const PROGRESS_ATTRIBUTE: &str = "LifecycleProgress";
 /// [`PROGRESS_ATTRIBUTE`], written with each state change, in the same write).
 ///
 /// It makes redelivery safe: an event of the same lifecycle action that finds the record
-/// moved on resumes from there instead of being refused, and one that finds the lifecycle at
-/// rest completes the action again with the result it ended with (Auto Scaling answers a
-/// repeat with "no active lifecycle action"), so a crash between the last state change and the
-/// completion does not leave the hook to time out.
+/// moved on resumes from there instead of being refused, and the event that brought the
+/// lifecycle to rest, delivered again, completes the action again with the result it ended
+/// with (Auto Scaling answers a repeat with "no active lifecycle action"), so a crash between
+/// the last state change and the completion does not leave the hook to time out.
 ///
 /// Stored as one string, `RESULT rest|wait TOKEN EVENT-ID` (one attribute, one allocation per
 /// event: it is written on the hot path).
@@ -490,11 +490,13 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     let moved = report.states.len() > 1;
     report.lifecycle_result = match stop {
         StopReason::Finished | StopReason::Settled if moved => ctx.lifecycle_result(),
-        // A redelivery found this action's lifecycle where it left it. At rest: complete it
-        // again (the first completion may never have been sent). Waiting: its next event will.
-        StopReason::Finished | StopReason::Settled if progress.is_some() => {
-            progress.filter(|p| !p.waiting).map(|p| p.result)
-        }
+        // This action's lifecycle, found where an earlier event left it. At rest, and left so
+        // by this very event: a redelivery after its last state change, whose completion may
+        // never have been sent — complete again. Waiting, or left by another event of the
+        // action (a duplicate arriving late): that event completes it, or did.
+        StopReason::Finished | StopReason::Settled if progress.is_some() => progress
+            .filter(|p| !p.waiting && p.event_id == event.id)
+            .map(|p| p.result),
         // A terminating instance nothing in the model reacts to (already terminal, or caught
         // mid-launch): let it go rather than leave its hook to time out.
         StopReason::Finished | StopReason::Settled if event.kind == EventKind::Terminating => {
