@@ -8,9 +8,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use lifecycle_aws::local::MemoryTable;
 use lifecycle_aws::store::DynamoStore;
 use lifecycle_core::LifecycleModel;
@@ -182,33 +179,9 @@ async fn dynamodb_table(endpoint: &str) -> Result<DynamoStore, String> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let table = format!("lifecycle-local-{}-{secs}", std::process::id());
-    client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("Ident")
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("Ident")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
-        .send()
+    DynamoStore::create_table(client, &table)
         .await
-        .map_err(|e| {
-            format!(
-                "--dynamodb-endpoint {endpoint}: creating table {table}: {}",
-                lifecycle_aws::store::error_chain(&e)
-            )
-        })?;
-    Ok(DynamoStore::new(client, table))
+        .map_err(|e| format!("--dynamodb-endpoint {endpoint}: {e}"))
 }
 
 fn main() -> ExitCode {

@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
 /// One HTTP/1.1 request: method, path, body.
@@ -98,25 +95,7 @@ fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
                 .load()
                 .await;
             let client = aws_sdk_dynamodb::Client::new(&config);
-            client
-                .create_table()
-                .table_name(&table)
-                .billing_mode(BillingMode::PayPerRequest)
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name("Ident")
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .unwrap(),
-                )
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("Ident")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .send()
+            lifecycle_aws::store::DynamoStore::create_table(client.clone(), &table)
                 .await
                 .unwrap();
             client

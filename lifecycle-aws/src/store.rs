@@ -242,6 +242,58 @@ impl DynamoStore {
         }
     }
 
+    /// Creates the node table `table` (hash key `Ident`, on demand) and returns the store on
+    /// it: for local servers, simulations and tests (`deploy/template.yaml` creates it on AWS,
+    /// with its stream and TTL).
+    ///
+    /// ```no_run
+    /// # async fn f(client: aws_sdk_dynamodb::Client) -> Result<(), lifecycle_aws::store::StoreError> {
+    /// let store = lifecycle_aws::store::DynamoStore::create_table(client, "nodes").await?;
+    /// assert_eq!(store.table(), "nodes");
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_table(
+        client: Client,
+        table: impl Into<String>,
+    ) -> Result<Self, StoreError> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let store = DynamoStore::new(client, table);
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
+            store.request_error_message("CreateTable", e.to_string())
+        };
+        let key = KeySchemaElement::builder()
+            .attribute_name(attr::IDENT)
+            .key_type(KeyType::Hash)
+            .build()
+            .map_err(invalid)?;
+        let definition = AttributeDefinition::builder()
+            .attribute_name(attr::IDENT)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(invalid)?;
+        store
+            .client
+            .create_table()
+            .table_name(&store.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key)
+            .attribute_definitions(definition)
+            .send()
+            .await
+            .map_err(|e| store.request_error("CreateTable", e))?;
+        Ok(store)
+    }
+
+    fn request_error_message(&self, operation: &'static str, message: String) -> StoreError {
+        StoreError::Request {
+            operation,
+            table: self.table.clone(),
+            message,
+        }
+    }
+
     /// How long command items live (their `ExpiresAt`).
     pub fn with_command_ttl(mut self, ttl: Duration) -> Self {
         self.command_ttl = ttl;
@@ -263,11 +315,7 @@ impl DynamoStore {
         E: std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        StoreError::Request {
-            operation,
-            table: self.table.clone(),
-            message: error_chain(&error),
-        }
+        self.request_error_message(operation, error_chain(&error))
     }
 }
 

@@ -10,6 +10,7 @@ use common::node::{
     LONG_AGO, Node, Recorded, command_status, end_of, launching, outcome, terminating,
 };
 use lifecycle_aws::runtime::{Clock, Outcome, Runtime};
+use lifecycle_aws::store::NodeTable;
 use lifecycle_core::{LifecycleResult, LifecycleTransition};
 use serde_json::{Value, json};
 
@@ -68,22 +69,13 @@ impl Setup {
     }
 
     async fn instance(&self, ident: &str) {
-        let store = self.runtime.store();
-        store
-            .client()
-            .put_item()
-            .table_name(store.table())
-            .item(
-                "Ident",
-                aws_sdk_dynamodb::types::AttributeValue::S(ident.into()),
-            )
-            .item(
-                "ItemStatus",
-                aws_sdk_dynamodb::types::AttributeValue::S("finished_cloud_init".into()),
-            )
-            .send()
-            .await
-            .unwrap();
+        assert!(
+            self.runtime
+                .store()
+                .create(ident, "finished_cloud_init")
+                .await
+                .unwrap()
+        );
     }
 
     async fn handle(&self, event: Value) -> Outcome {

@@ -111,6 +111,19 @@ struct Harness<T> {
     runs: Arc<Runs>,
 }
 
+impl Harness<DynamoStore> {
+    /// A harness on a new moto table, with moto's SSM.
+    async fn on_moto() -> Self {
+        let config = common::sdk_config().await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let table = common::node_table(&client).await;
+        Harness::new(
+            DynamoStore::new(client, table),
+            Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config))),
+        )
+    }
+}
+
 impl<T: NodeTable> Harness<T> {
     fn new(table: T, commands: Arc<dyn CommandSender>) -> Self {
         let faults = Faults::new();
@@ -314,13 +327,7 @@ fn duplicated_events_in_random_order_in_memory() {
 #[test]
 fn duplicated_events_in_random_order_on_dynamodb() {
     common::run(async {
-        let config = common::sdk_config().await;
-        let client = aws_sdk_dynamodb::Client::new(&config);
-        let table = common::node_table(&client).await;
-        let h = Harness::new(
-            DynamoStore::new(client, table),
-            Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config))),
-        );
+        let h = Harness::on_moto().await;
         let n = (schedules() / 10).max(20);
         let mut deliveries = 0;
         for seed in 0..n as u64 {
@@ -355,13 +362,7 @@ async fn lifecycle_with_redelivery<T: NodeTable>(h: &Harness<T>, ident: &str) ->
 #[test]
 fn a_fault_at_any_call_ends_where_the_fault_free_lifecycle_does() {
     common::run(async {
-        let config = common::sdk_config().await;
-        let client = aws_sdk_dynamodb::Client::new(&config);
-        let table = common::node_table(&client).await;
-        let h = Harness::new(
-            DynamoStore::new(client, table),
-            Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config))),
-        );
+        let h = Harness::on_moto().await;
 
         h.seed("i-clean").await;
         h.faults.arm(Plan::None);
@@ -403,13 +404,7 @@ fn a_fault_at_any_call_ends_where_the_fault_free_lifecycle_does() {
 #[test]
 fn sixteen_concurrent_deliveries_make_each_transition_once() {
     common::run(async {
-        let config = common::sdk_config().await;
-        let client = aws_sdk_dynamodb::Client::new(&config);
-        let table = common::node_table(&client).await;
-        let h = Arc::new(Harness::new(
-            DynamoStore::new(client, table),
-            Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config))),
-        ));
+        let h = Arc::new(Harness::on_moto().await);
         let ident = "i-race";
         h.seed(ident).await;
 

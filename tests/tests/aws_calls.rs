@@ -12,10 +12,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 use lifecycle_aws::effects::CommandSender;
 use lifecycle_aws::runtime::Runtime;
@@ -118,25 +115,7 @@ fn one_launch_through_13_transitions_makes_one_read_and_one_write_per_state_chan
                 .await;
             let setup = aws_sdk_dynamodb::Client::new(&sdk);
             let table = format!("calls-{}", std::process::id());
-            setup
-                .create_table()
-                .table_name(&table)
-                .billing_mode(BillingMode::PayPerRequest)
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name("Ident")
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .unwrap(),
-                )
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("Ident")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .send()
+            DynamoStore::create_table(setup.clone(), &table)
                 .await
                 .unwrap();
             // As cloud-init (or the original library) left it: no version yet.
