@@ -224,6 +224,24 @@ impl CommandSender for SimulatedSsm {
             .retain(|(id, _)| id != command_id);
         Ok(())
     }
+
+    async fn find(
+        &self,
+        request: &CommandRequest,
+        marker: &str,
+    ) -> Result<Option<String>, EffectError> {
+        let tag = format!("[{marker}]");
+        Ok(self
+            .sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(_, sent)| {
+                sent.instance_ids.first() == request.instance_ids.first()
+                    && sent.comment.as_deref().is_some_and(|c| c.ends_with(&tag))
+            })
+            .map(|(id, _)| id.clone()))
+    }
 }
 
 /// Auto Scaling, simulated: completions and heartbeats are recorded.
@@ -491,12 +509,14 @@ async fn set_state<T: NodeTable>(
     to: &str,
     set: &[(String, Value)],
 ) -> Result<(), SimulationError> {
+    let token = lifecycle_core::delivery_id();
     let change = StateChange {
         ident,
         from,
         version,
         to,
         set,
+        token: &token,
     };
     match table.compare_and_set(change).await {
         Ok(lifecycle_core::CasOutcome::Applied { .. }) => Ok(()),

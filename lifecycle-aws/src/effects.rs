@@ -4,10 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use lifecycle_core::{CommandRequest, EffectError, Effects, Event, LifecycleAction, Record};
+use lifecycle_core::{
+    ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, Event,
+    LifecycleAction, Record,
+};
 
 use crate::actions::{Completed, LifecycleActions};
-use crate::store::{CommandRegistration, NodeTable, error_chain, is_transient};
+use crate::store::{CommandRegistration, NodeTable, StoreError, error_chain, is_transient};
 
 /// An SDK error as an [`EffectError`], transient or not.
 fn effect_error<E, R>(
@@ -34,6 +37,43 @@ pub trait CommandSender: Send + Sync {
 
     /// Cancels a command sent moments ago.
     async fn cancel(&self, command_id: &str) -> Result<(), EffectError>;
+
+    /// A command for `request`'s first instance sent earlier with `marker` in its comment and
+    /// not cancelled: what a delivery that died after sending left behind. The default finds
+    /// nothing (a sender that cannot look commands up sends again).
+    async fn find(
+        &self,
+        request: &CommandRequest,
+        marker: &str,
+    ) -> Result<Option<String>, EffectError> {
+        let _ = (request, marker);
+        Ok(None)
+    }
+}
+
+/// SSM's limit on a command's comment.
+const COMMENT_LIMIT: usize = 100;
+
+/// `comment` with `[marker]` at its end, within SSM's 100 characters (the comment is cut, the
+/// marker never).
+///
+/// ```
+/// use lifecycle_aws::effects::marked_comment;
+/// assert_eq!(marked_comment(Some("join"), "0123abcd.0"), "join [0123abcd.0]");
+/// assert_eq!(marked_comment(None, "0123abcd.0"), "[0123abcd.0]");
+/// assert_eq!(marked_comment(Some(&"x".repeat(200)), "m.0").len(), 100);
+/// ```
+pub fn marked_comment(comment: Option<&str>, marker: &str) -> String {
+    let tag = format!("[{marker}]");
+    let Some(comment) = comment.filter(|c| !c.is_empty()) else {
+        return tag;
+    };
+    let room = COMMENT_LIMIT.saturating_sub(tag.len() + 1);
+    let mut end = comment.len().min(room);
+    while !comment.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} {tag}", &comment[..end])
 }
 
 /// [`CommandSender`] through SSM.
@@ -42,10 +82,14 @@ pub struct SsmCommands(pub aws_sdk_ssm::Client);
 
 #[async_trait::async_trait]
 impl CommandSender for SsmCommands {
-    /// Values go in as document parameters, never spliced into a shell string.
+    /// Values go in as document parameters, never spliced into a shell string. Sent once: SSM
+    /// has no idempotency token, so the SDK's retry (after a timeout or a 5xx the command may
+    /// have run) would start a second command; [`AwsEffects`] looks the command up by its
+    /// marker instead.
     async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
         let parameters: HashMap<String, Vec<String>> =
             request.parameters.clone().into_iter().collect();
+        let once = aws_sdk_ssm::config::retry::RetryConfig::standard().with_max_attempts(1);
         let output = self
             .0
             .send_command()
@@ -53,6 +97,8 @@ impl CommandSender for SsmCommands {
             .set_instance_ids(Some(request.instance_ids.clone()))
             .set_parameters((!parameters.is_empty()).then_some(parameters))
             .set_comment(request.comment.clone())
+            .customize()
+            .config_override(aws_sdk_ssm::config::Config::builder().retry_config(once))
             .send()
             .await
             .map_err(|e| effect_error("send_command", &e))?;
@@ -72,28 +118,77 @@ impl CommandSender for SsmCommands {
             .map(|_| ())
             .map_err(|e| effect_error("cancel_command", &e))
     }
+
+    /// `ListCommands` for the instance (the most recent 50): only a delivery that takes over
+    /// an abandoned claim asks.
+    async fn find(
+        &self,
+        request: &CommandRequest,
+        marker: &str,
+    ) -> Result<Option<String>, EffectError> {
+        use aws_sdk_ssm::types::CommandStatus;
+        let Some(instance) = request.instance_ids.first() else {
+            return Ok(None);
+        };
+        let tag = format!("[{marker}]");
+        let output = self
+            .0
+            .list_commands()
+            .instance_id(instance)
+            .max_results(50)
+            .send()
+            .await
+            .map_err(|e| effect_error("list_commands", &e))?;
+        Ok(output
+            .commands()
+            .iter()
+            .filter(|c| c.comment().is_some_and(|comment| comment.ends_with(&tag)))
+            .filter(|c| {
+                !matches!(
+                    c.status(),
+                    Some(CommandStatus::Cancelled | CommandStatus::Cancelling)
+                )
+            })
+            .find_map(|c| c.command_id().map(str::to_owned)))
+    }
 }
 
-/// [`Effects`] for one event: commands sent and registered in the node table, heartbeats in
-/// the event's region.
+/// A claim this delivery holds: what to release if it stops before its state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldClaim {
+    /// The record.
+    pub ident: String,
+    /// This delivery.
+    pub holder: String,
+    /// The record's version the claim wrote.
+    pub version: u64,
+}
+
+/// [`Effects`] for one event: the record claimed before a side effect, commands sent (or
+/// adopted) and registered in the node table, heartbeats in the event's region.
 pub struct AwsEffects<'a, T> {
     commands: &'a dyn CommandSender,
     table: &'a T,
     actions: &'a dyn LifecycleActions,
     region: Option<&'a str>,
     now: u64,
-    registered: Mutex<Vec<String>>,
+    lease_until: u64,
+    /// Every command sent or adopted, and whether a stored state change made it part of the
+    /// lifecycle.
+    sent: Mutex<Vec<(String, bool)>>,
+    claim: Mutex<Option<HeldClaim>>,
 }
 
 impl<'a, T: NodeTable> AwsEffects<'a, T> {
     /// Effects through these parts, for an event from `region` handled at `now` (epoch
-    /// seconds: when its commands are registered).
+    /// seconds: when its commands are registered). Claims last until `lease_until`.
     pub fn new(
         commands: &'a dyn CommandSender,
         table: &'a T,
         actions: &'a dyn LifecycleActions,
         region: Option<&'a str>,
         now: u64,
+        lease_until: u64,
     ) -> Self {
         AwsEffects {
             commands,
@@ -101,34 +196,46 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
             actions,
             region,
             now,
-            registered: Mutex::new(Vec::new()),
+            lease_until,
+            sent: Mutex::new(Vec::new()),
+            claim: Mutex::new(None),
         }
     }
 
-    /// The commands sent and registered for this event so far.
+    /// The commands sent or adopted for this event so far.
     pub fn registered(&self) -> Vec<String> {
-        self.registered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.sent).iter().map(|(id, _)| id.clone()).collect()
     }
-}
 
-#[async_trait::async_trait]
-impl<T: NodeTable> Effects for AwsEffects<'_, T> {
-    /// Sends the command, then registers it so its status-change event resumes the lifecycle.
-    /// A command that cannot be registered is cancelled: nobody would recognise its result.
-    async fn send_command(
+    /// The commands no stored state change took up: a lost race's, a failed transition's, or
+    /// those of a delivery cut off before its state change.
+    pub fn uncommitted(&self) -> Vec<String> {
+        lock(&self.sent)
+            .iter()
+            .filter(|(_, stored)| !stored)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The claim this delivery still holds (no state change released it).
+    pub fn held_claim(&self) -> Option<HeldClaim> {
+        lock(&self.claim).clone()
+    }
+
+    async fn register(
         &self,
         event: &Event,
         record: &Record,
-        request: CommandRequest,
-    ) -> Result<String, EffectError> {
-        let command_id = self.commands.send(&request).await?;
-        let registered = self
-            .table
+        request: &CommandRequest,
+        command_id: &str,
+        marker: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let sent_at_version = lock(&self.claim)
+            .as_ref()
+            .map_or(record.version, |c| c.version);
+        self.table
             .register_command(CommandRegistration {
-                command_id: &command_id,
+                command_id,
                 owner: &record.ident,
                 targets: &request.instance_ids,
                 lifecycle: event.lifecycle.as_ref(),
@@ -136,32 +243,89 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
                 comment: request.comment.as_deref(),
                 document_name: &request.document_name,
                 registered_at: self.now,
+                sent_at_version,
+                marker,
             })
-            .await;
-        if let Err(e) = registered {
-            // The write may have happened with its answer lost: a registration left behind
-            // would let the cancelled command's result fail the lifecycle.
-            if let Err(e) = self.table.consume_command(&command_id).await {
-                tracing::warn!(command_id, error = %e, "could not withdraw a registration that failed");
+            .await
+    }
+}
+
+fn lock<V>(mutex: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[async_trait::async_trait]
+impl<T: NodeTable> Effects for AwsEffects<'_, T> {
+    async fn claim(&self, request: ClaimRequest<'_>) -> Result<ClaimOutcome, EffectError> {
+        let outcome = self
+            .table
+            .claim(request, self.lease_until, self.now)
+            .await
+            .map_err(|e| match e {
+                StoreError::Request { .. } => EffectError::transient("claim", e.to_string()),
+                StoreError::Malformed { .. } => EffectError::new("claim", e.to_string()),
+            })?;
+        if let ClaimOutcome::Claimed { version } = outcome {
+            *lock(&self.claim) = Some(HeldClaim {
+                ident: request.ident.to_owned(),
+                holder: request.holder.to_owned(),
+                version,
+            });
+        }
+        Ok(outcome)
+    }
+
+    /// Sends the command with its marker in the comment (or adopts the one an earlier holder
+    /// of the claim sent), then registers it so its status-change event resumes the
+    /// lifecycle. A command sent but not registered stays: the event fails transiently, and
+    /// its redelivery, taking the claim over, finds and adopts it.
+    async fn send_command(
+        &self,
+        event: &Event,
+        record: &Record,
+        mut request: CommandRequest,
+        key: &CommandKey,
+    ) -> Result<String, EffectError> {
+        let mut adopted = None;
+        if let Some(previous) = &key.previous {
+            adopted = self.commands.find(&request, previous).await?;
+        }
+        let (command_id, marker) = match adopted {
+            Some(id) => {
+                tracing::info!(event_id = %event.id, command_id = %id, marker = %key.previous.as_deref().unwrap_or_default(), "adopted the command an earlier delivery sent");
+                (id, key.previous.clone().unwrap_or_default())
             }
-            let cancelled = self.commands.cancel(&command_id).await;
-            // The table failed, not the request: trying again later may work.
+            None => {
+                request.comment = Some(marked_comment(request.comment.as_deref(), &key.marker));
+                let id = match self.commands.send(&request).await {
+                    Ok(id) => id,
+                    // The answer may be lost with the command sent: look before anyone sends
+                    // again.
+                    Err(e) if e.transient => {
+                        match self.commands.find(&request, &key.marker).await {
+                            Ok(Some(id)) => {
+                                tracing::info!(event_id = %event.id, command_id = %id, error = %e, "SendCommand failed but the command was sent: adopted it");
+                                id
+                            }
+                            _ => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                };
+                tracing::info!(event_id = %event.id, command_id = %id, document = %request.document_name, "command sent");
+                (id, key.marker.clone())
+            }
+        };
+        lock(&self.sent).push((command_id.clone(), false));
+        if let Err(e) = self
+            .register(event, record, &request, &command_id, &marker)
+            .await
+        {
             return Err(EffectError::transient(
                 "send_command",
-                format!(
-                    "sent {command_id} but could not register it ({e}); {}",
-                    match cancelled {
-                        Ok(()) => "cancelled it".to_owned(),
-                        Err(c) => format!("cancelling it failed too: {c}"),
-                    }
-                ),
+                format!("sent {command_id} but could not register it: {e}"),
             ));
         }
-        tracing::info!(event_id = %event.id, command_id, document = %request.document_name, "command sent");
-        self.registered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(command_id.clone());
         Ok(command_id)
     }
 
@@ -174,5 +338,12 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
             )),
             Err(e) => Err(EffectError::transient("record_heartbeat", e.to_string())),
         }
+    }
+
+    fn stored(&self, commands: &[String]) {
+        for (id, stored) in lock(&self.sent).iter_mut() {
+            *stored |= commands.contains(id);
+        }
+        *lock(&self.claim) = None;
     }
 }

@@ -26,6 +26,9 @@ pub struct LambdaConfig {
     pub log: String,
     /// `LIFECYCLE_WAIT_DEADLINE_SECONDS`: see [`Runtime::with_wait_deadline`] (default 3600).
     pub wait_deadline: Duration,
+    /// `LIFECYCLE_CLAIM_LEASE_SECONDS`: see [`Runtime::with_claim_lease`] (default 60; set it
+    /// to the function's timeout). Each invocation's claims also end at its deadline.
+    pub claim_lease: Duration,
     /// `LIFECYCLE_SWEEP_RULE`: see [`Runtime::with_sweep_rule`] (default `lifecycle-sweep`).
     pub sweep_rule: String,
 }
@@ -74,6 +77,7 @@ impl LambdaConfig {
         };
         let command_grace = seconds("LIFECYCLE_COMMAND_GRACE_SECONDS", 120)?;
         let wait_deadline = seconds("LIFECYCLE_WAIT_DEADLINE_SECONDS", 3600)?;
+        let claim_lease = seconds("LIFECYCLE_CLAIM_LEASE_SECONDS", 60)?;
         let sweep_rule = var("LIFECYCLE_SWEEP_RULE")
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "lifecycle-sweep".into());
@@ -87,6 +91,7 @@ impl LambdaConfig {
             command_grace,
             log,
             wait_deadline,
+            claim_lease,
             sweep_rule,
         })
     }
@@ -141,6 +146,7 @@ where
         Runtime::new(&sdk, config.table, new_model)
             .with_command_grace(config.command_grace)
             .with_wait_deadline(config.wait_deadline)
+            .with_claim_lease(config.claim_lease)
             .with_sweep_rule(config.sweep_rule),
     );
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -158,11 +164,13 @@ where
         let runtime = runtime.clone();
         async move {
             let request_id = event.context.request_id.clone();
+            let deadline =
+                std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
             // A trait object here keeps the handler's future type shallow: nested concretely
             // inside lambda_runtime's service, it overflows rustc's query depth in the user's
             // `main`.
             let handling: Pin<Box<dyn Future<Output = Result<Value, HandleError>> + Send + '_>> =
-                Box::pin(runtime.handle(&event.payload));
+                Box::pin(runtime.handle_before(&event.payload, deadline));
             let result = handling.await;
             if let Err(e) = &result {
                 tracing::error!(%request_id, error = %e, retryable = e.is_retryable(), "invocation failed");

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use lifecycle_core::{CasOutcome, MemoryStore, Record, StateChange, Store};
+use lifecycle_core::{
+    CasOutcome, ClaimOutcome, ClaimRequest, MemoryStore, Record, StateChange, Store,
+};
 
 use crate::store::{
     CommandRegistration, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, attr,
@@ -67,12 +69,59 @@ impl Store for MemoryTable {
 }
 
 impl NodeTable for MemoryTable {
+    async fn claim(
+        &self,
+        request: ClaimRequest<'_>,
+        until: u64,
+        now: u64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let next = request.version + 1;
+        let outcome = self.records.update(request.ident, |record| {
+            if record.version == next && record.get_str(attr::WRITE_TOKEN) == Some(request.token) {
+                return ClaimOutcome::Claimed { version: next };
+            }
+            if record.state != request.state || record.version != request.version {
+                return ClaimOutcome::Lost;
+            }
+            if record.claimed_by().is_some() && record.claimed_until().unwrap_or(0) >= now {
+                return ClaimOutcome::Busy {
+                    until: record.claimed_until().unwrap_or(0),
+                };
+            }
+            record.version = next;
+            let attributes = &mut record.attributes;
+            attributes.insert(attr::CLAIMED_BY.into(), request.holder.into());
+            attributes.insert(attr::CLAIMED_UNTIL.into(), until.into());
+            attributes.insert(attr::WRITE_TOKEN.into(), request.token.into());
+            ClaimOutcome::Claimed { version: next }
+        });
+        Ok(outcome.unwrap_or(ClaimOutcome::Lost))
+    }
+
+    async fn release_claim(
+        &self,
+        ident: &str,
+        holder: &str,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        self.records.update(ident, |record| {
+            if record.claimed_by() == Some(holder) && record.version == version {
+                record
+                    .attributes
+                    .insert(attr::CLAIMED_UNTIL.into(), 0.into());
+            }
+        });
+        Ok(())
+    }
+
     async fn register_command(
         &self,
         registration: CommandRegistration<'_>,
     ) -> Result<(), StoreError> {
         let mut commands = self.commands();
-        if commands.contains_key(registration.command_id) {
+        if let Some(registered) = commands.get(registration.command_id)
+            && registered.marker.as_deref() != Some(registration.marker)
+        {
             return Err(StoreError::Malformed {
                 ident: registration.command_id.to_owned(),
                 problem: "command registered twice".into(),
@@ -93,6 +142,8 @@ impl NodeTable for MemoryTable {
                 lifecycle: registration.lifecycle.cloned(),
                 event_id: Some(registration.event_id.to_owned()),
                 registered_at: Some(registration.registered_at),
+                sent_at_version: Some(registration.sent_at_version),
+                marker: Some(registration.marker.to_owned()),
             },
         );
         Ok(())

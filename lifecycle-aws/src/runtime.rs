@@ -36,6 +36,19 @@ pub enum HandleError {
     /// may still be on its way. Redelivery retries.
     #[error("command `{0}` is not registered yet")]
     CommandNotRegisteredYet(String),
+    /// A command result that came before the write that makes the record wait for it (the gap
+    /// between `SendCommand` and that write). Redelivery retries.
+    #[error("the record does not wait for command `{0}` yet")]
+    CommandNotAwaitedYet(String),
+    /// Another delivery holds the record's claim: it is running a side-effecting task for it.
+    /// Redelivery retries; once the claim is released or runs out, the event resumes.
+    #[error("another delivery holds the claim on `{ident}` until {until} (epoch seconds)")]
+    Busy {
+        /// The record.
+        ident: String,
+        /// When the claim runs out.
+        until: u64,
+    },
     /// The dispatcher could not go on (unknown stored state, an error in failure handling, a
     /// cycle).
     #[error("dispatching {event_id} for {ident}: {message}")]
@@ -73,6 +86,8 @@ impl HandleError {
             self,
             HandleError::UnknownInstance(_)
                 | HandleError::CommandNotRegisteredYet(_)
+                | HandleError::CommandNotAwaitedYet(_)
+                | HandleError::Busy { .. }
                 | HandleError::Transient { .. }
                 | HandleError::Store(StoreError::Request { .. })
                 | HandleError::Action(_)
@@ -177,8 +192,15 @@ pub struct Runtime<M, F, T = DynamoStore> {
     command_grace: Duration,
     clock: Arc<dyn Clock>,
     wait_deadline: Duration,
+    claim_lease: Duration,
     sweep_rule: String,
     _model: std::marker::PhantomData<fn() -> M>,
+}
+
+tokio::task_local! {
+    /// When the invocation being handled must be done (the Lambda's deadline): no claim lasts
+    /// longer.
+    static INVOCATION_DEADLINE: SystemTime;
 }
 
 impl<M, F> Runtime<M, F>
@@ -220,6 +242,7 @@ where
             command_grace: Duration::from_secs(120),
             clock: Arc::new(SystemClock),
             wait_deadline: Duration::from_secs(3600),
+            claim_lease: Duration::from_secs(60),
             sweep_rule: "lifecycle-sweep".to_owned(),
             _model: std::marker::PhantomData,
         }
@@ -237,6 +260,14 @@ where
     /// failure path, a termination CONTINUE). Default one hour.
     pub fn with_wait_deadline(mut self, deadline: Duration) -> Self {
         self.wait_deadline = deadline;
+        self
+    }
+
+    /// How long a claim holds at most (default 60 s): a delivery that dies holding one keeps
+    /// the record from every other delivery until then. Within an invocation handled with
+    /// [`Runtime::handle_before`], a claim never outlasts the invocation's deadline.
+    pub fn with_claim_lease(mut self, lease: Duration) -> Self {
+        self.claim_lease = lease;
         self
     }
 
@@ -264,6 +295,18 @@ where
     /// The node table.
     pub fn store(&self) -> &T {
         &self.store
+    }
+
+    /// [`Runtime::handle`] for an invocation that must be done by `deadline` (the Lambda's):
+    /// claims taken while handling it run out then at the latest.
+    pub async fn handle_before(
+        &self,
+        payload: &Value,
+        deadline: SystemTime,
+    ) -> Result<Value, HandleError> {
+        INVOCATION_DEADLINE
+            .scope(deadline, self.handle(payload))
+            .await
     }
 
     /// Handles one invocation payload. For an SQS batch the answer is a partial batch
@@ -311,7 +354,7 @@ where
             Notification::LifecycleAction { id, region, action } => {
                 let span = tracing::info_span!("event", event_id = %id, instance_id = %action.ec2_instance_id);
                 let event = Event::lifecycle(id, action);
-                self.run_lifecycle(event, region.as_deref())
+                self.run_lifecycle(event, region.as_deref(), None)
                     .instrument(span)
                     .await
             }
@@ -396,7 +439,10 @@ where
             command.owner,
             command.lifecycle,
         );
-        let outcome = self.run_lifecycle(event, None).instrument(span).await?;
+        let outcome = self
+            .run_lifecycle(event, None, command.sent_at_version)
+            .instrument(span)
+            .await?;
         // Handled: a duplicate of this result now finds nothing.
         self.store.consume_command(&command_id).await?;
         Ok(outcome)
@@ -429,12 +475,14 @@ where
             && M::DEFINITION.is_terminal(state)
             && state != start
         {
+            let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
             let change = lifecycle_core::StateChange {
                 ident: &rule,
                 from: &record.state,
                 version: record.version,
                 to: start.name(),
                 set: &[],
+                token: &token,
             };
             if let lifecycle_core::CasOutcome::Applied { version } =
                 self.store.compare_and_set(change).await?
@@ -447,11 +495,13 @@ where
         self.dispatch_record(record, event, region.as_deref()).await
     }
 
-    /// A lifecycle event (launching, terminating, or a command result) for its instance.
+    /// A lifecycle event (launching, terminating, or a command result) for its instance. A
+    /// command result carries the version its record had when the command was sent.
     async fn run_lifecycle(
         &self,
         event: Event,
         region: Option<&str>,
+        sent_at_version: Option<u64>,
     ) -> Result<Outcome, HandleError> {
         let ident = event.instance_id.clone().unwrap_or_default();
         let record = self
@@ -490,6 +540,13 @@ where
         } else {
             record
         };
+        if let EventKind::CommandResult { command_id, .. } = &event.kind
+            && sent_at_version == Some(record.version)
+            && !record.awaits(command_id)
+        {
+            // Sent, but the write that makes the record wait for it has not happened (yet).
+            return Err(HandleError::CommandNotAwaitedYet(command_id.clone()));
+        }
         self.dispatch_record(record, event, region).await
     }
 
@@ -518,7 +575,7 @@ where
         let span =
             tracing::info_span!("event", event_id = %pending.event_id, instance_id = %change.ident);
         let event = Event::lifecycle(pending.event_id, pending.action);
-        self.run_lifecycle(event, None).instrument(span).await
+        self.run_lifecycle(event, None, None).instrument(span).await
     }
 
     async fn dispatch_record(
@@ -527,12 +584,32 @@ where
         event: Event,
         region: Option<&str>,
     ) -> Result<Outcome, HandleError> {
+        let now = self.clock.now();
+        if let (Some(holder), Some(until)) = (record.claimed_by(), record.claimed_until())
+            && until >= epoch_seconds(now)
+        {
+            tracing::info!(
+                holder,
+                until,
+                "another delivery holds the record's claim: retry later"
+            );
+            return Err(HandleError::Busy {
+                ident: record.ident.clone(),
+                until,
+            });
+        }
+        let lease_until = INVOCATION_DEADLINE
+            .try_with(|deadline| *deadline)
+            .map_or(now + self.claim_lease, |deadline| {
+                deadline.min(now + self.claim_lease)
+            });
         let effects = AwsEffects::new(
             &*self.commands,
             &self.store,
             &*self.actions,
             region,
-            epoch_seconds(self.clock.now()),
+            epoch_seconds(now),
+            epoch_seconds(lease_until),
         );
         let mut model = (self.new_model)();
         // Boxed: the dispatcher's future nests the model's task futures, and nested again
@@ -544,9 +621,14 @@ where
             &event,
             &effects,
         ));
-        let report = match dispatching.await {
+        let dispatched = dispatching.await;
+        self.settle_effects(&effects, &dispatched).await;
+        let report = match dispatched {
             Ok(report) => report,
             Err(DispatchError::Store(e)) => return Err(e.into()),
+            Err(DispatchError::Busy { ident, until }) => {
+                return Err(HandleError::Busy { ident, until });
+            }
             Err(DispatchError::Transient { error, .. }) => {
                 return Err(HandleError::Transient {
                     event_id: event.id.clone(),
@@ -562,17 +644,39 @@ where
                 });
             }
         };
-        if report.stop == StopReason::LostRace && report.fired.is_empty() {
-            // Another invocation moved the record first: what this one sent is nobody's.
-            for command_id in effects.registered() {
-                self.withdraw_command(&command_id).await;
-            }
-        }
         let completed = match (report.lifecycle_result, &event.lifecycle) {
             (Some(result), Some(action)) => Some(self.complete(action, region, result).await?),
             _ => None,
         };
         Ok(summary::<M>(&event, &report, completed))
+    }
+
+    /// After a dispatch: a claim still held is let go, so the next delivery takes over at
+    /// once. Commands no stored state change took up are withdrawn — unless the delivery failed
+    /// in a way its redelivery resumes (a transient error, DynamoDB failing): that delivery
+    /// takes the claim over and adopts them instead of sending them again.
+    async fn settle_effects<R, E>(
+        &self,
+        effects: &AwsEffects<'_, T>,
+        dispatched: &Result<R, DispatchError<M::State, M::Error, E>>,
+    ) {
+        if let Some(claim) = effects.held_claim()
+            && let Err(e) = self
+                .store
+                .release_claim(&claim.ident, &claim.holder, claim.version)
+                .await
+        {
+            tracing::warn!(error = %e, "could not release the claim; it runs out by itself");
+        }
+        let resumed = matches!(
+            dispatched,
+            Err(DispatchError::Transient { .. } | DispatchError::Store(_))
+        );
+        if !resumed {
+            for command_id in effects.uncommitted() {
+                self.withdraw_command(&command_id).await;
+            }
+        }
     }
 
     /// Looks through the registered commands of lifecycle actions for waits whose result never
@@ -645,7 +749,7 @@ where
             command.owner,
             command.lifecycle,
         );
-        let outcome = self.run_lifecycle(event, None).await?;
+        let outcome = self.run_lifecycle(event, None, None).await?;
         self.store.consume_command(&command_id).await?;
         if let Err(e) = self.commands.cancel(&command_id).await {
             tracing::warn!(command_id, error = %e, "could not cancel the overdue command");
@@ -653,8 +757,9 @@ where
         Ok(outcome)
     }
 
-    /// Unregisters and cancels a command sent by an invocation that lost its race. Best effort:
-    /// a command left registered is answered by a result the record no longer waits for.
+    /// Unregisters and cancels a command no state change took up (a lost race's, a failed
+    /// transition's). Best effort: a command left registered is answered by a result the record
+    /// does not wait for, which is not applied.
     async fn withdraw_command(&self, command_id: &str) {
         if let Err(e) = self.store.consume_command(command_id).await {
             tracing::warn!(command_id, error = %e, "could not unregister a command of a lost race");
@@ -757,6 +862,7 @@ fn stop_name(stop: StopReason) -> &'static str {
         StopReason::LostRace => "lost_race",
         StopReason::NotReady => "not_ready",
         StopReason::Refused => "refused",
+        StopReason::NotAwaited => "not_awaited",
     }
 }
 

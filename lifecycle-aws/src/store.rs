@@ -13,8 +13,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use lifecycle_core::{CasOutcome, LifecycleAction, Record, StateChange, Store};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use lifecycle_core::{
+    CasOutcome, ClaimOutcome, ClaimRequest, LifecycleAction, Record, StateChange, Store,
+};
 use serde_json::{Map, Value};
 
 /// Attribute names this library reads and writes.
@@ -41,6 +44,12 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "ExpiresAt";
     /// When a command was registered (epoch seconds): the start of its wait's deadline.
     pub const REGISTERED_AT: &str = "RegisteredAt";
+    /// The record's version when a command was sent: while the record still has it and does
+    /// not wait for the command, the waiting write is still to come.
+    pub const SENT_AT_VERSION: &str = "SentAtVersion";
+    /// The claim marker a command was sent under (also in its SSM comment).
+    pub const MARKER: &str = "Marker";
+    pub use lifecycle_core::attr::{AWAITED_COMMAND, CLAIMED_BY, CLAIMED_UNTIL, WRITE_TOKEN};
 }
 
 /// The `ItemType` of command items.
@@ -85,6 +94,10 @@ pub struct RegisteredCommand {
     pub event_id: Option<String>,
     /// When it was registered (epoch seconds); `None` for the original library's items.
     pub registered_at: Option<u64>,
+    /// The owner record's version when it was sent; `None` for the original library's items.
+    pub sent_at_version: Option<u64>,
+    /// The claim marker it was sent under; `None` for the original library's items.
+    pub marker: Option<String>,
 }
 
 /// A launch that waits for cloud-init, parked on the instance's record.
@@ -115,13 +128,39 @@ pub struct CommandRegistration<'a> {
     pub document_name: &'a str,
     /// When (epoch seconds, from the runtime's clock).
     pub registered_at: u64,
+    /// The owner record's version when it was sent.
+    pub sent_at_version: u64,
+    /// The claim marker it was sent under ([`CommandKey::marker`](lifecycle_core::CommandKey)).
+    pub marker: &'a str,
 }
 
 /// The node table: the records [`Store`] keeps, plus what the runtime keeps beside them
 /// (registered commands and parked launches). [`DynamoStore`] on AWS;
 /// [`MemoryTable`](crate::local::MemoryTable) for local runs.
 pub trait NodeTable: Store<Error = StoreError> {
-    /// Registers a command. Fails if its id is already registered.
+    /// Claims a record for `request.holder` until `until` (epoch seconds), if it is still at
+    /// `request.state` and `request.version` and no claim holds at `now`. The claim moves the
+    /// version; the next state change releases it.
+    fn claim(
+        &self,
+        request: ClaimRequest<'_>,
+        until: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+
+    /// Lets `holder`'s claim on `ident` (at `version`) run out now, keeping its holder's name:
+    /// the next delivery takes it over at once and finds the commands sent under it. Nothing
+    /// if the record moved on.
+    fn release_claim(
+        &self,
+        ident: &str,
+        holder: &str,
+        version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Registers a command. Registering it again under the same marker (a retry, or a
+    /// delivery adopting a command an earlier one sent) is no error; another command with the
+    /// same id is.
     fn register_command(
         &self,
         registration: CommandRegistration<'_>,
@@ -172,6 +211,24 @@ pub trait NodeTable: Store<Error = StoreError> {
 
 /// A borrowed node table is a node table.
 impl<T: NodeTable + ?Sized> NodeTable for &T {
+    fn claim(
+        &self,
+        request: ClaimRequest<'_>,
+        until: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send {
+        (**self).claim(request, until, now)
+    }
+
+    fn release_claim(
+        &self,
+        ident: &str,
+        holder: &str,
+        version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release_claim(ident, holder, version)
+    }
+
     fn register_command(
         &self,
         registration: CommandRegistration<'_>,
@@ -320,6 +377,96 @@ impl DynamoStore {
 }
 
 impl NodeTable for DynamoStore {
+    async fn claim(
+        &self,
+        request: ClaimRequest<'_>,
+        until: u64,
+        now: u64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let next = request.version + 1;
+        let mut values = HashMap::from([
+            (":from".to_owned(), s(request.state)),
+            (":holder".to_owned(), s(request.holder)),
+            (":until".to_owned(), n(until)),
+            (":now".to_owned(), n(now)),
+            (":next".to_owned(), n(next)),
+            (":token".to_owned(), s(request.token)),
+        ]);
+        let condition = format!(
+            "#status = :from AND {} AND (attribute_not_exists(#by) OR #until < :now)",
+            version_condition(request.version, &mut values)
+        );
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(request.ident))
+            .update_expression(
+                "SET #by = :holder, #until = :until, #version = :next, #token = :token",
+            )
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(HashMap::from([
+                ("#status".to_owned(), attr::ITEM_STATUS.to_owned()),
+                ("#version".to_owned(), attr::VERSION.to_owned()),
+                ("#by".to_owned(), attr::CLAIMED_BY.to_owned()),
+                ("#until".to_owned(), attr::CLAIMED_UNTIL.to_owned()),
+                ("#token".to_owned(), attr::WRITE_TOKEN.to_owned()),
+            ])))
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(ClaimOutcome::Claimed { version: next }),
+            Err(e) => e,
+        };
+        let item = match conditional_failure(&error) {
+            Some(Some(item)) => item,
+            Some(None) => return Ok(ClaimOutcome::Lost),
+            None => return Err(self.request_error("UpdateItem", error)),
+        };
+        if holds_write(item, request.token, next) {
+            return Ok(ClaimOutcome::Claimed { version: next });
+        }
+        let moved = item.get(attr::ITEM_STATUS) != Some(&s(request.state))
+            || item_version(item) != request.version;
+        Ok(if moved {
+            ClaimOutcome::Lost
+        } else {
+            ClaimOutcome::Busy {
+                until: number(item, attr::CLAIMED_UNTIL).unwrap_or(0),
+            }
+        })
+    }
+
+    async fn release_claim(
+        &self,
+        ident: &str,
+        holder: &str,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .update_expression("SET #until = :zero")
+            .condition_expression("#by = :holder AND #version = :version")
+            .expression_attribute_names("#until", attr::CLAIMED_UNTIL)
+            .expression_attribute_names("#by", attr::CLAIMED_BY)
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":holder", s(holder))
+            .expression_attribute_values(":version", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
+        }
+    }
+
     async fn register_command(
         &self,
         registration: CommandRegistration<'_>,
@@ -333,6 +480,8 @@ impl NodeTable for DynamoStore {
             comment,
             document_name,
             registered_at,
+            sent_at_version,
+            marker,
         } = registration;
         let expires = SystemTime::now()
             .checked_add(self.command_ttl)
@@ -342,9 +491,17 @@ impl NodeTable for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .condition_expression("attribute_not_exists(#ident)")
+            // A retry whose first answer was lost, or an adoption, finds its own marker.
+            .condition_expression("attribute_not_exists(#ident) OR #marker = :marker")
             .expression_attribute_names("#ident", attr::IDENT)
+            .expression_attribute_names("#marker", attr::MARKER)
+            .expression_attribute_values(":marker", s(marker))
             .item(attr::IDENT, s(command_id))
+            .item(attr::MARKER, s(marker))
+            .item(
+                attr::SENT_AT_VERSION,
+                AttributeValue::N(sent_at_version.to_string()),
+            )
             .item(attr::ITEM_TYPE, s(COMMAND_ITEM_TYPE))
             .item(attr::OWNER, s(owner))
             .item(
@@ -548,15 +705,21 @@ impl Store for DynamoStore {
 
     async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
         let next = change.version + 1;
-        let mut update = String::from("SET #status = :to, #version = :next");
+        let mut set = String::from("SET #status = :to, #version = :next, #token = :token");
+        // Every state change releases the record's claim.
+        let mut remove = String::from(" REMOVE #by, #until");
         let mut names = HashMap::from([
             ("#status".to_owned(), attr::ITEM_STATUS.to_owned()),
             ("#version".to_owned(), attr::VERSION.to_owned()),
+            ("#token".to_owned(), attr::WRITE_TOKEN.to_owned()),
+            ("#by".to_owned(), attr::CLAIMED_BY.to_owned()),
+            ("#until".to_owned(), attr::CLAIMED_UNTIL.to_owned()),
         ]);
         let mut values = HashMap::from([
             (":to".to_owned(), s(change.to)),
             (":from".to_owned(), s(change.from)),
-            (":next".to_owned(), AttributeValue::N(next.to_string())),
+            (":next".to_owned(), n(next)),
+            (":token".to_owned(), s(change.token)),
         ]);
         for (i, (key, value)) in change
             .set
@@ -564,41 +727,92 @@ impl Store for DynamoStore {
             .filter(|(key, _)| {
                 !matches!(
                     key.as_str(),
-                    attr::IDENT | attr::ITEM_STATUS | attr::VERSION
+                    attr::IDENT
+                        | attr::ITEM_STATUS
+                        | attr::VERSION
+                        | attr::WRITE_TOKEN
+                        | attr::CLAIMED_BY
+                        | attr::CLAIMED_UNTIL
                 )
             })
             .enumerate()
         {
-            update.push_str(&format!(", #a{i} = :a{i}"));
             names.insert(format!("#a{i}"), key.clone());
-            values.insert(format!(":a{i}"), to_attribute(value));
+            if value.is_null() {
+                remove.push_str(&format!(", #a{i}"));
+            } else {
+                set.push_str(&format!(", #a{i} = :a{i}"));
+                values.insert(format!(":a{i}"), to_attribute(value));
+            }
         }
-        // A record the original library wrote has no version: the first write adds it.
-        let condition = if change.version == 0 {
-            "#status = :from AND attribute_not_exists(#version)".to_owned()
-        } else {
-            values.insert(
-                ":version".into(),
-                AttributeValue::N(change.version.to_string()),
-            );
-            "#status = :from AND #version = :version".to_owned()
-        };
+        let condition = format!(
+            "#status = :from AND {}",
+            version_condition(change.version, &mut values)
+        );
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::IDENT, s(change.ident))
-            .update_expression(update)
+            .update_expression(set + &remove)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(CasOutcome::Applied { version: next }),
-            Err(e) if is_conditional_failure(&e) => Ok(CasOutcome::Conflict),
-            Err(e) => Err(self.request_error("UpdateItem", e)),
+            Err(e) => match conditional_failure(&e) {
+                // The SDK sent the write again after losing the answer to the first: the item
+                // holds this very write.
+                Some(Some(item)) if holds_write(item, change.token, next) => {
+                    Ok(CasOutcome::Applied { version: next })
+                }
+                Some(_) => Ok(CasOutcome::Conflict),
+                None => Err(self.request_error("UpdateItem", e)),
+            },
         }
+    }
+}
+
+/// The condition on the record's version; a record the original library wrote has none, and
+/// the first write adds it.
+fn version_condition(version: u64, values: &mut HashMap<String, AttributeValue>) -> &'static str {
+    if version == 0 {
+        "attribute_not_exists(#version)"
+    } else {
+        values.insert(":version".into(), n(version));
+        "#version = :version"
+    }
+}
+
+/// Whether `item` holds the write with `token` that moved it to `version`.
+fn holds_write(item: &HashMap<String, AttributeValue>, token: &str, version: u64) -> bool {
+    item.get(attr::WRITE_TOKEN) == Some(&s(token)) && item_version(item) == version
+}
+
+fn item_version(item: &HashMap<String, AttributeValue>) -> u64 {
+    number(item, attr::VERSION).unwrap_or(0)
+}
+
+fn number(item: &HashMap<String, AttributeValue>, key: &str) -> Option<u64> {
+    match item.get(key) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+/// For a failed condition: `Some(item as it is now)` (`Some(None)`: there is no item).
+fn conditional_failure<R>(
+    error: &SdkError<UpdateItemError, R>,
+) -> Option<Option<&HashMap<String, AttributeValue>>> {
+    match error {
+        SdkError::ServiceError(e) => match e.err() {
+            UpdateItemError::ConditionalCheckFailedException(failed) => Some(failed.item()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -657,6 +871,10 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
 fn record_from_item(
@@ -800,10 +1018,9 @@ fn command_from_item(
         lifecycle,
         // The original library stored the whole event; its id is `id`.
         event_id: text("EventId").or_else(|| text("id")),
-        registered_at: match item.get(attr::REGISTERED_AT) {
-            Some(AttributeValue::N(n)) => n.parse().ok(),
-            _ => None,
-        },
+        registered_at: number(item, attr::REGISTERED_AT),
+        sent_at_version: number(item, attr::SENT_AT_VERSION),
+        marker: text(attr::MARKER),
     })
 }
 

@@ -96,14 +96,27 @@ fn a_record_written_by_the_original_library_loads_and_gains_a_version_on_first_w
             version: 0,
             to: "joining_cluster",
             set: &set,
+            token: "delivery-a.1",
         };
         assert_eq!(
             store.compare_and_set(change).await.unwrap(),
             CasOutcome::Applied { version: 1 }
         );
-        // The same write again: the record moved on.
+        // The same request again (the SDK retrying after a lost answer): DynamoDB's
+        // ConditionalCheckFailed carries the item, which holds this very write.
         assert_eq!(
             store.compare_and_set(change).await.unwrap(),
+            CasOutcome::Applied { version: 1 }
+        );
+        // Another delivery's identical change: the record moved on.
+        assert_eq!(
+            store
+                .compare_and_set(StateChange {
+                    token: "delivery-b.1",
+                    ..change
+                })
+                .await
+                .unwrap(),
             CasOutcome::Conflict
         );
 
@@ -128,6 +141,7 @@ fn a_record_written_by_the_original_library_loads_and_gains_a_version_on_first_w
             version: 1,
             to: "joined_cluster",
             set: &[],
+            token: "delivery-a.2",
             ..change
         };
         assert_eq!(
@@ -157,6 +171,7 @@ fn of_sixteen_racing_writes_from_the_same_state_exactly_one_wins() {
                     version: 0,
                     to: &to,
                     set: &[],
+                    token: &to,
                 };
                 store.compare_and_set(change).await.unwrap()
             }));
@@ -185,6 +200,7 @@ fn a_missing_record_loads_as_none_and_a_write_to_it_conflicts() {
             version: 0,
             to: "gone",
             set: &[],
+            token: "delivery-a.1",
         };
         assert_eq!(
             store.compare_and_set(change).await.unwrap(),
@@ -210,6 +226,8 @@ fn registration<'a>(
         comment: Some("join"),
         document_name: "AWS-RunShellScript",
         registered_at: 1_795_564_800,
+        sent_at_version: 1,
+        marker: event_id,
     }
 }
 

@@ -6,28 +6,14 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use common::TestClock;
 use common::node::{
     LONG_AGO, Node, Recorded, command_status, end_of, launching, outcome, terminating,
 };
-use lifecycle_aws::runtime::{Clock, Outcome, Runtime};
+use lifecycle_aws::runtime::{Outcome, Runtime};
 use lifecycle_aws::store::NodeTable;
 use lifecycle_core::{LifecycleResult, LifecycleTransition};
 use serde_json::{Value, json};
-
-/// A clock that moves only when told to.
-struct TestClock(Mutex<SystemTime>);
-
-impl TestClock {
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
 
 fn sweep_event(n: u32) -> Value {
     json!({

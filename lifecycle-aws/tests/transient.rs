@@ -60,11 +60,12 @@ fn a_launch_whose_command_cannot_be_sent_yet_is_retried_not_failed() {
         let error = runtime.handle(&launching("i-tr1")).await.unwrap_err();
         assert!(matches!(error, HandleError::Transient { .. }), "{error}");
         assert!(error.is_retryable());
-        // Not failed: no failure state, no completion, the record untouched.
-        assert_eq!(
-            runtime.store().load("i-tr1").await.unwrap().unwrap(),
-            before
-        );
+        // Not failed: no failure state, no completion; the claim taken before SendCommand is
+        // let go, so the redelivery takes it over at once (and looks for the command first).
+        let after = runtime.store().load("i-tr1").await.unwrap().unwrap();
+        assert_eq!(after.state, before.state);
+        assert_eq!(after.claimed_until(), Some(0));
+        assert!(after.claimed_by().is_some());
         assert!(recorded.completions.lock().unwrap().is_empty());
         assert!(
             runtime

@@ -112,21 +112,85 @@ impl EffectError {
     }
 }
 
+/// The claim a delivery asks for before a task's first side effect (see [`Effects::claim`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimRequest<'a> {
+    /// The record's `Ident`.
+    pub ident: &'a str,
+    /// The state the record must still be in.
+    pub state: &'a str,
+    /// The version the record must still have; the claim writes `version + 1`.
+    pub version: u64,
+    /// Who claims: this delivery's id ([`Context::delivery_id`]).
+    pub holder: &'a str,
+    /// The claim write's own token (a lost answer sent again finds it, as for a state change).
+    pub token: &'a str,
+}
+
+/// How a claim went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// These effects need no claim (one process, as in local runs): go ahead.
+    NotNeeded,
+    /// The record is this delivery's until its next state change; the claim wrote `version`.
+    Claimed {
+        /// The record's version after the claim.
+        version: u64,
+    },
+    /// Another delivery holds the claim until `until` (epoch seconds): try again later.
+    Busy {
+        /// When its claim runs out.
+        until: u64,
+    },
+    /// The record moved on since it was loaded: another delivery won the race.
+    Lost,
+}
+
+/// Names a command by the claim it was sent under, so a delivery that takes over an abandoned
+/// claim can find what the earlier holder sent instead of sending it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandKey {
+    /// This command's marker: the claim holder and the command's place among the commands
+    /// sent under that claim (`HOLDER.N`).
+    pub marker: String,
+    /// The marker the same command had under the claim this delivery took over, if it took
+    /// one over: look for a command sent under it before sending.
+    pub previous: Option<String>,
+}
+
 /// Side effects tasks request through the [`Context`]. `lifecycle-aws` implements them with
 /// SSM and Auto Scaling; [`LocalEffects`] records them for local runs and tests.
 #[async_trait::async_trait]
 pub trait Effects: Send + Sync {
+    /// Claims the record before the first side effect of a transition, so that of racing
+    /// deliveries only one runs a side-effecting task: a conditional write of the claim
+    /// (holder, lease) that also moves the record's version, so every other delivery's write
+    /// fails. The next state change releases it. The default needs none ([`ClaimOutcome::NotNeeded`]).
+    async fn claim(&self, request: ClaimRequest<'_>) -> Result<ClaimOutcome, EffectError> {
+        let _ = request;
+        Ok(ClaimOutcome::NotNeeded)
+    }
+
     /// Sends a command and registers it, so that its completion event resumes the lifecycle
-    /// `event` belongs to. Returns the command id.
+    /// `event` belongs to. Returns the command id. With `key.previous`, a command sent under
+    /// that marker is this one, sent by a delivery that did not finish: adopt it rather than
+    /// send another.
     async fn send_command(
         &self,
         event: &Event,
         record: &Record,
         request: CommandRequest,
+        key: &CommandKey,
     ) -> Result<String, EffectError>;
 
     /// Keeps `action` alive for another heartbeat timeout.
     async fn record_heartbeat(&self, action: &LifecycleAction) -> Result<(), EffectError>;
+
+    /// A state change was stored; `commands`, sent before it, are now part of the lifecycle
+    /// (the others sent so far are not, and are withdrawn when the event is done).
+    fn stored(&self, commands: &[String]) {
+        let _ = commands;
+    }
 }
 
 /// A command recorded by [`LocalEffects`].
@@ -145,12 +209,13 @@ pub struct SentCommand {
 /// [`Effects`] that only record what was asked, for local runs and tests.
 ///
 /// ```
-/// use lifecycle_core::{CommandRequest, Effects, Event, LocalEffects, Record};
+/// use lifecycle_core::{CommandKey, CommandRequest, Effects, Event, LocalEffects, Record};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let effects = LocalEffects::new();
 /// let event = Event::scheduled("e-1", "backup");
+/// let key = CommandKey { marker: "d.0".into(), previous: None };
 /// let id = effects
-///     .send_command(&event, &Record::new("backup", "backup"), CommandRequest::new("AWS-RunShellScript", ["i-1"]))
+///     .send_command(&event, &Record::new("backup", "backup"), CommandRequest::new("AWS-RunShellScript", ["i-1"]), &key)
 ///     .await
 ///     .unwrap();
 /// assert_eq!(effects.commands()[0].command_id, id);
@@ -192,6 +257,7 @@ impl Effects for LocalEffects {
         event: &Event,
         _record: &Record,
         request: CommandRequest,
+        _key: &CommandKey,
     ) -> Result<String, EffectError> {
         let mut commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
         let command_id = format!("local-command-{}", commands.len() + 1);
@@ -237,6 +303,50 @@ pub struct Context<'a> {
     /// The lifecycle progress (waiting, result) this event last noted on the record: a later
     /// state change that would note the same writes nothing extra.
     pub(crate) progress_noted: Option<(bool, crate::LifecycleResult)>,
+    /// This delivery's id: the claim holder, and the first half of every write token.
+    pub(crate) delivery: String,
+    /// The side effects of the transition being fired, until its state change is stored.
+    pub(crate) step: std::sync::Mutex<StepEffects>,
+}
+
+/// What the transition being fired has claimed and sent.
+#[derive(Debug, Default)]
+pub(crate) struct StepEffects {
+    /// A claim is held (or none is needed) for this transition.
+    pub(crate) claimed: bool,
+    /// The record's version after the claim write, to write the state change from.
+    pub(crate) version: Option<u64>,
+    /// The holder of the claim taken over, whose commands may be found and adopted.
+    pub(crate) previous: Option<String>,
+    /// Commands sent under the claim so far (their markers count from 0).
+    pub(crate) sent: usize,
+    /// Their ids.
+    pub(crate) commands: Vec<String>,
+    /// Why the claim was refused (busy or lost), for the dispatcher to stop.
+    pub(crate) refused: Option<ClaimOutcome>,
+}
+
+/// A token no other delivery's write carries: the delivery and the version it writes.
+pub(crate) fn write_token(delivery: &str, version: u64) -> String {
+    format!("{delivery}.{version}")
+}
+
+/// A fresh id no other delivery has: 64 random bits (the standard library's per-process random
+/// hash keys, mixed with a counter and the time), in hex. Every [`Context`] gets one; a write
+/// made outside the dispatcher takes one for its [`StateChange::token`](crate::StateChange).
+///
+/// ```
+/// let (a, b) = (lifecycle_core::delivery_id(), lifecycle_core::delivery_id());
+/// assert_eq!(a.len(), 16);
+/// assert_ne!(a, b);
+/// ```
+pub fn delivery_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let hash = std::hash::RandomState::new().hash_one((n, std::time::SystemTime::now()));
+    format!("{hash:016x}")
 }
 
 impl<'a> Context<'a> {
@@ -263,7 +373,69 @@ impl<'a> Context<'a> {
             transient: std::sync::Mutex::new(None),
             has_transient: std::sync::atomic::AtomicBool::new(false),
             progress_noted: None,
+            delivery: delivery_id(),
+            step: std::sync::Mutex::new(StepEffects::default()),
         }
+    }
+
+    /// This delivery's id: unique to this processing of the event, it names the claim this
+    /// delivery takes and the writes it makes.
+    pub fn delivery_id(&self) -> &str {
+        &self.delivery
+    }
+
+    pub(crate) fn step(&self) -> std::sync::MutexGuard<'_, StepEffects> {
+        self.step.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Claims the record for the transition being fired, once, before its first side effect;
+    /// returns the next command's key.
+    async fn claim(&self) -> Result<CommandKey, EffectError> {
+        if !self.step().claimed {
+            let version = self.record.version;
+            let token = write_token(&self.delivery, version + 1);
+            let request = ClaimRequest {
+                ident: &self.record.ident,
+                state: &self.record.state,
+                version,
+                holder: &self.delivery,
+                token: &token,
+            };
+            let outcome = match self.effects.claim(request).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    self.note(Err(&e));
+                    return Err(e);
+                }
+            };
+            let mut step = self.step();
+            match outcome {
+                ClaimOutcome::NotNeeded => step.claimed = true,
+                ClaimOutcome::Claimed { version } => {
+                    step.claimed = true;
+                    step.version = Some(version);
+                    // A claim left by a delivery that never stored its state change.
+                    step.previous = self.record.claimed_by().map(str::to_owned);
+                }
+                refused => {
+                    let message = match &refused {
+                        ClaimOutcome::Busy { until } => {
+                            format!("another delivery holds the record's claim until {until}")
+                        }
+                        _ => "the record changed before it could be claimed".to_owned(),
+                    };
+                    step.refused = Some(refused);
+                    return Err(EffectError::new("claim", message));
+                }
+            }
+        }
+        let mut step = self.step();
+        let n = step.sent;
+        step.sent += 1;
+        Ok(CommandKey {
+            marker: format!("{}.{n}", self.delivery),
+            previous: step.previous.as_ref().map(|p| format!("{p}.{n}")),
+        })
     }
 
     /// Whether this record was last moved by this same event: an earlier delivery of it got
@@ -337,12 +509,19 @@ impl<'a> Context<'a> {
 
     /// Sends an SSM command; its completion event resumes this lifecycle (use `wait` on the
     /// transition to stop until then). Returns the command id.
+    ///
+    /// The first side effect of a transition claims the record (see [`Effects::claim`]): of
+    /// racing deliveries of one event, only the claimer sends; the others stop.
     pub async fn send_command(&self, request: CommandRequest) -> Result<String, EffectError> {
+        let key = self.claim().await?;
         let sent = self
             .effects
-            .send_command(self.event, self.record, request)
+            .send_command(self.event, self.record, request, &key)
             .await;
         self.note(sent.as_ref().map(|_| ()));
+        if let Ok(id) = &sent {
+            self.step().commands.push(id.clone());
+        }
         sent
     }
 

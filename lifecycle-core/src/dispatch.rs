@@ -5,10 +5,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::context::{Context, EffectError, Effects};
+use crate::context::{ClaimOutcome, Context, EffectError, Effects, StepEffects, write_token};
 use crate::event::{CommandStatus, Event, EventKind, LifecycleAction, LifecycleTransition};
 use crate::model::{LifecycleModel, Phase, State, TaskFailure, UnknownState};
-use crate::store::{CasOutcome, Record, StateChange, Store};
+use crate::store::{CasOutcome, Record, StateChange, Store, attr};
 
 /// How a lifecycle action is completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -91,6 +91,9 @@ pub enum StopReason {
     /// its initial state (e.g. a duplicate), or a terminating event for one that never got
     /// there.
     Refused,
+    /// A command result the record does not wait for (a superseded command's, a late
+    /// duplicate's, a fire-and-forget command's): nothing runs.
+    NotAwaited,
 }
 
 /// One trigger that fired.
@@ -215,6 +218,15 @@ pub enum DispatchError<S, E, StoreError> {
     /// Triggers kept changing the state: the model has a cycle its guards do not break.
     #[error("gave up after {0} state changes for one event: a cycle of transitions never settles")]
     Cycle(usize),
+    /// Another delivery holds the record's claim (it is running a side-effecting task for it):
+    /// deliver the event again later; once the claim is released or runs out, it resumes.
+    #[error("another delivery holds the claim on `{ident}` until {until} (epoch seconds)")]
+    Busy {
+        /// The record.
+        ident: String,
+        /// When the claim runs out.
+        until: u64,
+    },
     /// A task failed on a transient effect error (throttling, a timeout) before its state
     /// change was stored: deliver the event again; the record resumes where it is.
     #[error("transient error in trigger `{trigger}` from `{state}`: {error}")]
@@ -392,6 +404,13 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         lifecycle_result: None,
     };
     report.states.push(start);
+    if let EventKind::CommandResult { command_id, .. } = &event.kind
+        && !takes_result(record, command_id, &event.id)
+    {
+        tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, command_id, "the record does not wait for this command: result not applied");
+        report.stop = StopReason::NotAwaited;
+        return Ok(report);
+    }
     // An event of the lifecycle action that last moved the record is a redelivery (or the
     // action's next event): it resumes from where the record is, it is not refused.
     let progress = LifecycleProgress::of(record).filter(|p| {
@@ -468,9 +487,11 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
                     break StopReason::Settled;
                 };
                 in_failure = true;
+                // What the failed transition sent is not part of the lifecycle any more.
+                ctx.step().commands.clear();
                 if at != failure_state {
                     stage_progress(&mut ctx, false);
-                    if !write(store, &mut ctx, failure_state).await? {
+                    if !write(store, &mut ctx, failure_state, false).await? {
                         break StopReason::LostRace;
                     }
                     report.states.push(failure_state);
@@ -505,6 +526,21 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         _ => None,
     };
     Ok(report)
+}
+
+/// Whether a command's result may move the record: the record waits for that command. A
+/// record that waits without naming a command (the command was not sent through the context)
+/// takes any result, and so does one the original library wrote (it named none). A result
+/// that already moved the record, delivered again, goes on to the redelivery rules (it may
+/// have to complete the action again).
+fn takes_result(record: &Record, command_id: &str, event_id: &str) -> bool {
+    if record.version == 0 || record.awaits(command_id) {
+        return true;
+    }
+    let progress = LifecycleProgress::of(record);
+    progress.as_ref().is_some_and(|p| {
+        p.event_id == event_id || (p.waiting && record.awaited_commands().next().is_none())
+    })
 }
 
 /// Whether the event may run at all, given where the record is (the original library's "new"
@@ -564,7 +600,9 @@ async fn step<M: LifecycleModel, St: Store>(
         // Only an error a failing task itself saw counts.
         ctx.take_transient();
         if let Err(e) = model.run_tasks(index, Phase::Prepare, ctx).await {
-            transient(ctx, state, trigger)?;
+            if let Some(stop) = interrupted(ctx, state, trigger)? {
+                return Ok(stop);
+            }
             if !transition.ignore_errors {
                 return Ok(failed(e));
             }
@@ -575,7 +613,9 @@ async fn step<M: LifecycleModel, St: Store>(
         }
         ctx.take_transient();
         if let Err(e) = model.run_tasks(index, Phase::Before, ctx).await {
-            transient(ctx, state, trigger)?;
+            if let Some(stop) = interrupted(ctx, state, trigger)? {
+                return Ok(stop);
+            }
             if !transition.ignore_errors {
                 return Ok(failed(e));
             }
@@ -583,12 +623,14 @@ async fn step<M: LifecycleModel, St: Store>(
         }
 
         let dest = transition.dest.unwrap_or(state);
-        if dest != state || !ctx.staged.is_empty() {
-            stage_progress(
-                ctx,
-                transition.wait_after_state_change || transition.stop_after_trigger,
-            );
-            if !write(store, ctx, dest).await? {
+        let waits = transition.wait_after_state_change || transition.stop_after_trigger;
+        // A claim taken, or an awaited result applied, is settled by a write even when the
+        // state stays.
+        let settles = ctx.step().version.is_some()
+            || matches!(&ctx.event.kind, EventKind::CommandResult { command_id, .. } if ctx.record.awaits(command_id));
+        if dest != state || !ctx.staged.is_empty() || settles {
+            stage_progress(ctx, waits);
+            if !write(store, ctx, dest, waits).await? {
                 return Ok(Step::Stop(StopReason::LostRace));
             }
         }
@@ -647,13 +689,29 @@ async fn step<M: LifecycleModel, St: Store>(
     }))
 }
 
-/// A task failed before its state change was stored: if an effect it asked for failed
+/// A task failed before its state change was stored: if its claim was refused, the event
+/// stops (another delivery won, or holds the claim); if an effect it asked for failed
 /// transiently, the event is to be delivered again rather than failed.
-fn transient<S: State, E, StE>(
+fn interrupted<S: State, E, StE>(
     ctx: &Context<'_>,
     state: S,
     trigger: &'static str,
-) -> Result<(), DispatchError<S, E, StE>> {
+) -> Result<Option<Step<S, E>>, DispatchError<S, E, StE>> {
+    let refused = ctx.step().refused.take();
+    match refused {
+        Some(ClaimOutcome::Busy { until }) => {
+            tracing::info!(event_id = %ctx.event.id, ident = %ctx.record.ident, %state, trigger, until, "another delivery holds the claim: the event will be retried");
+            return Err(DispatchError::Busy {
+                ident: ctx.record.ident.clone(),
+                until,
+            });
+        }
+        Some(_) => {
+            tracing::warn!(event_id = %ctx.event.id, ident = %ctx.record.ident, %state, trigger, "lost a race: the record changed before the claim; stopping");
+            return Ok(Some(Step::Stop(StopReason::LostRace)));
+        }
+        None => {}
+    }
     match ctx.take_transient() {
         Some(error) => {
             tracing::warn!(event_id = %ctx.event.id, ident = %ctx.record.ident, %state, trigger, %error, "transient error: the event will be retried");
@@ -663,7 +721,7 @@ fn transient<S: State, E, StE>(
                 error,
             })
         }
-        None => Ok(()),
+        None => Ok(None),
     }
 }
 
@@ -678,19 +736,35 @@ fn ignore<S: State, E: fmt::Display>(
     report.ignored.push(failure);
 }
 
-/// Stores `to` (and the attributes tasks set) if the record is still where it was loaded.
-/// `false` if someone else moved it first.
+/// Stores `to` (and the attributes tasks set) if the record is still where it was loaded (or
+/// claimed). `false` if someone else moved it first. A waiting write (`waits`) notes the
+/// commands the transition sent as the ones the record waits for; any other clears them.
 async fn write<S: State, E, St: Store>(
     store: &St,
     ctx: &mut Context<'_>,
     to: S,
+    waits: bool,
 ) -> Result<bool, DispatchError<S, E, St::Error>> {
+    let (claimed, commands) = {
+        let mut step = ctx.step();
+        (step.version, std::mem::take(&mut step.commands))
+    };
+    if let Some(version) = claimed {
+        ctx.record.version = version;
+    }
+    if waits && !commands.is_empty() {
+        ctx.set(attr::AWAITED_COMMAND, commands.join(" "));
+    } else if ctx.record.awaited_commands().next().is_some() {
+        ctx.set(attr::AWAITED_COMMAND, Value::Null);
+    }
+    let token = write_token(&ctx.delivery, ctx.record.version + 1);
     let change = StateChange {
         ident: &ctx.record.ident,
         from: &ctx.record.state,
         version: ctx.record.version,
         to: to.name(),
         set: &ctx.staged,
+        token: &token,
     };
     match store
         .compare_and_set(change)
@@ -702,6 +776,11 @@ async fn write<S: State, E, St: Store>(
             ctx.record.state.push_str(to.name());
             ctx.record.version = version;
             ctx.staged.clear();
+            ctx.record.attributes.retain(|key, value| {
+                !value.is_null() && key != attr::CLAIMED_BY && key != attr::CLAIMED_UNTIL
+            });
+            *ctx.step() = StepEffects::default();
+            ctx.effects.stored(&commands);
             Ok(true)
         }
         CasOutcome::Conflict => {

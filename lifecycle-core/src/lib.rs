@@ -96,7 +96,10 @@ mod event;
 mod model;
 mod store;
 
-pub use context::{CommandRequest, Context, EffectError, Effects, LocalEffects, SentCommand};
+pub use context::{
+    ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, Context, EffectError, Effects,
+    LocalEffects, SentCommand, delivery_id,
+};
 pub use dispatch::{
     DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
     ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, dispatch,
@@ -111,7 +114,7 @@ pub use model::{
     LifecycleModel, ModelDefinition, Phase, State, TaskFailure, Transition, TypedState,
     UnknownState, WrongState,
 };
-pub use store::{CasOutcome, MemoryStore, Record, StateChange, Store};
+pub use store::{CasOutcome, MemoryStore, Record, StateChange, Store, apply_change, attr};
 
 /// Used by generated code; not part of the public API.
 #[doc(hidden)]

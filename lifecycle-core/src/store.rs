@@ -66,6 +66,38 @@ impl Record {
     pub fn item_type(&self) -> Option<&str> {
         self.get_str("ItemType")
     }
+
+    /// The commands the record waits for ([`attr::AWAITED_COMMAND`]).
+    ///
+    /// ```
+    /// # use lifecycle_core::Record;
+    /// let record = Record::new("i-1", "joining").with("AwaitedCommand", "c-1 c-2");
+    /// assert!(record.awaits("c-2"));
+    /// assert!(!record.awaits("c-3"));
+    /// ```
+    pub fn awaited_commands(&self) -> impl Iterator<Item = &str> {
+        self.get_str(attr::AWAITED_COMMAND)
+            .unwrap_or_default()
+            .split_whitespace()
+    }
+
+    /// Whether the record waits for command `command_id`.
+    pub fn awaits(&self, command_id: &str) -> bool {
+        self.awaited_commands().any(|id| id == command_id)
+    }
+
+    /// The delivery holding (or, past [`Record::claimed_until`], last holding) the record's
+    /// claim.
+    pub fn claimed_by(&self) -> Option<&str> {
+        self.get_str(attr::CLAIMED_BY)
+    }
+
+    /// Until when (epoch seconds) the record's claim holds.
+    pub fn claimed_until(&self) -> Option<u64> {
+        self.attributes
+            .get(attr::CLAIMED_UNTIL)
+            .and_then(Value::as_u64)
+    }
 }
 
 impl fmt::Debug for Record {
@@ -79,7 +111,26 @@ impl fmt::Debug for Record {
     }
 }
 
+/// The record attributes the exactly-once protocol keeps beside the state (see the README's
+/// "How one event is processed").
+pub mod attr {
+    /// The token of the last write applied to the record: a write whose answer was lost and
+    /// that the SDK sent again finds its own token there and counts as applied.
+    pub const WRITE_TOKEN: &str = "WriteToken";
+    /// The delivery that claimed the record to run a side-effecting task (see
+    /// [`Effects::claim`](crate::Effects::claim)). Released by the next state change.
+    pub const CLAIMED_BY: &str = "ClaimedBy";
+    /// Until when (epoch seconds) the claim holds; past it, another delivery may take over.
+    pub const CLAIMED_UNTIL: &str = "ClaimedUntil";
+    /// The command ids (space-separated) a waiting record waits for: only their results move
+    /// it.
+    pub const AWAITED_COMMAND: &str = "AwaitedCommand";
+}
+
 /// A state change to store if, and only if, the record is still where the dispatcher left it.
+///
+/// Storing it also releases the record's claim ([`attr::CLAIMED_BY`]), notes `token` as the
+/// record's [`attr::WRITE_TOKEN`], and removes every attribute of `set` whose value is null.
 #[derive(Debug, Clone, Copy)]
 pub struct StateChange<'a> {
     /// The record's `Ident`.
@@ -90,8 +141,12 @@ pub struct StateChange<'a> {
     pub version: u64,
     /// The new state.
     pub to: &'a str,
-    /// Attributes tasks changed since the last write, stored with the state.
+    /// Attributes tasks changed since the last write, stored with the state (null: removed).
     pub set: &'a [(String, Value)],
+    /// This write's own token, unique to the delivery and the version it writes. If the
+    /// record already holds it at `version + 1`, the change was applied before (its answer was
+    /// lost and the request sent again): the store answers [`CasOutcome::Applied`].
+    pub token: &'a str,
 }
 
 /// The result of a compare-and-set.
@@ -151,10 +206,13 @@ impl<S: Store + ?Sized> Store for &S {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = MemoryStore::new();
 /// store.insert(Record::new("i-1", "ready"));
-/// let change = StateChange { ident: "i-1", from: "ready", version: 0, to: "draining", set: &[] };
+/// let change = StateChange { ident: "i-1", from: "ready", version: 0, to: "draining", set: &[], token: "d1.1" };
 /// assert_eq!(store.compare_and_set(change).await.unwrap(), CasOutcome::Applied { version: 1 });
-/// // The same change again finds the record moved on.
-/// assert_eq!(store.compare_and_set(change).await.unwrap(), CasOutcome::Conflict);
+/// // The same request again (its answer was lost) finds its own write.
+/// assert_eq!(store.compare_and_set(change).await.unwrap(), CasOutcome::Applied { version: 1 });
+/// // Another delivery's identical change finds the record moved on.
+/// let other = StateChange { token: "d2.1", ..change };
+/// assert_eq!(store.compare_and_set(other).await.unwrap(), CasOutcome::Conflict);
 /// assert_eq!(store.load("i-1").await.unwrap().unwrap().state, "draining");
 /// # });
 /// ```
@@ -240,6 +298,24 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
+/// The attribute part of a stored state change: `set` (null removes), the claim released, the
+/// write's token noted. For stores that keep [`Record`]s as they are.
+pub fn apply_change(record: &mut Record, change: StateChange<'_>) {
+    for (key, value) in change.set {
+        if value.is_null() {
+            record.attributes.remove(key);
+        } else {
+            record.attributes.insert(key.clone(), value.clone());
+        }
+    }
+    record.attributes.remove(attr::CLAIMED_BY);
+    record.attributes.remove(attr::CLAIMED_UNTIL);
+    record.attributes.insert(
+        attr::WRITE_TOKEN.into(),
+        Value::String(change.token.to_owned()),
+    );
+}
+
 impl Store for MemoryStore {
     type Error = std::convert::Infallible;
 
@@ -255,14 +331,19 @@ impl Store for MemoryStore {
             return Ok(CasOutcome::Conflict);
         };
         if record.state != change.from || record.version != change.version {
+            if record.version == change.version + 1
+                && record.get_str(attr::WRITE_TOKEN) == Some(change.token)
+            {
+                return Ok(CasOutcome::Applied {
+                    version: record.version,
+                });
+            }
             return Ok(CasOutcome::Conflict);
         }
         record.state.clear();
         record.state.push_str(change.to);
         record.version += 1;
-        for (key, value) in change.set {
-            record.attributes.insert(key.clone(), value.clone());
-        }
+        apply_change(record, change);
         Ok(CasOutcome::Applied {
             version: record.version,
         })

@@ -11,8 +11,8 @@ use lifecycle_aws::store::{
     CommandRegistration, NodeTable, PendingLifecycle, RegisteredCommand, StoreError,
 };
 use lifecycle_core::{
-    CasOutcome, CommandRequest, EffectError, LifecycleAction, LifecycleResult, Record, StateChange,
-    Store,
+    CasOutcome, ClaimOutcome, ClaimRequest, CommandRequest, EffectError, LifecycleAction,
+    LifecycleResult, Record, StateChange, Store,
 };
 
 /// How the k-th call goes wrong.
@@ -27,6 +27,10 @@ pub enum Plan {
     /// The k-th call takes effect and the process dies: no later call of this delivery
     /// reaches AWS (a Lambda killed between a side effect and the next write).
     Crash(usize),
+    /// The k-th call takes effect, its answer is lost, and the SDK sends the same request
+    /// again (what the SDK's retry does after a timeout or a 500): the caller sees the second
+    /// answer.
+    Retried(usize),
 }
 
 /// The shared call counter and plan.
@@ -63,6 +67,24 @@ impl Faults {
 
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Runs one call under the plan, sending it again for [`Plan::Retried`]. `Err(message)` if
+    /// it fails.
+    async fn call_again<R, E, F: Future<Output = Result<R, E>>>(
+        &self,
+        operation: &'static str,
+        call: impl Fn() -> F,
+    ) -> Result<Result<R, E>, String> {
+        let n = self.calls.load(Ordering::SeqCst) + 1;
+        let plan = *self.plan.lock().unwrap();
+        let answer = self.call(operation, call()).await;
+        if plan == Plan::Retried(n) {
+            drop(answer);
+            self.log.lock().unwrap().push(operation);
+            return Ok(call().await);
+        }
+        answer
     }
 
     /// Runs one call under the plan. `Err(message)` if it fails.
@@ -124,19 +146,45 @@ impl<T: NodeTable> Store for FaultyTable<T> {
 
     async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
         self.faults
-            .call("UpdateItem", self.inner.compare_and_set(change))
+            .call_again("UpdateItem", || self.inner.compare_and_set(change))
             .await
             .map_err(|m| store_error("UpdateItem", m))?
     }
 }
 
 impl<T: NodeTable> NodeTable for FaultyTable<T> {
+    async fn claim(
+        &self,
+        request: ClaimRequest<'_>,
+        until: u64,
+        now: u64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.faults
+            .call_again("UpdateItem", || self.inner.claim(request, until, now))
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
+    async fn release_claim(
+        &self,
+        ident: &str,
+        holder: &str,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        self.faults
+            .call_again("UpdateItem", || {
+                self.inner.release_claim(ident, holder, version)
+            })
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
     async fn register_command(
         &self,
         registration: CommandRegistration<'_>,
     ) -> Result<(), StoreError> {
         self.faults
-            .call("PutItem", self.inner.register_command(registration))
+            .call_again("PutItem", || self.inner.register_command(registration))
             .await
             .map_err(|m| store_error("PutItem", m))?
     }
@@ -146,7 +194,7 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
         command_id: &str,
     ) -> Result<Option<RegisteredCommand>, StoreError> {
         self.faults
-            .call("DeleteItem", self.inner.consume_command(command_id))
+            .call_again("DeleteItem", || self.inner.consume_command(command_id))
             .await
             .map_err(|m| store_error("DeleteItem", m))?
     }
@@ -175,10 +223,9 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
         pending: &PendingLifecycle,
     ) -> Result<bool, StoreError> {
         self.faults
-            .call(
-                "UpdateItem",
-                self.inner.park_lifecycle(ident, waiting, pending),
-            )
+            .call_again("UpdateItem", || {
+                self.inner.park_lifecycle(ident, waiting, pending)
+            })
             .await
             .map_err(|m| store_error("UpdateItem", m))?
     }
@@ -188,14 +235,14 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
         ident: &str,
     ) -> Result<Option<PendingLifecycle>, StoreError> {
         self.faults
-            .call("UpdateItem", self.inner.take_pending_lifecycle(ident))
+            .call_again("UpdateItem", || self.inner.take_pending_lifecycle(ident))
             .await
             .map_err(|m| store_error("UpdateItem", m))?
     }
 
     async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
         self.faults
-            .call("PutItem", self.inner.create(ident, state))
+            .call_again("PutItem", || self.inner.create(ident, state))
             .await
             .map_err(|m| store_error("PutItem", m))?
     }
@@ -237,6 +284,17 @@ impl CommandSender for FaultyCommands {
             })
             .await
             .map_err(|m| EffectError::transient("send_command", m))?
+    }
+
+    async fn find(
+        &self,
+        request: &CommandRequest,
+        marker: &str,
+    ) -> Result<Option<String>, EffectError> {
+        self.faults
+            .call("ListCommands", self.inner.find(request, marker))
+            .await
+            .map_err(|m| EffectError::transient("list_commands", m))?
     }
 
     async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
@@ -299,22 +357,45 @@ impl LifecycleActions for FaultyActions {
     }
 }
 
-/// Commands for the in-memory table: ids from a counter, nothing runs.
+/// Commands for the in-memory table: ids from a counter, nothing runs; found again by the
+/// marker in their comment, as SSM's `ListCommands` finds them.
 #[derive(Default)]
 pub struct CountingCommands {
-    next: AtomicUsize,
+    sent: Mutex<Vec<(String, CommandRequest, bool)>>,
 }
 
 #[async_trait::async_trait]
 impl CommandSender for CountingCommands {
-    async fn send(&self, _: &CommandRequest) -> Result<String, EffectError> {
-        Ok(format!(
-            "cmd-{:08}",
-            self.next.fetch_add(1, Ordering::SeqCst)
-        ))
+    async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
+        let mut sent = self.sent.lock().unwrap();
+        let id = format!("cmd-{:08}", sent.len());
+        sent.push((id.clone(), request.clone(), false));
+        Ok(id)
     }
 
-    async fn cancel(&self, _: &str) -> Result<(), EffectError> {
+    async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
+        for (id, _, cancelled) in self.sent.lock().unwrap().iter_mut() {
+            *cancelled |= id == command_id;
+        }
         Ok(())
+    }
+
+    async fn find(
+        &self,
+        request: &CommandRequest,
+        marker: &str,
+    ) -> Result<Option<String>, EffectError> {
+        let tag = format!("[{marker}]");
+        Ok(self
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, sent, cancelled)| {
+                !cancelled
+                    && sent.instance_ids.first() == request.instance_ids.first()
+                    && sent.comment.as_deref().is_some_and(|c| c.ends_with(&tag))
+            })
+            .map(|(id, _, _)| id.clone()))
     }
 }

@@ -52,3 +52,22 @@ pub fn run<F: std::future::Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+/// A clock that moves only when told to.
+pub struct TestClock(pub std::sync::Mutex<std::time::SystemTime>);
+
+impl TestClock {
+    pub fn at(time: std::time::SystemTime) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(TestClock(std::sync::Mutex::new(time)))
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl lifecycle_aws::runtime::Clock for TestClock {
+    fn now(&self) -> std::time::SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
