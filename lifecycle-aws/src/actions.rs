@@ -36,7 +36,8 @@ pub enum Completed {
 /// The lifecycle-action calls of Auto Scaling.
 #[async_trait::async_trait]
 pub trait LifecycleActions: Send + Sync {
-    /// `CompleteLifecycleAction`, with the token (the instance id when there is none).
+    /// `CompleteLifecycleAction`, with the token (the instance id when there is none), in the
+    /// action's own region ([`LifecycleAction::region`]), else in `region`.
     async fn complete(
         &self,
         action: &LifecycleAction,
@@ -114,7 +115,7 @@ impl LifecycleActions for AutoScalingActions {
         result: LifecycleResult,
     ) -> Result<Completed, ActionError> {
         let request = self
-            .client(region)
+            .client(action.region.as_deref().or(region))
             .complete_lifecycle_action()
             .auto_scaling_group_name(&action.auto_scaling_group_name)
             .lifecycle_hook_name(&action.lifecycle_hook_name)
@@ -140,7 +141,7 @@ impl LifecycleActions for AutoScalingActions {
         region: Option<&str>,
     ) -> Result<Completed, ActionError> {
         let request = self
-            .client(region)
+            .client(action.region.as_deref().or(region))
             .record_lifecycle_action_heartbeat()
             .auto_scaling_group_name(&action.auto_scaling_group_name)
             .lifecycle_hook_name(&action.lifecycle_hook_name);

@@ -294,11 +294,11 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
                 {
                     return Ok(Notification::TestNotification);
                 }
-                return Ok(Notification::LifecycleAction {
-                    id,
-                    region,
-                    action: lifecycle_action(detail, &detail_at)?,
-                });
+                let action = LifecycleAction {
+                    region: region.clone(),
+                    ..lifecycle_action(detail, &detail_at)?
+                };
+                return Ok(Notification::LifecycleAction { id, region, action });
             }
             let activity = match detail_type {
                 "EC2 Instance Launch Successful" => InstanceActivity::LaunchSuccessful,
@@ -319,11 +319,12 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
             let command_id =
                 required_str(detail, &["command-id"], &format!("{detail_at}.command-id"))?
                     .to_owned();
-            let progress = command_progress(required_str(
-                detail,
-                &["status"],
-                &format!("{detail_at}.status"),
-            )?);
+            let status_at = format!("{detail_at}.status");
+            let progress = command_progress(required_str(detail, &["status"], &status_at)?)
+                .ok_or(DecodeError::WrongType {
+                    field: status_at,
+                    expected: "an SSM command status (Success, Failed, TimedOut, Cancelled, InProgress, ...)",
+                })?;
             match detail_type {
                 "EC2 Command Status-change Notification" => Ok(Notification::CommandStatus {
                     id,
@@ -405,11 +406,14 @@ fn lifecycle_action(detail: &Value, at: &str) -> Result<LifecycleAction, DecodeE
         ec2_instance_id: field("EC2InstanceId")?,
         lifecycle_transition: transition,
         notification_metadata: metadata,
+        region: None,
     })
 }
 
-fn command_progress(status: &str) -> CommandProgress {
-    match status {
+/// SSM's statuses, as its events spell them; anything else (an empty or misspelt status) is
+/// not SSM's and is rejected rather than taken for a failure.
+fn command_progress(status: &str) -> Option<CommandProgress> {
+    Some(match status {
         "Success" => CommandProgress::Finished(CommandStatus::Success),
         "Failed" => CommandProgress::Finished(CommandStatus::Failed),
         "TimedOut" => CommandProgress::Finished(CommandStatus::TimedOut),
@@ -417,9 +421,23 @@ fn command_progress(status: &str) -> CommandProgress {
         "Pending" | "InProgress" | "Delayed" | "Cancelling" => {
             CommandProgress::Running(status.to_owned())
         }
-        // Final statuses AWS may add (e.g. "Undeliverable", "Terminated") are results.
-        other => CommandProgress::Finished(CommandStatus::Other(other.to_owned())),
-    }
+        // SSM's other final (detailed) statuses: results, unsuccessful.
+        "Undeliverable"
+        | "Terminated"
+        | "DeliveryTimedOut"
+        | "Delivery Timed Out"
+        | "ExecutionTimedOut"
+        | "Execution Timed Out"
+        | "Incomplete"
+        | "NoInstancesInTag"
+        | "No Instances In Tag"
+        | "LimitExceeded"
+        | "Limit Exceeded"
+        | "AccessDenied"
+        | "Access Denied"
+        | "InvalidPlatform" => CommandProgress::Finished(CommandStatus::Other(status.to_owned())),
+        _ => return None,
+    })
 }
 
 /// `parameters`: a JSON string (real events) or an object of arrays (AWS's docs).
@@ -580,11 +598,18 @@ fn required<'v>(value: &'v Value, path: &[&str], at: &str) -> Result<&'v Value, 
         .ok_or_else(|| DecodeError::Missing(at.to_owned()))
 }
 
+/// A required string field; an empty one is as good as none (an empty instance or command id
+/// would reach DynamoDB as an invalid key).
 fn required_str<'v>(value: &'v Value, path: &[&str], at: &str) -> Result<&'v str, DecodeError> {
-    required(value, path, at)?
-        .as_str()
-        .ok_or(DecodeError::WrongType {
+    match required(value, path, at)?.as_str() {
+        Some("") => Err(DecodeError::WrongType {
+            field: at.to_owned(),
+            expected: "a non-empty string",
+        }),
+        Some(text) => Ok(text),
+        None => Err(DecodeError::WrongType {
             field: at.to_owned(),
             expected: "a string",
-        })
+        }),
+    }
 }

@@ -27,6 +27,7 @@ fn action(token: Option<&str>) -> LifecycleAction {
         ec2_instance_id: "i-0abc".into(),
         lifecycle_transition: LifecycleTransition::Launching,
         notification_metadata: None,
+        region: None,
     }
 }
 

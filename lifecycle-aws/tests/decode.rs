@@ -402,7 +402,29 @@ fn bad_input_is_a_typed_error_naming_what_is_wrong() {
         "EC2 Instance-launch Lifecycle Action",
         lifecycle_detail("autoscaling:EC2_INSTANCE_REBOOTING"),
     );
+    let empty_instance = {
+        let mut d = lifecycle_detail("autoscaling:EC2_INSTANCE_LAUNCHING");
+        d["EC2InstanceId"] = json!("");
+        eventbridge("aws.autoscaling", "EC2 Instance-launch Lifecycle Action", d)
+    };
+    let ssm = |detail: Value| {
+        eventbridge("aws.ssm", "EC2 Command Status-change Notification", detail)
+            .to_string()
+            .into_bytes()
+    };
+    let not_a_status = DecodeError::WrongType {
+        field: "event.detail.status".into(),
+        expected: "an SSM command status (Success, Failed, TimedOut, Cancelled, InProgress, ...)",
+    };
     let cases: Vec<(String, Vec<u8>, DecodeError)> = vec![
+        ("empty instance".into(), empty_instance.to_string().into_bytes(),
+            DecodeError::WrongType { field: "event.detail.EC2InstanceId".into(), expected: "a non-empty string" }),
+        ("empty command id".into(), ssm(json!({"command-id": "", "status": "Success"})),
+            DecodeError::WrongType { field: "event.detail.command-id".into(), expected: "a non-empty string" }),
+        ("empty status".into(), ssm(json!({"command-id": "c", "status": ""})),
+            DecodeError::WrongType { field: "event.detail.status".into(), expected: "a non-empty string" }),
+        ("lower-case status".into(), ssm(json!({"command-id": "c", "status": "success"})), not_a_status.clone()),
+        ("made-up status".into(), ssm(json!({"command-id": "c", "status": "Exploded"})), not_a_status),
         ("truncated".into(), br#"{"version":"0","id":"#.to_vec(),
             DecodeError::Json { at: "event".into(), message: String::new() }),
         ("not an object".into(), b"[1, 2]".to_vec(),

@@ -64,6 +64,7 @@ fn action(instance: &str) -> LifecycleAction {
         ec2_instance_id: instance.into(),
         lifecycle_transition: LifecycleTransition::Launching,
         notification_metadata: Some("not json".into()),
+        region: None,
     }
 }
 

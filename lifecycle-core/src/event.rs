@@ -54,6 +54,11 @@ pub struct LifecycleAction {
     /// `NotificationMetadata`, exactly as configured on the hook (often JSON, not always).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_metadata: Option<String>,
+    /// The region of the Auto Scaling group (the event's `region`), kept with the lifecycle so
+    /// that every call about it — completion, heartbeats, from whichever event — goes there.
+    /// `None`: the runtime's own region.
+    #[serde(default, rename = "Region", skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl LifecycleAction {
@@ -68,6 +73,7 @@ impl LifecycleAction {
     ///     ec2_instance_id: "i-1".into(),
     ///     lifecycle_transition: LifecycleTransition::Launching,
     ///     notification_metadata: Some(r#"{"type": "worker"}"#.into()),
+    ///     region: None,
     /// };
     /// assert_eq!(action.metadata_json().unwrap()["type"], "worker");
     /// action.notification_metadata = Some("plain text".into());
@@ -167,7 +173,7 @@ impl Event {
     /// # use lifecycle_core::{Event, EventKind, LifecycleAction, LifecycleTransition};
     /// # let action = LifecycleAction { auto_scaling_group_name: "g".into(), lifecycle_hook_name: "h".into(),
     /// #     lifecycle_action_token: Some("t".into()), ec2_instance_id: "i-1".into(),
-    /// #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None };
+    /// #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None, region: None };
     /// let event = Event::lifecycle("evt-1", action);
     /// assert_eq!(event.kind, EventKind::Launching);
     /// assert_eq!(event.instance_id.as_deref(), Some("i-1"));

@@ -43,7 +43,7 @@
 //! store.insert(Record::new("i-1", "finished_cloud_init"));
 //! # let action = LifecycleAction { auto_scaling_group_name: "g".into(), lifecycle_hook_name: "h".into(),
 //! #     lifecycle_action_token: Some("t".into()), ec2_instance_id: "i-1".into(),
-//! #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None };
+//! #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None, region: None };
 //! let event = Event::lifecycle("evt-1", action);
 //! let mut record = store.get("i-1").unwrap();
 //! let report = dispatch(&mut Node::default(), &store, &mut record, &event, &LocalEffects::new())

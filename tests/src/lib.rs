@@ -17,6 +17,7 @@ pub fn action(instance: &str, transition: LifecycleTransition) -> LifecycleActio
         ec2_instance_id: instance.into(),
         lifecycle_transition: transition,
         notification_metadata: Some(r#"{"type": "worker"}"#.into()),
+        region: None,
     }
 }
 

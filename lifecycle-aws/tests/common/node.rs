@@ -86,6 +86,8 @@ pub struct Recorded {
     pub heartbeats: Mutex<Vec<String>>,
     /// Tokens of actions Auto Scaling no longer has (their hook timed out).
     pub gone: Mutex<Vec<String>>,
+    /// The region each completion call went to (the action's, else the caller's).
+    pub regions: Mutex<Vec<Option<String>>>,
 }
 
 #[async_trait::async_trait]
@@ -93,9 +95,13 @@ impl LifecycleActions for Recorded {
     async fn complete(
         &self,
         action: &LifecycleAction,
-        _: Option<&str>,
+        region: Option<&str>,
         result: LifecycleResult,
     ) -> Result<Completed, ActionError> {
+        self.regions
+            .lock()
+            .unwrap()
+            .push(action.region.clone().or_else(|| region.map(str::to_owned)));
         let completion = (
             action.ec2_instance_id.clone(),
             action.lifecycle_transition,

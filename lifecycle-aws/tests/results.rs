@@ -1,0 +1,185 @@
+//! Command results matched to the command the record waits for, the lifecycle's region kept
+//! for every call about it, and bad input rejected before anything is written — against
+//! moto_server.
+
+mod common;
+
+use common::node::*;
+use lifecycle_aws::runtime::{HandleError, Outcome};
+use lifecycle_aws::store::{CommandRegistration, NodeTable};
+use lifecycle_core::{LifecycleAction, LifecycleResult, LifecycleTransition, Store};
+use serde_json::json;
+
+fn launch_action(instance: &str) -> LifecycleAction {
+    LifecycleAction {
+        auto_scaling_group_name: "workers".into(),
+        lifecycle_hook_name: "workers-hook".into(),
+        lifecycle_action_token: Some(format!("token-{instance}")),
+        ec2_instance_id: instance.into(),
+        lifecycle_transition: LifecycleTransition::Launching,
+        notification_metadata: None,
+        region: None,
+    }
+}
+
+/// Registers `command_id` for `instance` by hand, as a delivery that sent it at `version`
+/// would have.
+async fn register(f: &Fixture, command_id: &str, instance: &str, version: u64) {
+    let targets = [instance.to_owned()];
+    let action = launch_action(instance);
+    f.runtime
+        .store()
+        .register_command(CommandRegistration {
+            command_id,
+            owner: instance,
+            targets: &targets,
+            lifecycle: Some(&action),
+            event_id: "an-earlier-delivery",
+            comment: None,
+            document_name: "AWS-RunShellScript",
+            registered_at: 1_795_564_800,
+            sent_at_version: version,
+            marker: "0000000000000000.0",
+        })
+        .await
+        .unwrap();
+}
+
+#[test]
+fn only_the_awaited_commands_result_moves_the_record() {
+    common::run(async {
+        let f = Fixture::new().await;
+        f.put(json!({"Ident": "i-s1", "ItemStatus": "finished_cloud_init", "ItemType": "worker"}))
+            .await;
+        f.handle(launching("i-s1")).await.unwrap();
+        let join = f.attribute("i-s1", "JoinCommand").await;
+        assert_eq!(f.attribute("i-s1", "AwaitedCommand").await, join);
+        let version = f.attribute_number("i-s1", "Version").await;
+
+        // A command an earlier delivery sent and that did not become the awaited one: its
+        // failure must not ABANDON the launch.
+        register(&f, "cmd-superseded", "i-s1", 0).await;
+        let response = f
+            .handle(command_status("cmd-superseded", "i-s1", "Failed", LONG_AGO))
+            .await
+            .unwrap();
+        assert_eq!(
+            end_of(&outcome(&response)),
+            ("joining", "not_awaited", None)
+        );
+        assert_eq!(f.attribute_number("i-s1", "Version").await, version);
+        assert!(f.completions().is_empty());
+        assert!(
+            f.item("cmd-superseded").await.is_none(),
+            "consumed and logged"
+        );
+
+        // The awaited command's result, then both again, late and in the other order.
+        let done = f
+            .handle(command_status(&join, "i-s1", "Success", LONG_AGO))
+            .await
+            .unwrap();
+        assert_eq!(
+            end_of(&outcome(&done)),
+            ("ready", "settled", Some("CONTINUE"))
+        );
+        for (id, status) in [(join.as_str(), "Success"), ("cmd-superseded", "Failed")] {
+            let late = f
+                .handle(command_status(id, "i-s1", status, LONG_AGO))
+                .await
+                .unwrap();
+            assert!(matches!(outcome(&late), Outcome::Ignored { .. }), "{late}");
+        }
+        assert_eq!(f.state("i-s1").await, "ready");
+        assert!(!f.item("i-s1").await.unwrap().contains_key("AwaitedCommand"));
+        assert_eq!(f.completions().len(), 1);
+        assert_eq!(f.completions()[0].2, LifecycleResult::Continue);
+    });
+}
+
+#[test]
+fn a_result_that_comes_before_the_waiting_write_is_retried_not_dropped() {
+    common::run(async {
+        let f = Fixture::new().await;
+        f.runtime
+            .store()
+            .create("i-s2", "finished_cloud_init")
+            .await
+            .unwrap();
+        let before = f.runtime.store().load("i-s2").await.unwrap().unwrap();
+        // Sent at the record's current version: the write that makes the record wait for it
+        // has not happened yet.
+        register(&f, "cmd-early", "i-s2", before.version).await;
+        let error = f
+            .handle(command_status("cmd-early", "i-s2", "Success", LONG_AGO))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, HandleError::CommandNotAwaitedYet(_)),
+            "{error}"
+        );
+        assert!(error.is_retryable());
+        assert_eq!(
+            f.runtime.store().load("i-s2").await.unwrap().unwrap(),
+            before
+        );
+        assert!(f.item("cmd-early").await.is_some(), "kept for the retry");
+        assert!(f.completions().is_empty());
+    });
+}
+
+#[test]
+fn every_call_about_a_lifecycle_goes_to_the_region_of_its_event() {
+    common::run(async {
+        let f = Fixture::new().await;
+        f.put(json!({"Ident": "i-r1", "ItemStatus": "finished_cloud_init", "ItemType": "worker"}))
+            .await;
+        let mut event = launching("i-r1");
+        event["region"] = json!("us-west-2");
+        f.handle(event).await.unwrap();
+        let join = f.attribute("i-r1", "JoinCommand").await;
+        // The result comes without a region of the lifecycle's: the registered lifecycle
+        // data carries it.
+        f.handle(command_status(&join, "i-r1", "Success", LONG_AGO))
+            .await
+            .unwrap();
+        assert_eq!(f.completions().len(), 1);
+        assert_eq!(
+            *f.recorded.regions.lock().unwrap(),
+            [Some("us-west-2".to_owned())]
+        );
+    });
+}
+
+#[test]
+fn bad_input_is_rejected_for_good_and_nothing_is_written() {
+    common::run(async {
+        let f = Fixture::new().await;
+        f.put(json!({"Ident": "i-b1", "ItemStatus": "finished_cloud_init", "ItemType": "worker"}))
+            .await;
+        f.handle(launching("i-b1")).await.unwrap();
+        let join = f.attribute("i-b1", "JoinCommand").await;
+        let before = f.item("i-b1").await;
+
+        let mut empty_instance = launching("i-b1");
+        empty_instance["detail"]["EC2InstanceId"] = json!("");
+        let mut empty_command = command_status(&join, "i-b1", "Success", LONG_AGO);
+        empty_command["detail"]["command-id"] = json!("");
+        for bad in [
+            empty_instance,
+            empty_command,
+            command_status(&join, "i-b1", "", LONG_AGO),
+            command_status(&join, "i-b1", "success", LONG_AGO),
+        ] {
+            let error = f.handle(bad.clone()).await.unwrap_err();
+            assert!(matches!(error, HandleError::Decode(_)), "{bad}: {error}");
+            assert!(!error.is_retryable(), "{error}");
+        }
+        assert_eq!(f.item("i-b1").await, before, "nothing written");
+        assert!(
+            f.item(&join).await.is_some(),
+            "the command is still awaited"
+        );
+        assert!(f.completions().is_empty());
+    });
+}
