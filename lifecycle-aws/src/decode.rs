@@ -163,6 +163,8 @@ pub struct StreamChange {
     pub new_image: Map<String, Value>,
     /// The old image as plain JSON (empty for an insert).
     pub old_image: Map<String, Value>,
+    /// `dynamodb.SequenceNumber`: what a partial batch failure names.
+    pub sequence_number: Option<String>,
 }
 
 /// Decodes what the Lambda was invoked with.
@@ -529,6 +531,7 @@ fn decode_stream_record(record: &Value, index: usize) -> Result<StreamChange, De
         new_status: status(&new_image),
         new_image: new_image.unwrap_or_default(),
         old_image: old_image.unwrap_or_default(),
+        sequence_number: str_at(dynamodb, &["SequenceNumber"]).map(str::to_owned),
     })
 }
 

@@ -10,7 +10,6 @@ use lifecycle_core::{
 
 use crate::store::{
     CommandRegistration, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, attr,
-    pending_from_value,
 };
 
 /// [`NodeTable`] in memory: records in a [`MemoryStore`], commands beside them.
@@ -59,12 +58,20 @@ impl Store for MemoryTable {
             .unwrap_or_else(|never| match never {}))
     }
 
+    /// Also takes a parked launch off the record, as [`DynamoStore`](crate::store::DynamoStore)
+    /// does.
     async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
-        Ok(self
+        let outcome = self
             .records
             .compare_and_set(change)
             .await
-            .unwrap_or_else(|never| match never {}))
+            .unwrap_or_else(|never| match never {});
+        if let CasOutcome::Applied { .. } = outcome {
+            self.records.update(change.ident, |record| {
+                record.attributes.remove(attr::PENDING_LIFECYCLE)
+            });
+        }
+        Ok(outcome)
     }
 }
 
@@ -190,21 +197,6 @@ impl NodeTable for MemoryTable {
                 parked
             })
             .unwrap_or(false))
-    }
-
-    async fn take_pending_lifecycle(
-        &self,
-        ident: &str,
-    ) -> Result<Option<PendingLifecycle>, StoreError> {
-        let taken = self
-            .records
-            .update(ident, |record| {
-                record.attributes.remove(attr::PENDING_LIFECYCLE)
-            })
-            .flatten();
-        taken
-            .map(|value| pending_from_value(ident, &value))
-            .transpose()
     }
 
     async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {

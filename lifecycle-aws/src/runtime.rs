@@ -339,11 +339,23 @@ where
                 Ok(json!({ "batchItemFailures": failures, "outcomes": outcomes }))
             }
             Invocation::Stream(changes) => {
+                // A partial batch response: the stream is retried from the first record that
+                // failed (records of one item are in order, so the rest wait for it).
                 let mut outcomes = Vec::with_capacity(changes.len());
+                let mut failures = Vec::new();
                 for change in changes {
-                    outcomes.push(self.resume_parked(change).await?);
+                    let sequence_number = change.sequence_number.clone();
+                    match (self.resume_parked(change).await, sequence_number) {
+                        (Ok(outcome), _) => outcomes.push(outcome),
+                        (Err(e), Some(sequence_number)) => {
+                            tracing::error!(%sequence_number, error = %e, retryable = e.is_retryable(), "stream record failed");
+                            failures.push(json!({ "itemIdentifier": sequence_number }));
+                            break;
+                        }
+                        (Err(e), None) => return Err(e),
+                    }
                 }
-                Ok(json!({ "outcomes": outcomes }))
+                Ok(json!({ "batchItemFailures": failures, "outcomes": outcomes }))
             }
         }
     }
@@ -561,21 +573,24 @@ where
         if !reached {
             return Ok(ignored("not a record reaching the initial state"));
         }
-        let pending = match pending_from_image(&change.ident, &change.new_image) {
-            // Take it off the record: of two racing resumers, one gets it.
-            Some(_) => self.store.take_pending_lifecycle(&change.ident).await?,
-            // Cloud-init replaced the whole item (put-item) and the parked launch with it: the
-            // old image still has it, and the dispatcher's compare-and-set keeps it from running
-            // twice.
-            None => pending_from_image(&change.ident, &change.old_image).transpose()?,
-        };
+        // Left on the record until the launch's first state change removes it, in the same
+        // write: a resume that fails is retried from the stream record, which still has it.
+        // Cloud-init may have replaced the whole item (put-item) and the parked launch with it:
+        // the old image still has it. Racing resumers are kept apart by the claim and the
+        // compare-and-set, a late one finds the lifecycle's progress and resumes from there.
+        let pending = pending_from_image(&change.ident, &change.new_image)
+            .or_else(|| pending_from_image(&change.ident, &change.old_image))
+            .transpose()?;
         let Some(pending) = pending else {
             return Ok(ignored("no parked launch on the record"));
         };
         let span =
             tracing::info_span!("event", event_id = %pending.event_id, instance_id = %change.ident);
+        let region = pending.action.region.clone();
         let event = Event::lifecycle(pending.event_id, pending.action);
-        self.run_lifecycle(event, None, None).instrument(span).await
+        self.run_lifecycle(event, region.as_deref(), None)
+            .instrument(span)
+            .await
     }
 
     async fn dispatch_record(

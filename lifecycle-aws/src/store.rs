@@ -194,13 +194,6 @@ pub trait NodeTable: Store<Error = StoreError> {
         pending: &PendingLifecycle,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Takes the parked launch off `ident`'s record, if it is still there: of two racing
-    /// takers, one gets it.
-    fn take_pending_lifecycle(
-        &self,
-        ident: &str,
-    ) -> impl Future<Output = Result<Option<PendingLifecycle>, StoreError>> + Send;
-
     /// Creates `ident` in `state` if it does not exist. `false` if it already did.
     fn create(
         &self,
@@ -263,13 +256,6 @@ impl<T: NodeTable + ?Sized> NodeTable for &T {
         pending: &PendingLifecycle,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         (**self).park_lifecycle(ident, waiting, pending)
-    }
-
-    fn take_pending_lifecycle(
-        &self,
-        ident: &str,
-    ) -> impl Future<Output = Result<Option<PendingLifecycle>, StoreError>> + Send {
-        (**self).take_pending_lifecycle(ident)
     }
 
     fn create(
@@ -633,37 +619,6 @@ impl NodeTable for DynamoStore {
         }
     }
 
-    async fn take_pending_lifecycle(
-        &self,
-        ident: &str,
-    ) -> Result<Option<PendingLifecycle>, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::IDENT, s(ident))
-            .update_expression("REMOVE #pending")
-            .condition_expression("attribute_exists(#pending)")
-            .expression_attribute_names("#pending", attr::PENDING_LIFECYCLE)
-            .return_values(ReturnValue::UpdatedOld)
-            .send()
-            .await;
-        let old = match result {
-            Ok(output) => output.attributes,
-            Err(e) if is_conditional_failure(&e) => return Ok(None),
-            Err(e) => return Err(self.request_error("UpdateItem", e)),
-        };
-        let value = old
-            .as_ref()
-            .and_then(|o| o.get(attr::PENDING_LIFECYCLE))
-            .map(from_attribute)
-            .ok_or_else(|| StoreError::Malformed {
-                ident: ident.to_owned(),
-                problem: "PendingLifecycle vanished while being taken".into(),
-            })?;
-        pending_from_value(ident, &value).map(Some)
-    }
-
     async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
         let result = self
             .client
@@ -706,14 +661,17 @@ impl Store for DynamoStore {
     async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
         let next = change.version + 1;
         let mut set = String::from("SET #status = :to, #version = :next, #token = :token");
-        // Every state change releases the record's claim.
-        let mut remove = String::from(" REMOVE #by, #until");
+        // Every state change releases the record's claim, and takes a parked launch off: this
+        // library writes a record only once it left the states a launch is parked in, so its
+        // first write is that launch's (resumed or redelivered) first state change.
+        let mut remove = String::from(" REMOVE #by, #until, #pending");
         let mut names = HashMap::from([
             ("#status".to_owned(), attr::ITEM_STATUS.to_owned()),
             ("#version".to_owned(), attr::VERSION.to_owned()),
             ("#token".to_owned(), attr::WRITE_TOKEN.to_owned()),
             ("#by".to_owned(), attr::CLAIMED_BY.to_owned()),
             ("#until".to_owned(), attr::CLAIMED_UNTIL.to_owned()),
+            ("#pending".to_owned(), attr::PENDING_LIFECYCLE.to_owned()),
         ]);
         let mut values = HashMap::from([
             (":to".to_owned(), s(change.to)),
@@ -733,6 +691,7 @@ impl Store for DynamoStore {
                         | attr::WRITE_TOKEN
                         | attr::CLAIMED_BY
                         | attr::CLAIMED_UNTIL
+                        | attr::PENDING_LIFECYCLE
                 )
             })
             .enumerate()

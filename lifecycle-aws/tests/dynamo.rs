@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lifecycle_aws::local::MemoryTable;
 use lifecycle_aws::store::{
-    CommandRegistration, DynamoStore, NodeTable, PendingLifecycle, to_attribute,
+    CommandRegistration, DynamoStore, NodeTable, PendingLifecycle, pending_from_image, to_attribute,
 };
 use lifecycle_core::{CasOutcome, LifecycleAction, LifecycleTransition, StateChange, Store};
 use serde_json::{Value, json};
@@ -335,15 +335,28 @@ async fn launches_park_while_cloud_init_runs<T: NodeTable>(table: &T) {
             .await
             .unwrap()
     );
+    let parked = table.load("i-1").await.unwrap().unwrap();
     assert_eq!(
-        table.take_pending_lifecycle("i-1").await.unwrap(),
-        Some(pending.clone())
+        pending_from_image("i-1", &parked.attributes)
+            .unwrap()
+            .unwrap(),
+        pending
     );
-    assert_eq!(
-        table.take_pending_lifecycle("i-1").await.unwrap(),
-        None,
-        "taken once"
-    );
+    // The launch's first state change takes it off, in the same write.
+    let change = StateChange {
+        ident: "i-1",
+        from: &parked.state,
+        version: parked.version,
+        to: "joining",
+        set: &[],
+        token: "delivery-p.1",
+    };
+    assert!(matches!(
+        table.compare_and_set(change).await.unwrap(),
+        CasOutcome::Applied { .. }
+    ));
+    let moved = table.load("i-1").await.unwrap().unwrap();
+    assert!(pending_from_image("i-1", &moved.attributes).is_none());
     // Once cloud-init has finished, parking is refused: run the launch now.
     assert!(
         !table
@@ -351,7 +364,8 @@ async fn launches_park_while_cloud_init_runs<T: NodeTable>(table: &T) {
             .await
             .unwrap()
     );
-    assert_eq!(table.take_pending_lifecycle("i-2").await.unwrap(), None);
+    let ready = table.load("i-2").await.unwrap().unwrap();
+    assert!(pending_from_image("i-2", &ready.attributes).is_none());
     // No record at all: nothing to park on.
     assert!(
         !table

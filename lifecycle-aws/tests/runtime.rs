@@ -190,11 +190,36 @@ fn a_launch_before_cloud_init_finished_parks_and_resumes_from_the_stream() {
         let new_image = dynamodb_json(&f.item("i-4").await.unwrap());
         let mut old_image = new_image.clone();
         old_image["ItemStatus"] = json!({"S": "pending"});
-        let stream = json!({"Records": [{"eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
-            "awsRegion": "eu-central-1", "dynamodb": {"Keys": {"Ident": {"S": "i-4"}},
-            "NewImage": new_image, "OldImage": old_image, "StreamViewType": "NEW_AND_OLD_IMAGES"}}]});
+        let stream = stream_record("i-4", "4000", new_image, old_image);
 
+        // The resume's SendCommand fails (SSM unreachable): the batch reports the record as
+        // failed, and the parked launch stays on the record for the retry.
+        let unreachable = lifecycle_aws::runtime::Runtime::with_parts(
+            lifecycle_aws::store::DynamoStore::new(
+                f.runtime.store().client().clone(),
+                f.runtime.store().table(),
+            ),
+            std::sync::Arc::new(common::unreachable_ssm().await),
+            f.recorded.clone(),
+            (|| Node) as fn() -> Node,
+        );
+        let response = unreachable.handle(&stream).await.unwrap();
+        assert_eq!(
+            response["batchItemFailures"],
+            json!([{"itemIdentifier": "4000"}])
+        );
+        assert_eq!(f.state("i-4").await, "finished_cloud_init");
+        assert!(
+            f.item("i-4")
+                .await
+                .unwrap()
+                .contains_key("PendingLifecycle")
+        );
+
+        // Lambda retries the stream record: the launch runs, and its first state change takes
+        // the parked launch off in the same write.
         let response = f.handle(stream.clone()).await.unwrap();
+        assert_eq!(response["batchItemFailures"], json!([]));
         assert_eq!(end_of(&outcome(&response)), ("joining", "waiting", None));
         assert!(
             !f.item("i-4")
@@ -203,11 +228,24 @@ fn a_launch_before_cloud_init_finished_parks_and_resumes_from_the_stream() {
                 .contains_key("PendingLifecycle"),
             "taken off the record"
         );
-        // The same stream record again (redelivery): the launch does not run twice.
+        let join = f.attribute("i-4", "JoinCommand").await;
+        let version = f.attribute_number("i-4", "Version").await;
+        // The same stream record again (redelivery): the launch resumes where it is and does
+        // not run twice.
         let response = f.handle(stream).await.unwrap();
-        assert!(matches!(outcome(&response), Outcome::Ignored { .. }));
-        assert_eq!(f.state("i-4").await, "joining");
+        assert_eq!(end_of(&outcome(&response)), ("joining", "settled", None));
+        assert_eq!(f.attribute("i-4", "JoinCommand").await, join);
+        assert_eq!(f.attribute_number("i-4", "Version").await, version);
+        assert!(f.completions().is_empty());
     });
+}
+
+/// A DynamoDB Streams invocation with one MODIFY record.
+fn stream_record(ident: &str, sequence: &str, new_image: Value, old_image: Value) -> Value {
+    json!({"Records": [{"eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-central-1", "dynamodb": {"Keys": {"Ident": {"S": ident}},
+        "SequenceNumber": sequence, "NewImage": new_image, "OldImage": old_image,
+        "StreamViewType": "NEW_AND_OLD_IMAGES"}}]})
 }
 
 #[test]

@@ -5,34 +5,16 @@ mod common;
 
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_dynamodb::config::Credentials;
 use common::node::{Node, Recorded, launching};
-use lifecycle_aws::effects::{CommandSender, SsmCommands};
+use lifecycle_aws::effects::CommandSender;
 use lifecycle_aws::runtime::{HandleError, Runtime};
 use lifecycle_aws::store::{DynamoStore, NodeTable};
 use lifecycle_core::{CommandRequest, Store};
 
-/// SSM on a loopback port nobody listens on.
-async fn unreachable_ssm() -> SsmCommands {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("eu-central-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .load()
-        .await;
-    SsmCommands(aws_sdk_ssm::Client::new(&config))
-}
-
 #[test]
 fn an_unreachable_ssm_is_a_transient_error() {
     common::run(async {
-        let ssm = unreachable_ssm().await;
+        let ssm = common::unreachable_ssm().await;
         let error = ssm
             .send(&CommandRequest::new("AWS-RunShellScript", ["i-1"]))
             .await
@@ -52,7 +34,7 @@ fn a_launch_whose_command_cannot_be_sent_yet_is_retried_not_failed() {
         let recorded = Arc::new(Recorded::default());
         let runtime = Runtime::with_parts(
             table,
-            Arc::new(unreachable_ssm().await),
+            Arc::new(common::unreachable_ssm().await),
             recorded.clone(),
             (|| Node) as fn() -> Node,
         );

@@ -230,16 +230,6 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
             .map_err(|m| store_error("UpdateItem", m))?
     }
 
-    async fn take_pending_lifecycle(
-        &self,
-        ident: &str,
-    ) -> Result<Option<PendingLifecycle>, StoreError> {
-        self.faults
-            .call_again("UpdateItem", || self.inner.take_pending_lifecycle(ident))
-            .await
-            .map_err(|m| store_error("UpdateItem", m))?
-    }
-
     async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
         self.faults
             .call_again("PutItem", || self.inner.create(ident, state))

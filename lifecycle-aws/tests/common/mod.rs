@@ -71,3 +71,19 @@ impl lifecycle_aws::runtime::Clock for TestClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// SSM on a loopback port nobody listens on.
+pub async fn unreachable_ssm() -> lifecycle_aws::effects::SsmCommands {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("eu-central-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .load()
+        .await;
+    lifecycle_aws::effects::SsmCommands(aws_sdk_ssm::Client::new(&config))
+}
