@@ -163,6 +163,13 @@ impl NodeTable for MemoryTable {
         Ok(self.commands().remove(command_id))
     }
 
+    async fn first_seen(&self, command_id: &str, now: u64) -> Result<u64, StoreError> {
+        Ok(self
+            .commands()
+            .get_mut(command_id)
+            .map_or(now, |command| *command.registered_at.get_or_insert(now)))
+    }
+
     async fn peek_command(
         &self,
         command_id: &str,

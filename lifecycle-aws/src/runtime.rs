@@ -411,7 +411,7 @@ where
                         "{status} status of a command that is not ours"
                     )));
                 };
-                if self.overdue(&command) {
+                if self.overdue(&command).await? {
                     return self.expire(command).await;
                 }
                 if let Some(action) = &command.lifecycle {
@@ -710,7 +710,7 @@ where
             let command_id = command.command_id.clone();
             let span = tracing::info_span!("sweep", command_id = %command_id, instance_id = %command.instance_id);
             let handled = async {
-                if !self.overdue(&command) {
+                if !self.overdue(&command).await? {
                     if self.actions.heartbeat(&action, None).await? == Completed::Done {
                         tracing::info!("heartbeat: still waiting for the command");
                         return Ok(false);
@@ -739,11 +739,18 @@ where
         })
     }
 
-    fn overdue(&self, command: &crate::store::RegisteredCommand) -> bool {
+    /// Whether the wait for `command` is past its deadline. The original library's commands
+    /// carry no registration time: their deadline runs from when this library first sees them.
+    async fn overdue(
+        &self,
+        command: &crate::store::RegisteredCommand,
+    ) -> Result<bool, HandleError> {
         let now = epoch_seconds(self.clock.now());
-        command
-            .registered_at
-            .is_some_and(|at| now >= at.saturating_add(self.wait_deadline.as_secs()))
+        let since = match command.registered_at {
+            Some(at) => at,
+            None => self.store.first_seen(&command.command_id, now).await?,
+        };
+        Ok(now >= since.saturating_add(self.wait_deadline.as_secs()))
     }
 
     /// Ends a wait: the command's result is taken to be `TimedOut`, and it is cancelled.

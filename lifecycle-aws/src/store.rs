@@ -173,6 +173,14 @@ pub trait NodeTable: Store<Error = StoreError> {
         command_id: &str,
     ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send;
 
+    /// When the wait for a command registered without a time (by the original library)
+    /// started: the first call notes `now` on it, later calls return what was noted.
+    fn first_seen(
+        &self,
+        command_id: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Reads a command without consuming it.
     fn peek_command(
         &self,
@@ -241,6 +249,14 @@ impl<T: NodeTable + ?Sized> NodeTable for &T {
         command_id: &str,
     ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send {
         (**self).peek_command(command_id)
+    }
+
+    fn first_seen(
+        &self,
+        command_id: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        (**self).first_seen(command_id, now)
     }
 
     fn registered_commands(
@@ -540,6 +556,33 @@ impl NodeTable for DynamoStore {
         };
         old.map(|item| command_from_item(command_id, &item))
             .transpose()
+    }
+
+    async fn first_seen(&self, command_id: &str, now: u64) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(command_id))
+            .update_expression("SET #at = if_not_exists(#at, :now)")
+            .condition_expression("#type = :command")
+            .expression_attribute_names("#at", attr::REGISTERED_AT)
+            .expression_attribute_names("#type", attr::ITEM_TYPE)
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match output {
+            Ok(output) => Ok(output
+                .attributes
+                .as_ref()
+                .and_then(|a| number(a, attr::REGISTERED_AT))
+                .unwrap_or(now)),
+            // Consumed in the meantime: its wait is over anyway.
+            Err(e) if is_conditional_failure(&e) => Ok(now),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
+        }
     }
 
     async fn peek_command(
@@ -959,20 +1002,38 @@ fn command_from_item(
         Some(AttributeValue::S(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     };
-    let lifecycle = item
+    let mut lifecycle = item
         .get(attr::LIFECYCLE_DATA)
         .map(|v| action_from_value(command_id, &from_attribute(v)))
         .transpose()?;
-    let instance_id = text(attr::RUNNING_ON)
-        .or_else(|| lifecycle.as_ref().map(|l| l.ec2_instance_id.clone()))
+    // The original library kept the region beside the lifecycle data, in the stored event.
+    if let Some(action) = &mut lifecycle
+        && action.region.is_none()
+    {
+        action.region = text("region");
+    }
+    // The original library wrote every target, comma-separated.
+    let running_on = text(attr::RUNNING_ON).unwrap_or_default();
+    let first_target = running_on
+        .split(',')
+        .map(str::trim)
+        .find(|t| !t.is_empty())
+        .map(str::to_owned);
+    let lifecycle_instance = lifecycle.as_ref().map(|l| l.ec2_instance_id.clone());
+    let instance_id = first_target
+        .or_else(|| lifecycle_instance.clone())
         .ok_or_else(|| StoreError::Malformed {
             ident: command_id.to_owned(),
             problem: "command item names no instance (RunningOn)".into(),
         })?;
     Ok(RegisteredCommand {
         command_id: command_id.to_owned(),
-        // The original library's commands always belonged to the instance they ran on.
-        owner: text(attr::OWNER).unwrap_or_else(|| instance_id.clone()),
+        // The record the result resumes. The original library's commands name none: their
+        // lifecycle is the instance of the lifecycle data (a leave command may run on a
+        // manager for a terminating worker), else the instance they ran on.
+        owner: text(attr::OWNER)
+            .or(lifecycle_instance)
+            .unwrap_or_else(|| instance_id.clone()),
         instance_id,
         lifecycle,
         // The original library stored the whole event; its id is `id`.

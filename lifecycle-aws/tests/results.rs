@@ -183,3 +183,94 @@ fn bad_input_is_rejected_for_good_and_nothing_is_written() {
         assert!(f.completions().is_empty());
     });
 }
+
+/// A command the original library registered for a terminating worker's leave, run on two
+/// managers: the lifecycle is the worker's (its lifecycle data), not the first manager's.
+fn original_leave_command(command_id: &str) -> serde_json::Value {
+    json!({
+        "Ident": command_id, "ItemType": "command", "RunningOn": "i-m1,i-m2",
+        "Commands": "/bin/leave_cluster.sh", "Comment": "Terminating worker -> leave cluster",
+        "id": "59e6cd57-0000-0000-0000-000000000001", "region": "eu-west-1",
+        "source": "aws.autoscaling", "detail-type": "EC2 Instance-terminate Lifecycle Action",
+        "LifecycleData": {
+            "AutoScalingGroupName": "docker-swarm-worker-live", "EC2InstanceId": "i-w1",
+            "LifecycleActionToken": "token-w1", "LifecycleHookName": "workers-on-terminate",
+            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+            "NotificationMetadata": {"type": "worker"}
+        }
+    })
+}
+
+#[test]
+fn a_command_of_the_original_library_resumes_the_lifecycle_it_belongs_to() {
+    common::run(async {
+        let f = Fixture::new().await;
+        // The original library's records: no version; the worker waits for its leave.
+        for (ident, state) in [("i-w1", "leaving"), ("i-m1", "ready"), ("i-m2", "ready")] {
+            f.put(json!({"Ident": ident, "ItemStatus": state, "ItemType": "worker"}))
+                .await;
+        }
+        f.put(original_leave_command("cmd-orig")).await;
+
+        let response = f
+            .handle(command_status("cmd-orig", "i-m1", "Success", LONG_AGO))
+            .await
+            .unwrap();
+        assert_eq!(
+            end_of(&outcome(&response)),
+            ("gone", "finished", Some("CONTINUE"))
+        );
+        assert_eq!(f.state("i-w1").await, "gone");
+        assert_eq!(
+            f.state("i-m1").await,
+            "ready",
+            "the manager it ran on is untouched"
+        );
+        let completions = f.completions();
+        assert_eq!(completions.len(), 1);
+        assert_eq!(completions[0].0, "i-w1");
+        assert_eq!(completions[0].1, LifecycleTransition::Terminating);
+        // Completed in the region the original library kept beside the lifecycle data.
+        assert_eq!(
+            *f.recorded.regions.lock().unwrap(),
+            [Some("eu-west-1".to_owned())]
+        );
+    });
+}
+
+#[test]
+fn a_command_of_the_original_library_gets_a_deadline_from_when_it_is_first_seen() {
+    common::run(async {
+        let f = Fixture::new().await;
+        f.put(json!({"Ident": "i-w1", "ItemStatus": "leaving", "ItemType": "worker"}))
+            .await;
+        f.put(original_leave_command("cmd-old")).await;
+        assert!(
+            !f.item("cmd-old")
+                .await
+                .unwrap()
+                .contains_key("RegisteredAt")
+        );
+
+        let sweep = json!({
+            "version": "0", "id": "sweep-1", "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012", "time": "2026-11-25T10:00:00Z",
+            "region": "eu-central-1",
+            "resources": ["arn:aws:events:eu-central-1:123456789012:rule/lifecycle-sweep"],
+            "detail": {}
+        });
+        let response = f.handle(sweep.clone()).await.unwrap();
+        assert!(
+            matches!(outcome(&response), Outcome::Swept { ref kept_alive, .. } if kept_alive == &["cmd-old"]),
+            "{response}"
+        );
+        let first_seen = f.attribute_number("cmd-old", "RegisteredAt").await;
+        // The next sweep keeps the time first noted.
+        f.handle(sweep).await.unwrap();
+        assert_eq!(
+            f.attribute_number("cmd-old", "RegisteredAt").await,
+            first_seen
+        );
+        assert_eq!(f.recorded.heartbeats.lock().unwrap().len(), 2);
+    });
+}

@@ -199,6 +199,13 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
             .map_err(|m| store_error("DeleteItem", m))?
     }
 
+    async fn first_seen(&self, command_id: &str, now: u64) -> Result<u64, StoreError> {
+        self.faults
+            .call_again("UpdateItem", || self.inner.first_seen(command_id, now))
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
     async fn peek_command(
         &self,
         command_id: &str,
