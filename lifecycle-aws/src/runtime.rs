@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use lifecycle_core::{
-    DispatchError, Event, EventKind, LifecycleModel, LifecycleResult, LifecycleTransition,
-    ModelReport, Record, State, StopReason, dispatch,
+    DispatchError, Event, EventKind, LifecycleModel, LifecycleProgress, LifecycleResult,
+    LifecycleTransition, ModelReport, Record, State, StopReason, dispatch,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -119,6 +119,9 @@ pub enum Outcome {
         failure: Option<String>,
         /// The lifecycle action's completion, if this event ended it.
         completed: Option<String>,
+        /// A termination that waited for this event's lifecycle to end, run after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deferred: Option<Box<Outcome>>,
     },
     /// A launch for an instance still in cloud-init: parked on its record until the record
     /// reaches the initial state.
@@ -663,7 +666,23 @@ where
             (Some(result), Some(action)) => Some(self.complete(action, region, result).await?),
             _ => None,
         };
-        Ok(summary::<M>(&event, &report, completed))
+        let mut outcome = summary::<M>(&event, &report, completed);
+        // A termination that came while this lifecycle waited runs now that it is over.
+        if let Some(termination) = lifecycle_core::deferred_termination(&record)
+            && !LifecycleProgress::of(&record).is_some_and(|p| p.waiting)
+            && report.stop != StopReason::LostRace
+        {
+            tracing::info!(termination = %termination.id, "the launch is over: the termination that waited for it runs");
+            let region = termination
+                .lifecycle
+                .as_ref()
+                .and_then(|a| a.region.clone());
+            let then = Box::pin(self.dispatch_record(record, termination, region.as_deref()));
+            if let Outcome::Dispatched { deferred, .. } = &mut outcome {
+                *deferred = Some(Box::new(then.await?));
+            }
+        }
+        Ok(outcome)
     }
 
     /// After a dispatch: a claim still held is let go, so the next delivery takes over at
@@ -839,6 +858,7 @@ fn summary<M: LifecycleModel>(
         stop: stop_name(report.stop).to_owned(),
         failure: report.failure.as_ref().map(|f| f.cause.to_string()),
         completed,
+        deferred: None,
     }
 }
 
@@ -885,6 +905,7 @@ fn stop_name(stop: StopReason) -> &'static str {
         StopReason::NotReady => "not_ready",
         StopReason::Refused => "refused",
         StopReason::NotAwaited => "not_awaited",
+        StopReason::Deferred => "deferred",
     }
 }
 

@@ -274,3 +274,77 @@ fn a_command_of_the_original_library_gets_a_deadline_from_when_it_is_first_seen(
         assert_eq!(f.recorded.heartbeats.lock().unwrap().len(), 2);
     });
 }
+
+#[test]
+fn a_termination_during_a_launchs_wait_runs_after_the_launch_went_to_cleanup() {
+    common::run(async {
+        let f = Fixture::new().await;
+        f.put(json!({"Ident": "i-t1", "ItemStatus": "finished_cloud_init", "ItemType": "worker"}))
+            .await;
+        f.handle(launching("i-t1")).await.unwrap();
+        let join = f.attribute("i-t1", "JoinCommand").await;
+
+        // Scaled in while joining: noted, not completed (the instance would be gone before
+        // anything ran for it), and the launch still waits for its command.
+        for _ in 0..2 {
+            let response = f.handle(terminating("i-t1")).await.unwrap();
+            assert_eq!(
+                end_of(&outcome(&response)),
+                ("joining", "deferred", None),
+                "{response}"
+            );
+        }
+        assert!(
+            f.item("i-t1")
+                .await
+                .unwrap()
+                .contains_key("DeferredTermination")
+        );
+        assert_eq!(f.attribute("i-t1", "AwaitedCommand").await, join);
+        assert!(f.completions().is_empty());
+
+        // The join's result: the launch goes to the failure path instead of on to `ready`,
+        // then the termination runs and is completed once.
+        let response = f
+            .handle(command_status(&join, "i-t1", "Success", LONG_AGO))
+            .await
+            .unwrap();
+        let Outcome::Dispatched {
+            end,
+            failure,
+            completed,
+            deferred,
+            ..
+        } = outcome(&response)
+        else {
+            panic!("{response}")
+        };
+        assert_eq!(end, "abandoned");
+        assert_eq!(
+            failure.as_deref(),
+            Some("the command ended with status Terminated")
+        );
+        assert_eq!(completed.as_deref(), Some("ABANDON"));
+        assert_eq!(
+            end_of(&deferred.expect("the termination ran")),
+            ("abandoned", "finished", Some("CONTINUE"))
+        );
+        assert!(
+            !f.item("i-t1")
+                .await
+                .unwrap()
+                .contains_key("DeferredTermination")
+        );
+        let transitions: Vec<_> = f.completions().iter().map(|c| (c.1, c.2)).collect();
+        assert_eq!(
+            transitions,
+            [
+                (LifecycleTransition::Launching, LifecycleResult::Abandon),
+                (LifecycleTransition::Terminating, LifecycleResult::Continue)
+            ]
+        );
+        // The terminating event again, late: nothing more is completed.
+        f.handle(terminating("i-t1")).await.unwrap();
+        assert_eq!(f.completions().len(), 2);
+    });
+}

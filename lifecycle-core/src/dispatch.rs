@@ -94,6 +94,11 @@ pub enum StopReason {
     /// A command result the record does not wait for (a superseded command's, a late
     /// duplicate's, a fire-and-forget command's): nothing runs.
     NotAwaited,
+    /// A terminating event that came while the instance's launch waits for a command, in a
+    /// state with no trigger for it: noted on the record ([`attr::DEFERRED_TERMINATION`]); it
+    /// runs, and is completed, once the launch's lifecycle is over
+    /// ([`deferred_termination`]).
+    Deferred,
 }
 
 /// One trigger that fired.
@@ -265,7 +270,8 @@ pub const PROGRESS_ATTRIBUTE: &str = "LifecycleProgress";
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LifecycleProgress {
-    /// The lifecycle action's token (or `instance/transition` when the event had none).
+    /// The lifecycle action's key: its token (the instance id when the event had none) and
+    /// its transition, `TOKEN/launch` or `TOKEN/terminate`.
     pub token: String,
     /// The event whose processing made the change.
     pub event_id: String,
@@ -306,16 +312,44 @@ fn progress_value(result: LifecycleResult, waiting: bool, token: &str, event_id:
     ))
 }
 
-/// The key that identifies a lifecycle action across its events.
+/// The terminating event noted on `record` while its launch waited
+/// ([`StopReason::Deferred`]), if any: run it once the launch's lifecycle is over.
+///
+/// ```
+/// use lifecycle_core::{deferred_termination, EventKind, Record};
+/// let noted = r#"{"EventId":"e-9","Action":{"AutoScalingGroupName":"g","LifecycleHookName":"h",
+///     "EC2InstanceId":"i-1","LifecycleTransition":"autoscaling:EC2_INSTANCE_TERMINATING"}}"#;
+/// let record = Record::new("i-1", "joining").with("DeferredTermination", noted);
+/// let event = deferred_termination(&record).unwrap();
+/// assert_eq!((event.id.as_str(), event.kind), ("e-9", EventKind::Terminating));
+/// ```
+pub fn deferred_termination(record: &Record) -> Option<Event> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Noted {
+        event_id: String,
+        action: LifecycleAction,
+    }
+    let noted: Noted = serde_json::from_str(record.get_str(attr::DEFERRED_TERMINATION)?).ok()?;
+    Some(Event::lifecycle(noted.event_id, noted.action))
+}
+
+fn noted_termination(event: &Event, action: &LifecycleAction) -> Value {
+    let noted = serde_json::json!({ "EventId": event.id, "Action": action });
+    Value::String(noted.to_string())
+}
+
+/// The key that identifies a lifecycle action across its events: its token, and its
+/// transition (a launch and a termination never share a key, whatever their tokens).
 fn action_key(action: &LifecycleAction) -> String {
+    let transition = match action.lifecycle_transition {
+        LifecycleTransition::Launching => "launch",
+        LifecycleTransition::Terminating => "terminate",
+    };
+    // No spaces: the key is one word of the stored progress.
     match &action.lifecycle_action_token {
-        // No spaces: the key is one word of the stored progress.
-        Some(token) => token.replace(' ', "_"),
-        None => format!(
-            "{}/{:?}",
-            action.ec2_instance_id.replace(' ', "_"),
-            action.lifecycle_transition
-        ),
+        Some(token) => format!("{}/{transition}", token.replace(' ', "_")),
+        None => format!("{}/{transition}", action.ec2_instance_id.replace(' ', "_")),
     }
 }
 
@@ -411,6 +445,51 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         report.stop = StopReason::NotAwaited;
         return Ok(report);
     }
+    // A termination while the launch waits for its command: the launch's next event (its
+    // result, or the deadline's) goes to the model as a failure — the instance is going — and
+    // the termination runs after it, once.
+    let deferred = deferred_termination(record);
+    let terminated_result;
+    let event = match (&deferred, &event.kind) {
+        (Some(_), EventKind::CommandResult { command_id, .. }) => {
+            terminated_result = Event {
+                kind: EventKind::CommandResult {
+                    command_id: command_id.clone(),
+                    status: CommandStatus::Other("Terminated".into()),
+                },
+                ..event.clone()
+            };
+            &terminated_result
+        }
+        _ => event,
+    };
+    if let (EventKind::Terminating, Some(action)) = (&event.kind, &event.lifecycle) {
+        let launch_waits = LifecycleProgress::of(record)
+            .is_some_and(|p| p.waiting && p.token != action_key(action));
+        let handled = def.triggers_from(start).any(|(_, t)| t.accepts(event));
+        if launch_waits && !handled {
+            if deferred.is_none() {
+                let mut ctx = Context::new(event, record, effects);
+                ctx.set(attr::DEFERRED_TERMINATION, noted_termination(event, action));
+                if !write(store, &mut ctx, start, None).await? {
+                    report.stop = StopReason::LostRace;
+                    return Ok(report);
+                }
+            }
+            tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, "termination while the launch waits: it runs once the launch is over");
+            report.stop = StopReason::Deferred;
+            return Ok(report);
+        }
+        if deferred.as_ref().is_some_and(|d| d.id == event.id) {
+            // Its turn: taken off the record before it runs.
+            let mut ctx = Context::new(event, record, effects);
+            ctx.set(attr::DEFERRED_TERMINATION, Value::Null);
+            if !write(store, &mut ctx, start, None).await? {
+                report.stop = StopReason::LostRace;
+                return Ok(report);
+            }
+        }
+    }
     // An event of the lifecycle action that last moved the record is a redelivery (or the
     // action's next event): it resumes from where the record is, it is not refused.
     let progress = LifecycleProgress::of(record).filter(|p| {
@@ -491,7 +570,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
                 ctx.step().commands.clear();
                 if at != failure_state {
                     stage_progress(&mut ctx, false);
-                    if !write(store, &mut ctx, failure_state, false).await? {
+                    if !write(store, &mut ctx, failure_state, Some(false)).await? {
                         break StopReason::LostRace;
                     }
                     report.states.push(failure_state);
@@ -630,7 +709,7 @@ async fn step<M: LifecycleModel, St: Store>(
             || matches!(&ctx.event.kind, EventKind::CommandResult { command_id, .. } if ctx.record.awaits(command_id));
         if dest != state || !ctx.staged.is_empty() || settles {
             stage_progress(ctx, waits);
-            if !write(store, ctx, dest, waits).await? {
+            if !write(store, ctx, dest, Some(waits)).await? {
                 return Ok(Step::Stop(StopReason::LostRace));
             }
         }
@@ -737,13 +816,14 @@ fn ignore<S: State, E: fmt::Display>(
 }
 
 /// Stores `to` (and the attributes tasks set) if the record is still where it was loaded (or
-/// claimed). `false` if someone else moved it first. A waiting write (`waits`) notes the
-/// commands the transition sent as the ones the record waits for; any other clears them.
+/// claimed). `false` if someone else moved it first. A waiting write (`waits` = `Some(true)`)
+/// notes the commands the transition sent as the ones the record waits for; any other
+/// transition's clears them; a bookkeeping write (`None`) leaves them.
 async fn write<S: State, E, St: Store>(
     store: &St,
     ctx: &mut Context<'_>,
     to: S,
-    waits: bool,
+    waits: Option<bool>,
 ) -> Result<bool, DispatchError<S, E, St::Error>> {
     let (claimed, commands) = {
         let mut step = ctx.step();
@@ -752,10 +832,14 @@ async fn write<S: State, E, St: Store>(
     if let Some(version) = claimed {
         ctx.record.version = version;
     }
-    if waits && !commands.is_empty() {
-        ctx.set(attr::AWAITED_COMMAND, commands.join(" "));
-    } else if ctx.record.awaited_commands().next().is_some() {
-        ctx.set(attr::AWAITED_COMMAND, Value::Null);
+    match waits {
+        Some(true) if !commands.is_empty() => {
+            ctx.set(attr::AWAITED_COMMAND, commands.join(" "));
+        }
+        Some(_) if ctx.record.awaited_commands().next().is_some() => {
+            ctx.set(attr::AWAITED_COMMAND, Value::Null);
+        }
+        _ => {}
     }
     let token = write_token(&ctx.delivery, ctx.record.version + 1);
     let change = StateChange {

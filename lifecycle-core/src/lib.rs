@@ -102,8 +102,8 @@ pub use context::{
 };
 pub use dispatch::{
     DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
-    ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, dispatch,
-    load_and_dispatch, run_transition,
+    ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
+    dispatch, load_and_dispatch, run_transition,
 };
 pub use event::{
     CommandStatus, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,

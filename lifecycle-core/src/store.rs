@@ -125,6 +125,9 @@ pub mod attr {
     /// The command ids (space-separated) a waiting record waits for: only their results move
     /// it.
     pub const AWAITED_COMMAND: &str = "AwaitedCommand";
+    /// A terminating lifecycle action that came while a launch waited: it runs once the
+    /// launch's lifecycle is over (JSON: the event id and the action).
+    pub const DEFERRED_TERMINATION: &str = "DeferredTermination";
 }
 
 /// A state change to store if, and only if, the record is still where the dispatcher left it.
