@@ -156,9 +156,18 @@ where
         let payload: Value = serde_json::from_slice(&std::fs::read(path)?)?;
         let handling: Pin<Box<dyn Future<Output = Result<Value, HandleError>> + Send + '_>> =
             Box::pin(runtime.handle(&payload));
-        let answer = handling.await?;
-        println!("{answer}");
-        return Ok(());
+        match handling.await {
+            Ok(answer) => {
+                println!("{answer}");
+                return Ok(());
+            }
+            // A sentence, and an exit code a caller can act on: 75 (EX_TEMPFAIL) when
+            // delivering the same event again may succeed, as a queue would.
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(if e.is_retryable() { 75 } else { 1 });
+            }
+        }
     }
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let runtime = runtime.clone();

@@ -1,0 +1,326 @@
+//! Whole processes of the cluster Lambda binary racing: 16 `cluster-lambda --invoke EVENT`
+//! started at once for each event of a launch, against moto_server (node table, SSM, Route 53)
+//! and an Auto Scaling endpoint served here that answers as Auto Scaling does (a lifecycle
+//! action completed once has no active action any more). Side effects are counted where they
+//! land: commands in SSM, completions at the Auto Scaling endpoint.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+
+const RACERS: usize = 16;
+
+/// Auto Scaling's CompleteLifecycleAction, counted: the first completion of a token is
+/// accepted, a repeat gets "No active Lifecycle Action found".
+#[derive(Default)]
+struct AutoScaling {
+    requests: Mutex<Vec<String>>,
+    accepted: Mutex<HashSet<String>>,
+}
+
+impl AutoScaling {
+    fn serve(self: &Arc<Self>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let this = self.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let this = this.clone();
+                std::thread::spawn(move || this.answer(stream));
+            }
+        });
+        format!("http://{address}")
+    }
+
+    fn answer(&self, stream: std::net::TcpStream) {
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header == "\r\n" || header.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let form = String::from_utf8(body).unwrap();
+            let param = |name: &str| {
+                form.split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let action = param("Action");
+            self.requests.lock().unwrap().push(action.clone());
+            let token = param("LifecycleActionToken");
+            let fresh =
+                action != "CompleteLifecycleAction" || self.accepted.lock().unwrap().insert(token);
+            let (status, body) = if fresh {
+                (
+                    "200 OK",
+                    format!(
+                        "<{action}Response xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">\
+                         <{action}Result/><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>\
+                         </{action}Response>"
+                    ),
+                )
+            } else {
+                (
+                    "400 Bad Request",
+                    "<ErrorResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">\
+                     <Error><Type>Sender</Type><Code>ValidationError</Code><Message>No active \
+                     Lifecycle Action found with token</Message></Error><RequestId>r</RequestId>\
+                     </ErrorResponse>"
+                        .to_owned(),
+                )
+            };
+            write!(
+                writer,
+                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        }
+    }
+
+    fn count(&self, action: &str) -> usize {
+        let requests = self.requests.lock().unwrap();
+        requests.iter().filter(|a| *a == action).count()
+    }
+}
+
+struct Cluster {
+    endpoint: String,
+    autoscaling_endpoint: String,
+    table: String,
+    zone_id: String,
+    dir: std::path::PathBuf,
+}
+
+impl Cluster {
+    /// `cluster-lambda --invoke EVENT` as one process.
+    fn invoke(&self, event: &std::path::Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cluster-lambda"));
+        command
+            .arg("--invoke")
+            .arg(event)
+            .env_clear()
+            .env("LIFECYCLE_TABLE", &self.table)
+            .env("LIFECYCLE_LOG", "warn")
+            .env("DNS_ZONE_ID", &self.zone_id)
+            .env("MANAGER_DNS_NAME", "managers.race.cluster.internal")
+            .env("WORKER_DNS_NAME", "workers.race.cluster.internal")
+            .env("AWS_REGION", "eu-central-1")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_AUTO_SCALING", &self.autoscaling_endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command
+    }
+
+    /// Starts `RACERS` processes on `event` at once, then runs again (one at a time, as a queue
+    /// redelivers) those that failed. Returns (racers that failed, runs in all).
+    fn race(&self, name: &str, event: &Value) -> (usize, usize) {
+        let path = self.dir.join(format!("{name}.json"));
+        std::fs::write(&path, event.to_string()).unwrap();
+        // All started before any is waited for.
+        let started: Vec<_> = (0..RACERS)
+            .map(|_| {
+                self.invoke(&path)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let children: Vec<Output> = started
+            .into_iter()
+            .map(|child| child.wait_with_output().unwrap())
+            .collect();
+        let failed: Vec<&Output> = children.iter().filter(|o| !o.status.success()).collect();
+        let mut runs = RACERS;
+        for output in &failed {
+            // 75: retryable (another process held the claim), as `--invoke` reports it.
+            assert_eq!(
+                output.status.code(),
+                Some(75),
+                "a racer failed for good: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        for _ in 0..failed.len() {
+            let again = self.invoke(&path).output().unwrap();
+            runs += 1;
+            assert!(
+                again.status.success(),
+                "a redelivery failed: {}",
+                String::from_utf8_lossy(&again.stderr)
+            );
+        }
+        (failed.len(), runs)
+    }
+}
+
+fn sdk_config(endpoint: &str) -> SdkConfig {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new("eu-central-1"))
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+                .endpoint_url(endpoint)
+                .load(),
+        )
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+#[test]
+fn sixteen_lambda_processes_racing_send_each_command_once_and_complete_once() {
+    let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
+        .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test, which starts moto_server");
+    assert!(endpoint.starts_with("http://127.0.0.1:"));
+    let config = sdk_config(&endpoint);
+    let table = format!("race-nodes-{}", std::process::id());
+    let instance = "i-0race";
+    let zone_id = block_on(async {
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        lifecycle_aws::store::DynamoStore::create_table(client.clone(), &table)
+            .await
+            .unwrap();
+        client
+            .put_item()
+            .table_name(&table)
+            .item("Ident", AttributeValue::S(instance.into()))
+            .item(
+                "ItemStatus",
+                AttributeValue::S("finished_cloud_init".into()),
+            )
+            .item("ItemType", AttributeValue::S("worker".into()))
+            .item("InstanceIp", AttributeValue::S("10.0.7.7".into()))
+            .send()
+            .await
+            .unwrap();
+        let zone = aws_sdk_route53::Client::new(&config)
+            .create_hosted_zone()
+            .name("race.cluster.internal")
+            .caller_reference(format!("race-{}", std::process::id()))
+            .send()
+            .await
+            .unwrap();
+        let id = zone.hosted_zone().unwrap().id();
+        id.trim_start_matches("/hostedzone/").to_owned()
+    });
+    let autoscaling = Arc::new(AutoScaling::default());
+    let dir = std::env::temp_dir().join(format!("lifecycle-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cluster = Cluster {
+        endpoint: endpoint.clone(),
+        autoscaling_endpoint: autoscaling.serve(),
+        table: table.clone(),
+        zone_id,
+        dir: dir.clone(),
+    };
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    let commands = || {
+        block_on(async {
+            let listed = ssm
+                .list_commands()
+                .instance_id(instance)
+                .send()
+                .await
+                .unwrap();
+            listed
+                .commands()
+                .iter()
+                .map(|c| {
+                    (
+                        c.command_id().unwrap().to_owned(),
+                        c.document_name().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+
+    let launch = json!({
+        "version": "0", "id": "evt-race-launch", "detail-type": "EC2 Instance-launch Lifecycle Action",
+        "source": "aws.autoscaling", "account": "123456789012", "time": "2026-11-25T10:00:00Z",
+        "region": "eu-central-1", "resources": [],
+        "detail": {"LifecycleActionToken": "tok-race", "AutoScalingGroupName": "cluster-nodes",
+            "LifecycleHookName": "on-launch", "EC2InstanceId": instance,
+            "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"}
+    });
+    let (launch_failed, launch_runs) = cluster.race("launch", &launch);
+    let sent = commands();
+    assert_eq!(sent.len(), 1, "{RACERS} processes sent {sent:?}");
+    assert_eq!(sent[0].1, "ClusterJoin");
+
+    let result = json!({
+        "version": "0", "id": "evt-race-join-result", "detail-type": "EC2 Command Status-change Notification",
+        "source": "aws.ssm", "account": "123456789012", "time": "2026-11-25T10:01:00Z",
+        "region": "eu-central-1",
+        "resources": [format!("arn:aws:ec2:eu-central-1:123456789012:instance/{instance}")],
+        "detail": {"command-id": sent[0].0, "document-name": "ClusterJoin",
+            "requested-date-time": "2026-01-01T00:00:00.000Z", "status": "Success"}
+    });
+    let (result_failed, result_runs) = cluster.race("result", &result);
+    let sent = commands();
+    let documents: Vec<&str> = sent.iter().map(|(_, d)| d.as_str()).collect();
+    assert_eq!(sent.len(), 2, "{documents:?}");
+    assert!(documents.contains(&"ClusterLabelNode"));
+
+    let state = block_on(async {
+        let item = aws_sdk_dynamodb::Client::new(&config)
+            .get_item()
+            .table_name(&table)
+            .key("Ident", AttributeValue::S(instance.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        item["ItemStatus"].as_s().unwrap().clone()
+    });
+    assert_eq!(state, "ready");
+    let calls = autoscaling.count("CompleteLifecycleAction");
+    assert_eq!(autoscaling.accepted.lock().unwrap().len(), 1);
+    assert!(calls >= 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+    println!(
+        "process race: {RACERS} cluster-lambda processes per event; launch: {launch_runs} runs \
+         ({launch_failed} told to come back), result: {result_runs} runs ({result_failed} told to \
+         come back); SendCommand in SSM: 2 (ClusterJoin, ClusterLabelNode); \
+         CompleteLifecycleAction: {calls} calls, 1 accepted"
+    );
+}
