@@ -17,6 +17,7 @@ use lifecycle_aws::effects::{CommandSender, SsmCommands};
 use lifecycle_aws::local::MemoryTable;
 use lifecycle_aws::runtime::{HandleError, Runtime};
 use lifecycle_aws::store::{DynamoStore, NodeTable};
+use lifecycle_core::Store;
 use lifecycle_core::{
     CommandRequest, Context, LifecycleResult, LifecycleTransition, lifecycle_model,
 };
@@ -220,6 +221,36 @@ impl<T: NodeTable> Harness<T> {
         events
     }
 
+    /// Registers `command_id` for `ident` as a superseded command: sent long ago, by a
+    /// delivery whose transition was never stored.
+    async fn register_stale(&self, command_id: &str, ident: &str) {
+        let targets = [ident.to_owned()];
+        let action = lifecycle_core::LifecycleAction {
+            auto_scaling_group_name: "workers".into(),
+            lifecycle_hook_name: "workers-hook".into(),
+            lifecycle_action_token: Some(format!("token-{ident}")),
+            ec2_instance_id: ident.into(),
+            lifecycle_transition: LifecycleTransition::Launching,
+            notification_metadata: None,
+            region: None,
+        };
+        self.table()
+            .register_command(lifecycle_aws::store::CommandRegistration {
+                command_id,
+                owner: ident,
+                targets: &targets,
+                lifecycle: Some(&action),
+                event_id: "an-earlier-delivery",
+                comment: None,
+                document_name: "AWS-RunShellScript",
+                registered_at: 0,
+                sent_at_version: 0,
+                marker: "0000000000000000.0",
+            })
+            .await
+            .unwrap();
+    }
+
     /// How many commands SSM accepted for `ident`.
     fn commands_sent(&self, ident: &str) -> usize {
         let sent = self.commands.sent.lock().unwrap();
@@ -289,6 +320,14 @@ async fn duplicated_lifecycle<T: NodeTable>(h: &Harness<T>, ident: &str, seed: u
     h.seed(ident).await;
     // Deliveries still to make: (event, copies left). Stages unlock the next original event.
     let mut pending: Vec<(Value, usize)> = vec![(launching(ident), 2 + rng.below(2))];
+    // The failed result of a command an earlier delivery sent that did not become the awaited
+    // one, arriving at any time, more than once: it must not ABANDON the launch.
+    let stale = format!("stale-{ident}");
+    h.register_stale(&stale, ident).await;
+    pending.push((
+        command_status(&stale, ident, "Failed", LONG_AGO),
+        2 + rng.below(2),
+    ));
     let mut stage = 0;
     let mut delivered = 0;
     let mut known_results = Vec::new();
@@ -326,6 +365,7 @@ async fn duplicated_lifecycle<T: NodeTable>(h: &Harness<T>, ident: &str, seed: u
     }
     assert_eq!(h.state(ident).await.0, "gone", "seed {seed}");
     assert_eq!(h.completions(ident), CLEAN_END, "seed {seed}");
+    assert!(h.table().peek_command(&stale).await.unwrap().is_none());
     let runs = h.runs.of(ident);
     for task in ["join", "joined", "leave", "left"] {
         assert_eq!(runs.get(task), Some(&1), "seed {seed}: {task} ran {runs:?}");
@@ -521,5 +561,95 @@ fn sixteen_concurrent_deliveries_send_each_command_once() {
             assert!((1..=16).contains(&runs[task]), "{task}: {runs:?}");
         }
         assert!(!runs.contains_key("abandon"));
+    });
+}
+
+/// Delivers `event` and every event it makes possible (its commands' results), each until it is
+/// handled, as a queue would.
+async fn settle<T: NodeTable>(h: &Harness<T>, ident: &str, event: Value, known: &mut Vec<String>) {
+    h.deliver(&event).await;
+    let mut results = h.results(ident, known);
+    while let Some(result) = results.pop() {
+        h.deliver(&result).await;
+        results.extend(h.results(ident, known));
+    }
+}
+
+#[test]
+fn a_termination_at_any_point_of_a_launch_is_completed_once() {
+    common::run(async {
+        let h = Harness::on_moto().await;
+        // The launch's own calls: where a delivery can be cut off.
+        h.seed("i-count").await;
+        h.faults.arm(Plan::None);
+        h.deliver(&launching("i-count")).await;
+        let launch_calls = h.faults.calls();
+
+        let mut runs = Vec::new();
+        // Point k: the launch's delivery dies at its k-th call (0: it got through, and the
+        // launch waits for its command; MAX: the join's result came too, the node is ready).
+        for k in (0..=launch_calls).chain([usize::MAX]) {
+            let ident = format!("i-term-{k}");
+            h.seed(&ident).await;
+            let mut known = Vec::new();
+            h.faults.arm(if (1..=launch_calls).contains(&k) {
+                Plan::Crash(k)
+            } else {
+                Plan::None
+            });
+            if h.runtime.handle(&launching(&ident)).await.is_err() {
+                // The next delivery comes in a new process, after the claim lease.
+                h.faults.restart();
+                h.clock.advance(LEASE + Duration::from_secs(1));
+            }
+            if k == usize::MAX {
+                for result in h.results(&ident, &mut known) {
+                    h.deliver(&result).await;
+                }
+            }
+            // Scaled in now; then everything still to come arrives, the launch twice.
+            settle(&h, &ident, terminating(&ident), &mut known).await;
+            for event in [launching(&ident), launching(&ident), terminating(&ident)] {
+                settle(&h, &ident, event, &mut known).await;
+            }
+            for result in h.results(&ident, &mut known) {
+                h.deliver(&result).await;
+            }
+
+            let completions = h.completions(&ident);
+            let terminations: Vec<_> = completions
+                .iter()
+                .filter(|c| c.0 == LifecycleTransition::Terminating)
+                .collect();
+            assert_eq!(
+                terminations,
+                [&(LifecycleTransition::Terminating, LifecycleResult::Continue)],
+                "point {k}: {completions:?}"
+            );
+            assert!(completions.len() <= 2, "point {k}: {completions:?}");
+            let state = h.state(&ident).await.0;
+            assert!(
+                ["gone", "abandoned", "finished_cloud_init"].contains(&state.as_str()),
+                "point {k}: the node ended {state}"
+            );
+            assert!(h.commands_sent(&ident) <= 2, "point {k}");
+            let record = h.table().load(&ident).await.unwrap().unwrap();
+            assert_eq!(
+                record.awaited_commands().count(),
+                0,
+                "point {k}: still waiting"
+            );
+            let point = match k {
+                0 => "waiting".to_owned(),
+                usize::MAX => "ready".to_owned(),
+                k => format!("cut off at call {k}"),
+            };
+            runs.push(format!("{point}: {state} {completions:?}"));
+        }
+        println!(
+            "terminations: at {} points of a launch (cut off at each of its {launch_calls} calls, \
+             waiting, ready): termination completed CONTINUE once each; {runs:#?}",
+            runs.len()
+        );
     });
 }

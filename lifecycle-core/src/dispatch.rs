@@ -499,7 +499,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
             .is_some_and(|action| action_key(action) == p.token)
     });
     if progress.is_none()
-        && let Some(reason) = admission::<M>(start, event)
+        && let Some(reason) = admission::<M>(start, record, event)
     {
         tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, ?reason, "event not processed");
         report.stop = reason;
@@ -508,8 +508,22 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
             (StopReason::Refused, Some(LifecycleTransition::Terminating)) => {
                 Some(LifecycleResult::Continue)
             }
+            // The instance was terminated before its launch ran.
+            (StopReason::Refused, Some(LifecycleTransition::Launching))
+                if terminated(record) && is_new::<M>(start) =>
+            {
+                Some(LifecycleResult::Abandon)
+            }
             _ => None,
         };
+        if reason == StopReason::Refused && event.kind == EventKind::Terminating {
+            // Terminated before its launch ran (the launch is late, or its delivery died
+            // early): noted, so the launch is refused when it comes. Its parked launch, if any,
+            // goes with this write. Whoever wins a race here, the termination is let go.
+            let mut ctx = Context::new(event, record, effects);
+            stage_progress(&mut ctx, false);
+            write(store, &mut ctx, start, None).await?;
+        }
         return Ok(report);
     }
 
@@ -622,13 +636,29 @@ fn takes_result(record: &Record, command_id: &str, event_id: &str) -> bool {
     })
 }
 
+/// Whether `state` is the initial state or one before it: the instance's launch has not run.
+fn is_new<M: LifecycleModel>(state: M::State) -> bool {
+    let def = &M::DEFINITION;
+    def.initial == Some(state) || def.is_before_initial(state)
+}
+
+/// Whether a termination has run (or been let go) for the record.
+fn terminated(record: &Record) -> bool {
+    LifecycleProgress::of(record).is_some_and(|p| p.token.ends_with("/terminate"))
+}
+
 /// Whether the event may run at all, given where the record is (the original library's "new"
 /// rules: a launch runs only for a new instance, a termination only for one that is not new).
-fn admission<M: LifecycleModel>(start: M::State, event: &Event) -> Option<StopReason> {
+fn admission<M: LifecycleModel>(
+    start: M::State,
+    record: &Record,
+    event: &Event,
+) -> Option<StopReason> {
     let def = &M::DEFINITION;
-    let initial = def.initial?;
-    let is_new = start == initial || def.is_before_initial(start);
+    def.initial?;
+    let is_new = is_new::<M>(start);
     match event.kind {
+        EventKind::Launching if terminated(record) => Some(StopReason::Refused),
         EventKind::Launching if def.is_before_initial(start) => Some(StopReason::NotReady),
         EventKind::Launching if !is_new => Some(StopReason::Refused),
         EventKind::Terminating if is_new => Some(StopReason::Refused),

@@ -185,7 +185,14 @@ fn a_terminating_event_for_a_node_that_never_joined_is_refused_with_continue() {
     let report = h.send(&terminating("i-1"));
     assert_eq!(report.stop, StopReason::Refused);
     assert_eq!(report.lifecycle_result, Some(LifecycleResult::Continue));
-    assert_eq!(h.store.writes(), 0);
+    // Noted (one write), so that a launching event coming late is refused too: the node never
+    // joins a cluster after it was let go.
+    assert_eq!(h.store.writes(), 1);
+    let report = h.send(&launching("i-1"));
+    assert_eq!(report.stop, StopReason::Refused);
+    assert_eq!(report.lifecycle_result, Some(LifecycleResult::Abandon));
+    assert!(h.effects.commands().is_empty());
+    assert_eq!(h.store.writes(), 1);
 }
 
 #[test]
