@@ -307,6 +307,11 @@ pub struct Context<'a> {
     pub(crate) delivery: String,
     /// The side effects of the transition being fired, until its state change is stored.
     pub(crate) step: std::sync::Mutex<StepEffects>,
+    /// Whether `step` holds anything: most transitions have no side effect, and the
+    /// dispatcher checks after each one; an atomic load is cheaper than a lock.
+    pub(crate) step_used: std::sync::atomic::AtomicBool,
+    /// The next write's token, built in place (a write per state change: no allocation each).
+    pub(crate) token: String,
 }
 
 /// What the transition being fired has claimed and sent.
@@ -328,7 +333,17 @@ pub(crate) struct StepEffects {
 
 /// A token no other delivery's write carries: the delivery and the version it writes.
 pub(crate) fn write_token(delivery: &str, version: u64) -> String {
-    format!("{delivery}.{version}")
+    let mut token = String::with_capacity(delivery.len() + 8);
+    push_write_token(&mut token, delivery, version);
+    token
+}
+
+/// [`write_token`] into `buffer`.
+pub(crate) fn push_write_token(buffer: &mut String, delivery: &str, version: u64) {
+    use std::fmt::Write;
+    buffer.clear();
+    buffer.push_str(delivery);
+    let _ = write!(buffer, ".{version}");
 }
 
 /// A fresh id no other delivery has: 64 random bits (the standard library's per-process random
@@ -375,6 +390,8 @@ impl<'a> Context<'a> {
             progress_noted: None,
             delivery: delivery_id(),
             step: std::sync::Mutex::new(StepEffects::default()),
+            step_used: std::sync::atomic::AtomicBool::new(false),
+            token: String::new(),
         }
     }
 
@@ -385,7 +402,26 @@ impl<'a> Context<'a> {
     }
 
     pub(crate) fn step(&self) -> std::sync::MutexGuard<'_, StepEffects> {
+        self.step_used
+            .store(true, std::sync::atomic::Ordering::Release);
         self.step.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The transition's side effects so far, taken (the step starts afresh); nothing if it
+    /// had none.
+    pub(crate) fn take_step(&self) -> StepEffects {
+        if !self
+            .step_used
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            return StepEffects::default();
+        }
+        std::mem::take(&mut *self.step.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether the transition being fired claimed the record or sent anything.
+    pub(crate) fn step_used(&self) -> bool {
+        self.step_used.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Claims the record for the transition being fired, once, before its first side effect;

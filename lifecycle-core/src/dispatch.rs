@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::context::{ClaimOutcome, Context, EffectError, Effects, StepEffects, write_token};
+use crate::context::{ClaimOutcome, Context, EffectError, Effects, StepEffects, push_write_token};
 use crate::event::{CommandStatus, Event, EventKind, LifecycleAction, LifecycleTransition};
 use crate::model::{LifecycleModel, Phase, State, TaskFailure, UnknownState};
 use crate::store::{CasOutcome, Record, StateChange, Store, attr};
@@ -581,7 +581,9 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
                 };
                 in_failure = true;
                 // What the failed transition sent is not part of the lifecycle any more.
-                ctx.step().commands.clear();
+                if ctx.step_used() {
+                    ctx.step().commands.clear();
+                }
                 if at != failure_state {
                     stage_progress(&mut ctx, false);
                     if !write(store, &mut ctx, failure_state, Some(false)).await? {
@@ -735,7 +737,7 @@ async fn step<M: LifecycleModel, St: Store>(
         let waits = transition.wait_after_state_change || transition.stop_after_trigger;
         // A claim taken, or an awaited result applied, is settled by a write even when the
         // state stays.
-        let settles = ctx.step().version.is_some()
+        let settles = (ctx.step_used() && ctx.step().version.is_some())
             || matches!(&ctx.event.kind, EventKind::CommandResult { command_id, .. } if ctx.record.awaits(command_id));
         if dest != state || !ctx.staged.is_empty() || settles {
             stage_progress(ctx, waits);
@@ -806,7 +808,11 @@ fn interrupted<S: State, E, StE>(
     state: S,
     trigger: &'static str,
 ) -> Result<Option<Step<S, E>>, DispatchError<S, E, StE>> {
-    let refused = ctx.step().refused.take();
+    let refused = if ctx.step_used() {
+        ctx.step().refused.take()
+    } else {
+        None
+    };
     match refused {
         Some(ClaimOutcome::Busy { until }) => {
             tracing::info!(event_id = %ctx.event.id, ident = %ctx.record.ident, %state, trigger, until, "another delivery holds the claim: the event will be retried");
@@ -855,10 +861,12 @@ async fn write<S: State, E, St: Store>(
     to: S,
     waits: Option<bool>,
 ) -> Result<bool, DispatchError<S, E, St::Error>> {
-    let (claimed, commands) = {
-        let mut step = ctx.step();
-        (step.version, std::mem::take(&mut step.commands))
-    };
+    // The transition's step ends with this write, stored or not.
+    let StepEffects {
+        version: claimed,
+        commands,
+        ..
+    } = ctx.take_step();
     if let Some(version) = claimed {
         ctx.record.version = version;
     }
@@ -871,14 +879,15 @@ async fn write<S: State, E, St: Store>(
         }
         _ => {}
     }
-    let token = write_token(&ctx.delivery, ctx.record.version + 1);
+    push_write_token(&mut ctx.token, &ctx.delivery, ctx.record.version + 1);
+    let removes = claimed.is_some() || ctx.staged.iter().any(|(_, value)| value.is_null());
     let change = StateChange {
         ident: &ctx.record.ident,
         from: &ctx.record.state,
         version: ctx.record.version,
         to: to.name(),
         set: &ctx.staged,
-        token: &token,
+        token: &ctx.token,
     };
     match store
         .compare_and_set(change)
@@ -890,10 +899,11 @@ async fn write<S: State, E, St: Store>(
             ctx.record.state.push_str(to.name());
             ctx.record.version = version;
             ctx.staged.clear();
-            ctx.record.attributes.retain(|key, value| {
-                !value.is_null() && key != attr::CLAIMED_BY && key != attr::CLAIMED_UNTIL
-            });
-            *ctx.step() = StepEffects::default();
+            if removes || ctx.record.claimed_by().is_some() {
+                ctx.record.attributes.retain(|key, value| {
+                    !value.is_null() && key != attr::CLAIMED_BY && key != attr::CLAIMED_UNTIL
+                });
+            }
             ctx.effects.stored(&commands);
             Ok(true)
         }

@@ -313,10 +313,19 @@ pub fn apply_change(record: &mut Record, change: StateChange<'_>) {
     }
     record.attributes.remove(attr::CLAIMED_BY);
     record.attributes.remove(attr::CLAIMED_UNTIL);
-    record.attributes.insert(
-        attr::WRITE_TOKEN.into(),
-        Value::String(change.token.to_owned()),
-    );
+    // Overwritten in place: this runs for every state change.
+    match record.attributes.get_mut(attr::WRITE_TOKEN) {
+        Some(Value::String(token)) => {
+            token.clear();
+            token.push_str(change.token);
+        }
+        _ => {
+            record.attributes.insert(
+                attr::WRITE_TOKEN.into(),
+                Value::String(change.token.to_owned()),
+            );
+        }
+    }
 }
 
 impl Store for MemoryStore {

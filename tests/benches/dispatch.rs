@@ -70,12 +70,24 @@ fn benches(c: &mut Criterion) {
         )
     });
 
+    // The id LocalEffects gives the first command it sends: the one the record waits for.
     let result = command_result(
         "i-0123456789abcdef0",
-        "cmd-1",
+        "local-command-1",
         CommandStatus::Success,
         LifecycleTransition::Launching,
     );
+    {
+        let mut model = ClusterNode::new(MemoryDns::default());
+        let ((store, mut record), effects) = (node("finished_cloud_init"), LocalEffects::new());
+        run_ready(dispatch(&mut model, &store, &mut record, &launch, &effects)).unwrap();
+        let report =
+            run_ready(dispatch(&mut model, &store, &mut record, &result, &effects)).unwrap();
+        assert_eq!(
+            record.state, "ready",
+            "the benchmark's result is not applied: {report:?}"
+        );
+    }
     c.bench_function("cluster_launch_two_events", |b| {
         let mut model = ClusterNode::new(MemoryDns::default());
         b.iter_batched(
