@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
-use lifecycle_aws::effects::CommandSender;
+use lifecycle_aws::effects::{CommandSender, carries_marker};
 use lifecycle_aws::runtime::{Outcome, Runtime};
 use lifecycle_aws::store::NodeTable;
 use lifecycle_core::{
@@ -230,7 +230,6 @@ impl CommandSender for SimulatedSsm {
         request: &CommandRequest,
         marker: &str,
     ) -> Result<Option<String>, EffectError> {
-        let tag = format!("[{marker}]");
         Ok(self
             .sent
             .lock()
@@ -238,7 +237,7 @@ impl CommandSender for SimulatedSsm {
             .iter()
             .find(|(_, sent)| {
                 sent.instance_ids.first() == request.instance_ids.first()
-                    && sent.comment.as_deref().is_some_and(|c| c.ends_with(&tag))
+                    && carries_marker(sent.comment.as_deref(), marker)
             })
             .map(|(id, _)| id.clone()))
     }

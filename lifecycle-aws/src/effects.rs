@@ -76,6 +76,24 @@ pub fn marked_comment(comment: Option<&str>, marker: &str) -> String {
     format!("{} {tag}", &comment[..end])
 }
 
+/// Whether a command's `comment` carries `marker` (as [`marked_comment`] puts it): how
+/// [`CommandSender::find`] recognises a command sent under a claim.
+///
+/// ```
+/// use lifecycle_aws::effects::{carries_marker, marked_comment};
+/// let comment = marked_comment(Some("join"), "0123abcd.0");
+/// assert!(carries_marker(Some(&comment), "0123abcd.0"));
+/// assert!(!carries_marker(Some(&comment), "0123abcd.1"));
+/// assert!(!carries_marker(None, "0123abcd.0"));
+/// ```
+pub fn carries_marker(comment: Option<&str>, marker: &str) -> bool {
+    comment.is_some_and(|c| {
+        c.strip_suffix(']')
+            .and_then(|c| c.strip_suffix(marker))
+            .is_some_and(|c| c.ends_with('['))
+    })
+}
+
 /// [`CommandSender`] through SSM.
 #[derive(Debug, Clone)]
 pub struct SsmCommands(pub aws_sdk_ssm::Client);
@@ -130,7 +148,6 @@ impl CommandSender for SsmCommands {
         let Some(instance) = request.instance_ids.first() else {
             return Ok(None);
         };
-        let tag = format!("[{marker}]");
         let output = self
             .0
             .list_commands()
@@ -142,7 +159,7 @@ impl CommandSender for SsmCommands {
         Ok(output
             .commands()
             .iter()
-            .filter(|c| c.comment().is_some_and(|comment| comment.ends_with(&tag)))
+            .filter(|c| carries_marker(c.comment(), marker))
             .filter(|c| {
                 !matches!(
                     c.status(),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
-use lifecycle_aws::effects::CommandSender;
+use lifecycle_aws::effects::{CommandSender, carries_marker};
 use lifecycle_aws::store::{
     CommandRegistration, NodeTable, PendingLifecycle, RegisteredCommand, StoreError,
 };
@@ -382,7 +382,6 @@ impl CommandSender for CountingCommands {
         request: &CommandRequest,
         marker: &str,
     ) -> Result<Option<String>, EffectError> {
-        let tag = format!("[{marker}]");
         Ok(self
             .sent
             .lock()
@@ -391,7 +390,7 @@ impl CommandSender for CountingCommands {
             .find(|(_, sent, cancelled)| {
                 !cancelled
                     && sent.instance_ids.first() == request.instance_ids.first()
-                    && sent.comment.as_deref().is_some_and(|c| c.ends_with(&tag))
+                    && carries_marker(sent.comment.as_deref(), marker)
             })
             .map(|(id, _, _)| id.clone()))
     }
