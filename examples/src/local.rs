@@ -425,6 +425,7 @@ pub async fn simulate<T: NodeTable>(
                     kept_alive,
                     expired,
                     failed,
+                    ..
                 } => timeline.push(line(
                     "",
                     "",

@@ -190,6 +190,12 @@ pub struct AwsEffects<'a, T> {
     region: Option<&'a str>,
     now: u64,
     lease_until: u64,
+    /// When the sweep first looks at a command of a lifecycle action (its first heartbeat),
+    /// and at any command (its deadline).
+    heartbeat_at: u64,
+    deadline_at: u64,
+    /// The model whose lifecycle waits for the commands (their `WaitShard`).
+    waiter: &'a str,
     /// Every command sent or adopted, and whether a stored state change made it part of the
     /// lifecycle.
     sent: Mutex<Vec<(String, bool)>>,
@@ -214,9 +220,22 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
             region,
             now,
             lease_until,
+            heartbeat_at: u64::MAX,
+            deadline_at: u64::MAX,
+            waiter: "",
             sent: Mutex::new(Vec::new()),
             claim: Mutex::new(None),
         }
+    }
+
+    /// When `waiter`'s sweep (the model's) looks at the commands sent: at `heartbeat_at` for
+    /// those of a lifecycle action (to keep it alive), at `deadline_at` for any (to end the
+    /// wait). Default: never.
+    pub fn with_waits(mut self, waiter: &'a str, heartbeat_at: u64, deadline_at: u64) -> Self {
+        self.waiter = waiter;
+        self.heartbeat_at = heartbeat_at;
+        self.deadline_at = deadline_at;
+        self
     }
 
     /// The commands sent or adopted for this event so far.
@@ -262,6 +281,11 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
                 registered_at: self.now,
                 sent_at_version,
                 marker,
+                due_at: match event.lifecycle {
+                    Some(_) => self.heartbeat_at.min(self.deadline_at),
+                    None => self.deadline_at,
+                },
+                waiter: self.waiter,
             })
             .await
     }

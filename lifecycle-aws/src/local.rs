@@ -9,7 +9,8 @@ use lifecycle_core::{
 };
 
 use crate::store::{
-    CommandRegistration, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, attr,
+    CommandRegistration, DueWaits, NodeTable, PendingLifecycle, RegisteredCommand, StoreError,
+    Wait, WaitCursor, attr, pending_from_value,
 };
 
 /// [`NodeTable`] in memory: records in a [`MemoryStore`], commands beside them.
@@ -29,6 +30,9 @@ use crate::store::{
 pub struct MemoryTable {
     records: MemoryStore,
     commands: Mutex<HashMap<String, RegisteredCommand>>,
+    /// The model each registered command's lifecycle belongs to, and when it is next due for
+    /// its sweep (its `WaitShard` and `DueAt`).
+    due: Mutex<HashMap<String, (String, u64)>>,
 }
 
 impl MemoryTable {
@@ -44,6 +48,10 @@ impl MemoryTable {
 
     fn commands(&self) -> std::sync::MutexGuard<'_, HashMap<String, RegisteredCommand>> {
         self.commands.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn due(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, u64)>> {
+        self.due.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -68,7 +76,9 @@ impl Store for MemoryTable {
             .unwrap_or_else(|never| match never {});
         if let CasOutcome::Applied { .. } = outcome {
             self.records.update(change.ident, |record| {
-                record.attributes.remove(attr::PENDING_LIFECYCLE)
+                for key in [attr::PENDING_LIFECYCLE, attr::WAIT_SHARD, attr::DUE_AT] {
+                    record.attributes.remove(key);
+                }
             });
         }
         Ok(outcome)
@@ -153,6 +163,10 @@ impl NodeTable for MemoryTable {
                 marker: Some(registration.marker.to_owned()),
             },
         );
+        self.due().insert(
+            registration.command_id.to_owned(),
+            (registration.waiter.to_owned(), registration.due_at),
+        );
         Ok(())
     }
 
@@ -160,14 +174,26 @@ impl NodeTable for MemoryTable {
         &self,
         command_id: &str,
     ) -> Result<Option<RegisteredCommand>, StoreError> {
+        self.due().remove(command_id);
         Ok(self.commands().remove(command_id))
     }
 
-    async fn first_seen(&self, command_id: &str, now: u64) -> Result<u64, StoreError> {
-        Ok(self
+    async fn first_seen(
+        &self,
+        command_id: &str,
+        waiter: &str,
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        let seen = self
             .commands()
             .get_mut(command_id)
-            .map_or(now, |command| *command.registered_at.get_or_insert(now)))
+            .map(|command| *command.registered_at.get_or_insert(now));
+        if seen.is_some() {
+            self.due()
+                .entry(command_id.to_owned())
+                .or_insert((waiter.to_owned(), now));
+        }
+        Ok(seen.unwrap_or(now))
     }
 
     async fn peek_command(
@@ -177,10 +203,92 @@ impl NodeTable for MemoryTable {
         Ok(self.commands().get(command_id).cloned())
     }
 
-    async fn registered_commands(&self) -> Result<Vec<RegisteredCommand>, StoreError> {
-        let mut commands: Vec<RegisteredCommand> = self.commands().values().cloned().collect();
-        commands.sort_by(|a, b| a.command_id.cmp(&b.command_id));
-        Ok(commands)
+    async fn due_waits(
+        &self,
+        waiter: &str,
+        now: u64,
+        after: Option<WaitCursor>,
+        limit: usize,
+    ) -> Result<DueWaits, StoreError> {
+        let mut due: Vec<(u64, String, Result<Wait, StoreError>)> = Vec::new();
+        {
+            let commands = self.commands();
+            for (id, (_, at)) in self
+                .due()
+                .iter()
+                .filter(|(_, (of, at))| of == waiter && *at <= now)
+            {
+                if let Some(command) = commands.get(id) {
+                    due.push((*at, id.clone(), Ok(Wait::Command(command.clone()))));
+                }
+            }
+        }
+        for record in self.records.snapshot() {
+            let Some(at) = record.attributes.get(attr::DUE_AT).and_then(|v| v.as_u64()) else {
+                continue;
+            };
+            if record.get_str(attr::WAIT_SHARD) != Some(waiter) {
+                continue;
+            }
+            if at > now {
+                continue;
+            }
+            let wait = match record.attributes.get(attr::PENDING_LIFECYCLE) {
+                Some(pending) => {
+                    pending_from_value(&record.ident, pending).map(|pending| Wait::Parked {
+                        ident: record.ident.clone(),
+                        pending,
+                    })
+                }
+                None => Err(StoreError::Malformed {
+                    ident: record.ident.clone(),
+                    problem: "in the index of waits, but neither a command nor a parked launch"
+                        .into(),
+                }),
+            };
+            due.push((at, record.ident.clone(), wait));
+        }
+        due.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let start = after.map_or(0, |cursor| {
+            due.iter()
+                .position(|(at, ident, _)| (*at, ident) > (cursor.due_at, &cursor.ident))
+                .unwrap_or(due.len())
+        });
+        let page: Vec<_> = due.into_iter().skip(start).collect();
+        let next = (page.len() > limit).then(|| WaitCursor {
+            ident: page[limit - 1].1.clone(),
+            due_at: page[limit - 1].0,
+        });
+        Ok(DueWaits {
+            waits: page
+                .into_iter()
+                .take(limit)
+                .map(|(_, _, wait)| wait)
+                .collect(),
+            next,
+        })
+    }
+
+    async fn reschedule(&self, ident: &str, due_at: u64) -> Result<(), StoreError> {
+        if let Some((_, at)) = self.due().get_mut(ident) {
+            *at = due_at;
+            return Ok(());
+        }
+        self.records.update(ident, |record| {
+            if record.attributes.contains_key(attr::WAIT_SHARD) {
+                record.attributes.insert(attr::DUE_AT.into(), due_at.into());
+            }
+        });
+        Ok(())
+    }
+
+    async fn retain_until(&self, ident: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.records.update(ident, |record| {
+            record
+                .attributes
+                .insert(attr::EXPIRES_AT.into(), expires_at.into())
+        });
+        Ok(())
     }
 
     async fn park_lifecycle(
@@ -188,18 +296,24 @@ impl NodeTable for MemoryTable {
         ident: &str,
         waiting: &[&str],
         pending: &PendingLifecycle,
+        waiter: &str,
+        due_at: u64,
     ) -> Result<bool, StoreError> {
         let mut value =
             serde_json::to_value(&pending.action).expect("a lifecycle action serialises");
         value["EventId"] = pending.event_id.clone().into();
+        if let Some(at) = pending.parked_at {
+            value["ParkedAt"] = at.into();
+        }
         Ok(self
             .records
             .update(ident, |record| {
                 let parked = waiting.contains(&record.state.as_str());
                 if parked {
-                    record
-                        .attributes
-                        .insert(attr::PENDING_LIFECYCLE.into(), value);
+                    let attributes = &mut record.attributes;
+                    attributes.insert(attr::PENDING_LIFECYCLE.into(), value);
+                    attributes.insert(attr::WAIT_SHARD.into(), waiter.into());
+                    attributes.insert(attr::DUE_AT.into(), due_at.into());
                 }
                 parked
             })

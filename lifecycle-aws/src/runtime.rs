@@ -18,7 +18,9 @@ use crate::decode::{
     CommandProgress, DecodeError, Invocation, Notification, StreamChange, decode_value,
 };
 use crate::effects::{AwsEffects, CommandSender, SsmCommands};
-use crate::store::{DynamoStore, NodeTable, PendingLifecycle, StoreError, pending_from_image};
+use crate::store::{
+    DynamoStore, NodeTable, PendingLifecycle, StoreError, Wait, pending_from_image,
+};
 
 /// Why a notification could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -134,15 +136,22 @@ pub enum Outcome {
         /// The command.
         command_id: String,
     },
-    /// The sweep ran over the registered commands.
+    /// The sweep handled the waits that were due.
     Swept {
-        /// Commands still within their deadline whose lifecycle action got a heartbeat.
+        /// Waits (command ids, instances with a parked launch) still within their deadline:
+        /// their lifecycle action got a heartbeat, or their next look is their deadline.
         kept_alive: Vec<String>,
-        /// Commands past their deadline (or whose lifecycle action Auto Scaling no longer
-        /// has): handled as `TimedOut`, which ended their wait.
+        /// Waits past their deadline (or whose lifecycle action Auto Scaling no longer has):
+        /// a command handled as `TimedOut`, a parked launch completed ABANDON.
         expired: Vec<String>,
-        /// Commands the sweep could not handle this time (the next sweep tries again).
+        /// Waits the sweep could not handle this time (the next sweep tries again).
         failed: Vec<String>,
+        /// Malformed items in the index of waits, by `Ident`: logged and skipped.
+        #[serde(default)]
+        skipped: Vec<String>,
+        /// The time budget ran out: the rest, still due, is left to the next sweep.
+        #[serde(default)]
+        unfinished: bool,
     },
     /// Nothing to do.
     Ignored {
@@ -196,6 +205,9 @@ pub struct Runtime<M, F, T = DynamoStore> {
     clock: Arc<dyn Clock>,
     wait_deadline: Duration,
     claim_lease: Duration,
+    heartbeat_interval: Duration,
+    sweep_budget: Duration,
+    retention: Duration,
     sweep_rule: String,
     _model: std::marker::PhantomData<fn() -> M>,
 }
@@ -246,6 +258,9 @@ where
             clock: Arc::new(SystemClock),
             wait_deadline: Duration::from_secs(3600),
             claim_lease: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_secs(240),
+            sweep_budget: Duration::from_secs(20),
+            retention: Duration::from_secs(3 * 24 * 3600),
             sweep_rule: "lifecycle-sweep".to_owned(),
             _model: std::marker::PhantomData,
         }
@@ -271,6 +286,30 @@ where
     /// [`Runtime::handle_before`], a claim never outlasts the invocation's deadline.
     pub fn with_claim_lease(mut self, lease: Duration) -> Self {
         self.claim_lease = lease;
+        self
+    }
+
+    /// How often the sweep sends a heartbeat for a lifecycle that waits (a command's result, a
+    /// parked launch): default 240 s, below every hook's heartbeat timeout the template sets.
+    /// The sweep runs every 5 minutes; a wait is looked at on the first run after it is due.
+    pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// How long one sweep may work (default 20 s, within the function's 30 s timeout): it
+    /// stops there and leaves the rest, still due, to the next run. It always handles at least
+    /// one wait.
+    pub fn with_sweep_budget(mut self, budget: Duration) -> Self {
+        self.sweep_budget = budget;
+        self
+    }
+
+    /// How long a finished lifecycle's record is kept (default 3 days): when its termination
+    /// is completed at a terminal state, the record gets `ExpiresAt` and DynamoDB's TTL
+    /// removes it then.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
         self
     }
 
@@ -532,16 +571,24 @@ where
         let record = if event.kind == EventKind::Launching
             && before_initial.contains(&record.state.as_str())
         {
+            let now = epoch_seconds(self.clock.now());
             let pending = PendingLifecycle {
                 action: event
                     .lifecycle
                     .clone()
                     .expect("a launching event carries its action"),
                 event_id: event.id.clone(),
+                parked_at: Some(now),
             };
             if self
                 .store
-                .park_lifecycle(&ident, &before_initial, &pending)
+                .park_lifecycle(
+                    &ident,
+                    &before_initial,
+                    &pending,
+                    M::DEFINITION.name,
+                    self.next_look(now, now),
+                )
                 .await?
             {
                 tracing::info!(state = %record.state, "launch parked until cloud-init finishes");
@@ -621,13 +668,19 @@ where
             .map_or(now + self.claim_lease, |deadline| {
                 deadline.min(now + self.claim_lease)
             });
+        let seconds = epoch_seconds(now);
         let effects = AwsEffects::new(
             &*self.commands,
             &self.store,
             &*self.actions,
             region,
-            epoch_seconds(now),
+            seconds,
             epoch_seconds(lease_until),
+        )
+        .with_waits(
+            M::DEFINITION.name,
+            seconds + self.heartbeat_interval.as_secs(),
+            seconds + self.wait_deadline.as_secs(),
         );
         let mut model = (self.new_model)();
         // Boxed: the dispatcher's future nests the model's task futures, and nested again
@@ -666,6 +719,16 @@ where
             (Some(result), Some(action)) => Some(self.complete(action, region, result).await?),
             _ => None,
         };
+        // A terminated instance's lifecycle is over: its record expires after the retention.
+        if completed.is_some()
+            && event.kind == EventKind::Terminating
+            && M::DEFINITION.is_terminal(report.end)
+        {
+            let expires = epoch_seconds(self.clock.now()) + self.retention.as_secs();
+            if let Err(e) = self.store.retain_until(&report.ident, expires).await {
+                tracing::warn!(error = %e, "could not set the record's expiry");
+            }
+        }
         let mut outcome = summary::<M>(&event, &report, completed);
         // A termination that came while this lifecycle waited runs now that it is over.
         if let Some(termination) = lifecycle_core::deferred_termination(&record)
@@ -713,48 +776,84 @@ where
         }
     }
 
-    /// Looks through the registered commands of lifecycle actions for waits whose result never
-    /// came (AWS delivers events best effort): within the wait deadline, the lifecycle action gets a heartbeat;
-    /// past it, or when Auto Scaling no longer has the action, the command is handled as
-    /// `TimedOut` and the wait ends. Run by the scheduled rule named by
-    /// [`Runtime::with_sweep_rule`]. The one place this library scans the table.
+    /// When the sweep next looks at a wait that started at `since`: its next heartbeat, or its
+    /// deadline if that comes first.
+    fn next_look(&self, now: u64, since: u64) -> u64 {
+        (now + self.heartbeat_interval.as_secs()).min(since + self.wait_deadline.as_secs())
+    }
+
+    /// Handles the waits that are due, from the sparse index of waits (a `Query` for
+    /// `DueAt <= now`, page by page — never a `Scan`): a wait within its deadline gets a
+    /// heartbeat for its lifecycle action and its next look; past it (or when Auto Scaling no
+    /// longer has the action) the wait ends — a command is handled as `TimedOut`, a parked
+    /// launch is completed ABANDON. A malformed item is logged and skipped; the sweep goes on.
+    /// It stops when its time budget is spent, leaving the rest (still due) to the next run.
+    /// Run by the scheduled rule named by [`Runtime::with_sweep_rule`].
     pub async fn sweep(&self) -> Result<Outcome, HandleError> {
-        let (mut kept_alive, mut expired, mut failed) = (Vec::new(), Vec::new(), Vec::new());
-        for command in self.store.registered_commands().await? {
-            // Only waits that hold a lifecycle hook: a scheduled machine's command (possibly
-            // another model's, sharing the table) has no hook to time out.
-            let Some(action) = command.lifecycle.clone() else {
-                continue;
-            };
-            let command_id = command.command_id.clone();
-            let span = tracing::info_span!("sweep", command_id = %command_id, instance_id = %command.instance_id);
-            let handled = async {
-                if !self.overdue(&command).await? {
-                    if self.actions.heartbeat(&action, None).await? == Completed::Done {
-                        tracing::info!("heartbeat: still waiting for the command");
-                        return Ok(false);
+        let started = std::time::Instant::now();
+        let now = epoch_seconds(self.clock.now());
+        let mut swept = Swept::default();
+        let mut cursor = None;
+        'pages: loop {
+            let page = self
+                .store
+                .due_waits(M::DEFINITION.name, now, cursor.take(), 50)
+                .await?;
+            for wait in page.waits {
+                if swept.looked_at > 0 && started.elapsed() >= self.sweep_budget {
+                    swept.unfinished = true;
+                    break 'pages;
+                }
+                swept.looked_at += 1;
+                match wait {
+                    Err(e) => {
+                        // Names and the problem only: attribute values may hold secrets.
+                        tracing::error!(error = %e, "skipped a malformed item in the index of waits");
+                        swept.skipped.push(match e {
+                            StoreError::Malformed { ident, .. } => ident,
+                            other => other.to_string(),
+                        });
                     }
-                    tracing::warn!(
-                        "Auto Scaling no longer has the lifecycle action: ending the wait"
-                    );
+                    Ok(Wait::Command(command)) => {
+                        let id = command.command_id.clone();
+                        let span = tracing::info_span!("sweep", command_id = %id, instance_id = %command.instance_id);
+                        match self.sweep_command(command, now).instrument(span).await {
+                            Ok(true) => swept.expired.push(id),
+                            Ok(false) => swept.kept_alive.push(id),
+                            Err(e) => {
+                                tracing::error!(command_id = %id, error = %e, "sweep could not handle a command");
+                                swept.failed.push(id);
+                            }
+                        }
+                    }
+                    Ok(Wait::Parked { ident, pending }) => {
+                        let span = tracing::info_span!("sweep", event_id = %pending.event_id, instance_id = %ident);
+                        match self
+                            .sweep_parked(&ident, pending, now)
+                            .instrument(span)
+                            .await
+                        {
+                            Ok(true) => swept.expired.push(ident),
+                            Ok(false) => swept.kept_alive.push(ident),
+                            Err(e) => {
+                                tracing::error!(instance_id = %ident, error = %e, "sweep could not handle a parked launch");
+                                swept.failed.push(ident);
+                            }
+                        }
+                    }
                 }
-                self.expire(command).await.map(|_| true)
             }
-            .instrument(span)
-            .await;
-            match handled {
-                Ok(false) => kept_alive.push(command_id),
-                Ok(true) => expired.push(command_id),
-                Err(e) => {
-                    tracing::error!(command_id, error = %e, "sweep could not handle a command");
-                    failed.push(command_id);
-                }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
         Ok(Outcome::Swept {
-            kept_alive,
-            expired,
-            failed,
+            kept_alive: swept.kept_alive,
+            expired: swept.expired,
+            failed: swept.failed,
+            skipped: swept.skipped,
+            unfinished: swept.unfinished,
         })
     }
 
@@ -767,9 +866,107 @@ where
         let now = epoch_seconds(self.clock.now());
         let since = match command.registered_at {
             Some(at) => at,
-            None => self.store.first_seen(&command.command_id, now).await?,
+            None => {
+                self.store
+                    .first_seen(&command.command_id, M::DEFINITION.name, now)
+                    .await?
+            }
         };
         Ok(now >= since.saturating_add(self.wait_deadline.as_secs()))
+    }
+
+    /// One due command: `true` if its wait ended.
+    async fn sweep_command(
+        &self,
+        command: crate::store::RegisteredCommand,
+        now: u64,
+    ) -> Result<bool, HandleError> {
+        let since = match command.registered_at {
+            Some(at) => at,
+            None => {
+                self.store
+                    .first_seen(&command.command_id, M::DEFINITION.name, now)
+                    .await?
+            }
+        };
+        if now < since + self.wait_deadline.as_secs() {
+            match &command.lifecycle {
+                Some(action) => {
+                    if self.actions.heartbeat(action, None).await? == Completed::Done {
+                        tracing::info!("heartbeat: still waiting for the command");
+                        self.store
+                            .reschedule(&command.command_id, self.next_look(now, since))
+                            .await?;
+                        return Ok(false);
+                    }
+                    tracing::warn!(
+                        "Auto Scaling no longer has the lifecycle action: ending the wait"
+                    );
+                }
+                // No hook to keep alive: the next look is the deadline.
+                None => {
+                    self.store
+                        .reschedule(&command.command_id, since + self.wait_deadline.as_secs())
+                        .await?;
+                    return Ok(false);
+                }
+            }
+        }
+        self.expire(command).await.map(|_| true)
+    }
+
+    /// One due parked launch: `true` if its wait ended (cloud-init never finished in time: the
+    /// launch is completed with the failure result, ABANDON, and taken off the record).
+    async fn sweep_parked(
+        &self,
+        ident: &str,
+        pending: PendingLifecycle,
+        now: u64,
+    ) -> Result<bool, HandleError> {
+        let since = pending.parked_at.unwrap_or(now);
+        if now < since + self.wait_deadline.as_secs() {
+            if self.actions.heartbeat(&pending.action, None).await? == Completed::Done {
+                tracing::info!("heartbeat: the launch still waits for cloud-init");
+                self.store
+                    .reschedule(ident, self.next_look(now, since))
+                    .await?;
+                return Ok(false);
+            }
+            tracing::warn!("Auto Scaling no longer has the parked launch's action");
+        }
+        tracing::warn!(
+            deadline_seconds = self.wait_deadline.as_secs(),
+            "cloud-init did not finish in time: the parked launch ends ABANDON"
+        );
+        let Some(record) = self.store.load(ident).await? else {
+            return Ok(true);
+        };
+        // Taken off the record with a noted ABANDON, in one conditional write, so a stream
+        // record or a redelivery that comes later does not run the launch.
+        let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
+        let set = [(
+            lifecycle_core::PROGRESS_ATTRIBUTE.to_owned(),
+            lifecycle_core::progress_note(
+                &pending.action,
+                &pending.event_id,
+                LifecycleResult::Abandon,
+            ),
+        )];
+        let change = lifecycle_core::StateChange {
+            ident,
+            from: &record.state,
+            version: record.version,
+            to: &record.state,
+            set: &set,
+            token: &token,
+        };
+        if self.store.compare_and_set(change).await? == lifecycle_core::CasOutcome::Conflict {
+            // The record moved (cloud-init finished, the launch resumed): not ours to end.
+            return Ok(false);
+        }
+        self.complete(&pending.action, None, LifecycleResult::Abandon)
+            .await?;
+        Ok(true)
     }
 
     /// Ends a wait: the command's result is taken to be `TimedOut`, and it is cancelled.
@@ -835,6 +1032,17 @@ where
             }
         }
     }
+}
+
+/// What one sweep did, as it goes.
+#[derive(Default)]
+struct Swept {
+    looked_at: usize,
+    kept_alive: Vec<String>,
+    expired: Vec<String>,
+    failed: Vec<String>,
+    skipped: Vec<String>,
+    unfinished: bool,
 }
 
 fn ignored(reason: impl Into<String>) -> Outcome {

@@ -49,11 +49,55 @@ pub mod attr {
     pub const SENT_AT_VERSION: &str = "SentAtVersion";
     /// The claim marker a command was sent under (also in its SSM comment).
     pub const MARKER: &str = "Marker";
+    /// Present only while an item waits (a command's result, a parked launch): the hash key of
+    /// the sparse index of waits, the name of the model whose lifecycle waits (models sharing a
+    /// table each sweep their own).
+    pub const WAIT_SHARD: &str = "WaitShard";
+    /// When the sweep is next due to look at a waiting item (epoch seconds): its next heartbeat
+    /// or its deadline. The range key of the index of waits.
+    pub const DUE_AT: &str = "DueAt";
     pub use lifecycle_core::attr::{AWAITED_COMMAND, CLAIMED_BY, CLAIMED_UNTIL, WRITE_TOKEN};
 }
 
 /// The `ItemType` of command items.
 pub const COMMAND_ITEM_TYPE: &str = "command";
+
+/// The global secondary index of waits: hash key `WaitShard`, range key `DueAt`, every
+/// attribute projected. Sparse: only waiting items carry its keys.
+pub const WAITS_INDEX: &str = "Waits";
+
+/// Something the sweep found due in the index of waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wait {
+    /// A registered command whose result is awaited.
+    Command(RegisteredCommand),
+    /// A launch parked on its record until cloud-init finishes.
+    Parked {
+        /// The instance.
+        ident: String,
+        /// The parked launch.
+        pending: PendingLifecycle,
+    },
+}
+
+/// One page of due waits. A malformed item is reported by its `Ident` and what is wrong, so the
+/// sweep can skip it and go on.
+#[derive(Debug, Default)]
+pub struct DueWaits {
+    /// The waits due, earliest first.
+    pub waits: Vec<Result<Wait, StoreError>>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<WaitCursor>,
+}
+
+/// Where a page of due waits ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitCursor {
+    /// The last item's `Ident`.
+    pub ident: String,
+    /// Its `DueAt`.
+    pub due_at: u64,
+}
 
 /// A DynamoDB call failed, or an item is not what this library expects.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +151,9 @@ pub struct PendingLifecycle {
     pub action: LifecycleAction,
     /// The launching event's id.
     pub event_id: String,
+    /// When it was parked (epoch seconds): the start of its wait's deadline. `None` for one
+    /// parked before this was recorded.
+    pub parked_at: Option<u64>,
 }
 
 /// A command to register, so its result can resume the lifecycle it was sent for.
@@ -130,6 +177,10 @@ pub struct CommandRegistration<'a> {
     pub registered_at: u64,
     /// The owner record's version when it was sent.
     pub sent_at_version: u64,
+    /// When the sweep is first due to look at it (its first heartbeat, or its deadline).
+    pub due_at: u64,
+    /// The model whose lifecycle waits for it (its `WaitShard`).
+    pub waiter: &'a str,
     /// The claim marker it was sent under ([`CommandKey::marker`](lifecycle_core::CommandKey)).
     pub marker: &'a str,
 }
@@ -174,10 +225,12 @@ pub trait NodeTable: Store<Error = StoreError> {
     ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send;
 
     /// When the wait for a command registered without a time (by the original library)
-    /// started: the first call notes `now` on it, later calls return what was noted.
+    /// started: the first call notes `now` on it (and puts it in `waiter`'s index of waits),
+    /// later calls return what was noted.
     fn first_seen(
         &self,
         command_id: &str,
+        waiter: &str,
         now: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
@@ -187,19 +240,42 @@ pub trait NodeTable: Store<Error = StoreError> {
         command_id: &str,
     ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send;
 
-    /// Every registered command: what the scheduled sweep looks through for waits whose
-    /// result never came. A scan, but never on an event's path.
-    fn registered_commands(
+    /// The waits of model `waiter` due at `now` (`DueAt <= now` in the index of waits),
+    /// earliest first, at most `limit`, starting after `after`: what the sweep handles. Reads
+    /// only waiting items.
+    fn due_waits(
         &self,
-    ) -> impl Future<Output = Result<Vec<RegisteredCommand>, StoreError>> + Send;
+        waiter: &str,
+        now: u64,
+        after: Option<WaitCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<DueWaits, StoreError>> + Send;
+
+    /// Moves a waiting item's next look to `due_at`. Nothing if it no longer waits.
+    fn reschedule(
+        &self,
+        ident: &str,
+        due_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Lets a record expire at `expires_at` (epoch seconds) through the table's TTL: a finished
+    /// lifecycle's record is kept that long, for inspection.
+    fn retain_until(
+        &self,
+        ident: &str,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Parks a launch on `ident`'s record while the record is still in one of `waiting` (the
-    /// states before the initial one). `false` if it no longer is: run the launch now.
+    /// states before the initial one), due for `waiter`'s sweep at `due_at`. `false` if it no
+    /// longer is: run the launch now.
     fn park_lifecycle(
         &self,
         ident: &str,
         waiting: &[&str],
         pending: &PendingLifecycle,
+        waiter: &str,
+        due_at: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Creates `ident` in `state` if it does not exist. `false` if it already did.
@@ -254,24 +330,46 @@ impl<T: NodeTable + ?Sized> NodeTable for &T {
     fn first_seen(
         &self,
         command_id: &str,
+        waiter: &str,
         now: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send {
-        (**self).first_seen(command_id, now)
+        (**self).first_seen(command_id, waiter, now)
     }
 
-    fn registered_commands(
+    fn due_waits(
         &self,
-    ) -> impl Future<Output = Result<Vec<RegisteredCommand>, StoreError>> + Send {
-        (**self).registered_commands()
+        waiter: &str,
+        now: u64,
+        after: Option<WaitCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<DueWaits, StoreError>> + Send {
+        (**self).due_waits(waiter, now, after, limit)
     }
 
+    fn reschedule(
+        &self,
+        ident: &str,
+        due_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).reschedule(ident, due_at)
+    }
+
+    fn retain_until(
+        &self,
+        ident: &str,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).retain_until(ident, expires_at)
+    }
     fn park_lifecycle(
         &self,
         ident: &str,
         waiting: &[&str],
         pending: &PendingLifecycle,
+        waiter: &str,
+        due_at: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        (**self).park_lifecycle(ident, waiting, pending)
+        (**self).park_lifecycle(ident, waiting, pending, waiter, due_at)
     }
 
     fn create(
@@ -301,8 +399,8 @@ impl DynamoStore {
         }
     }
 
-    /// Creates the node table `table` (hash key `Ident`, on demand) and returns the store on
-    /// it: for local servers, simulations and tests (`deploy/template.yaml` creates it on AWS,
+    /// Creates the node table `table` (hash key `Ident`, on demand, with the index of waits
+    /// [`WAITS_INDEX`]) and returns the store on it: for local servers, simulations and tests (`deploy/template.yaml` creates it on AWS,
     /// with its stream and TTL).
     ///
     /// ```no_run
@@ -316,20 +414,37 @@ impl DynamoStore {
         table: impl Into<String>,
     ) -> Result<Self, StoreError> {
         use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+            Projection, ProjectionType, ScalarAttributeType,
         };
         let store = DynamoStore::new(client, table);
         let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
             store.request_error_message("CreateTable", e.to_string())
         };
-        let key = KeySchemaElement::builder()
-            .attribute_name(attr::IDENT)
-            .key_type(KeyType::Hash)
-            .build()
-            .map_err(invalid)?;
-        let definition = AttributeDefinition::builder()
-            .attribute_name(attr::IDENT)
-            .attribute_type(ScalarAttributeType::S)
+        let key = |name: &str, key_type| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .map_err(invalid)
+        };
+        let definition = |name: &str, kind| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(kind)
+                .build()
+                .map_err(invalid)
+        };
+        // The sparse index of waits: only waiting items carry its keys.
+        let waits = GlobalSecondaryIndex::builder()
+            .index_name(WAITS_INDEX)
+            .key_schema(key(attr::WAIT_SHARD, KeyType::Hash)?)
+            .key_schema(key(attr::DUE_AT, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
             .build()
             .map_err(invalid)?;
         store
@@ -337,8 +452,11 @@ impl DynamoStore {
             .create_table()
             .table_name(&store.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key)
-            .attribute_definitions(definition)
+            .key_schema(key(attr::IDENT, KeyType::Hash)?)
+            .attribute_definitions(definition(attr::IDENT, ScalarAttributeType::S)?)
+            .attribute_definitions(definition(attr::WAIT_SHARD, ScalarAttributeType::S)?)
+            .attribute_definitions(definition(attr::DUE_AT, ScalarAttributeType::N)?)
+            .global_secondary_indexes(waits)
             .send()
             .await
             .map_err(|e| store.request_error("CreateTable", e))?;
@@ -484,6 +602,8 @@ impl NodeTable for DynamoStore {
             registered_at,
             sent_at_version,
             marker,
+            due_at,
+            waiter,
         } = registration;
         let expires = SystemTime::now()
             .checked_add(self.command_ttl)
@@ -500,6 +620,8 @@ impl NodeTable for DynamoStore {
             .expression_attribute_values(":marker", s(marker))
             .item(attr::IDENT, s(command_id))
             .item(attr::MARKER, s(marker))
+            .item(attr::WAIT_SHARD, s(waiter))
+            .item(attr::DUE_AT, n(due_at))
             .item(
                 attr::SENT_AT_VERSION,
                 AttributeValue::N(sent_at_version.to_string()),
@@ -558,15 +680,27 @@ impl NodeTable for DynamoStore {
             .transpose()
     }
 
-    async fn first_seen(&self, command_id: &str, now: u64) -> Result<u64, StoreError> {
+    async fn first_seen(
+        &self,
+        command_id: &str,
+        waiter: &str,
+        now: u64,
+    ) -> Result<u64, StoreError> {
         let output = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::IDENT, s(command_id))
-            .update_expression("SET #at = if_not_exists(#at, :now)")
+            // Into the index of waits too: the original library's commands are not in it.
+            .update_expression(
+                "SET #at = if_not_exists(#at, :now), #shard = if_not_exists(#shard, :shard), \
+                 #due = if_not_exists(#due, :now)",
+            )
             .condition_expression("#type = :command")
             .expression_attribute_names("#at", attr::REGISTERED_AT)
+            .expression_attribute_names("#shard", attr::WAIT_SHARD)
+            .expression_attribute_names("#due", attr::DUE_AT)
+            .expression_attribute_values(":shard", s(waiter))
             .expression_attribute_names("#type", attr::ITEM_TYPE)
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
@@ -606,28 +740,86 @@ impl NodeTable for DynamoStore {
         }
     }
 
-    async fn registered_commands(&self) -> Result<Vec<RegisteredCommand>, StoreError> {
-        let mut commands = Vec::new();
-        let mut pages = self
+    async fn due_waits(
+        &self,
+        waiter: &str,
+        now: u64,
+        after: Option<WaitCursor>,
+        limit: usize,
+    ) -> Result<DueWaits, StoreError> {
+        // The index is eventually consistent: a wait that just ended may still show, and is
+        // checked again (conditionally) when it is handled.
+        let start = after.map(|cursor| {
+            HashMap::from([
+                (attr::IDENT.to_owned(), s(&cursor.ident)),
+                (attr::WAIT_SHARD.to_owned(), s(waiter)),
+                (attr::DUE_AT.to_owned(), n(cursor.due_at)),
+            ])
+        });
+        let output = self
             .client
-            .scan()
+            .query()
             .table_name(&self.table)
-            .filter_expression("#type = :command")
-            .expression_attribute_names("#type", attr::ITEM_TYPE)
-            .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.request_error("Scan", e))?;
-            for item in page.items() {
-                let Some(AttributeValue::S(id)) = item.get(attr::IDENT) else {
-                    continue;
-                };
-                commands.push(command_from_item(id, item)?);
-            }
+            .index_name(WAITS_INDEX)
+            .key_condition_expression("#shard = :shard AND #due <= :now")
+            .expression_attribute_names("#shard", attr::WAIT_SHARD)
+            .expression_attribute_names("#due", attr::DUE_AT)
+            .expression_attribute_values(":shard", s(waiter))
+            .expression_attribute_values(":now", n(now))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| self.request_error("Query", e))?;
+        let next = output.last_evaluated_key().map(|key| WaitCursor {
+            ident: match key.get(attr::IDENT) {
+                Some(AttributeValue::S(ident)) => ident.clone(),
+                _ => String::new(),
+            },
+            due_at: number(key, attr::DUE_AT).unwrap_or(now),
+        });
+        let waits = output.items().iter().map(wait_from_item).collect();
+        Ok(DueWaits { waits, next })
+    }
+
+    async fn reschedule(&self, ident: &str, due_at: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .update_expression("SET #due = :due")
+            .condition_expression("attribute_exists(#shard)")
+            .expression_attribute_names("#due", attr::DUE_AT)
+            .expression_attribute_names("#shard", attr::WAIT_SHARD)
+            .expression_attribute_values(":due", n(due_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
         }
-        Ok(commands)
+    }
+
+    async fn retain_until(&self, ident: &str, expires_at: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .update_expression("SET #expires = :expires")
+            .condition_expression("attribute_exists(#ident)")
+            .expression_attribute_names("#expires", attr::EXPIRES_AT)
+            .expression_attribute_names("#ident", attr::IDENT)
+            .expression_attribute_values(":expires", n(expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
+        }
     }
 
     async fn park_lifecycle(
@@ -635,6 +827,8 @@ impl NodeTable for DynamoStore {
         ident: &str,
         waiting: &[&str],
         pending: &PendingLifecycle,
+        waiter: &str,
+        due_at: u64,
     ) -> Result<bool, StoreError> {
         let mut values: HashMap<String, AttributeValue> = waiting
             .iter()
@@ -642,13 +836,17 @@ impl NodeTable for DynamoStore {
             .map(|(i, state)| (format!(":w{i}"), s(state)))
             .collect();
         values.insert(":pending".into(), pending_to_item(pending));
+        values.insert(":shard".into(), s(waiter));
+        values.insert(":due".into(), n(due_at));
         let placeholders: Vec<String> = (0..waiting.len()).map(|i| format!(":w{i}")).collect();
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::IDENT, s(ident))
-            .update_expression("SET #pending = :pending")
+            .update_expression("SET #pending = :pending, #shard = :shard, #due = :due")
+            .expression_attribute_names("#shard", attr::WAIT_SHARD)
+            .expression_attribute_names("#due", attr::DUE_AT)
             .condition_expression(format!("#status IN ({})", placeholders.join(", ")))
             .expression_attribute_names("#pending", attr::PENDING_LIFECYCLE)
             .expression_attribute_names("#status", attr::ITEM_STATUS)
@@ -707,7 +905,7 @@ impl Store for DynamoStore {
         // Every state change releases the record's claim, and takes a parked launch off: this
         // library writes a record only once it left the states a launch is parked in, so its
         // first write is that launch's (resumed or redelivered) first state change.
-        let mut remove = String::from(" REMOVE #by, #until, #pending");
+        let mut remove = String::from(" REMOVE #by, #until, #pending, #shard, #due");
         let mut names = HashMap::from([
             ("#status".to_owned(), attr::ITEM_STATUS.to_owned()),
             ("#version".to_owned(), attr::VERSION.to_owned()),
@@ -715,6 +913,8 @@ impl Store for DynamoStore {
             ("#by".to_owned(), attr::CLAIMED_BY.to_owned()),
             ("#until".to_owned(), attr::CLAIMED_UNTIL.to_owned()),
             ("#pending".to_owned(), attr::PENDING_LIFECYCLE.to_owned()),
+            ("#shard".to_owned(), attr::WAIT_SHARD.to_owned()),
+            ("#due".to_owned(), attr::DUE_AT.to_owned()),
         ]);
         let mut values = HashMap::from([
             (":to".to_owned(), s(change.to)),
@@ -735,6 +935,8 @@ impl Store for DynamoStore {
                         | attr::CLAIMED_BY
                         | attr::CLAIMED_UNTIL
                         | attr::PENDING_LIFECYCLE
+                        | attr::WAIT_SHARD
+                        | attr::DUE_AT
                 )
             })
             .enumerate()
@@ -1044,12 +1246,36 @@ fn command_from_item(
     })
 }
 
+/// A due item of the index of waits: a command, or a record with a parked launch.
+fn wait_from_item(item: &HashMap<String, AttributeValue>) -> Result<Wait, StoreError> {
+    let ident = match item.get(attr::IDENT) {
+        Some(AttributeValue::S(ident)) => ident.as_str(),
+        _ => "(no Ident)",
+    };
+    if item.get(attr::ITEM_TYPE) == Some(&s(COMMAND_ITEM_TYPE)) {
+        return command_from_item(ident, item).map(Wait::Command);
+    }
+    match item.get(attr::PENDING_LIFECYCLE) {
+        Some(pending) => Ok(Wait::Parked {
+            ident: ident.to_owned(),
+            pending: pending_from_value(ident, &from_attribute(pending))?,
+        }),
+        None => Err(StoreError::Malformed {
+            ident: ident.to_owned(),
+            problem: "in the index of waits, but neither a command nor a parked launch".into(),
+        }),
+    }
+}
+
 fn pending_to_item(pending: &PendingLifecycle) -> AttributeValue {
     let mut map = match to_attribute(&serde_json::to_value(&pending.action).expect("serialises")) {
         AttributeValue::M(map) => map,
         _ => unreachable!("a lifecycle action serialises as an object"),
     };
     map.insert("EventId".into(), s(&pending.event_id));
+    if let Some(at) = pending.parked_at {
+        map.insert("ParkedAt".into(), n(at));
+    }
     AttributeValue::M(map)
 }
 
@@ -1062,13 +1288,16 @@ pub(crate) fn pending_from_value(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let parked_at = value.get("ParkedAt").and_then(Value::as_u64);
     let mut action = value.clone();
     if let Some(map) = action.as_object_mut() {
         map.remove("EventId");
+        map.remove("ParkedAt");
     }
     Ok(PendingLifecycle {
         action: action_from_value(ident, &action)?,
         event_id,
+        parked_at,
     })
 }
 

@@ -229,6 +229,8 @@ fn registration<'a>(
         registered_at: 1_795_564_800,
         sent_at_version: 1,
         marker: event_id,
+        due_at: 1_795_565_100,
+        waiter: "Node",
     }
 }
 
@@ -328,10 +330,11 @@ async fn launches_park_while_cloud_init_runs<T: NodeTable>(table: &T) {
     let pending = PendingLifecycle {
         action: action("i-1"),
         event_id: "evt-1".into(),
+        parked_at: Some(1_795_564_800),
     };
     assert!(
         table
-            .park_lifecycle("i-1", &["new", "pending"], &pending)
+            .park_lifecycle("i-1", &["new", "pending"], &pending, "Node", 1_795_565_100)
             .await
             .unwrap()
     );
@@ -360,7 +363,7 @@ async fn launches_park_while_cloud_init_runs<T: NodeTable>(table: &T) {
     // Once cloud-init has finished, parking is refused: run the launch now.
     assert!(
         !table
-            .park_lifecycle("i-2", &["new", "pending"], &pending)
+            .park_lifecycle("i-2", &["new", "pending"], &pending, "Node", 1_795_565_100)
             .await
             .unwrap()
     );
@@ -369,7 +372,7 @@ async fn launches_park_while_cloud_init_runs<T: NodeTable>(table: &T) {
     // No record at all: nothing to park on.
     assert!(
         !table
-            .park_lifecycle("i-3", &["new", "pending"], &pending)
+            .park_lifecycle("i-3", &["new", "pending"], &pending, "Node", 1_795_565_100)
             .await
             .unwrap()
     );

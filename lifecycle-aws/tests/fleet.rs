@@ -77,18 +77,18 @@ fn a_fleet_launches_at_once_and_time_per_event_stays_flat() {
             for ident in &idents {
                 let record = runtime.store().load(ident).await.unwrap().unwrap();
                 assert_eq!(record.state, "ready", "{ident}");
-                // Created with version 1, two state changes since: none lost, none doubled.
-                assert_eq!(record.version, 3, "{ident}");
+                // Created with version 1, a claim and two state changes since: none lost, none
+                // doubled.
+                assert_eq!(record.version, 4, "{ident}");
             }
             assert_eq!(recorded.completions.lock().unwrap().len(), size);
-            assert!(
-                runtime
-                    .store()
-                    .registered_commands()
-                    .await
-                    .unwrap()
-                    .is_empty()
-            );
+            // Nothing waits any more.
+            let waiting = runtime
+                .store()
+                .due_waits("Node", u64::MAX, None, 1)
+                .await
+                .unwrap();
+            assert!(waiting.waits.is_empty());
             let events = 2 * size;
             let seconds = launch + finish;
             rows.push((size, events, seconds));

@@ -75,8 +75,11 @@ impl Setup {
                 kept_alive,
                 expired,
                 failed,
+                skipped,
+                unfinished,
             } => {
                 assert!(failed.is_empty(), "{failed:?}");
+                assert!(skipped.is_empty() && !unfinished);
                 (kept_alive, expired)
             }
             other => panic!("not a sweep: {other:?}"),
@@ -201,9 +204,12 @@ fn a_wait_whose_hook_timed_out_is_ended_by_the_sweep() {
         s.instance("i-hb3").await;
         s.handle(launching("i-hb3")).await;
         let join = s.state_and_command("i-hb3", "JoinCommand").await.1;
-        // Auto Scaling gave up on the action (its heartbeat timeout passed unseen).
+        // Auto Scaling gave up on the action (its heartbeat timeout passed unseen); the sweep
+        // looks at the wait once it is due for a heartbeat.
         s.recorded.gone.lock().unwrap().push("token-i-hb3".into());
         s.clock.advance(Duration::from_secs(60));
+        assert_eq!(s.sweep().await, (vec![], vec![]), "not due yet");
+        s.clock.advance(Duration::from_secs(240));
         assert_eq!(s.sweep().await, (vec![], vec![join]));
         assert_eq!(
             s.state_and_command("i-hb3", "JoinCommand").await.0,

@@ -246,6 +246,8 @@ impl<T: NodeTable> Harness<T> {
                 registered_at: 0,
                 sent_at_version: 0,
                 marker: "0000000000000000.0",
+                due_at: u64::MAX,
+                waiter: "Counted",
             })
             .await
             .unwrap();

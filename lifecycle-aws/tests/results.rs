@@ -40,6 +40,8 @@ async fn register(f: &Fixture, command_id: &str, instance: &str, version: u64) {
             registered_at: 1_795_564_800,
             sent_at_version: version,
             marker: "0000000000000000.0",
+            due_at: u64::MAX,
+            waiter: "Node",
         })
         .await
         .unwrap();
@@ -259,14 +261,30 @@ fn a_command_of_the_original_library_gets_a_deadline_from_when_it_is_first_seen(
             "resources": ["arn:aws:events:eu-central-1:123456789012:rule/lifecycle-sweep"],
             "detail": {}
         });
+        // Not in the index of waits (the original library wrote no `DueAt`): the sweep does not
+        // see it, and reads nothing else.
+        let response = f.handle(sweep.clone()).await.unwrap();
+        assert!(
+            matches!(outcome(&response), Outcome::Swept { ref kept_alive, .. } if kept_alive.is_empty()),
+            "{response}"
+        );
+        // Its first status event is when this library first sees it: the wait's deadline runs
+        // from then, and it joins the index.
+        let progress = f
+            .handle(command_status("cmd-old", "i-w1", "InProgress", LONG_AGO))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome(&progress), Outcome::Heartbeat { .. }),
+            "{progress}"
+        );
+        let first_seen = f.attribute_number("cmd-old", "RegisteredAt").await;
         let response = f.handle(sweep.clone()).await.unwrap();
         assert!(
             matches!(outcome(&response), Outcome::Swept { ref kept_alive, .. } if kept_alive == &["cmd-old"]),
             "{response}"
         );
-        let first_seen = f.attribute_number("cmd-old", "RegisteredAt").await;
-        // The next sweep keeps the time first noted.
-        f.handle(sweep).await.unwrap();
+        // The time first noted stays.
         assert_eq!(
             f.attribute_number("cmd-old", "RegisteredAt").await,
             first_seen

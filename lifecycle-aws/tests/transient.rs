@@ -49,13 +49,11 @@ fn a_launch_whose_command_cannot_be_sent_yet_is_retried_not_failed() {
         assert_eq!(after.claimed_until(), Some(0));
         assert!(after.claimed_by().is_some());
         assert!(recorded.completions.lock().unwrap().is_empty());
-        assert!(
-            runtime
-                .store()
-                .registered_commands()
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        let waiting = runtime
+            .store()
+            .due_waits("Node", u64::MAX, None, 1)
+            .await
+            .unwrap();
+        assert!(waiting.waits.is_empty(), "no command registered");
     });
 }

@@ -304,6 +304,24 @@ impl LifecycleProgress {
     }
 }
 
+/// The [`PROGRESS_ATTRIBUTE`] value an event of `action` leaves when it brings the lifecycle to
+/// rest with `result`: for writes made outside the dispatcher (a parked launch ended by its
+/// deadline), so a later event of the action finds it over.
+///
+/// ```
+/// # use lifecycle_core::{progress_note, LifecycleAction, LifecycleProgress, LifecycleResult, LifecycleTransition, Record};
+/// # let action = LifecycleAction { auto_scaling_group_name: "g".into(), lifecycle_hook_name: "h".into(),
+/// #     lifecycle_action_token: Some("t".into()), ec2_instance_id: "i-1".into(),
+/// #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None, region: None };
+/// let note = progress_note(&action, "e-1", LifecycleResult::Abandon);
+/// let record = Record::new("i-1", "pending").with("LifecycleProgress", note);
+/// let progress = LifecycleProgress::of(&record).unwrap();
+/// assert_eq!((progress.result, progress.waiting), (LifecycleResult::Abandon, false));
+/// ```
+pub fn progress_note(action: &LifecycleAction, event_id: &str, result: LifecycleResult) -> Value {
+    progress_value(result, false, &action_key(action), event_id)
+}
+
 fn progress_value(result: LifecycleResult, waiting: bool, token: &str, event_id: &str) -> Value {
     let waiting = if waiting { "wait" } else { "rest" };
     Value::String(format!(

@@ -103,7 +103,7 @@ pub use context::{
 pub use dispatch::{
     DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
     ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
-    dispatch, load_and_dispatch, run_transition,
+    dispatch, load_and_dispatch, progress_note, run_transition,
 };
 pub use event::{
     CommandStatus, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,

@@ -276,6 +276,22 @@ impl MemoryStore {
         self.lock().get_mut(ident).map(change)
     }
 
+    /// A copy of every record, ordered by `ident`: for local listings and in-memory sweeps.
+    ///
+    /// ```
+    /// # use lifecycle_core::{MemoryStore, Record};
+    /// let store = MemoryStore::new();
+    /// store.insert(Record::new("i-2", "ready"));
+    /// store.insert(Record::new("i-1", "new"));
+    /// let idents: Vec<_> = store.snapshot().into_iter().map(|r| r.ident).collect();
+    /// assert_eq!(idents, ["i-1", "i-2"]);
+    /// ```
+    pub fn snapshot(&self) -> Vec<Record> {
+        let mut records: Vec<Record> = self.lock().values().cloned().collect();
+        records.sort_by(|a, b| a.ident.cmp(&b.ident));
+        records
+    }
+
     /// How many `load` calls were made.
     pub fn reads(&self) -> usize {
         self.reads.load(Ordering::Relaxed)

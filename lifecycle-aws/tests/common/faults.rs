@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 use lifecycle_aws::effects::{CommandSender, carries_marker};
 use lifecycle_aws::store::{
-    CommandRegistration, NodeTable, PendingLifecycle, RegisteredCommand, StoreError,
+    CommandRegistration, DueWaits, NodeTable, PendingLifecycle, RegisteredCommand, StoreError,
+    WaitCursor,
 };
 use lifecycle_core::{
     CasOutcome, ClaimOutcome, ClaimRequest, CommandRequest, EffectError, LifecycleAction,
@@ -199,9 +200,16 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
             .map_err(|m| store_error("DeleteItem", m))?
     }
 
-    async fn first_seen(&self, command_id: &str, now: u64) -> Result<u64, StoreError> {
+    async fn first_seen(
+        &self,
+        command_id: &str,
+        waiter: &str,
+        now: u64,
+    ) -> Result<u64, StoreError> {
         self.faults
-            .call_again("UpdateItem", || self.inner.first_seen(command_id, now))
+            .call_again("UpdateItem", || {
+                self.inner.first_seen(command_id, waiter, now)
+            })
             .await
             .map_err(|m| store_error("UpdateItem", m))?
     }
@@ -216,11 +224,33 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
             .map_err(|m| store_error("GetItem", m))?
     }
 
-    async fn registered_commands(&self) -> Result<Vec<RegisteredCommand>, StoreError> {
+    async fn due_waits(
+        &self,
+        waiter: &str,
+        now: u64,
+        after: Option<WaitCursor>,
+        limit: usize,
+    ) -> Result<DueWaits, StoreError> {
         self.faults
-            .call("Scan", self.inner.registered_commands())
+            .call_again("Query", || {
+                self.inner.due_waits(waiter, now, after.clone(), limit)
+            })
             .await
-            .map_err(|m| store_error("Scan", m))?
+            .map_err(|m| store_error("Query", m))?
+    }
+
+    async fn reschedule(&self, ident: &str, due_at: u64) -> Result<(), StoreError> {
+        self.faults
+            .call_again("UpdateItem", || self.inner.reschedule(ident, due_at))
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
+    async fn retain_until(&self, ident: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.faults
+            .call_again("UpdateItem", || self.inner.retain_until(ident, expires_at))
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
     }
 
     async fn park_lifecycle(
@@ -228,10 +258,13 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
         ident: &str,
         waiting: &[&str],
         pending: &PendingLifecycle,
+        waiter: &str,
+        due_at: u64,
     ) -> Result<bool, StoreError> {
         self.faults
             .call_again("UpdateItem", || {
-                self.inner.park_lifecycle(ident, waiting, pending)
+                self.inner
+                    .park_lifecycle(ident, waiting, pending, waiter, due_at)
             })
             .await
             .map_err(|m| store_error("UpdateItem", m))?
