@@ -198,6 +198,8 @@ pub struct Report {
 #[derive(Debug, Default)]
 pub struct SimulatedSsm {
     sent: Mutex<Vec<(String, CommandRequest)>>,
+    /// Commands ever sent: ids are never reused, even after a cancel.
+    count: std::sync::atomic::AtomicUsize,
 }
 
 impl SimulatedSsm {
@@ -211,7 +213,10 @@ impl SimulatedSsm {
 impl CommandSender for SimulatedSsm {
     async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        let n = sent.len() + 1;
+        let n = self
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         let command_id = format!("{n:08x}-5151-4000-8000-{n:012x}");
         sent.push((command_id.clone(), request.clone()));
         Ok(command_id)

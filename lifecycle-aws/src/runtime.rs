@@ -568,6 +568,12 @@ where
             .iter()
             .map(|s| s.name())
             .collect();
+        if event.kind == EventKind::Launching
+            && LifecycleProgress::of(&record).is_some_and(|p| p.event_id == event.id && !p.waiting)
+        {
+            // This very launch already ended (its parked wait ran out): not parked again.
+            return Ok(ignored("this launch is over"));
+        }
         let record = if event.kind == EventKind::Launching
             && before_initial.contains(&record.state.as_str())
         {
@@ -721,7 +727,7 @@ where
         };
         // A terminated instance's lifecycle is over: its record expires after the retention.
         if completed.is_some()
-            && event.kind == EventKind::Terminating
+            && event.lifecycle_transition() == Some(LifecycleTransition::Terminating)
             && M::DEFINITION.is_terminal(report.end)
         {
             let expires = epoch_seconds(self.clock.now()) + self.retention.as_secs();

@@ -102,3 +102,57 @@ fn a_failed_backup_is_recorded_and_the_next_night_starts_over() {
         Some("result-Failed")
     );
 }
+
+/// A clock the test moves.
+struct Clock(std::sync::Mutex<std::time::SystemTime>);
+
+impl lifecycle_aws::runtime::Clock for Clock {
+    fn now(&self) -> std::time::SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[test]
+fn a_backup_whose_result_never_comes_fails_at_its_deadline_and_the_next_night_starts_over() {
+    use std::time::{Duration, SystemTime};
+    let table = MemoryTable::new();
+    let ssm = Arc::new(SimulatedSsm::default());
+    let clock = Arc::new(Clock(std::sync::Mutex::new(SystemTime::now())));
+    let runtime = runtime(&table, ssm.clone())
+        .with_clock(clock.clone())
+        .with_wait_deadline(Duration::from_secs(3600));
+    let command_id = block_on(async {
+        runtime.handle(&scheduled("backup")).await.unwrap();
+        let (command_id, _) = ssm.sent().pop().unwrap();
+        // No hook to keep alive: nothing is due before the deadline.
+        *clock.0.lock().unwrap() += Duration::from_secs(1800);
+        let swept = runtime.handle(&scheduled("lifecycle-sweep")).await.unwrap();
+        assert_eq!(swept["outcomes"][0]["expired"], json!([]), "{swept}");
+        assert_eq!(table.records().get("backup").unwrap().state, "backing_up");
+        // The result never comes: at the deadline the job's failure handling runs.
+        *clock.0.lock().unwrap() += Duration::from_secs(1800);
+        let swept = runtime.handle(&scheduled("lifecycle-sweep")).await.unwrap();
+        assert_eq!(
+            swept["outcomes"][0]["expired"],
+            json!([command_id]),
+            "{swept}"
+        );
+        assert_eq!(table.records().get("backup").unwrap().state, "failed");
+        // The next night sends the backup again.
+        let night = runtime.handle(&scheduled("backup")).await.unwrap();
+        assert_eq!(night["outcomes"][0]["end"], "backing_up", "{night}");
+        // (The overdue command was cancelled: the simulation forgets cancelled commands.)
+        let (again, _) = ssm.sent().pop().unwrap();
+        assert_ne!(again, command_id);
+        command_id
+    });
+    // The failure recorded is the deadline's.
+    assert_eq!(
+        table
+            .records()
+            .get("backup")
+            .unwrap()
+            .get_str("LastFailure"),
+        Some(format!("deadline-{command_id}").as_str())
+    );
+}
