@@ -6,6 +6,7 @@
 //! - [`route53`]: the cluster's DNS in Route 53, for the Lambda.
 //! - [`local`]: a simulated Auto Scaling group run through the Lambda's code path on an
 //!   in-memory (or DynamoDB-compatible) node table (the `lifecycle-local` binary).
+//! - [`status`]: an operator's view of a node table (`lifecycle-local status`).
 
 #![warn(missing_docs)]
 
@@ -13,3 +14,4 @@ pub mod backup;
 pub mod cluster;
 pub mod local;
 pub mod route53;
+pub mod status;

@@ -14,9 +14,12 @@ use lifecycle_core::LifecycleModel;
 use lifecycle_examples::backup::NightlyBackup;
 use lifecycle_examples::cluster::ClusterNode;
 use lifecycle_examples::local::{Report, Scenario, simulate};
+use lifecycle_examples::status;
 
 const USAGE: &str = "usage: lifecycle-local [--scenario FILE] [--fail-join ID]... [--terminate ID]... [--no-failures]
                        [--dynamodb-endpoint URL] [--diagram | --dot] [--model cluster|backup]
+       lifecycle-local status --table TABLE [--endpoint-url URL] [--model cluster|backup]
+                       [--deadline SECONDS] [--all] [--json]
 
 Runs a simulated Auto Scaling group through the cluster model, with every event as the JSON AWS
 delivers, handled by the same runtime as the Lambda; SSM and Auto Scaling are simulated. By
@@ -33,10 +36,93 @@ launch; i-0c3's join command fails and it is ABANDONed; then i-0b2 is terminated
                             table per run) instead of in memory
   --diagram, --dot          print the model's Mermaid / Graphviz diagram and exit
   --model NAME              the model --diagram and --dot print: cluster (default) or backup
-  --help                    this text";
+  --help                    this text
+
+status: what waits in a node table (standard AWS configuration; --endpoint-url for a local
+server): each waiting lifecycle of the model (instance, state, what it waits for, since when,
+deadline), read from the index of waits. --all lists every record's state instead (a Scan);
+--json prints JSON; --deadline is the runtime's LIFECYCLE_WAIT_DEADLINE_SECONDS (default 3600).";
+
+#[derive(Debug)]
+struct StatusArgs {
+    table: String,
+    endpoint: Option<String>,
+    waiter: &'static str,
+    deadline: u64,
+    all: bool,
+    json: bool,
+}
+
+fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let (mut table, mut endpoint, mut waiter) = (None, None, ClusterNode::DEFINITION.name);
+    let (mut deadline, mut all, mut json) = (3600, false, false);
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |what: &str| args.next().ok_or_else(|| format!("{arg} needs {what}"));
+        match arg.as_str() {
+            "--table" => table = Some(value("a table name")?),
+            "--endpoint-url" => endpoint = Some(value("a URL")?),
+            "--model" => {
+                waiter = match value("a model name")?.as_str() {
+                    "cluster" => ClusterNode::DEFINITION.name,
+                    "backup" => NightlyBackup::DEFINITION.name,
+                    other => return Err(format!("unknown model `{other}`: cluster or backup")),
+                }
+            }
+            "--deadline" => {
+                let text = value("seconds")?;
+                deadline = text.parse().map_err(|_| {
+                    format!("--deadline: `{text}` is not a whole number of seconds")
+                })?;
+            }
+            "--all" => all = true,
+            "--json" => json = true,
+            "--help" | "-h" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(Command::Status(StatusArgs {
+        table: table.ok_or("status needs --table TABLE")?,
+        endpoint,
+        waiter,
+        deadline,
+        all,
+        json,
+    }))
+}
+
+async fn status(args: &StatusArgs) -> Result<String, String> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(url) = &args.endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    let client = aws_sdk_dynamodb::Client::new(&loader.load().await);
+    let table = DynamoStore::new(client, &args.table);
+    let as_json = |value: serde_json::Value| format!("{value:#}\n");
+    if args.all {
+        let rows = status::all_records(&table)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(if args.json {
+            as_json(serde_json::json!(rows))
+        } else {
+            status::records_table(&rows)
+        });
+    }
+    let deadline = std::time::Duration::from_secs(args.deadline);
+    let rows = status::waiting(&table, args.waiter, deadline)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(if args.json {
+        as_json(serde_json::json!(rows))
+    } else {
+        status::waiting_table(&rows)
+    })
+}
 
 #[derive(Debug)]
 enum Command {
+    Status(StatusArgs),
     Run {
         scenario: Scenario,
         endpoint: Option<String>,
@@ -46,13 +132,17 @@ enum Command {
 }
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.into_iter().peekable();
+    if args.peek().map(String::as_str) == Some("status") {
+        args.next();
+        return parse_status(args);
+    }
     let mut scenario = None;
     let mut fail_joins = None::<Vec<String>>;
     let mut terminate = None::<Vec<String>>;
     let mut endpoint = None;
     let mut diagram = None;
     let mut model = "cluster".to_owned();
-    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |what: &str| args.next().ok_or_else(|| format!("{arg} needs {what}"));
         match arg.as_str() {
@@ -202,6 +292,22 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Run { scenario, endpoint } => (scenario, endpoint),
+        Command::Status(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime");
+            return match runtime.block_on(status(&args)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("lifecycle-local status: {message}");
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

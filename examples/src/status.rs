@@ -1,0 +1,183 @@
+//! An operator's view of a node table: who waits, for what, since when, until when — read from
+//! the index of waits (no `Scan` for the waiting list) — and, on request, every record's state.
+//! `lifecycle-local status` prints it.
+
+use std::time::Duration;
+
+use lifecycle_aws::store::{DynamoStore, NodeTable, StoreError, Wait};
+use lifecycle_core::Store;
+use serde::Serialize;
+
+/// One waiting lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    /// The instance (or scheduled machine) whose lifecycle waits.
+    pub ident: String,
+    /// Its record's state (`?` if the record is gone).
+    pub state: String,
+    /// What it waits for: `command ID (DOCUMENT…)` or `cloud-init (parked launch)`.
+    pub waits_for: String,
+    /// Since when (epoch seconds), if known.
+    pub since: Option<u64>,
+    /// Its deadline (epoch seconds), if known.
+    pub deadline: Option<u64>,
+}
+
+/// One record of the table, for `--all`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordState {
+    /// `Ident`.
+    pub ident: String,
+    /// `ItemType`, if any.
+    pub item_type: Option<String>,
+    /// `ItemStatus`.
+    pub state: String,
+}
+
+/// Every lifecycle of model `waiter` that waits, from the index of waits (paged Query), with
+/// its record's state; `deadline` is the runtime's wait deadline. Malformed items are listed
+/// with what is wrong.
+pub async fn waiting(
+    table: &DynamoStore,
+    waiter: &str,
+    deadline: Duration,
+) -> Result<Vec<Waiting>, StoreError> {
+    let mut rows = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table
+            .due_waits(waiter, u64::MAX, cursor.take(), 100)
+            .await?;
+        for wait in page.waits {
+            let (ident, waits_for, since) = match wait {
+                Ok(Wait::Command(command)) => (
+                    command.owner.clone(),
+                    format!("command {}", command.command_id),
+                    command.registered_at,
+                ),
+                Ok(Wait::Parked { ident, pending }) => (
+                    ident,
+                    "cloud-init (parked launch)".to_owned(),
+                    pending.parked_at,
+                ),
+                Err(e) => (String::from("?"), format!("malformed: {e}"), None),
+            };
+            let state = match table.load(&ident).await {
+                Ok(Some(record)) => record.state,
+                _ => "?".to_owned(),
+            };
+            rows.push(Waiting {
+                deadline: since.map(|s| s + deadline.as_secs()),
+                ident,
+                state,
+                waits_for,
+                since,
+            });
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    rows.sort_by(|a, b| a.ident.cmp(&b.ident));
+    Ok(rows)
+}
+
+/// Every record's state: a `Scan` of the whole table, for an operator who asks for it
+/// (`--all`), never on a Lambda's path.
+pub async fn all_records(table: &DynamoStore) -> Result<Vec<RecordState>, StoreError> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let text =
+        |item: &std::collections::HashMap<String, AttributeValue>, key: &str| match item.get(key) {
+            Some(AttributeValue::S(s)) => Some(s.clone()),
+            _ => None,
+        };
+    let mut rows = Vec::new();
+    let mut pages = table
+        .client()
+        .scan()
+        .table_name(table.table())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| StoreError::Request {
+            operation: "Scan",
+            table: table.table().to_owned(),
+            message: lifecycle_aws::store::error_chain(&e),
+        })?;
+        for item in page.items() {
+            let Some(state) = text(item, "ItemStatus") else {
+                continue; // command items have no state
+            };
+            rows.push(RecordState {
+                ident: text(item, "Ident").unwrap_or_default(),
+                item_type: text(item, "ItemType"),
+                state,
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.ident.cmp(&b.ident));
+    Ok(rows)
+}
+
+/// `2026-11-25T10:00:00Z` for epoch seconds.
+///
+/// ```
+/// assert_eq!(lifecycle_examples::status::utc(1_795_564_800), "2026-11-25T00:00:00Z");
+/// ```
+pub fn utc(epoch_seconds: u64) -> String {
+    let days = (epoch_seconds / 86_400) as i64;
+    let rest = epoch_seconds % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// The waiting list as an on-call engineer pastes it: one line a lifecycle, aligned.
+pub fn waiting_table(rows: &[Waiting]) -> String {
+    let time = |t: Option<u64>| t.map_or_else(|| "-".to_owned(), utc);
+    let mut out = format!(
+        "{:<20} {:<22} {:<46} {:<20} {}\n",
+        "instance", "state", "waits for", "since", "deadline"
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "{:<20} {:<22} {:<46} {:<20} {}\n",
+            row.ident,
+            row.state,
+            row.waits_for,
+            time(row.since),
+            time(row.deadline)
+        ));
+    }
+    out.push_str(&format!("{} waiting\n", rows.len()));
+    out
+}
+
+/// `--all`: every record's state.
+pub fn records_table(rows: &[RecordState]) -> String {
+    let mut out = format!("{:<20} {:<10} {}\n", "ident", "type", "state");
+    for row in rows {
+        out.push_str(&format!(
+            "{:<20} {:<10} {}\n",
+            row.ident,
+            row.item_type.as_deref().unwrap_or("-"),
+            row.state
+        ));
+    }
+    out.push_str(&format!("{} records\n", rows.len()));
+    out
+}

@@ -1,0 +1,129 @@
+//! `lifecycle-local status` on a known node table in moto_server: the waiting list (from the
+//! index of waits), `--all`, `--json`.
+
+use std::process::Command;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use serde_json::{Value, json};
+
+fn put(client: &aws_sdk_dynamodb::Client, table: &str, item: Value) {
+    let item = item
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), lifecycle_aws::store::to_attribute(v)))
+        .collect();
+    block_on(async {
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap()
+    });
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn status(endpoint: &str, table: &str, extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle-local"))
+        .args(["status", "--table", table, "--endpoint-url", endpoint])
+        .args(extra)
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn status_lists_who_waits_for_what_since_when_until_when() {
+    let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
+        .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test");
+    assert!(endpoint.starts_with("http://127.0.0.1:"));
+    let config = block_on(
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("eu-central-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .endpoint_url(&endpoint)
+            .load(),
+    );
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("status-nodes-{}", std::process::id());
+    block_on(lifecycle_aws::store::DynamoStore::create_table(
+        client.clone(),
+        &table,
+    ))
+    .unwrap();
+    let action = json!({"AutoScalingGroupName": "cluster-nodes", "LifecycleHookName": "on-launch",
+        "LifecycleActionToken": "t-1", "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"});
+    let mut joining = action.clone();
+    joining["EC2InstanceId"] = json!("i-0aaa0000000000001");
+    let mut parked = action.clone();
+    parked["EC2InstanceId"] = json!("i-0bbb0000000000002");
+    parked["EventId"] = json!("evt-2");
+    parked["ParkedAt"] = json!(1_795_564_900u64);
+    for item in [
+        json!({"Ident": "i-0aaa0000000000001", "ItemStatus": "joining_cluster", "ItemType": "worker", "Version": 3}),
+        json!({"Ident": "cmd-0001", "ItemType": "command", "Owner": "i-0aaa0000000000001",
+            "RunningOn": "i-0aaa0000000000001", "RegisteredAt": 1_795_564_800u64,
+            "WaitShard": "ClusterNode", "DueAt": 1_795_565_040u64, "LifecycleData": joining}),
+        json!({"Ident": "i-0bbb0000000000002", "ItemStatus": "pending", "ItemType": "manager",
+            "PendingLifecycle": parked, "WaitShard": "ClusterNode", "DueAt": 1_795_565_140u64}),
+        json!({"Ident": "i-0ccc0000000000003", "ItemStatus": "ready", "ItemType": "worker", "Version": 7}),
+        // Another model's wait in the same table: not the cluster's.
+        json!({"Ident": "cmd-backup", "ItemType": "command", "Owner": "backup", "RunningOn": "i-0data",
+            "RegisteredAt": 1_795_564_800u64, "WaitShard": "NightlyBackup", "DueAt": 1_795_568_400u64}),
+        json!({"Ident": "backup", "ItemStatus": "backing_up", "Version": 2}),
+    ] {
+        put(&client, &table, item);
+    }
+
+    assert_eq!(
+        status(&endpoint, &table, &[]),
+        "\
+instance             state                  waits for                                      since                deadline
+i-0aaa0000000000001  joining_cluster        command cmd-0001                               2026-11-25T00:00:00Z 2026-11-25T01:00:00Z
+i-0bbb0000000000002  pending                cloud-init (parked launch)                     2026-11-25T00:01:40Z 2026-11-25T01:01:40Z
+2 waiting
+"
+    );
+    assert_eq!(
+        status(&endpoint, &table, &["--model", "backup", "--deadline", "7200"]),
+        "\
+instance             state                  waits for                                      since                deadline
+backup               backing_up             command cmd-backup                             2026-11-25T00:00:00Z 2026-11-25T02:00:00Z
+1 waiting
+"
+    );
+    assert_eq!(
+        status(&endpoint, &table, &["--all"]),
+        "\
+ident                type       state
+backup               -          backing_up
+i-0aaa0000000000001  worker     joining_cluster
+i-0bbb0000000000002  manager    pending
+i-0ccc0000000000003  worker     ready
+4 records
+"
+    );
+    let json: Value = serde_json::from_str(&status(&endpoint, &table, &["--json"])).unwrap();
+    assert_eq!(json[0]["ident"], "i-0aaa0000000000001");
+    assert_eq!(json[0]["since"], 1_795_564_800u64);
+    assert_eq!(json[1]["waits_for"], "cloud-init (parked launch)");
+}
