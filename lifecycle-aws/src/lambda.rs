@@ -29,6 +29,12 @@ pub struct LambdaConfig {
     /// `LIFECYCLE_CLAIM_LEASE_SECONDS`: see [`Runtime::with_claim_lease`] (default 60; set it
     /// to the function's timeout). Each invocation's claims also end at its deadline.
     pub claim_lease: Duration,
+    /// `LIFECYCLE_HEARTBEAT_SECONDS`: see [`Runtime::with_heartbeat_interval`] (default 240).
+    pub heartbeat_interval: Duration,
+    /// `LIFECYCLE_SWEEP_BUDGET_SECONDS`: see [`Runtime::with_sweep_budget`] (default 20).
+    pub sweep_budget: Duration,
+    /// `LIFECYCLE_RETENTION_SECONDS`: see [`Runtime::with_retention`] (default 259200, 3 days).
+    pub retention: Duration,
     /// `LIFECYCLE_SWEEP_RULE`: see [`Runtime::with_sweep_rule`] (default `lifecycle-sweep`).
     pub sweep_rule: String,
 }
@@ -58,6 +64,8 @@ impl LambdaConfig {
     /// assert_eq!(config.table, "nodes");
     /// assert_eq!(config.command_grace.as_secs(), 120);
     /// assert_eq!(config.wait_deadline.as_secs(), 3600);
+    /// assert_eq!(config.heartbeat_interval.as_secs(), 240);
+    /// assert_eq!(config.retention.as_secs(), 3 * 24 * 3600);
     /// assert_eq!(config.sweep_rule, "lifecycle-sweep");
     /// assert!(LambdaConfig::from_vars(|_| None).is_err());
     /// ```
@@ -78,6 +86,9 @@ impl LambdaConfig {
         let command_grace = seconds("LIFECYCLE_COMMAND_GRACE_SECONDS", 120)?;
         let wait_deadline = seconds("LIFECYCLE_WAIT_DEADLINE_SECONDS", 3600)?;
         let claim_lease = seconds("LIFECYCLE_CLAIM_LEASE_SECONDS", 60)?;
+        let heartbeat_interval = seconds("LIFECYCLE_HEARTBEAT_SECONDS", 240)?;
+        let sweep_budget = seconds("LIFECYCLE_SWEEP_BUDGET_SECONDS", 20)?;
+        let retention = seconds("LIFECYCLE_RETENTION_SECONDS", 3 * 24 * 3600)?;
         let sweep_rule = var("LIFECYCLE_SWEEP_RULE")
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "lifecycle-sweep".into());
@@ -92,6 +103,9 @@ impl LambdaConfig {
             log,
             wait_deadline,
             claim_lease,
+            heartbeat_interval,
+            sweep_budget,
+            retention,
             sweep_rule,
         })
     }
@@ -147,6 +161,9 @@ where
             .with_command_grace(config.command_grace)
             .with_wait_deadline(config.wait_deadline)
             .with_claim_lease(config.claim_lease)
+            .with_heartbeat_interval(config.heartbeat_interval)
+            .with_sweep_budget(config.sweep_budget)
+            .with_retention(config.retention)
             .with_sweep_rule(config.sweep_rule),
     );
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
