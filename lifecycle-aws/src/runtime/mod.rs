@@ -1,4 +1,5 @@
 //! From an invocation's payload to dispatches, stored states and completed lifecycle actions.
+//! The sweep of the waits that are due is in `runtime/sweep.rs`.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,9 +19,9 @@ use crate::decode::{
     CommandProgress, DecodeError, Invocation, Notification, StreamChange, decode_value,
 };
 use crate::effects::{AwsEffects, CommandSender, SsmCommands};
-use crate::store::{
-    DynamoStore, NodeTable, PendingLifecycle, StoreError, Wait, pending_from_image,
-};
+use crate::store::{DynamoStore, NodeTable, PendingLifecycle, StoreError, pending_from_image};
+
+mod sweep;
 
 /// Why a notification could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -782,225 +783,6 @@ where
         }
     }
 
-    /// When the sweep next looks at a wait that started at `since`: its next heartbeat, or its
-    /// deadline if that comes first.
-    fn next_look(&self, now: u64, since: u64) -> u64 {
-        (now + self.heartbeat_interval.as_secs()).min(since + self.wait_deadline.as_secs())
-    }
-
-    /// Handles the waits that are due, from the sparse index of waits (a `Query` for
-    /// `DueAt <= now`, page by page — never a `Scan`): a wait within its deadline gets a
-    /// heartbeat for its lifecycle action and its next look; past it (or when Auto Scaling no
-    /// longer has the action) the wait ends — a command is handled as `TimedOut`, a parked
-    /// launch is completed ABANDON. A malformed item is logged and skipped; the sweep goes on.
-    /// It stops when its time budget is spent, leaving the rest (still due) to the next run.
-    /// Run by the scheduled rule named by [`Runtime::with_sweep_rule`].
-    pub async fn sweep(&self) -> Result<Outcome, HandleError> {
-        let started = std::time::Instant::now();
-        let now = epoch_seconds(self.clock.now());
-        let mut swept = Swept::default();
-        let mut cursor = None;
-        'pages: loop {
-            let page = self
-                .store
-                .due_waits(M::DEFINITION.name, now, cursor.take(), 50)
-                .await?;
-            for wait in page.waits {
-                if swept.looked_at > 0 && started.elapsed() >= self.sweep_budget {
-                    swept.unfinished = true;
-                    break 'pages;
-                }
-                swept.looked_at += 1;
-                match wait {
-                    Err(e) => {
-                        // Names and the problem only: attribute values may hold secrets.
-                        tracing::error!(error = %e, "skipped a malformed item in the index of waits");
-                        swept.skipped.push(match e {
-                            StoreError::Malformed { ident, .. } => ident,
-                            other => other.to_string(),
-                        });
-                    }
-                    Ok(Wait::Command(command)) => {
-                        let id = command.command_id.clone();
-                        let span = tracing::info_span!("sweep", command_id = %id, instance_id = %command.instance_id);
-                        match self.sweep_command(command, now).instrument(span).await {
-                            Ok(true) => swept.expired.push(id),
-                            Ok(false) => swept.kept_alive.push(id),
-                            Err(e) => {
-                                tracing::error!(command_id = %id, error = %e, "sweep could not handle a command");
-                                swept.failed.push(id);
-                            }
-                        }
-                    }
-                    Ok(Wait::Parked { ident, pending }) => {
-                        let span = tracing::info_span!("sweep", event_id = %pending.event_id, instance_id = %ident);
-                        match self
-                            .sweep_parked(&ident, pending, now)
-                            .instrument(span)
-                            .await
-                        {
-                            Ok(true) => swept.expired.push(ident),
-                            Ok(false) => swept.kept_alive.push(ident),
-                            Err(e) => {
-                                tracing::error!(instance_id = %ident, error = %e, "sweep could not handle a parked launch");
-                                swept.failed.push(ident);
-                            }
-                        }
-                    }
-                }
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-        Ok(Outcome::Swept {
-            kept_alive: swept.kept_alive,
-            expired: swept.expired,
-            failed: swept.failed,
-            skipped: swept.skipped,
-            unfinished: swept.unfinished,
-        })
-    }
-
-    /// Whether the wait for `command` is past its deadline. The original library's commands
-    /// carry no registration time: their deadline runs from when this library first sees them.
-    async fn overdue(
-        &self,
-        command: &crate::store::RegisteredCommand,
-    ) -> Result<bool, HandleError> {
-        let now = epoch_seconds(self.clock.now());
-        let since = match command.registered_at {
-            Some(at) => at,
-            None => {
-                self.store
-                    .first_seen(&command.command_id, M::DEFINITION.name, now)
-                    .await?
-            }
-        };
-        Ok(now >= since.saturating_add(self.wait_deadline.as_secs()))
-    }
-
-    /// One due command: `true` if its wait ended.
-    async fn sweep_command(
-        &self,
-        command: crate::store::RegisteredCommand,
-        now: u64,
-    ) -> Result<bool, HandleError> {
-        let since = match command.registered_at {
-            Some(at) => at,
-            None => {
-                self.store
-                    .first_seen(&command.command_id, M::DEFINITION.name, now)
-                    .await?
-            }
-        };
-        if now < since + self.wait_deadline.as_secs() {
-            match &command.lifecycle {
-                Some(action) => {
-                    if self.actions.heartbeat(action, None).await? == Completed::Done {
-                        tracing::info!("heartbeat: still waiting for the command");
-                        self.store
-                            .reschedule(&command.command_id, self.next_look(now, since))
-                            .await?;
-                        return Ok(false);
-                    }
-                    tracing::warn!(
-                        "Auto Scaling no longer has the lifecycle action: ending the wait"
-                    );
-                }
-                // No hook to keep alive: the next look is the deadline.
-                None => {
-                    self.store
-                        .reschedule(&command.command_id, since + self.wait_deadline.as_secs())
-                        .await?;
-                    return Ok(false);
-                }
-            }
-        }
-        self.expire(command).await.map(|_| true)
-    }
-
-    /// One due parked launch: `true` if its wait ended (cloud-init never finished in time: the
-    /// launch is completed with the failure result, ABANDON, and taken off the record).
-    async fn sweep_parked(
-        &self,
-        ident: &str,
-        pending: PendingLifecycle,
-        now: u64,
-    ) -> Result<bool, HandleError> {
-        let since = pending.parked_at.unwrap_or(now);
-        if now < since + self.wait_deadline.as_secs() {
-            if self.actions.heartbeat(&pending.action, None).await? == Completed::Done {
-                tracing::info!("heartbeat: the launch still waits for cloud-init");
-                self.store
-                    .reschedule(ident, self.next_look(now, since))
-                    .await?;
-                return Ok(false);
-            }
-            tracing::warn!("Auto Scaling no longer has the parked launch's action");
-        }
-        tracing::warn!(
-            deadline_seconds = self.wait_deadline.as_secs(),
-            "cloud-init did not finish in time: the parked launch ends ABANDON"
-        );
-        let Some(record) = self.store.load(ident).await? else {
-            return Ok(true);
-        };
-        // Taken off the record with a noted ABANDON, in one conditional write, so a stream
-        // record or a redelivery that comes later does not run the launch.
-        let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
-        let set = [(
-            lifecycle_core::PROGRESS_ATTRIBUTE.to_owned(),
-            lifecycle_core::progress_note(
-                &pending.action,
-                &pending.event_id,
-                LifecycleResult::Abandon,
-            ),
-        )];
-        let change = lifecycle_core::StateChange {
-            ident,
-            from: &record.state,
-            version: record.version,
-            to: &record.state,
-            set: &set,
-            token: &token,
-        };
-        if self.store.compare_and_set(change).await? == lifecycle_core::CasOutcome::Conflict {
-            // The record moved (cloud-init finished, the launch resumed): not ours to end.
-            return Ok(false);
-        }
-        self.complete(&pending.action, None, LifecycleResult::Abandon)
-            .await?;
-        Ok(true)
-    }
-
-    /// Ends a wait: the command's result is taken to be `TimedOut`, and it is cancelled.
-    async fn expire(
-        &self,
-        command: crate::store::RegisteredCommand,
-    ) -> Result<Outcome, HandleError> {
-        let command_id = command.command_id.clone();
-        tracing::warn!(
-            command_id,
-            deadline_seconds = self.wait_deadline.as_secs(),
-            "the wait for this command is over: handling it as TimedOut"
-        );
-        let event = Event::command_result(
-            format!("deadline-{command_id}"),
-            command_id.clone(),
-            lifecycle_core::CommandStatus::TimedOut,
-            command.owner,
-            command.lifecycle,
-        );
-        let outcome = self.run_lifecycle(event, None, None).await?;
-        self.store.consume_command(&command_id).await?;
-        if let Err(e) = self.commands.cancel(&command_id).await {
-            tracing::warn!(command_id, error = %e, "could not cancel the overdue command");
-        }
-        Ok(outcome)
-    }
-
     /// Unregisters and cancels a command no state change took up (a lost race's, a failed
     /// transition's). Best effort: a command left registered is answered by a result the record
     /// does not wait for, which is not applied.
@@ -1038,17 +820,6 @@ where
             }
         }
     }
-}
-
-/// What one sweep did, as it goes.
-#[derive(Default)]
-struct Swept {
-    looked_at: usize,
-    kept_alive: Vec<String>,
-    expired: Vec<String>,
-    failed: Vec<String>,
-    skipped: Vec<String>,
-    unfinished: bool,
 }
 
 fn ignored(reason: impl Into<String>) -> Outcome {
