@@ -496,6 +496,36 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Sets number attribute `name` on `ident` if the item has attribute `present` (nothing
+    /// otherwise): bookkeeping that needs no version, idempotent when sent again.
+    async fn set_number_where(
+        &self,
+        ident: &str,
+        name: &str,
+        value: u64,
+        present: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .update_expression("SET #name = :value")
+            .condition_expression("attribute_exists(#present)")
+            .expression_attribute_names("#name", name)
+            .expression_attribute_names("#present", present)
+            .expression_attribute_values(":value", n(value))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
+        }
+    }
+}
+
 impl NodeTable for DynamoStore {
     async fn claim(
         &self,
@@ -783,43 +813,13 @@ impl NodeTable for DynamoStore {
     }
 
     async fn reschedule(&self, ident: &str, due_at: u64) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::IDENT, s(ident))
-            .update_expression("SET #due = :due")
-            .condition_expression("attribute_exists(#shard)")
-            .expression_attribute_names("#due", attr::DUE_AT)
-            .expression_attribute_names("#shard", attr::WAIT_SHARD)
-            .expression_attribute_values(":due", n(due_at))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(self.request_error("UpdateItem", e)),
-        }
+        self.set_number_where(ident, attr::DUE_AT, due_at, attr::WAIT_SHARD)
+            .await
     }
 
     async fn retain_until(&self, ident: &str, expires_at: u64) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::IDENT, s(ident))
-            .update_expression("SET #expires = :expires")
-            .condition_expression("attribute_exists(#ident)")
-            .expression_attribute_names("#expires", attr::EXPIRES_AT)
-            .expression_attribute_names("#ident", attr::IDENT)
-            .expression_attribute_values(":expires", n(expires_at))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(self.request_error("UpdateItem", e)),
-        }
+        self.set_number_where(ident, attr::EXPIRES_AT, expires_at, attr::IDENT)
+            .await
     }
 
     async fn park_lifecycle(

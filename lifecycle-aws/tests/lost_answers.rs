@@ -72,14 +72,8 @@ impl Intercept for LoseAnswer {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("?");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
         let mut transmitted = self.0.transmitted.lock().unwrap();
-        transmitted.push(operation);
+        transmitted.push(common::operation(context.request()));
         cfg.interceptor_state()
             .store_put(RequestNumber(transmitted.len()));
         Ok(())

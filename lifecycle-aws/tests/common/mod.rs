@@ -87,3 +87,10 @@ pub async fn unreachable_ssm() -> lifecycle_aws::effects::SsmCommands {
         .await;
     lifecycle_aws::effects::SsmCommands(aws_sdk_ssm::Client::new(&config))
 }
+
+/// The operation an SDK request is for, from its `X-Amz-Target` header (`GetItem`,
+/// `SendCommand`, ...): how the tests count calls at the HTTP layer.
+pub fn operation(request: &aws_smithy_runtime_api::client::orchestrator::HttpRequest) -> String {
+    let target = request.headers().get("x-amz-target").unwrap_or("?");
+    target.rsplit('.').next().unwrap_or(target).to_owned()
+}
