@@ -366,3 +366,26 @@ fn a_termination_during_a_launchs_wait_runs_after_the_launch_went_to_cleanup() {
         assert_eq!(f.completions().len(), 2);
     });
 }
+
+#[test]
+fn a_redelivery_that_finds_failure_handling_cut_off_finishes_it_and_abandons() {
+    common::run(async {
+        let f = Fixture::new().await;
+        // An earlier delivery of the launch failed, entered the failure state (noting the
+        // launch as failed) and was cut off there.
+        let event = launching("i-x1");
+        let id = event["id"].as_str().unwrap().to_owned();
+        f.put(
+            json!({"Ident": "i-x1", "ItemStatus": "failure", "ItemType": "worker", "Version": 4,
+            "LifecycleProgress": format!("ABANDON rest token-i-x1/launch {id}")}),
+        )
+        .await;
+        let response = f.handle(event).await.unwrap();
+        // Failure handling goes on, and the launch ends ABANDON, not CONTINUE.
+        assert_eq!(
+            end_of(&outcome(&response)),
+            ("abandoned", "finished", Some("ABANDON"))
+        );
+        assert_eq!(f.completions()[0].2, LifecycleResult::Abandon);
+    });
+}

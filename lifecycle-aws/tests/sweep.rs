@@ -129,17 +129,23 @@ fn a_parked_launch_is_kept_alive_then_abandoned_at_its_deadline() {
             s.completions("i-p1"),
             [(LifecycleTransition::Launching, LifecycleResult::Abandon)]
         );
+        // The model's failure path ran (Failure → Abandoned).
         let record = s.record("i-p1").await;
+        assert_eq!(record.state, "abandoned");
         for gone in ["PendingLifecycle", "WaitShard", "DueAt"] {
             assert!(!record.attributes.contains_key(gone), "{gone} left");
         }
         assert_eq!(s.sweep().await, (vec![], vec![], vec![], false));
-        // A redelivery of the launching event finds the launch over.
-        s.put(
-            json!({"Ident": "i-p1", "ItemStatus": "pending", "ItemType": "worker",
-            "LifecycleProgress": record.get_str("LifecycleProgress").unwrap(), "Version": 2}),
-        )
-        .await;
+        // A redelivery of the launching event finds the launch over: nothing parked or run
+        // again, nothing more accepted.
+        let again = s.handle(launching("i-p1")).await;
+        assert_eq!(end_of(&again).0, "abandoned", "{again:?}");
+        assert!(
+            !s.record("i-p1")
+                .await
+                .attributes
+                .contains_key("PendingLifecycle")
+        );
         assert_eq!(s.completions("i-p1").len(), 1);
     });
 }

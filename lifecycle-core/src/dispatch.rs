@@ -547,7 +547,15 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
 
     let mut ctx = Context::new(event, record, effects);
     let mut state = start;
-    let mut in_failure = false;
+    // Resuming a lifecycle that already failed (an earlier delivery entered failure handling
+    // and was cut off): failure handling goes on, and the action still ends ABANDON.
+    let mut in_failure = progress
+        .as_ref()
+        .is_some_and(|p| p.result == LifecycleResult::Abandon);
+    if in_failure {
+        ctx.event_failed = true;
+        report.event_failed = true;
+    }
     let mut steps = 0;
     let stop = loop {
         steps += 1;
@@ -568,11 +576,14 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
                             "the implicit event condition is not applied during failure handling"
                         )
                     };
-                    let original = report
-                        .failure
-                        .take()
-                        .map(|f| f.cause)
-                        .expect("failure handling runs only after a failure");
+                    // Failure handling resumed for an earlier delivery's failure has no cause
+                    // of its own.
+                    let original = report.failure.take().map_or(
+                        FailureCause::Event(CommandStatus::Other(
+                            "failed in an earlier delivery".into(),
+                        )),
+                        |f| f.cause,
+                    );
                     tracing::error!(event_id = %event.id, ident = %ctx.record.ident, state = %at, %cause, "error during failure handling");
                     report.end = *report
                         .states

@@ -569,15 +569,14 @@ where
             .iter()
             .map(|s| s.name())
             .collect();
-        if event.kind == EventKind::Launching
-            && LifecycleProgress::of(&record).is_some_and(|p| p.event_id == event.id && !p.waiting)
-        {
-            // This very launch already ended (its parked wait ran out): not parked again.
-            return Ok(ignored("this launch is over"));
-        }
         let record = if event.kind == EventKind::Launching
             && before_initial.contains(&record.state.as_str())
         {
+            if LifecycleProgress::of(&record).is_some_and(|p| p.event_id == event.id && !p.waiting)
+            {
+                // This very launch already ended (its parked wait ran out): not parked again.
+                return Ok(ignored("this launch is over"));
+            }
             let now = epoch_seconds(self.clock.now());
             let pending = PendingLifecycle {
                 action: event

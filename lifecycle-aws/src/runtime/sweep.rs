@@ -1,7 +1,7 @@
 //! The sweep: the waits that are due, from the sparse index of waits, each kept alive or
 //! ended at its deadline.
 
-use lifecycle_core::{Event, LifecycleModel, LifecycleResult};
+use lifecycle_core::{Event, LifecycleModel, LifecycleResult, State};
 use tracing::Instrument;
 
 use super::{HandleError, Outcome, Runtime, epoch_seconds};
@@ -176,8 +176,10 @@ where
         let Some(record) = self.store.load(ident).await? else {
             return Ok(true);
         };
-        // Taken off the record with a noted ABANDON, in one conditional write, so a stream
-        // record or a redelivery that comes later does not run the launch.
+        // Into the failure state (if the model has one) with the launch noted as failed, in
+        // one conditional write that also takes the parked launch off, so a stream record or a
+        // redelivery that comes later does not run the launch.
+        let failure = M::DEFINITION.failure.map(|state| state.name());
         let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
         let set = [(
             lifecycle_core::PROGRESS_ATTRIBUTE.to_owned(),
@@ -191,7 +193,7 @@ where
             ident,
             from: &record.state,
             version: record.version,
-            to: &record.state,
+            to: failure.unwrap_or(&record.state),
             set: &set,
             token: &token,
         };
@@ -199,8 +201,19 @@ where
             // The record moved (cloud-init finished, the launch resumed): not ours to end.
             return Ok(false);
         }
-        self.complete(&pending.action, None, LifecycleResult::Abandon)
-            .await?;
+        let region = pending.action.region.clone();
+        if failure.is_none() {
+            self.complete(&pending.action, region.as_deref(), LifecycleResult::Abandon)
+                .await?;
+            return Ok(true);
+        }
+        // The model's failure path runs from there, as for a launch that failed, and the
+        // launch is completed ABANDON at its end.
+        let Some(record) = self.store.load(ident).await? else {
+            return Ok(true);
+        };
+        let event = Event::lifecycle(pending.event_id, pending.action);
+        Box::pin(self.dispatch_record(record, event, region.as_deref())).await?;
         Ok(true)
     }
 
