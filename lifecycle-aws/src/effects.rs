@@ -238,11 +238,6 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
         self
     }
 
-    /// The commands sent or adopted for this event so far.
-    pub fn registered(&self) -> Vec<String> {
-        lock(&self.sent).iter().map(|(id, _)| id.clone()).collect()
-    }
-
     /// The commands no stored state change took up: a lost race's, a failed transition's, or
     /// those of a delivery cut off before its state change.
     pub fn uncommitted(&self) -> Vec<String> {
@@ -298,6 +293,13 @@ fn lock<V>(mutex: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
 #[async_trait::async_trait]
 impl<T: NodeTable> Effects for AwsEffects<'_, T> {
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<ClaimOutcome, EffectError> {
+        // Held until known otherwise: a claim whose answer was lost may have been applied, and
+        // must then be let go when the delivery stops (releasing one that was not is a no-op).
+        *lock(&self.claim) = Some(HeldClaim {
+            ident: request.ident.to_owned(),
+            holder: request.holder.to_owned(),
+            version: request.version + 1,
+        });
         let outcome = self
             .table
             .claim(request, self.lease_until, self.now)
@@ -306,12 +308,8 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
                 StoreError::Request { .. } => EffectError::transient("claim", e.to_string()),
                 StoreError::Malformed { .. } => EffectError::new("claim", e.to_string()),
             })?;
-        if let ClaimOutcome::Claimed { version } = outcome {
-            *lock(&self.claim) = Some(HeldClaim {
-                ident: request.ident.to_owned(),
-                holder: request.holder.to_owned(),
-                version,
-            });
+        if !matches!(outcome, ClaimOutcome::Claimed { .. }) {
+            *lock(&self.claim) = None;
         }
         Ok(outcome)
     }

@@ -389,3 +389,67 @@ fn a_redelivery_that_finds_failure_handling_cut_off_finishes_it_and_abandons() {
         assert_eq!(f.completions()[0].2, LifecycleResult::Abandon);
     });
 }
+
+/// A model whose last transition sends a fire-and-forget command from an `after` task.
+struct Announce;
+
+#[lifecycle_core::lifecycle_model(
+    states(Start, Done),
+    initial = Start,
+    terminal(Done),
+    error = common::node::NodeError
+)]
+impl Announce {
+    #[transition(from = Start, to = Done, on(launching), after(announce), ignore_errors)]
+    async fn go(
+        &mut self,
+        _ctx: &mut lifecycle_core::Context<'_>,
+    ) -> Result<(), common::node::NodeError> {
+        Ok(())
+    }
+
+    async fn announce(
+        &mut self,
+        ctx: &mut lifecycle_core::Context<'_>,
+    ) -> Result<(), common::node::NodeError> {
+        let request =
+            lifecycle_core::CommandRequest::new("AWS-RunShellScript", [ctx.record().ident.clone()]);
+        ctx.send_command(request).await?;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_command_an_after_task_sends_is_kept_and_its_claim_released() {
+    use common::faults::{CountingCommands, Faults, FaultyCommands};
+    use std::sync::Arc;
+    common::run(async {
+        let table = lifecycle_aws::local::MemoryTable::new();
+        table.create("i-a1", "start").await.unwrap();
+        let commands = Arc::new(FaultyCommands::new(
+            Arc::new(CountingCommands::default()),
+            Faults::new(),
+        ));
+        let recorded = Arc::new(Recorded::default());
+        let runtime = lifecycle_aws::runtime::Runtime::with_parts(
+            &table,
+            commands.clone(),
+            recorded.clone(),
+            || Announce,
+        );
+        let response = runtime.handle(&launching("i-a1")).await.unwrap();
+        assert_eq!(
+            end_of(&outcome(&response)),
+            ("done", "finished", Some("CONTINUE"))
+        );
+        assert_eq!(commands.sent.lock().unwrap().len(), 1);
+        assert!(
+            commands.cancelled.lock().unwrap().is_empty(),
+            "withdrawn as a lost run's"
+        );
+        let record = table.load("i-a1").await.unwrap().unwrap();
+        assert_eq!(record.claimed_by(), None, "claim left behind");
+        // Created (1), the state change (2), the claim (3), the write that settles it (4).
+        assert_eq!(record.version, 4);
+    });
+}

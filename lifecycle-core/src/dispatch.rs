@@ -798,6 +798,18 @@ async fn step<M: LifecycleModel, St: Store>(
             }
             ignore(ctx, report, dest, trigger, e);
         }
+        // Side effects of `after` tasks came after the state change: one more write takes
+        // their commands up (awaited if the transition waits) and releases their claim, or they
+        // would count as a lost run's and be withdrawn.
+        if ctx.step_used() {
+            let settle = {
+                let step = ctx.step();
+                step.version.is_some() || !step.commands.is_empty()
+            };
+            if settle && !write(store, ctx, dest, Some(waits)).await? {
+                return Ok(Step::Stop(StopReason::LostRace));
+            }
+        }
 
         return Ok(if transition.stop_after_trigger {
             Step::Stop(StopReason::StopAfterTrigger { trigger })

@@ -95,18 +95,23 @@ where
         })
     }
 
-    /// Whether the wait for `command` is past its deadline. The original library's commands
-    /// carry no registration time: their deadline runs from when this library first sees them.
-    pub(super) async fn overdue(&self, command: &RegisteredCommand) -> Result<bool, HandleError> {
-        let now = epoch_seconds(self.clock.now());
-        let since = match command.registered_at {
+    /// When the wait for `command` started. The original library's commands carry no
+    /// registration time: their wait starts when this library first sees them.
+    async fn wait_start(&self, command: &RegisteredCommand, now: u64) -> Result<u64, HandleError> {
+        Ok(match command.registered_at {
             Some(at) => at,
             None => {
                 self.store
                     .first_seen(&command.command_id, M::DEFINITION.name, now)
                     .await?
             }
-        };
+        })
+    }
+
+    /// Whether the wait for `command` is past its deadline.
+    pub(super) async fn overdue(&self, command: &RegisteredCommand) -> Result<bool, HandleError> {
+        let now = epoch_seconds(self.clock.now());
+        let since = self.wait_start(command, now).await?;
         Ok(now >= since.saturating_add(self.wait_deadline.as_secs()))
     }
 
@@ -116,14 +121,7 @@ where
         command: RegisteredCommand,
         now: u64,
     ) -> Result<bool, HandleError> {
-        let since = match command.registered_at {
-            Some(at) => at,
-            None => {
-                self.store
-                    .first_seen(&command.command_id, M::DEFINITION.name, now)
-                    .await?
-            }
-        };
+        let since = self.wait_start(&command, now).await?;
         if now < since + self.wait_deadline.as_secs() {
             match &command.lifecycle {
                 Some(action) => {
