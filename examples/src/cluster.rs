@@ -149,12 +149,6 @@ impl ClusterNode {
         Ok(())
     }
 
-    /// While the join command runs, a sweep keeps the lifecycle action alive.
-    #[transition(from = JoiningCluster, on(scheduled = "sweep"))]
-    async fn keep_alive(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
-        Ok(ctx.heartbeat().await?)
-    }
-
     #[transition(from = JoiningCluster, to = JoinedCluster, on(command))]
     async fn cluster_joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), ClusterError> {
         Ok(())

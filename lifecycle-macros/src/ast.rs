@@ -27,6 +27,7 @@ pub struct Config {
     pub states: Vec<Ident>,
     pub initial: Option<Ident>,
     pub before_initial: Vec<Ident>,
+    pub external: Vec<Ident>,
     pub terminal: Vec<Ident>,
     pub failure: Option<Ident>,
     pub schedules: Vec<Ident>,
@@ -49,7 +50,10 @@ pub struct TransitionDef {
     pub ignore_errors: bool,
     pub stop: bool,
     pub wait: Option<Span>,
+    pub settle: bool,
     pub on: Vec<EventFilterDef>,
+    /// The token of each filter of `on`, for errors about one of them.
+    pub on_spans: Vec<Span>,
     /// Part of the attribute was rejected: the transition is incomplete.
     pub malformed: bool,
 }
@@ -69,9 +73,39 @@ pub enum EventFilterDef {
 }
 
 const MODEL_KEYS: &str =
-    "states, initial, before_initial, terminal, failure, schedules, error, crate, vis";
+    "states, initial, before_initial, external, terminal, failure, schedules, error, crate, vis";
 const TRANSITION_KEYS: &str =
-    "from, to, when, unless, prepare, before, after, ignore_errors, stop, wait, on";
+    "from, to, when, unless, prepare, before, after, ignore_errors, stop, wait, settle, on";
+
+/// The original library's transition keys, and what they are here.
+const ORIGINAL_KEYS: &[(&str, &str)] = &[
+    ("source", "from"),
+    ("dest", "to"),
+    ("conditions", "when"),
+    ("stop_after_state_change", "wait"),
+    ("after_state_change", "wait"),
+    ("wait_for_next_event", "wait"),
+    ("stop_after_trigger", "stop"),
+];
+
+/// "unknown key" with the likeliest meant key: the original library's name for it, or a
+/// close spelling.
+fn unknown_key(key: &str, attribute: &str, keys: &str) -> String {
+    if let Some((_, ours)) = ORIGINAL_KEYS.iter().find(|(theirs, _)| *theirs == key) {
+        return format!(
+            "unknown key `{key}` in #[{attribute}]; did you mean `{ours}`? (`{key}` is the original library's name for it)"
+        );
+    }
+    if matches!(key, "name" | "trigger" | "triggers") {
+        return format!(
+            "unknown key `{key}` in #[{attribute}]: the trigger is the task method itself, named by the method's name"
+        );
+    }
+    match crate::check::did_you_mean(key, keys.split(", ")) {
+        Some(close) => format!("unknown key `{key}` in #[{attribute}]; did you mean `{close}`?"),
+        None => format!("unknown key `{key}` in #[{attribute}]; expected one of: {keys}"),
+    }
+}
 
 impl Model {
     /// Fails only when the input is not an inherent impl block of a plain type; everything
@@ -161,6 +195,7 @@ impl Config {
             states: Vec::new(),
             initial: None,
             before_initial: Vec::new(),
+            external: Vec::new(),
             terminal: Vec::new(),
             failure: None,
             schedules: Vec::new(),
@@ -180,6 +215,7 @@ impl Config {
                 "states" => config.states = idents(&meta)?,
                 "initial" => config.initial = Some(single_ident(&meta)?),
                 "before_initial" => config.before_initial = idents(&meta)?,
+                "external" => config.external = idents(&meta)?,
                 "terminal" => config.terminal = idents(&meta)?,
                 "failure" => config.failure = Some(single_ident(&meta)?),
                 "schedules" => config.schedules = idents(&meta)?,
@@ -187,9 +223,7 @@ impl Config {
                 "crate" => config.krate = meta.value()?.parse()?,
                 "vis" => config.vis = meta.value()?.parse()?,
                 _ => {
-                    errors.push(meta.error(format!(
-                        "unknown key `{key}` in #[lifecycle_model]; expected one of: {MODEL_KEYS}"
-                    )));
+                    errors.push(meta.error(unknown_key(&key, "lifecycle_model", MODEL_KEYS)));
                     return skip_value(&meta);
                 }
             }
@@ -217,7 +251,9 @@ impl TransitionDef {
             ignore_errors: false,
             stop: false,
             wait: None,
+            settle: false,
             on: Vec::new(),
+            on_spans: Vec::new(),
             malformed: false,
         };
         if matches!(attr.meta, syn::Meta::Path(_)) {
@@ -253,11 +289,10 @@ impl TransitionDef {
                         def.wait = Some(meta.path.span());
                     }
                 }
-                "on" => def.on = event_filters(&meta, errors)?,
+                "settle" => def.settle = flag(&meta, errors)?,
+                "on" => (def.on, def.on_spans) = event_filters(&meta, errors)?.into_iter().unzip(),
                 _ => {
-                    errors.push(meta.error(format!(
-                        "unknown key `{key}` in #[transition]; expected one of: {TRANSITION_KEYS}"
-                    )));
+                    errors.push(meta.error(unknown_key(&key, "transition", TRANSITION_KEYS)));
                     return skip_value(&meta);
                 }
             }
@@ -342,7 +377,7 @@ fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<bool> {
 fn event_filters(
     meta: &ParseNestedMeta<'_>,
     errors: &mut Errors,
-) -> syn::Result<Vec<EventFilterDef>> {
+) -> syn::Result<Vec<(EventFilterDef, Span)>> {
     let mut filters = Vec::new();
     if !meta.input.peek(syn::token::Paren) {
         return Err(meta.error(
@@ -366,7 +401,7 @@ fn event_filters(
                 return skip_value(&inner);
             }
         };
-        filters.push(filter);
+        filters.push((filter, inner.path.span()));
         Ok(())
     })?;
     Ok(filters)

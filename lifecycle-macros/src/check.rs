@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::{FnArg, Ident, ReturnType, Signature, Type};
 
-use crate::ast::{EventFilterDef, Model, TransitionDef};
+use lifecycle_analysis::{Finding, Graph, On, Transition, analyse};
+
+use crate::ast::{EventFilterDef, Model};
 
 /// Every error of one expansion, combined into one `syn::Error`.
 #[derive(Default)]
@@ -49,6 +51,7 @@ pub struct Checked {
     pub names: Vec<String>,
     pub initial: Option<usize>,
     pub before_initial: Vec<usize>,
+    pub external: Vec<usize>,
     pub terminal: Vec<usize>,
     pub failure: Option<usize>,
     pub schedules: Vec<usize>,
@@ -97,7 +100,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest of `candidates` to `name`, if close enough to be a likely typo.
-fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     let folded = name.to_lowercase().replace('_', "");
     candidates
         .map(|c| {
@@ -157,6 +163,7 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
             "declare the model's states: `states(FinishedCloudInit, Ready, ...)`",
         );
     }
+    let errors_before_states = errors.count();
     let mut index = HashMap::new();
     let mut stored: HashMap<String, &Ident> = HashMap::new();
     let mut names = Vec::new();
@@ -188,6 +195,9 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
         }
         names.push(snake);
     }
+    // A state declared wrongly makes the graph checks report its consequences (a duplicate
+    // is "unreachable", "a dead end"), not new mistakes.
+    let declaration_failed = errors.count() > errors_before_states;
     let states = States {
         index,
         declared: &config.states,
@@ -202,6 +212,15 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
         .as_ref()
         .and_then(|s| states.resolve(s, errors));
     let before_initial = states.resolve_all(&config.before_initial, errors);
+    let external = states.resolve_all(&config.external, errors);
+    for ident in &config.external {
+        if config.before_initial.contains(ident) {
+            errors.at(
+                ident.span(),
+                format!("`{ident}` is both `before_initial` (events wait there for cloud-init) and `external` (events run there): keep it in one"),
+            );
+        }
+    }
     let terminal = states.resolve_all(&config.terminal, errors);
     let schedules = states.resolve_all(&config.schedules, errors);
     if config.initial.is_none() && config.schedules.is_empty() && !config.states.is_empty() {
@@ -245,6 +264,7 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
         names,
         initial,
         before_initial: before_initial?,
+        external: external?,
         terminal: terminal?,
         failure,
         schedules: schedules?,
@@ -268,7 +288,7 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
     check_transitions(model, &checked, errors);
     // A transition whose attribute was partly rejected, or dropped, would make the graph
     // checks report consequences of that mistake rather than new ones.
-    if !parse_failed {
+    if !parse_failed && !declaration_failed {
         check_graph(model, &checked, errors);
     }
     Some(checked)
@@ -436,7 +456,7 @@ fn find_method<'m>(
     found
 }
 
-/// Per transition: sources and flags that make no sense.
+/// Per transition: sources, filters and flags that make no sense.
 fn check_transitions(model: &Model, checked: &Checked, errors: &mut Errors) {
     let names = &model.config.states;
     let mut fired_from: HashMap<(usize, String), ()> = HashMap::new();
@@ -446,7 +466,7 @@ fn check_transitions(model: &Model, checked: &Checked, errors: &mut Errors) {
                 errors.at(
                     ident.span(),
                     format!(
-                        "`{ident}` precedes the initial state: events wait until the record reaches `{}`, so this transition could never fire; start it from the initial state",
+                        "`{ident}` precedes the initial state: events wait until the record reaches `{}`, so this transition could never fire; start it from the initial state, or, if records are put in `{ident}` by someone else and events should run there, declare it in `external(...)` instead",
                         model.config.initial.as_ref().map(|i| i.to_string()).unwrap_or_default()
                     ),
                 );
@@ -475,107 +495,187 @@ fn check_transitions(model: &Model, checked: &Checked, errors: &mut Errors) {
         {
             errors.at(wait, "`wait` stops after entering the destination, but this transition has none: add `to = State`, or use `stop`");
         }
-    }
-}
-
-/// Whether `earlier` fires for every event `later` reacts to.
-fn covers(earlier: &TransitionDef, later: &TransitionDef) -> bool {
-    if earlier.on.is_empty() {
-        return true;
-    }
-    !later.on.is_empty()
-        && later.on.iter().all(|l| {
-            earlier.on.iter().any(|e| {
-                e == l
-                    || (*e == EventFilterDef::Scheduled(None)
-                        && matches!(l, EventFilterDef::Scheduled(_)))
-            })
-        })
-}
-
-/// Reachability, dead ends, shadowed triggers, and the need for a failure state.
-fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors) {
-    let states = &model.config.states;
-    let n = states.len();
-
-    let roots: Vec<usize> = checked
-        .initial
-        .iter()
-        .chain(&checked.failure)
-        .chain(&checked.schedules)
-        .copied()
-        .collect();
-    let mut reached = vec![false; n];
-    let mut queue = roots.clone();
-    for &r in &roots {
-        reached[r] = true;
-    }
-    while let Some(s) = queue.pop() {
-        for &t in &checked.outgoing[s] {
-            if let Some(d) = checked.transitions[t].dest
-                && !reached[d]
+        for guard in &t.unless {
+            if t.when.contains(guard) {
+                errors.at(
+                    guard.span(),
+                    format!("guard `{guard}` is in both `when` and `unless`: the transition can never fire; remove it from one"),
+                );
+            }
+        }
+        let schedules: Vec<String> = checked
+            .schedules
+            .iter()
+            .map(|&s| checked.names[s].clone())
+            .collect();
+        for (filter, &span) in t.on.iter().zip(&t.on_spans) {
+            if let EventFilterDef::Scheduled(Some(rule)) = filter
+                && !schedules.contains(rule)
             {
-                reached[d] = true;
-                queue.push(d);
+                let message = match did_you_mean(rule, schedules.iter().map(String::as_str)) {
+                    Some(close) => {
+                        format!("no scheduled state is named `{rule}`; did you mean `{close}`?")
+                    }
+                    None if schedules.is_empty() => format!(
+                        "`scheduled = \"{rule}\"` can never fire: the model has no `schedules(...)`, and a scheduled rule starts the model in the state of that name; add the state to `schedules(...)`, or remove the filter"
+                    ),
+                    None => format!(
+                        "`scheduled = \"{rule}\"` can never fire: a scheduled rule starts the model in the state of its name, and `{rule}` is none of `schedules(...)` (stored as {}); name one of them",
+                        schedules
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                errors.at(span, message);
             }
         }
     }
-    let roots_text = roots_text(model);
-    for s in 0..n {
-        if checked.before_initial.contains(&s) {
-            continue;
-        }
-        let name = &states[s];
-        if !reached[s] {
-            errors.at(
-                name.span(),
-                format!("state `{name}` is unreachable: no transition leads to it from {roots_text}; add one, or remove the state"),
-            );
-        }
-        let leaves = checked.outgoing[s]
-            .iter()
-            .any(|&t| checked.transitions[t].dest.is_some_and(|d| d != s));
-        if !leaves && !checked.terminal.contains(&s) {
-            errors.at(
-                name.span(),
-                format!("state `{name}` has no way out: add a transition from it, or list it in `terminal(...)`"),
-            );
-        }
-    }
+}
 
-    for (s, outgoing) in checked.outgoing.iter().enumerate() {
-        for (position, &later) in outgoing.iter().enumerate() {
-            let later_def = &model.transitions[later];
-            let shadowing = outgoing[..position]
-                .iter()
-                .map(|&e| &model.transitions[e])
-                .find(|e| {
-                    !e.is_guarded()
-                        && covers(e, later_def)
-                        && (e.ignore_errors || !later_def.ignore_errors)
-                });
-            if let Some(earlier) = shadowing {
+/// The model as the analysis sees it: indices and flags.
+fn graph(model: &Model, checked: &Checked) -> Graph {
+    Graph {
+        states: model.config.states.len(),
+        initial: checked.initial,
+        before_initial: checked.before_initial.clone(),
+        external: checked.external.clone(),
+        terminal: checked.terminal.clone(),
+        failure: checked.failure,
+        schedules: checked.schedules.clone(),
+        transitions: model
+            .transitions
+            .iter()
+            .zip(&checked.transitions)
+            .map(|(t, r)| Transition {
+                sources: r.sources.clone(),
+                dest: r.dest,
+                guarded: t.is_guarded(),
+                ignore_errors: t.ignore_errors,
+                wait: t.wait.is_some(),
+                stop: t.stop,
+                settle: t.settle,
+                on: t
+                    .on
+                    .iter()
+                    .map(|f| match f {
+                        EventFilterDef::Launching => On::Launching,
+                        EventFilterDef::Terminating => On::Terminating,
+                        EventFilterDef::Command => On::Command,
+                        EventFilterDef::Scheduled(rule) => On::Scheduled(rule.clone()),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Reachability, liveness, loops, shadowed and dead triggers, and the need for a failure
+/// state: `lifecycle_analysis` finds them, each becomes an error at its token here.
+fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors) {
+    let states = &model.config.states;
+    let transitions = &model.transitions;
+    let path = |cycle: &[usize]| {
+        cycle
+            .iter()
+            .chain(cycle.first())
+            .map(|&s| format!("`{}`", states[s]))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
+    for finding in analyse(&graph(model, checked)) {
+        match finding {
+            Finding::Unreachable { state } => {
+                let name = &states[state];
                 errors.at(
-                    later_def.span,
+                    name.span(),
+                    format!("state `{name}` is unreachable: no transition leads to it from {}; add one, or remove the state, or, if records are put in it by someone else, declare it in `external(...)`", roots_text(model)),
+                );
+            }
+            Finding::DeadEnd { state } => {
+                let name = &states[state];
+                errors.at(
+                    name.span(),
+                    format!("state `{name}` has no way out: add a transition from it, or list it in `terminal(...)`"),
+                );
+            }
+            Finding::NeverEnds { state, cycle } => {
+                let name = &states[state];
+                errors.at(
+                    name.span(),
+                    format!(
+                        "from state `{name}` the lifecycle can never end: every way leads around {}, and no transition there reaches a terminal state or rests (`wait`, `stop`); add a transition out of the cycle to a terminal state, or `wait` on the one entering the state where the lifecycle waits for its next event",
+                        path(&cycle)
+                    ),
+                );
+            }
+            Finding::Loop { event, cycle } => {
+                let steps = cycle
+                    .iter()
+                    .map(|&(from, t)| {
+                        format!("`{}` from `{}`", transitions[t].method, states[from])
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", then ");
+                let first = &transitions[cycle[0].1];
+                errors.at(
+                    first.span,
+                    format!(
+                        "for {event} these triggers can fire in a circle for ever: {steps}, and round again; none has `wait` or `stop`, and guards cannot be relied on to break it; add `wait` (or `stop`) to one of them, or `on(...)` filters that keep them apart"
+                    ),
+                );
+            }
+            Finding::Shadowed {
+                state,
+                later,
+                earlier,
+            } => {
+                let (later, earlier) = (&transitions[later], &transitions[earlier]);
+                errors.at(
+                    later.span,
                     format!(
                         "trigger `{}` from `{}` can never fire: `{}`, declared before it, has no `when`/`unless` guard and always fires first; guard `{}`, or declare `{}` first",
-                        later_def.method, states[s], earlier.method, earlier.method, later_def.method
+                        later.method, states[state], earlier.method, earlier.method, later.method
+                    ),
+                );
+            }
+            Finding::CompletesWithoutWaiting { transition, state } => {
+                let t = &transitions[transition];
+                errors.at(
+                    t.span,
+                    format!(
+                        "`{}` enters `{}` without `wait`, but every way out of `{}` reacts only to command results: the event would come to rest there and complete the lifecycle action before the command has run; add `wait`, or `settle` if the action is meant to complete in `{}`",
+                        t.method, states[state], states[state], states[state]
+                    ),
+                );
+            }
+            Finding::TerminatingFromInitial { transition } => {
+                let t = &transitions[transition];
+                let span =
+                    t.on.iter()
+                        .zip(&t.on_spans)
+                        .find(|(f, _)| **f == EventFilterDef::Terminating)
+                        .map_or(t.span, |(_, &span)| span);
+                errors.at(
+                    span,
+                    format!(
+                        "a terminating event never fires a transition from the initial state `{}`: a termination is refused (and let go) while the instance's launch has not run; remove `terminating` here, or start the transition from a later state",
+                        model.config.initial.as_ref().map(|i| i.to_string()).unwrap_or_default()
+                    ),
+                );
+            }
+            Finding::NeedsFailureState { transition } => {
+                let t = &transitions[transition];
+                errors.at(
+                    t.span,
+                    format!(
+                        "trigger `{}` can fail, but the model has no failure state: add `failure = State` to #[lifecycle_model], or mark this transition `ignore_errors`",
+                        t.method
                     ),
                 );
             }
         }
-    }
-
-    if checked.failure.is_none()
-        && let Some(t) = model.transitions.iter().find(|t| !t.ignore_errors)
-    {
-        errors.at(
-                t.span,
-                format!(
-                    "trigger `{}` can fail, but the model has no failure state: add `failure = State` to #[lifecycle_model], or mark this transition `ignore_errors`",
-                    t.method
-                ),
-            );
     }
 }
 
@@ -590,6 +690,9 @@ fn roots_text(model: &Model) -> String {
     }
     for s in &c.schedules {
         parts.push(format!("the scheduled state `{s}`"));
+    }
+    for s in &c.external {
+        parts.push(format!("the external state `{s}`"));
     }
     parts.join(" or ")
 }

@@ -6,7 +6,7 @@ use lifecycle_core::{
     MemoryStore, ModelReport, Record, StopReason, load_and_dispatch,
 };
 use lifecycle_examples::cluster::{ClusterNode, ClusterNodeState as S, MemoryDns};
-use lifecycle_tests::{action, block_on, command_result, launching, terminating};
+use lifecycle_tests::{block_on, command_result, launching, terminating};
 
 struct Harness {
     store: MemoryStore,
@@ -193,19 +193,6 @@ fn a_terminating_event_for_a_node_that_never_joined_is_refused_with_continue() {
     assert_eq!(report.lifecycle_result, Some(LifecycleResult::Abandon));
     assert!(h.effects.commands().is_empty());
     assert_eq!(h.store.writes(), 1);
-}
-
-#[test]
-fn a_sweep_while_joining_records_a_heartbeat_and_does_not_end_the_lifecycle() {
-    let mut h = Harness::new(&[("i-1", "worker", "joining_cluster")]);
-    let mut sweep = Event::scheduled("sweep-1", "sweep");
-    sweep.instance_id = Some("i-1".into());
-    sweep.lifecycle = Some(action("i-1", LifecycleTransition::Launching));
-    let report = h.send(&sweep);
-    assert_eq!(report.triggers().collect::<Vec<_>>(), ["keep_alive"]);
-    assert_eq!(report.lifecycle_result, None);
-    assert_eq!(h.effects.heartbeats().len(), 1);
-    assert_eq!(h.state("i-1"), "joining_cluster");
 }
 
 #[test]

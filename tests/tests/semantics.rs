@@ -665,26 +665,3 @@ fn a_flagged_wait_resumes_with_the_next_event() {
     assert_eq!(report.states, [FlagsState::B, FlagsState::C, FlagsState::D]);
 }
 
-// ---------------------------------------------------------------------------------------------
-// A cycle that guards never break is an error, not a hang.
-
-pub struct Loop;
-
-#[lifecycle_model(states(A, B), schedules(A), error = ProbeError)]
-impl Loop {
-    #[transition(from = A, to = B, ignore_errors)]
-    async fn there(&mut self, _ctx: &mut Context<'_>) -> Result<(), ProbeError> {
-        Ok(())
-    }
-
-    #[transition(from = B, to = A, ignore_errors)]
-    async fn back(&mut self, _ctx: &mut Context<'_>) -> Result<(), ProbeError> {
-        Ok(())
-    }
-}
-
-#[test]
-fn a_cycle_of_unguarded_transitions_is_reported() {
-    let (_, result) = run(&mut Loop, "a", &scheduled());
-    assert!(matches!(result, Err(DispatchError::Cycle(_))), "{result:?}");
-}

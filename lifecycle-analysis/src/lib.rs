@@ -1,0 +1,719 @@
+//! What a lifecycle model's graph allows, decided before the model runs.
+//!
+//! `#[lifecycle_model]` resolves a model's names to indices, builds a [`Graph`] and calls
+//! [`analyse`]; every [`Finding`] becomes a compile error at the token it names. The analysis
+//! lives in this plain library (a proc-macro crate can export only macros) so that it can be
+//! tested on its own, against graphs no one would write by hand.
+//!
+//! What it proves of a graph with no findings, given the dispatcher's rules (triggers tried in
+//! declaration order, the first that passes fires, a state change tries the new state's
+//! triggers, `wait`/`stop` end the event):
+//!
+//! - every state is reachable from a root (the initial state, the failure state, a scheduled
+//!   state, or a state outside writers put records in);
+//! - from every state, some path reaches a terminal state or a transition that rests (`wait`,
+//!   `stop`): no lifecycle is caught in a circle it can never leave ([`Finding::NeverEnds`]);
+//! - no event can make triggers fire in a circle ([`Finding::Loop`]), whatever the guards
+//!   answer: one event makes at most two passes through the states (one before a task fails,
+//!   one through failure handling);
+//! - every trigger can fire for some event.
+//!
+//! ```
+//! use lifecycle_analysis::{analyse, Finding, Graph, Transition};
+//!
+//! // Two states that hand every event to each other, and a way out of them that only a guard
+//! // opens: the guard may never say yes.
+//! let graph = Graph {
+//!     states: 3,
+//!     initial: Some(0),
+//!     terminal: vec![2],
+//!     failure: Some(2),
+//!     transitions: vec![
+//!         Transition { sources: vec![0], dest: Some(1), ..Transition::default() },
+//!         Transition { sources: vec![1], dest: Some(2), guarded: true, ..Transition::default() },
+//!         Transition { sources: vec![1], dest: Some(0), ..Transition::default() },
+//!     ],
+//!     ..Graph::default()
+//! };
+//! let findings = analyse(&graph);
+//! assert!(findings.iter().any(|f| matches!(f, Finding::Loop { .. })));
+//!
+//! // Without the way out, the lifecycle can never end at all.
+//! let mut closed = graph.clone();
+//! closed.transitions.remove(1);
+//! assert!(analyse(&closed).iter().any(|f| matches!(f, Finding::NeverEnds { state: 0, .. })));
+//! ```
+
+use std::collections::BTreeSet;
+
+/// An event a transition can be limited to (`on(...)`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum On {
+    /// `on(launching)`
+    Launching,
+    /// `on(terminating)`
+    Terminating,
+    /// `on(command)`: a command's result, whether it succeeded or not.
+    Command,
+    /// `on(scheduled)` (any rule) or `on(scheduled = "rule")`.
+    Scheduled(Option<String>),
+}
+
+/// One kind of event, as the dispatcher tells them apart: what one event is while it is
+/// processed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventClass {
+    /// A launching lifecycle action.
+    Launching,
+    /// A terminating lifecycle action.
+    Terminating,
+    /// A command result with status `Success`.
+    CommandSucceeded,
+    /// A command result that failed: only `ignore_errors` triggers fire for it, until failure
+    /// handling starts (then every trigger may).
+    CommandFailed,
+    /// A scheduled event of the named rule (`None`: a rule no filter names).
+    Scheduled(Option<String>),
+}
+
+impl std::fmt::Display for EventClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventClass::Launching => f.write_str("a launching event"),
+            EventClass::Terminating => f.write_str("a terminating event"),
+            EventClass::CommandSucceeded => f.write_str("a successful command result"),
+            EventClass::CommandFailed => f.write_str("a failed command result"),
+            EventClass::Scheduled(Some(rule)) => write!(f, "a scheduled event of `{rule}`"),
+            EventClass::Scheduled(None) => f.write_str("a scheduled event"),
+        }
+    }
+}
+
+/// One `#[transition]`, by indices into the graph's states.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transition {
+    /// The states it fires from.
+    pub sources: Vec<usize>,
+    /// Where it goes; `None` for an internal transition.
+    pub dest: Option<usize>,
+    /// It has `when`/`unless` guards: it may or may not fire.
+    pub guarded: bool,
+    /// `ignore_errors`
+    pub ignore_errors: bool,
+    /// `wait`: the event ends once the destination is entered.
+    pub wait: bool,
+    /// `stop`: the event ends after this trigger.
+    pub stop: bool,
+    /// `settle`: the author means the event to come to rest in the destination even though
+    /// its only ways out wait for a command result.
+    pub settle: bool,
+    /// The events it reacts to; empty is every event.
+    pub on: Vec<On>,
+}
+
+impl Transition {
+    /// Whether it fires for `event` (guards aside).
+    pub fn accepts(&self, event: &EventClass) -> bool {
+        self.on.is_empty()
+            || self.on.iter().any(|on| match (on, event) {
+                (On::Launching, EventClass::Launching) => true,
+                (On::Terminating, EventClass::Terminating) => true,
+                (On::Command, EventClass::CommandSucceeded | EventClass::CommandFailed) => true,
+                (On::Scheduled(None), EventClass::Scheduled(_)) => true,
+                (On::Scheduled(Some(a)), EventClass::Scheduled(Some(b))) => a == b,
+                _ => false,
+            })
+    }
+
+    /// Where it leaves `from` for, if it changes the state.
+    pub fn leaves(&self, from: usize) -> Option<usize> {
+        self.dest.filter(|&d| d != from)
+    }
+
+    /// Whether the event ends after it (`wait` or `stop`).
+    pub fn rests(&self) -> bool {
+        self.wait || self.stop
+    }
+
+    fn reacts_only_to_commands(&self) -> bool {
+        !self.on.is_empty() && self.on.iter().all(|on| *on == On::Command)
+    }
+
+    fn reacts_only_to_schedules(&self) -> bool {
+        !self.on.is_empty() && self.on.iter().all(|on| matches!(on, On::Scheduled(_)))
+    }
+}
+
+/// A model's states (by index) and transitions (in declaration order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Graph {
+    /// How many states.
+    pub states: usize,
+    /// `initial`
+    pub initial: Option<usize>,
+    /// `before_initial`: states a record holds before the initial one; no trigger fires there.
+    pub before_initial: Vec<usize>,
+    /// `external`: states writers outside the model (an operator, another tool) put records
+    /// in; roots, like the initial state.
+    pub external: Vec<usize>,
+    /// `terminal`
+    pub terminal: Vec<usize>,
+    /// `failure`
+    pub failure: Option<usize>,
+    /// `schedules`: states a scheduled rule starts the model in.
+    pub schedules: Vec<usize>,
+    /// Every transition, in declaration order.
+    pub transitions: Vec<Transition>,
+}
+
+impl Graph {
+    /// For each state, the indices of the transitions that fire from it, in declaration order:
+    /// the order the dispatcher tries them.
+    pub fn outgoing(&self) -> Vec<Vec<usize>> {
+        (0..self.states)
+            .map(|s| {
+                (0..self.transitions.len())
+                    .filter(|&t| self.transitions[t].sources.contains(&s))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The states a record can be in without a transition of the model having led there.
+    pub fn roots(&self) -> Vec<usize> {
+        let mut roots: Vec<usize> = self
+            .initial
+            .iter()
+            .chain(&self.failure)
+            .chain(&self.schedules)
+            .chain(&self.external)
+            .copied()
+            .collect();
+        roots.sort_unstable();
+        roots.dedup();
+        roots
+    }
+
+    /// Every kind of event the dispatcher tells apart, for this graph's filters.
+    pub fn event_classes(&self) -> Vec<EventClass> {
+        let mut rules: BTreeSet<String> = BTreeSet::new();
+        for t in &self.transitions {
+            for on in &t.on {
+                if let On::Scheduled(Some(rule)) = on {
+                    rules.insert(rule.clone());
+                }
+            }
+        }
+        let mut classes = vec![
+            EventClass::Launching,
+            EventClass::Terminating,
+            EventClass::CommandSucceeded,
+            EventClass::CommandFailed,
+            EventClass::Scheduled(None),
+        ];
+        classes.extend(rules.into_iter().map(|r| EventClass::Scheduled(Some(r))));
+        classes
+    }
+
+    /// The transitions that may fire from `state` for `event` and change the state without
+    /// ending the event, with where they lead: the dispatcher tries the triggers in order and
+    /// fires the first that passes, so the list ends at the first trigger that surely fires.
+    pub fn moves(
+        &self,
+        outgoing: &[Vec<usize>],
+        state: usize,
+        event: &EventClass,
+    ) -> Vec<(usize, usize)> {
+        let mut moves = Vec::new();
+        for &t in &outgoing[state] {
+            let transition = &self.transitions[t];
+            if !transition.accepts(event) {
+                continue;
+            }
+            // A failed result passes a trigger without `ignore_errors` only in failure
+            // handling: such a trigger may or may not fire, like a guarded one.
+            let surely_fires = !transition.guarded
+                && (transition.ignore_errors || *event != EventClass::CommandFailed);
+            if !transition.rests()
+                && let Some(dest) = transition.leaves(state)
+            {
+                moves.push((t, dest));
+            }
+            if surely_fires {
+                break;
+            }
+        }
+        moves
+    }
+}
+
+/// Something wrong with a model, found by [`analyse`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// No transition leads to the state from a root.
+    Unreachable {
+        /// The state.
+        state: usize,
+    },
+    /// No transition leaves the state, and it is not terminal.
+    DeadEnd {
+        /// The state.
+        state: usize,
+    },
+    /// From the state, no path reaches a terminal state or a transition that rests: every way
+    /// leads around `cycle`.
+    NeverEnds {
+        /// The state.
+        state: usize,
+        /// The states of a cycle it leads into, in order; the first follows the last.
+        cycle: Vec<usize>,
+    },
+    /// For `event`, the transitions of `cycle` can fire one after another for ever: none
+    /// rests, and nothing that surely fires comes before them.
+    Loop {
+        /// The kind of event.
+        event: EventClass,
+        /// `(state, transition)` pairs: the transition fires from the state and leads to the
+        /// next pair's state; the last leads to the first.
+        cycle: Vec<(usize, usize)>,
+    },
+    /// Transition `later` can never fire from `state`: `earlier`, declared before it, has no
+    /// guard and reacts to every event it reacts to.
+    Shadowed {
+        /// The state.
+        state: usize,
+        /// The transition that never fires there.
+        later: usize,
+        /// The one that always fires first.
+        earlier: usize,
+    },
+    /// Transition `transition` enters `state` without `wait`, and the state's only ways out
+    /// react to command results: the event comes to rest there and its lifecycle action is
+    /// completed before the command it waits for has run.
+    CompletesWithoutWaiting {
+        /// The transition.
+        transition: usize,
+        /// The state it enters.
+        state: usize,
+    },
+    /// `on(terminating)` on a transition from the initial state: a termination is refused
+    /// while the instance's launch has not run, so it can never fire there.
+    TerminatingFromInitial {
+        /// The transition.
+        transition: usize,
+    },
+    /// A transition that can fail, in a model with no failure state.
+    NeedsFailureState {
+        /// The first such transition.
+        transition: usize,
+    },
+}
+
+/// Every finding of `graph`, in a stable order: per state (reachability, dead ends, liveness),
+/// then loops, shadowed triggers, and the rest per transition.
+pub fn analyse(graph: &Graph) -> Vec<Finding> {
+    let outgoing = graph.outgoing();
+    let mut findings = Vec::new();
+    let reached = reachable(graph, &outgoing);
+    let dead_end: Vec<bool> = (0..graph.states)
+        .map(|s| {
+            !graph.before_initial.contains(&s)
+                && !graph.terminal.contains(&s)
+                && !outgoing[s]
+                    .iter()
+                    .any(|&t| graph.transitions[t].leaves(s).is_some())
+        })
+        .collect();
+    let live = live(graph, &outgoing, &dead_end);
+    for s in 0..graph.states {
+        if graph.before_initial.contains(&s) {
+            continue;
+        }
+        if !reached[s] {
+            findings.push(Finding::Unreachable { state: s });
+        }
+        if dead_end[s] {
+            findings.push(Finding::DeadEnd { state: s });
+        } else if !live[s] && reached[s] {
+            findings.push(Finding::NeverEnds {
+                state: s,
+                cycle: cycle_from(graph, &outgoing, &live, s),
+            });
+        }
+    }
+    // A cycle no state of which can end is reported by `NeverEnds` already.
+    findings.extend(loops(graph, &outgoing).into_iter().filter(|f| match f {
+        Finding::Loop { cycle, .. } => cycle.iter().any(|&(s, _)| live[s]),
+        _ => true,
+    }));
+    findings.extend(shadowed(graph, &outgoing));
+    for (index, t) in graph.transitions.iter().enumerate() {
+        if graph.initial.is_some() && !t.reacts_only_to_schedules() && !t.rests() && !t.settle {
+            let entered = t.sources.iter().filter_map(|&s| t.leaves(s)).next();
+            if let Some(dest) = entered
+                && !graph.terminal.contains(&dest)
+            {
+                let exits: Vec<&Transition> = outgoing[dest]
+                    .iter()
+                    .map(|&e| &graph.transitions[e])
+                    .filter(|e| e.leaves(dest).is_some())
+                    .collect();
+                if !exits.is_empty() && exits.iter().all(|e| e.reacts_only_to_commands()) {
+                    findings.push(Finding::CompletesWithoutWaiting {
+                        transition: index,
+                        state: dest,
+                    });
+                }
+            }
+        }
+        if t.on.contains(&On::Terminating) && graph.initial.is_some_and(|i| t.sources.contains(&i))
+        {
+            findings.push(Finding::TerminatingFromInitial { transition: index });
+        }
+    }
+    if graph.failure.is_none()
+        && let Some(transition) = graph.transitions.iter().position(|t| !t.ignore_errors)
+    {
+        findings.push(Finding::NeedsFailureState { transition });
+    }
+    findings
+}
+
+fn reachable(graph: &Graph, outgoing: &[Vec<usize>]) -> Vec<bool> {
+    let mut reached = vec![false; graph.states];
+    let mut queue = graph.roots();
+    for &r in &queue {
+        reached[r] = true;
+    }
+    while let Some(s) = queue.pop() {
+        for &t in &outgoing[s] {
+            if let Some(d) = graph.transitions[t].dest
+                && !reached[d]
+            {
+                reached[d] = true;
+                queue.push(d);
+            }
+        }
+    }
+    reached
+}
+
+/// States from which a terminal state or a resting transition can be reached. A dead end
+/// counts as live: it has an error of its own, and the states leading to it are not at fault.
+fn live(graph: &Graph, outgoing: &[Vec<usize>], dead_end: &[bool]) -> Vec<bool> {
+    let mut live: Vec<bool> = (0..graph.states)
+        .map(|s| {
+            dead_end[s]
+                || graph.before_initial.contains(&s)
+                || graph.terminal.contains(&s)
+                || outgoing[s].iter().any(|&t| graph.transitions[t].rests())
+        })
+        .collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for s in 0..graph.states {
+            if !live[s]
+                && outgoing[s]
+                    .iter()
+                    .filter_map(|&t| graph.transitions[t].leaves(s))
+                    .any(|d| live[d])
+            {
+                live[s] = true;
+                changed = true;
+            }
+        }
+    }
+    live
+}
+
+/// The cycle `state` leads into, following the first way out each time: every way out of a
+/// state that is not live leads to another such state, so the walk must come round.
+fn cycle_from(graph: &Graph, outgoing: &[Vec<usize>], live: &[bool], state: usize) -> Vec<usize> {
+    let mut path = vec![state];
+    loop {
+        let current = *path.last().expect("the path starts with the state");
+        let next = outgoing[current]
+            .iter()
+            .find_map(|&t| graph.transitions[t].leaves(current).filter(|&d| !live[d]))
+            .expect("a state that is not live and not a dead end leads to another such state");
+        if let Some(start) = path.iter().position(|&s| s == next) {
+            return path.split_off(start);
+        }
+        path.push(next);
+    }
+}
+
+/// Cycles of transitions one event can fire in a row, one report per set of states.
+fn loops(graph: &Graph, outgoing: &[Vec<usize>]) -> Vec<Finding> {
+    let mut reported: Vec<BTreeSet<usize>> = Vec::new();
+    let mut findings = Vec::new();
+    for event in graph.event_classes() {
+        let moves: Vec<Vec<(usize, usize)>> = (0..graph.states)
+            .map(|s| graph.moves(outgoing, s, &event))
+            .collect();
+        let reach = closure(&moves);
+        for s in 0..graph.states {
+            if !reach[s][s] {
+                continue;
+            }
+            let component: BTreeSet<usize> = (0..graph.states)
+                .filter(|&o| reach[s][o] && reach[o][s])
+                .collect();
+            if component.first() != Some(&s) || reported.contains(&component) {
+                continue;
+            }
+            reported.push(component.clone());
+            findings.push(Finding::Loop {
+                cycle: shortest_cycle(&moves, &component, s),
+                event: event.clone(),
+            });
+        }
+    }
+    findings
+}
+
+/// `reach[a][b]`: `b` can be reached from `a` by one or more moves.
+fn closure(moves: &[Vec<(usize, usize)>]) -> Vec<Vec<bool>> {
+    let n = moves.len();
+    let mut reach = vec![vec![false; n]; n];
+    for (a, row) in reach.iter_mut().enumerate() {
+        let mut queue: Vec<usize> = moves[a].iter().map(|&(_, d)| d).collect();
+        while let Some(s) = queue.pop() {
+            if !row[s] {
+                row[s] = true;
+                queue.extend(moves[s].iter().map(|&(_, d)| d));
+            }
+        }
+    }
+    reach
+}
+
+/// The shortest way from `start` back to itself within `component`.
+fn shortest_cycle(
+    moves: &[Vec<(usize, usize)>],
+    component: &BTreeSet<usize>,
+    start: usize,
+) -> Vec<(usize, usize)> {
+    // Breadth first, remembering how each state was entered.
+    let mut came_from: Vec<Option<(usize, usize)>> = vec![None; moves.len()];
+    let mut frontier = vec![start];
+    let mut back: Option<(usize, usize)> = None;
+    'search: while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for s in frontier {
+            for &(t, d) in &moves[s] {
+                if !component.contains(&d) {
+                    continue;
+                }
+                if d == start {
+                    back = Some((s, t));
+                    break 'search;
+                }
+                if came_from[d].is_none() {
+                    came_from[d] = Some((s, t));
+                    next.push(d);
+                }
+            }
+        }
+        frontier = next;
+    }
+    let (mut state, transition) = back.expect("start lies on a cycle of its component");
+    let mut cycle = vec![(state, transition)];
+    while state != start {
+        let (previous, t) = came_from[state].expect("every state on the way was entered");
+        cycle.push((previous, t));
+        state = previous;
+    }
+    cycle.reverse();
+    cycle
+}
+
+/// Whether `earlier` fires for every event `later` reacts to.
+fn covers(earlier: &Transition, later: &Transition) -> bool {
+    if earlier.on.is_empty() {
+        return true;
+    }
+    !later.on.is_empty()
+        && later.on.iter().all(|l| {
+            earlier
+                .on
+                .iter()
+                .any(|e| e == l || (*e == On::Scheduled(None) && matches!(l, On::Scheduled(_))))
+        })
+}
+
+fn shadowed(graph: &Graph, outgoing: &[Vec<usize>]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (state, outgoing) in outgoing.iter().enumerate() {
+        for (position, &later) in outgoing.iter().enumerate() {
+            let later_t = &graph.transitions[later];
+            let earlier = outgoing[..position].iter().copied().find(|&e| {
+                let e = &graph.transitions[e];
+                !e.guarded && covers(e, later_t) && (e.ignore_errors || !later_t.ignore_errors)
+            });
+            if let Some(earlier) = earlier {
+                findings.push(Finding::Shadowed {
+                    state,
+                    later,
+                    earlier,
+                });
+            }
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn to(from: usize, dest: usize) -> Transition {
+        Transition {
+            sources: vec![from],
+            dest: Some(dest),
+            ..Transition::default()
+        }
+    }
+
+    fn graph(states: usize, transitions: Vec<Transition>) -> Graph {
+        Graph {
+            states,
+            initial: Some(0),
+            failure: None,
+            terminal: vec![states - 1],
+            transitions: transitions
+                .into_iter()
+                .map(|t| Transition {
+                    ignore_errors: true,
+                    ..t
+                })
+                .collect(),
+            ..Graph::default()
+        }
+    }
+
+    #[test]
+    fn a_straight_line_is_sound() {
+        assert_eq!(analyse(&graph(3, vec![to(0, 1), to(1, 2)])), vec![]);
+    }
+
+    #[test]
+    fn a_cycle_with_no_way_out_never_ends() {
+        // 0 → 1 → 2 → 1, and 3 (terminal) only from nowhere reachable.
+        let g = graph(4, vec![to(0, 1), to(1, 2), to(2, 1)]);
+        let findings = analyse(&g);
+        assert!(findings.contains(&Finding::NeverEnds {
+            state: 0,
+            cycle: vec![1, 2]
+        }));
+        assert!(findings.contains(&Finding::NeverEnds {
+            state: 2,
+            cycle: vec![2, 1]
+        }));
+        assert!(findings.contains(&Finding::Unreachable { state: 3 }));
+    }
+
+    #[test]
+    fn a_wait_in_the_cycle_makes_it_live_and_ends_the_loop() {
+        let mut back = to(2, 1);
+        back.wait = true;
+        let g = graph(4, vec![to(0, 1), to(1, 2), back, to(2, 3)]);
+        let findings = analyse(&g);
+        // `to(2, 3)` is shadowed by the unguarded `back`; nothing else is wrong.
+        assert_eq!(
+            findings,
+            vec![Finding::Shadowed {
+                state: 2,
+                later: 3,
+                earlier: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn a_guarded_way_out_does_not_stop_a_loop() {
+        let mut out = to(1, 2);
+        out.guarded = true;
+        let g = graph(3, vec![to(0, 1), out, to(1, 0)]);
+        let findings = analyse(&g);
+        assert_eq!(
+            findings,
+            vec![Finding::Loop {
+                event: EventClass::Launching,
+                cycle: vec![(0, 0), (1, 2)]
+            }]
+        );
+    }
+
+    #[test]
+    fn filters_keep_a_cycle_apart() {
+        let mut out = to(0, 1);
+        out.on = vec![On::Launching];
+        let mut back = to(1, 0);
+        back.on = vec![On::Terminating];
+        let mut done = to(1, 2);
+        done.on = vec![On::Command];
+        done.wait = true;
+        let g = graph(3, vec![out, back, done]);
+        assert_eq!(analyse(&g), vec![]);
+    }
+
+    #[test]
+    fn a_failed_result_passes_plain_triggers_only_in_failure_handling() {
+        // From 1, a failed result skips `ok` (not ignore_errors) and may fire `back`.
+        let mut ok = to(1, 2);
+        ok.ignore_errors = false;
+        let g = Graph {
+            failure: Some(3),
+            terminal: vec![2],
+            transitions: vec![to(0, 1), ok, to(1, 0), to(3, 2)],
+            ..graph(4, vec![])
+        };
+        let outgoing = g.outgoing();
+        assert_eq!(
+            g.moves(&outgoing, 1, &EventClass::CommandFailed),
+            vec![(1, 2), (2, 0)]
+        );
+        assert_eq!(
+            g.moves(&outgoing, 1, &EventClass::CommandSucceeded),
+            vec![(1, 2)]
+        );
+    }
+
+    #[test]
+    fn entering_a_state_that_waits_for_a_command_needs_wait() {
+        let mut done = to(1, 2);
+        done.on = vec![On::Command];
+        let g = graph(3, vec![to(0, 1), done.clone()]);
+        assert_eq!(
+            analyse(&g),
+            vec![Finding::CompletesWithoutWaiting {
+                transition: 0,
+                state: 1
+            }]
+        );
+        let mut settle = to(0, 1);
+        settle.settle = true;
+        assert_eq!(analyse(&graph(3, vec![settle, done])), vec![]);
+    }
+
+    #[test]
+    fn terminating_from_the_initial_state_never_fires() {
+        let mut t = to(0, 1);
+        t.on = vec![On::Terminating];
+        let findings = analyse(&graph(2, vec![t]));
+        assert_eq!(
+            findings,
+            vec![Finding::TerminatingFromInitial { transition: 0 }]
+        );
+    }
+
+    #[test]
+    fn external_states_are_roots() {
+        let mut g = graph(3, vec![to(0, 2), to(1, 2)]);
+        assert_eq!(analyse(&g), vec![Finding::Unreachable { state: 1 }]);
+        g.external = vec![1];
+        assert_eq!(analyse(&g), vec![]);
+    }
+}
