@@ -453,12 +453,12 @@ fn loops(graph: &Graph, outgoing: &[Vec<usize>]) -> Vec<Finding> {
             .map(|s| graph.moves(outgoing, s, &event))
             .collect();
         let reach = closure(&moves);
-        for s in 0..graph.states {
-            if !reach[s][s] {
+        for (s, from_s) in reach.iter().enumerate() {
+            if !from_s[s] {
                 continue;
             }
             let component: BTreeSet<usize> = (0..graph.states)
-                .filter(|&o| reach[s][o] && reach[o][s])
+                .filter(|&o| from_s[o] && reach[o][s])
                 .collect();
             if component.first() != Some(&s) || reported.contains(&component) {
                 continue;
