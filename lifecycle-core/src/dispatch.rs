@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::context::{ClaimOutcome, Context, EffectError, Effects, StepEffects, push_write_token};
 use crate::event::{CommandStatus, Event, EventKind, LifecycleAction, LifecycleTransition};
-use crate::model::{LifecycleModel, Phase, State, TaskFailure, UnknownState};
+use crate::model::{LifecycleModel, ModelDefinition, Phase, State, TaskFailure, UnknownState};
 use crate::store::{CasOutcome, Record, StateChange, Store, attr};
 
 /// How a lifecycle action is completed.
@@ -440,7 +440,8 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     event: &Event,
     effects: &dyn Effects,
 ) -> Result<ModelReport<M>, ModelDispatchError<M, St>> {
-    let def = &M::DEFINITION;
+    // A copy (a few pointers): the model is borrowed mutably by its tasks below.
+    let def = model.definition();
     let start: M::State = record.state.parse()?;
     let mut report = Report {
         event_id: event.id.clone(),
@@ -517,7 +518,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
             .is_some_and(|action| action_key(action) == p.token)
     });
     if progress.is_none()
-        && let Some(reason) = admission::<M>(start, record, event)
+        && let Some(reason) = admission(&def, start, record, event)
     {
         tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, ?reason, "event not processed");
         report.stop = reason;
@@ -528,7 +529,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
             }
             // The instance was terminated before its launch ran.
             (StopReason::Refused, Some(LifecycleTransition::Launching))
-                if terminated(record) && is_new::<M>(start) =>
+                if terminated(record) && is_new(&def, start) =>
             {
                 Some(LifecycleResult::Abandon)
             }
@@ -668,8 +669,7 @@ fn takes_result(record: &Record, command_id: &str, event_id: &str) -> bool {
 }
 
 /// Whether `state` is the initial state or one before it: the instance's launch has not run.
-fn is_new<M: LifecycleModel>(state: M::State) -> bool {
-    let def = &M::DEFINITION;
+fn is_new<S: State>(def: &ModelDefinition<S>, state: S) -> bool {
     def.initial == Some(state) || def.is_before_initial(state)
 }
 
@@ -680,14 +680,14 @@ fn terminated(record: &Record) -> bool {
 
 /// Whether the event may run at all, given where the record is (the original library's "new"
 /// rules: a launch runs only for a new instance, a termination only for one that is not new).
-fn admission<M: LifecycleModel>(
-    start: M::State,
+fn admission<S: State>(
+    def: &ModelDefinition<S>,
+    start: S,
     record: &Record,
     event: &Event,
 ) -> Option<StopReason> {
-    let def = &M::DEFINITION;
     def.initial?;
-    let is_new = is_new::<M>(start);
+    let is_new = is_new(def, start);
     match event.kind {
         EventKind::Launching if terminated(record) => Some(StopReason::Refused),
         EventKind::Launching if def.is_before_initial(start) => Some(StopReason::NotReady),
@@ -717,7 +717,7 @@ async fn step<M: LifecycleModel, St: Store>(
     in_failure: bool,
     report: &mut ModelReport<M>,
 ) -> Result<Step<M::State, M::Error>, ModelDispatchError<M, St>> {
-    let def = &M::DEFINITION;
+    let def = model.definition();
     let mut blocked_by_event = false;
     for (index, transition) in def.triggers_from(state) {
         if !transition.accepts(ctx.event) {
@@ -748,8 +748,20 @@ async fn step<M: LifecycleModel, St: Store>(
             }
             ignore(ctx, report, state, trigger, e);
         }
-        if !model.check_guards(index, ctx).await {
-            continue;
+        match model.check_guards(index, ctx).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                if let Some(stop) = interrupted(ctx, state, trigger)? {
+                    return Ok(stop);
+                }
+                if !transition.ignore_errors {
+                    return Ok(failed(e));
+                }
+                // As the original library did: a guard that failed under `ignore_errors`
+                // lets the transition go ahead.
+                ignore(ctx, report, state, trigger, e);
+            }
         }
         ctx.take_transient();
         if let Err(e) = model.run_tasks(index, Phase::Before, ctx).await {
@@ -964,7 +976,7 @@ pub async fn run_transition<M: LifecycleModel>(
 ) -> Result<(), TaskFailure<M::Error>> {
     model.run_tasks(index, Phase::Prepare, ctx).await?;
     model.run_tasks(index, Phase::Before, ctx).await?;
-    if let Some(dest) = M::DEFINITION.transitions[index].dest {
+    if let Some(dest) = model.definition().transitions[index].dest {
         ctx.record.state.clear();
         ctx.record.state.push_str(dest.name());
     }

@@ -63,12 +63,14 @@
 //! |---|---|
 //! | `states(A, B, ...)` | every state, declared once; stored as snake_case (`FinishedCloudInit` ⇄ `finished_cloud_init`) |
 //! | `initial = A` | the state an instance must reach before its lifecycle runs |
-//! | `before_initial(New, Pending)` | states a record holds before that (cloud-init still running) |
+//! | `before_initial(New, Pending)` | states a record holds before that (cloud-init still running); events wait, no trigger fires there |
+//! | `external(Abandoned, ...)` | states someone outside the model (an operator, another tool) puts records in: they need no incoming transition, and events run there |
 //! | `terminal(A, ...)` | states with no way out |
 //! | `failure = A` | the state entered when a task fails |
 //! | `schedules(A, ...)` | states a scheduled rule of the same name starts the model in |
 //! | `error = Type` | the model's error type, returned by every task |
 //! | `crate = path` | where `lifecycle_core` is, if not `::lifecycle_core` |
+//! | `vis = pub(crate)` | visibility of the generated state enum, handle and state module (default `pub`); works whatever the model type's own visibility |
 //!
 //! # The transition attribute
 //!
@@ -79,14 +81,26 @@
 //! |---|---|
 //! | `from = A` / `from(A, B)` | source state(s) |
 //! | `to = B` | destination; omit for an internal transition |
-//! | `when(g, ...)` / `unless(g, ...)` | guards: methods `fn g(&self[, ctx: &Context<'_>]) -> bool`, sync or async |
+//! | `when(g, ...)` / `unless(g, ...)` | guards: methods `fn g(&self[, ctx: &Context<'_>]) -> bool` (or `-> Result<bool, Error>`: an `Err` fails the trigger like a task error), sync or async |
 //! | `prepare(t, ...)`, `before(t, ...)`, `after(t, ...)` | extra tasks, with the task method's signature |
 //! | `ignore_errors` | log task errors and enter the destination anyway; also fires for a failed event |
 //! | `stop` | stop processing the event after this trigger |
 //! | `wait` | stop after entering the destination and wait for the next event |
+//! | `settle` | the destination's only ways out react to command results, and the event is still meant to come to rest there (and complete its lifecycle action): without it, that is an error |
 //! | `on(launching, terminating, command, scheduled, scheduled = "rule")` | the events it reacts to (default: all) |
 //!
 //! Triggers of one source state are tried in declaration order.
+//!
+//! # What the compiler proves
+//!
+//! Besides names and signatures, the model's graph is checked (by `lifecycle-analysis`):
+//! every state is reachable; from every state some path reaches a terminal state or a
+//! transition that rests (`wait`, `stop`); no event can make triggers fire in a circle (a
+//! cycle within one event must pass a `wait` or `stop`, whatever the guards answer); no
+//! trigger is shadowed by an earlier unguarded one, and none can never fire (`on(terminating)`
+//! from the initial state, `scheduled = "rule"` naming no scheduled state, a guard in both
+//! `when` and `unless`); a state whose only ways out wait for a command is entered with
+//! `wait` (or `settle`).
 
 #![warn(missing_docs)]
 
@@ -111,8 +125,8 @@ pub use event::{
 /// Turns an `impl` block into a checked lifecycle model. See the [crate documentation](crate).
 pub use lifecycle_macros::lifecycle_model;
 pub use model::{
-    LifecycleModel, ModelDefinition, Phase, State, TaskFailure, Transition, TypedState,
-    UnknownState, WrongState,
+    LifecycleModel, ModelDefinition, Phase, Start, State, TaskFailure, Transition, TypedState,
+    Typestate, UnknownState, WrongState,
 };
 pub use store::{CasOutcome, MemoryStore, Record, StateChange, Store, apply_change, attr};
 
@@ -120,6 +134,11 @@ pub use store::{CasOutcome, MemoryStore, Record, StateChange, Store, apply_chang
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
+
+    /// Implemented by generated code for the model type, at its name: rustc checks the bound
+    /// with the impl's header, before anything else, so a model that is not `Send + Sync` is
+    /// told so first, and at its name.
+    pub trait ModelMustBeSendAndSync<T: Send + Sync + ?Sized> {}
 
     /// The model inside a typestate handle. A wrapper with no methods, so that rustc, when a
     /// transition is called on a handle in the wrong state, does not suggest calling the task

@@ -93,6 +93,9 @@ pub struct ModelDefinition<S: 'static> {
     pub initial: Option<S>,
     /// States a record may hold before it reaches `initial` (`new`, `pending`).
     pub before_initial: &'static [S],
+    /// States writers outside the model (an operator, another tool) put records in
+    /// (`external(...)`): events run there as anywhere past the initial state.
+    pub external: &'static [S],
     /// States with no way out.
     pub terminal: &'static [S],
     /// The state entered when a task fails.
@@ -164,8 +167,20 @@ pub trait LifecycleModel: Send + Sync {
     /// The state diagram in Graphviz DOT syntax.
     const DOT: &'static str;
 
-    /// Evaluates the `when` and `unless` guards of transition `index`.
-    fn check_guards(&self, index: usize, ctx: &Context<'_>) -> impl Future<Output = bool> + Send;
+    /// The model as data: [`LifecycleModel::DEFINITION`] (a copy: a few pointers). The dispatcher reads the definition
+    /// through this method, so that a model built at run time (a test's random graph) can give
+    /// its own.
+    fn definition(&self) -> ModelDefinition<Self::State> {
+        Self::DEFINITION
+    }
+
+    /// Evaluates the `when` and `unless` guards of transition `index`: whether it may fire. A
+    /// guard returning `Result<bool, Error>` that fails fails the trigger, as a task would.
+    fn check_guards(
+        &self,
+        index: usize,
+        ctx: &Context<'_>,
+    ) -> impl Future<Output = Result<bool, TaskFailure<Self::Error>>> + Send;
 
     /// Runs the tasks of transition `index` in `phase`, stopping at the first error.
     fn run_tasks(
@@ -182,6 +197,68 @@ pub trait TypedState: Send + Sync + 'static {
     type State: State;
     /// The state it stands for.
     const STATE: Self::State;
+}
+
+/// What every typestate handle (`NodeHandle<'_, node_state::Ready>`) can do besides its
+/// transitions. These live on a trait, not on the handle, so that they never take a name from
+/// the model's tasks: a task may be called `state` or `resume`; then `handle.state()` is the
+/// task, and `Typestate::state(&handle)` this method.
+///
+/// ```
+/// use lifecycle_core::{lifecycle_model, Context, Start, Typestate};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("never")]
+/// pub struct Never;
+///
+/// pub struct Job;
+///
+/// #[lifecycle_model(states(Queued, Done), initial = Queued, terminal(Done), error = Never)]
+/// impl Job {
+///     /// A task named like a handle method: allowed.
+///     #[transition(from = Queued, to = Done, ignore_errors)]
+///     async fn state(&mut self, _ctx: &mut Context<'_>) -> Result<(), Never> {
+///         Ok(())
+///     }
+/// }
+///
+/// let mut job = Job;
+/// let handle = JobHandle::new(&mut job);
+/// assert_eq!(Typestate::state(&handle), JobState::Queued);
+/// let again = JobHandle::<job_state::Queued>::resume(Typestate::into_model(handle), JobState::Queued);
+/// assert!(again.is_ok());
+/// ```
+pub trait Typestate<'m, M>: Sized {
+    /// The model's state enum.
+    type State: State;
+
+    // The model is a parameter, not an associated type: a handle is as visible as the model's
+    // `vis` says, the model type maybe less, and an associated type may not be less visible
+    // than its impl (E0446). No `LifecycleModel` bound: a model that fails it is reported
+    // once, at its own impl.
+
+    /// A handle on `model`, which must be in `state`, the state the handle type stands for.
+    fn resume(model: &'m mut M, state: Self::State) -> Result<Self, WrongState>;
+
+    /// The state the handle stands for.
+    fn state(&self) -> Self::State;
+
+    /// The model.
+    fn model(&self) -> &M;
+
+    /// The model, mutably.
+    fn model_mut(&mut self) -> &mut M;
+
+    /// Gives the model back.
+    fn into_model(self) -> &'m mut M;
+}
+
+/// The handle in the model's initial state: `NodeHandle::new(&mut node)`. Implemented only for
+/// that state's handle, so the state is inferred. (If the initial state has a task called
+/// `new`, write `<NodeHandle<_> as Start<_>>::new(&mut node)`.)
+pub trait Start<'m, M>: Typestate<'m, M> {
+    /// A handle on `model`, in the initial state.
+    fn new(model: &'m mut M) -> Self;
 }
 
 /// A typestate handle was asked to stand for a state the model is not in.

@@ -303,6 +303,10 @@ impl TransitionDef {
             return None;
         }
         def.malformed = errors.count() > errors_before;
+        if def.from.is_empty() && def.malformed {
+            // A rejected key was probably meant as the source (`source = A`): said already.
+            return None;
+        }
         if def.from.is_empty() {
             errors.push(syn::Error::new(
                 def.span,

@@ -334,8 +334,36 @@ fn receiver(sig: &Signature) -> (Receiver, proc_macro2::TokenStream) {
 }
 
 const TASK_SHAPE: &str = "async fn NAME(&mut self, ctx: &mut Context<'_>) -> Result<(), Error>";
-const GUARD_SHAPE: &str =
-    "fn NAME(&self, ctx: &Context<'_>) -> bool (or without ctx; async allowed)";
+const GUARD_SHAPE: &str = "fn NAME(&self, ctx: &Context<'_>) -> bool (or without ctx, or -> Result<bool, Error>; async allowed)";
+
+/// Whether a method is declared to return a `Result` (a guard that can fail).
+pub fn returns_result(sig: &Signature) -> bool {
+    matches!(&sig.output, ReturnType::Type(_, ty)
+        if matches!(&**ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Result")))
+}
+
+/// `&Context<'_>` (`Some(false)`), `&mut Context<'_>` (`Some(true)`), or something else.
+fn context_reference(ty: &Type) -> Option<bool> {
+    let Type::Reference(r) = ty else {
+        return None;
+    };
+    let Type::Path(p) = &*r.elem else {
+        return None;
+    };
+    p.path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "Context")
+        .then_some(r.mutability.is_some())
+}
+
+/// The type of a method's argument after `self`, if it has one.
+fn context_argument(sig: &Signature) -> Option<&Type> {
+    match sig.inputs.iter().nth(1) {
+        Some(FnArg::Typed(arg)) => Some(&arg.ty),
+        _ => None,
+    }
+}
 
 /// The task methods and the methods attributes name must exist and have the shape the
 /// dispatcher calls.
@@ -391,6 +419,18 @@ fn check_methods(model: &Model, errors: &mut Errors) {
                     ),
                 );
             }
+            if let Some(ty) = context_argument(sig)
+                && sig.inputs.len() == 2
+                && context_reference(ty).is_none()
+            {
+                errors.spanned(
+                    ty,
+                    format!(
+                        "the context of {what} `{name}` is `&mut Context<'_>` (from `lifecycle_core`): `{}`",
+                        TASK_SHAPE.replace("NAME", &name.to_string())
+                    ),
+                );
+            }
             if matches!(sig.output, ReturnType::Default) {
                 errors.at(
                     sig.paren_token.span.close(),
@@ -424,11 +464,37 @@ fn check_methods(model: &Model, errors: &mut Errors) {
                     ),
                 );
             }
-            if matches!(sig.output, ReturnType::Default) {
-                errors.at(
+            if let Some(ty) = context_argument(sig) {
+                match context_reference(ty) {
+                    Some(false) => {}
+                    Some(true) => errors.spanned(
+                        ty,
+                        format!("guard `{name}` takes `&Context<'_>`, not `&mut`: guards only look (set attributes in a task, e.g. a `prepare` task)"),
+                    ),
+                    None => errors.spanned(
+                        ty,
+                        format!(
+                            "the context of guard `{name}` is `&Context<'_>` (from `lifecycle_core`): `{}`",
+                            GUARD_SHAPE.replace("NAME", &name.to_string())
+                        ),
+                    ),
+                }
+            }
+            match &sig.output {
+                ReturnType::Default => errors.at(
                     sig.paren_token.span.close(),
-                    format!("guard `{name}` must return `bool`"),
-                );
+                    format!("guard `{name}` must return `bool`, or `Result<bool, Error>` with the model's error type"),
+                ),
+                ReturnType::Type(_, ty)
+                    if !returns_result(sig)
+                        && !matches!(&**ty, Type::Path(p) if p.path.is_ident("bool")) =>
+                {
+                    errors.spanned(
+                        ty,
+                        format!("guard `{name}` must return `bool`, or `Result<bool, Error>` with the model's error type"),
+                    )
+                }
+                _ => {}
             }
         }
     }

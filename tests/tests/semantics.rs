@@ -664,4 +664,3 @@ fn a_flagged_wait_resumes_with_the_next_event() {
     let report = run_on(&mut model, &store, &scheduled()).unwrap();
     assert_eq!(report.states, [FlagsState::B, FlagsState::C, FlagsState::D]);
 }
-

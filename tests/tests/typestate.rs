@@ -1,7 +1,8 @@
 //! The typestate API and the `Send`-ness of everything the dispatcher runs.
 
 use lifecycle_core::{
-    Context, Event, LocalEffects, MemoryStore, Record, State, TypedState, WrongState, dispatch,
+    Context, Event, LocalEffects, MemoryStore, Record, Start, State, TypedState, Typestate,
+    WrongState, dispatch,
 };
 use lifecycle_examples::cluster::{
     ClusterNode, ClusterNodeHandle, ClusterNodeState, MemoryDns, cluster_node_state,

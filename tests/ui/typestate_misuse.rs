@@ -1,4 +1,4 @@
-use lifecycle_core::{Context, Event, LocalEffects, Record, lifecycle_model};
+use lifecycle_core::{Context, Event, LocalEffects, Record, Start, lifecycle_model};
 
 pub struct Node;
 
