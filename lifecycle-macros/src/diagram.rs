@@ -85,6 +85,8 @@ fn starts(checked: &Checked) -> Vec<usize> {
         starts.extend(checked.initial);
     }
     starts.extend(&checked.schedules);
+    // Put there by someone outside the model: a way in of their own.
+    starts.extend(&checked.external);
     starts
 }
 
@@ -116,7 +118,7 @@ pub fn dot(model: &Model, checked: &Checked) -> String {
         if checked.failure == Some(i) {
             attrs.push("color=red");
         }
-        if checked.before_initial.contains(&i) {
+        if checked.before_initial.contains(&i) || checked.external.contains(&i) {
             attrs.push("style=dashed");
         }
         if attrs.is_empty() {
