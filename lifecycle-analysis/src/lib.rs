@@ -67,11 +67,10 @@ pub enum EventClass {
     Launching,
     /// A terminating lifecycle action.
     Terminating,
-    /// A command result with status `Success`.
-    CommandSucceeded,
-    /// A command result that failed: only `ignore_errors` triggers fire for it, until failure
-    /// handling starts (then every trigger may).
-    CommandFailed,
+    /// A command result. (One that failed fires only `ignore_errors` triggers at first; but the
+    /// first that fires handles the failure, and failure handling lifts the restriction too:
+    /// after one step at most, it is any result, so it adds no loop of its own.)
+    Command,
     /// A scheduled event of the named rule (`None`: a rule no filter names).
     Scheduled(Option<String>),
 }
@@ -81,8 +80,7 @@ impl std::fmt::Display for EventClass {
         match self {
             EventClass::Launching => f.write_str("a launching event"),
             EventClass::Terminating => f.write_str("a terminating event"),
-            EventClass::CommandSucceeded => f.write_str("a successful command result"),
-            EventClass::CommandFailed => f.write_str("a failed command result"),
+            EventClass::Command => f.write_str("a command result"),
             EventClass::Scheduled(Some(rule)) => write!(f, "a scheduled event of `{rule}`"),
             EventClass::Scheduled(None) => f.write_str("a scheduled event"),
         }
@@ -118,7 +116,7 @@ impl Transition {
             || self.on.iter().any(|on| match (on, event) {
                 (On::Launching, EventClass::Launching) => true,
                 (On::Terminating, EventClass::Terminating) => true,
-                (On::Command, EventClass::CommandSucceeded | EventClass::CommandFailed) => true,
+                (On::Command, EventClass::Command) => true,
                 (On::Scheduled(None), EventClass::Scheduled(_)) => true,
                 (On::Scheduled(Some(a)), EventClass::Scheduled(Some(b))) => a == b,
                 _ => false,
@@ -207,8 +205,7 @@ impl Graph {
         let mut classes = vec![
             EventClass::Launching,
             EventClass::Terminating,
-            EventClass::CommandSucceeded,
-            EventClass::CommandFailed,
+            EventClass::Command,
             EventClass::Scheduled(None),
         ];
         classes.extend(rules.into_iter().map(|r| EventClass::Scheduled(Some(r))));
@@ -230,10 +227,7 @@ impl Graph {
             if !transition.accepts(event) {
                 continue;
             }
-            // A failed result passes a trigger without `ignore_errors` only in failure
-            // handling: such a trigger may or may not fire, like a guarded one.
-            let surely_fires = !transition.guarded
-                && (transition.ignore_errors || *event != EventClass::CommandFailed);
+            let surely_fires = !transition.guarded;
             if !transition.rests()
                 && let Some(dest) = transition.leaves(state)
             {
@@ -657,28 +651,6 @@ mod tests {
         done.wait = true;
         let g = graph(3, vec![out, back, done]);
         assert_eq!(analyse(&g), vec![]);
-    }
-
-    #[test]
-    fn a_failed_result_passes_plain_triggers_only_in_failure_handling() {
-        // From 1, a failed result skips `ok` (not ignore_errors) and may fire `back`.
-        let mut ok = to(1, 2);
-        ok.ignore_errors = false;
-        let g = Graph {
-            failure: Some(3),
-            terminal: vec![2],
-            transitions: vec![to(0, 1), ok, to(1, 0), to(3, 2)],
-            ..graph(4, vec![])
-        };
-        let outgoing = g.outgoing();
-        assert_eq!(
-            g.moves(&outgoing, 1, &EventClass::CommandFailed),
-            vec![(1, 2), (2, 0)]
-        );
-        assert_eq!(
-            g.moves(&outgoing, 1, &EventClass::CommandSucceeded),
-            vec![(1, 2)]
-        );
     }
 
     #[test]
