@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use lifecycle_core::{
-    CasOutcome, ClaimOutcome, ClaimRequest, MemoryStore, Record, StateChange, Store,
+    AttributeUpdate, CasOutcome, ClaimOutcome, ClaimRequest, MemoryStore, Record, StateChange,
+    Store,
 };
 
 use crate::store::{
@@ -82,6 +83,17 @@ impl Store for MemoryTable {
             });
         }
         Ok(outcome)
+    }
+
+    async fn update_attributes(
+        &self,
+        update: AttributeUpdate<'_>,
+    ) -> Result<CasOutcome, StoreError> {
+        Ok(self
+            .records
+            .update_attributes(update)
+            .await
+            .unwrap_or_else(|never| match never {}))
     }
 }
 

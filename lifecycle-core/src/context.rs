@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::event::{Event, LifecycleAction};
-use crate::store::Record;
+use crate::store::{AttributeUpdate, CasOutcome, Record, attr};
 
 /// An SSM command a task wants to run on instances.
 ///
@@ -193,6 +193,34 @@ pub trait Effects: Send + Sync {
     }
 }
 
+/// The store's other records, as tasks reach them through [`Context::load_record`] and
+/// [`Context::update_record`]. Every [`Store`](crate::Store) is one; the dispatcher gives its
+/// store to the context, so a model does not carry a store handle of its own.
+#[async_trait::async_trait]
+pub trait Records: Send + Sync {
+    /// Loads a record; `None` if there is none.
+    async fn load_record(&self, ident: &str) -> Result<Option<Record>, EffectError>;
+
+    /// Applies `update` if the record is still where it was loaded.
+    async fn update_record(&self, update: AttributeUpdate<'_>) -> Result<CasOutcome, EffectError>;
+}
+
+#[async_trait::async_trait]
+impl<St: crate::Store> Records for St {
+    async fn load_record(&self, ident: &str) -> Result<Option<Record>, EffectError> {
+        // A store error is I/O or throttling: the event is delivered again.
+        self.load(ident)
+            .await
+            .map_err(|e| EffectError::transient("load_record", e.to_string()))
+    }
+
+    async fn update_record(&self, update: AttributeUpdate<'_>) -> Result<CasOutcome, EffectError> {
+        self.update_attributes(update)
+            .await
+            .map_err(|e| EffectError::transient("update_record", e.to_string()))
+    }
+}
+
 /// A command recorded by [`LocalEffects`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentCommand {
@@ -288,6 +316,8 @@ pub struct Context<'a> {
     pub(crate) event: &'a Event,
     pub(crate) record: &'a mut Record,
     pub(crate) effects: &'a dyn Effects,
+    /// The store's records, for tasks that work on other records than the event's.
+    pub(crate) records: Option<&'a dyn Records>,
     pub(crate) staged: Vec<(String, Value)>,
     pub(crate) event_failed: bool,
     /// An `ignore_errors` trigger fired for a failed command result: the failure is handled,
@@ -382,6 +412,7 @@ impl<'a> Context<'a> {
             event,
             record,
             effects,
+            records: None,
             staged: Vec::new(),
             event_failed: false,
             event_failure_handled: false,
@@ -393,6 +424,27 @@ impl<'a> Context<'a> {
             step_used: std::sync::atomic::AtomicBool::new(false),
             token: String::new(),
         }
+    }
+
+    /// The context with `records` for [`Context::load_record`] and [`Context::update_record`]
+    /// (the dispatcher gives its store; a context made by hand has none).
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, MemoryStore, Record};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// store.insert(Record::new("i-1", "ready").with("InstanceIp", "10.0.0.7"));
+    /// let event = Event::scheduled("e-1", "backup");
+    /// let mut record = Record::new("backup", "backup");
+    /// let effects = LocalEffects::new();
+    /// let ctx = Context::new(&event, &mut record, &effects).with_records(&store);
+    /// let node = ctx.load_record("i-1").await.unwrap().unwrap();
+    /// assert_eq!(node.get_str("InstanceIp"), Some("10.0.0.7"));
+    /// # });
+    /// ```
+    pub fn with_records(mut self, records: &'a dyn Records) -> Self {
+        self.records = Some(records);
+        self
     }
 
     /// This delivery's id: unique to this processing of the event, it names the claim this
@@ -559,6 +611,97 @@ impl<'a> Context<'a> {
             self.step().commands.push(id.clone());
         }
         sent
+    }
+
+    /// Loads another record of the store (a scheduled job loading the node it works on, as the
+    /// original library's backup did). `None` if there is none. A store error is transient:
+    /// the task fails and the event is delivered again.
+    pub async fn load_record(&self, ident: &str) -> Result<Option<Record>, EffectError> {
+        let loaded = self.records()?.load_record(ident).await;
+        self.note(loaded.as_ref().map(|_| ()));
+        loaded
+    }
+
+    /// Stores `set` (null removes) on `record`, a record loaded with
+    /// [`Context::load_record`], if it is still as it was loaded: `Ok(true)` and `record`
+    /// updated, or `Ok(false)` if someone changed it since (load it again and decide again), or
+    /// a delivery holds its claim. Its state, claim and waits are left alone. The record being
+    /// processed is changed with [`Context::set`] instead (it is stored with the state change).
+    ///
+    /// Like every task's effect, this may run again when the event is delivered again: the
+    /// condition makes a repeated update find the record changed, not apply twice.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, MemoryStore, Record};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// store.insert(Record::new("i-1", "ready"));
+    /// let event = Event::scheduled("e-1", "backup");
+    /// let mut record = Record::new("backup", "backup");
+    /// let effects = LocalEffects::new();
+    /// let ctx = Context::new(&event, &mut record, &effects).with_records(&store);
+    /// let mut node = ctx.load_record("i-1").await.unwrap().unwrap();
+    /// let mut stale = node.clone();
+    /// assert!(ctx.update_record(&mut node, vec![("LastBackup".into(), "e-1".into())]).await.unwrap());
+    /// assert_eq!(store.get("i-1").unwrap().get_str("LastBackup"), Some("e-1"));
+    /// // A copy loaded before that write is out of date: nothing is written.
+    /// assert!(!ctx.update_record(&mut stale, vec![("LastBackup".into(), "e-0".into())]).await.unwrap());
+    /// # });
+    /// ```
+    pub async fn update_record(
+        &self,
+        record: &mut Record,
+        set: Vec<(String, Value)>,
+    ) -> Result<bool, EffectError> {
+        if record.ident == self.record.ident {
+            return Err(EffectError::new(
+                "update_record",
+                "this is the record being processed: change it with ctx.set, stored with the state change",
+            ));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if record.claimed_by().is_some() && record.claimed_until().is_some_and(|until| until > now)
+        {
+            return Ok(false);
+        }
+        let token = write_token(&self.delivery, record.version + 1);
+        let update = AttributeUpdate {
+            ident: &record.ident,
+            state: &record.state,
+            version: record.version,
+            set: &set,
+            token: &token,
+        };
+        let outcome = self.records()?.update_record(update).await;
+        self.note(outcome.as_ref().map(|_| ()));
+        match outcome? {
+            CasOutcome::Applied { version } => {
+                for (key, value) in set {
+                    if value.is_null() {
+                        record.attributes.remove(&key);
+                    } else {
+                        record.attributes.insert(key, value);
+                    }
+                }
+                record.version = version;
+                record
+                    .attributes
+                    .insert(attr::WRITE_TOKEN.into(), Value::String(token));
+                Ok(true)
+            }
+            CasOutcome::Conflict => Ok(false),
+        }
+    }
+
+    fn records(&self) -> Result<&'a dyn Records, EffectError> {
+        self.records.ok_or_else(|| {
+            EffectError::new(
+                "load_record",
+                "this context has no store: the dispatcher gives one; a context made by hand takes one with Context::with_records",
+            )
+        })
     }
 
     /// Records a heartbeat for this event's lifecycle action, so the hook does not time out

@@ -546,7 +546,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         return Ok(report);
     }
 
-    let mut ctx = Context::new(event, record, effects);
+    let mut ctx = Context::new(event, record, effects).with_records(store);
     let mut state = start;
     // Resuming a lifecycle that already failed (an earlier delivery entered failure handling
     // and was cut off): failure handling goes on, and the action still ends ABANDON.

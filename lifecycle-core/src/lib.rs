@@ -112,7 +112,7 @@ mod store;
 
 pub use context::{
     ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, Context, EffectError, Effects,
-    LocalEffects, SentCommand, delivery_id,
+    LocalEffects, Records, SentCommand, delivery_id,
 };
 pub use dispatch::{
     DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
@@ -128,7 +128,9 @@ pub use model::{
     LifecycleModel, ModelDefinition, Phase, Start, State, TaskFailure, Transition, TypedState,
     Typestate, UnknownState, WrongState,
 };
-pub use store::{CasOutcome, MemoryStore, Record, StateChange, Store, apply_change, attr};
+pub use store::{
+    AttributeUpdate, CasOutcome, MemoryStore, Record, StateChange, Store, apply_change, attr,
+};
 
 /// Used by generated code; not part of the public API.
 #[doc(hidden)]

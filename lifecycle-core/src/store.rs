@@ -152,6 +152,25 @@ pub struct StateChange<'a> {
     pub token: &'a str,
 }
 
+/// Attributes to store on a record (one a task loaded with
+/// [`Context::load_record`](crate::Context::load_record)) if, and only if, it is still in
+/// `state` at `version`. Unlike a [`StateChange`], it leaves the record's state, its claim and
+/// what the runtime keeps beside it (a parked launch, a wait) alone; it moves the version, so a
+/// state change or claim racing with it fails, and notes `token` as a state change does.
+#[derive(Debug, Clone, Copy)]
+pub struct AttributeUpdate<'a> {
+    /// The record's `Ident`.
+    pub ident: &'a str,
+    /// The state the record must still be in.
+    pub state: &'a str,
+    /// The version the record must still have (0: the record has no version yet).
+    pub version: u64,
+    /// The attributes (null: removed).
+    pub set: &'a [(String, Value)],
+    /// This write's own token (see [`StateChange::token`]).
+    pub token: &'a str,
+}
+
 /// The result of a compare-and-set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CasOutcome {
@@ -181,6 +200,12 @@ pub trait Store: Send + Sync {
         &self,
         change: StateChange<'_>,
     ) -> impl Future<Output = Result<CasOutcome, Self::Error>> + Send;
+
+    /// Applies `update` if the record is still in `update.state` at `update.version`.
+    fn update_attributes(
+        &self,
+        update: AttributeUpdate<'_>,
+    ) -> impl Future<Output = Result<CasOutcome, Self::Error>> + Send;
 }
 
 /// A borrowed store is a store: a dispatcher or runtime can use one its caller keeps.
@@ -199,6 +224,13 @@ impl<S: Store + ?Sized> Store for &S {
         change: StateChange<'_>,
     ) -> impl Future<Output = Result<CasOutcome, Self::Error>> + Send {
         (**self).compare_and_set(change)
+    }
+
+    fn update_attributes(
+        &self,
+        update: AttributeUpdate<'_>,
+    ) -> impl Future<Output = Result<CasOutcome, Self::Error>> + Send {
+        (**self).update_attributes(update)
     }
 }
 
@@ -320,28 +352,46 @@ impl fmt::Debug for MemoryStore {
 /// The attribute part of a stored state change: `set` (null removes), the claim released, the
 /// write's token noted. For stores that keep [`Record`]s as they are.
 pub fn apply_change(record: &mut Record, change: StateChange<'_>) {
-    for (key, value) in change.set {
+    set_attributes(record, change.set, change.token);
+    record.attributes.remove(attr::CLAIMED_BY);
+    record.attributes.remove(attr::CLAIMED_UNTIL);
+}
+
+/// `set` (null removes), and the write's token noted.
+fn set_attributes(record: &mut Record, set: &[(String, Value)], token: &str) {
+    for (key, value) in set {
         if value.is_null() {
             record.attributes.remove(key);
         } else {
             record.attributes.insert(key.clone(), value.clone());
         }
     }
-    record.attributes.remove(attr::CLAIMED_BY);
-    record.attributes.remove(attr::CLAIMED_UNTIL);
     // Overwritten in place: this runs for every state change.
     match record.attributes.get_mut(attr::WRITE_TOKEN) {
-        Some(Value::String(token)) => {
-            token.clear();
-            token.push_str(change.token);
+        Some(Value::String(held)) => {
+            held.clear();
+            held.push_str(token);
         }
         _ => {
-            record.attributes.insert(
-                attr::WRITE_TOKEN.into(),
-                Value::String(change.token.to_owned()),
-            );
+            record
+                .attributes
+                .insert(attr::WRITE_TOKEN.into(), Value::String(token.to_owned()));
         }
     }
+}
+
+/// Whether the write is still possible (`Ok`), was applied before (`Err(Applied)`: the same
+/// request again after a lost answer), or is not (`Err(Conflict)`).
+fn precondition(record: &Record, state: &str, version: u64, token: &str) -> Result<(), CasOutcome> {
+    if record.state == state && record.version == version {
+        return Ok(());
+    }
+    if record.version == version + 1 && record.get_str(attr::WRITE_TOKEN) == Some(token) {
+        return Err(CasOutcome::Applied {
+            version: record.version,
+        });
+    }
+    Err(CasOutcome::Conflict)
 }
 
 impl Store for MemoryStore {
@@ -358,20 +408,32 @@ impl Store for MemoryStore {
         let Some(record) = records.get_mut(change.ident) else {
             return Ok(CasOutcome::Conflict);
         };
-        if record.state != change.from || record.version != change.version {
-            if record.version == change.version + 1
-                && record.get_str(attr::WRITE_TOKEN) == Some(change.token)
-            {
-                return Ok(CasOutcome::Applied {
-                    version: record.version,
-                });
-            }
-            return Ok(CasOutcome::Conflict);
+        if let Err(outcome) = precondition(record, change.from, change.version, change.token) {
+            return Ok(outcome);
         }
         record.state.clear();
         record.state.push_str(change.to);
         record.version += 1;
         apply_change(record, change);
+        Ok(CasOutcome::Applied {
+            version: record.version,
+        })
+    }
+
+    async fn update_attributes(
+        &self,
+        update: AttributeUpdate<'_>,
+    ) -> Result<CasOutcome, Self::Error> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut records = self.lock();
+        let Some(record) = records.get_mut(update.ident) else {
+            return Ok(CasOutcome::Conflict);
+        };
+        if let Err(outcome) = precondition(record, update.state, update.version, update.token) {
+            return Ok(outcome);
+        }
+        record.version += 1;
+        set_attributes(record, update.set, update.token);
         Ok(CasOutcome::Applied {
             version: record.version,
         })

@@ -664,3 +664,49 @@ fn a_flagged_wait_resumes_with_the_next_event() {
     let report = run_on(&mut model, &store, &scheduled()).unwrap();
     assert_eq!(report.states, [FlagsState::B, FlagsState::C, FlagsState::D]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Other records, through the context.
+
+#[test]
+fn update_record_refuses_the_record_being_processed_and_a_claimed_record() {
+    let store = MemoryStore::new();
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60;
+    store.insert(
+        Record::new("i-2", "joining")
+            .with(lifecycle_core::attr::CLAIMED_BY, "another-delivery")
+            .with(lifecycle_core::attr::CLAIMED_UNTIL, until),
+    );
+    store.insert(Record::new("i-1", "ready"));
+    let event = launching("i-1");
+    let mut own = store.get("i-1").unwrap();
+    let effects = LocalEffects::new();
+    let ctx = Context::new(&event, &mut own, &effects).with_records(&store);
+    block_on(async {
+        let mut itself = store.get("i-1").unwrap();
+        let refused = ctx
+            .update_record(&mut itself, vec![("X".into(), "1".into())])
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("ctx.set"), "{refused}");
+
+        // Another delivery holds i-2's claim: its task may be about to move it.
+        let mut claimed = ctx.load_record("i-2").await.unwrap().unwrap();
+        let written = ctx
+            .update_record(&mut claimed, vec![("X".into(), "1".into())])
+            .await
+            .unwrap();
+        assert!(!written);
+        assert_eq!(store.get("i-2").unwrap().get_str("X"), None);
+        assert_eq!(store.writes(), 0);
+    });
+    // A context made by hand has no store until it is given one.
+    let mut record = Record::new("i-1", "ready");
+    let bare = Context::new(&event, &mut record, &effects);
+    let missing = block_on(bare.load_record("i-2")).unwrap_err();
+    assert!(missing.to_string().contains("with_records"), "{missing}");
+}

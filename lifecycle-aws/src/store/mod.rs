@@ -19,7 +19,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use lifecycle_core::{
-    CasOutcome, ClaimOutcome, ClaimRequest, LifecycleAction, Record, StateChange, Store,
+    AttributeUpdate, CasOutcome, ClaimOutcome, ClaimRequest, LifecycleAction, Record, StateChange,
+    Store,
 };
 
 mod item;
@@ -911,30 +912,75 @@ impl Store for DynamoStore {
     }
 
     async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
-        let next = change.version + 1;
-        let mut set = String::from("SET #status = :to, #version = :next, #token = :token");
-        // Every state change releases the record's claim, and takes a parked launch off: this
-        // library writes a record only once it left the states a launch is parked in, so its
-        // first write is that launch's (resumed or redelivered) first state change.
-        let mut remove = String::from(" REMOVE #by, #until, #pending, #shard, #due");
+        self.conditional_write(
+            change.ident,
+            change.from,
+            change.version,
+            Some(change.to),
+            change.set,
+            change.token,
+        )
+        .await
+    }
+
+    async fn update_attributes(
+        &self,
+        update: AttributeUpdate<'_>,
+    ) -> Result<CasOutcome, StoreError> {
+        self.conditional_write(
+            update.ident,
+            update.state,
+            update.version,
+            None,
+            update.set,
+            update.token,
+        )
+        .await
+    }
+}
+
+impl DynamoStore {
+    /// One UpdateItem if the record is still in `from` at `version`: a state change (`to`),
+    /// which also releases the claim and takes off a parked launch and its wait, or attributes
+    /// alone (`to` = `None`), which leave those to the record's own lifecycle.
+    async fn conditional_write(
+        &self,
+        ident: &str,
+        from: &str,
+        version: u64,
+        to: Option<&str>,
+        attributes: &[(String, serde_json::Value)],
+        token: &str,
+    ) -> Result<CasOutcome, StoreError> {
+        let next = version + 1;
+        let mut set = String::from("SET #version = :next, #token = :token");
+        let mut remove = String::new();
         let mut names = HashMap::from([
             ("#status".to_owned(), attr::ITEM_STATUS.to_owned()),
             ("#version".to_owned(), attr::VERSION.to_owned()),
             ("#token".to_owned(), attr::WRITE_TOKEN.to_owned()),
-            ("#by".to_owned(), attr::CLAIMED_BY.to_owned()),
-            ("#until".to_owned(), attr::CLAIMED_UNTIL.to_owned()),
-            ("#pending".to_owned(), attr::PENDING_LIFECYCLE.to_owned()),
-            ("#shard".to_owned(), attr::WAIT_SHARD.to_owned()),
-            ("#due".to_owned(), attr::DUE_AT.to_owned()),
         ]);
         let mut values = HashMap::from([
-            (":to".to_owned(), s(change.to)),
-            (":from".to_owned(), s(change.from)),
+            (":from".to_owned(), s(from)),
             (":next".to_owned(), n(next)),
-            (":token".to_owned(), s(change.token)),
+            (":token".to_owned(), s(token)),
         ]);
-        for (i, (key, value)) in change
-            .set
+        if let Some(to) = to {
+            set.push_str(", #status = :to");
+            values.insert(":to".to_owned(), s(to));
+            // Every state change releases the record's claim, and takes a parked launch off:
+            // this library writes a record only once it left the states a launch is parked in,
+            // so its first write is that launch's (resumed or redelivered) first state change.
+            remove.push_str(" REMOVE #by, #until, #pending, #shard, #due");
+            names.extend([
+                ("#by".to_owned(), attr::CLAIMED_BY.to_owned()),
+                ("#until".to_owned(), attr::CLAIMED_UNTIL.to_owned()),
+                ("#pending".to_owned(), attr::PENDING_LIFECYCLE.to_owned()),
+                ("#shard".to_owned(), attr::WAIT_SHARD.to_owned()),
+                ("#due".to_owned(), attr::DUE_AT.to_owned()),
+            ]);
+        }
+        for (i, (key, value)) in attributes
             .iter()
             .filter(|(key, _)| {
                 !matches!(
@@ -954,7 +1000,8 @@ impl Store for DynamoStore {
         {
             names.insert(format!("#a{i}"), key.clone());
             if value.is_null() {
-                remove.push_str(&format!(", #a{i}"));
+                remove.push_str(if remove.is_empty() { " REMOVE " } else { ", " });
+                remove.push_str(&format!("#a{i}"));
             } else {
                 set.push_str(&format!(", #a{i} = :a{i}"));
                 values.insert(format!(":a{i}"), to_attribute(value));
@@ -962,13 +1009,13 @@ impl Store for DynamoStore {
         }
         let condition = format!(
             "#status = :from AND {}",
-            version_condition(change.version, &mut values)
+            version_condition(version, &mut values)
         );
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(attr::IDENT, s(change.ident))
+            .key(attr::IDENT, s(ident))
             .update_expression(set + &remove)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
@@ -981,7 +1028,7 @@ impl Store for DynamoStore {
             Err(e) => match conditional_failure(&e) {
                 // The SDK sent the write again after losing the answer to the first: the item
                 // holds this very write.
-                Some(Some(item)) if holds_write(item, change.token, next) => {
+                Some(Some(item)) if holds_write(item, token, next) => {
                     Ok(CasOutcome::Applied { version: next })
                 }
                 Some(_) => Ok(CasOutcome::Conflict),

@@ -12,8 +12,8 @@ use lifecycle_aws::store::{
     WaitCursor,
 };
 use lifecycle_core::{
-    CasOutcome, ClaimOutcome, ClaimRequest, CommandRequest, EffectError, LifecycleAction,
-    LifecycleResult, Record, StateChange, Store,
+    AttributeUpdate, CasOutcome, ClaimOutcome, ClaimRequest, CommandRequest, EffectError,
+    LifecycleAction, LifecycleResult, Record, StateChange, Store,
 };
 
 /// How the k-th call goes wrong.
@@ -148,6 +148,16 @@ impl<T: NodeTable> Store for FaultyTable<T> {
     async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, StoreError> {
         self.faults
             .call_again("UpdateItem", || self.inner.compare_and_set(change))
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
+    async fn update_attributes(
+        &self,
+        update: AttributeUpdate<'_>,
+    ) -> Result<CasOutcome, StoreError> {
+        self.faults
+            .call_again("UpdateItem", || self.inner.update_attributes(update))
             .await
             .map_err(|m| store_error("UpdateItem", m))?
     }
