@@ -43,14 +43,16 @@ pub async fn node_table(client: &aws_sdk_dynamodb::Client) -> String {
     name
 }
 
-/// Runs `future` on a multi-threaded runtime.
+/// Runs `future` on a multi-threaded runtime. Boxed: a test's future holds every runtime call
+/// it awaits, and unoptimised (debug) futures are large enough that the test thread's 2 MiB
+/// stack would hold little else.
 pub fn run<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
-        .block_on(future)
+        .block_on(Box::pin(future))
 }
 
 /// A clock that moves only when told to.
