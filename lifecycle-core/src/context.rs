@@ -666,7 +666,10 @@ impl<'a> Context<'a> {
         {
             return Ok(false);
         }
-        let token = write_token(&self.delivery, record.version + 1);
+        // A token of its own, not the delivery's: one delivery may try several updates of the
+        // same record at the same version (a stale copy, then a fresh one), and only a retry of
+        // this very request may find its token there and count as applied.
+        let token = write_token(&delivery_id(), record.version + 1);
         let update = AttributeUpdate {
             ident: &record.ident,
             state: &record.state,
