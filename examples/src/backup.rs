@@ -11,12 +11,17 @@ pub enum BackupError {
     Effect(#[from] EffectError),
 }
 
+/// The SSM document the backup runs (`deploy/template.yaml` defines it): its one parameter,
+/// `Destination`, reaches the script only as the environment variable `SSM_Destination`.
+pub const BACKUP_DOCUMENT: &str = "LifecycleBackup";
+
 /// The backup machine. Its record in the node table is `backup`.
 #[derive(Debug, Clone)]
 pub struct NightlyBackup {
     /// The instance the backup script runs on.
     pub instance: String,
-    /// Where the script puts the backup (a document parameter, never spliced into a shell).
+    /// Where the script puts the backup: the document's `Destination` parameter, never spliced
+    /// into a shell.
     pub destination: String,
 }
 
@@ -33,10 +38,9 @@ impl NightlyBackup {
     async fn start_backup(&mut self, ctx: &mut Context<'_>) -> Result<(), BackupError> {
         let command = ctx
             .send_command(
-                CommandRequest::new("AWS-RunShellScript", [self.instance.clone()])
-                    .parameter("commands", ["/usr/local/bin/backup \"$DESTINATION\""])
-                    .parameter("workingDirectory", ["/var/lib/data"])
-                    .comment(format!("nightly backup to {}", self.destination)),
+                CommandRequest::new(BACKUP_DOCUMENT, [self.instance.clone()])
+                    .parameter("Destination", [self.destination.clone()])
+                    .comment("nightly backup"),
             )
             .await?;
         ctx.set("BackupCommand", command);

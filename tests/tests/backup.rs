@@ -20,7 +20,7 @@ fn result(command_id: &str, status: &str) -> Value {
     json!({"version": "0", "id": format!("result-{status}"), "detail-type": "EC2 Command Status-change Notification",
         "source": "aws.ssm", "account": "123456789012", "time": "2026-11-25T02:10:00Z", "region": "eu-central-1",
         "resources": ["arn:aws:ec2:eu-central-1:123456789012:instance/i-0data"],
-        "detail": {"command-id": command_id, "document-name": "AWS-RunShellScript", "status": status,
+        "detail": {"command-id": command_id, "document-name": "LifecycleBackup", "status": status,
             "requested-date-time": "2026-11-25T02:00:01.000Z", "parameters": "{}"}})
 }
 
@@ -50,15 +50,14 @@ fn the_backup_rule_runs_the_script_on_the_data_instance_and_waits_for_it() {
         assert_eq!(response["outcomes"][0]["stop"], "waiting");
         let (command_id, request) = ssm.sent().pop().unwrap();
         assert_eq!(request.instance_ids, ["i-0data"]);
-        assert_eq!(
-            request.parameters["commands"],
-            ["/usr/local/bin/backup \"$DESTINATION\""]
-        );
+        assert_eq!(request.document_name, "LifecycleBackup");
+        assert_eq!(request.parameters["Destination"], ["s3://backups/nightly"]);
+        assert_eq!(request.parameters.len(), 1);
         // The comment names the claim it was sent under, so a delivery taking over an
         // abandoned claim finds the command instead of sending it again.
         let comment = request.comment.unwrap();
         let (text, marker) = comment.rsplit_once(' ').unwrap();
-        assert_eq!(text, "nightly backup to s3://backups/nightly");
+        assert_eq!(text, "nightly backup");
         assert!(
             marker.starts_with('[') && marker.ends_with(".0]"),
             "{marker}"
