@@ -1,15 +1,13 @@
 #!/bin/bash
-# cloud-init user data for the cluster's instances: register the instance in the node table
-# first, do the instance's own set-up, and as the very last line mark it ready for its
-# lifecycle (finished_cloud_init). Both writes are update-item, never put-item: a launch that
-# arrived while cloud-init ran is parked on the item (PendingLifecycle) and must survive.
+# cloud-init user data for the cluster's instances: say how far cloud-init got by tagging the
+# instance itself, first `registered`, and as the very last line `finished`. The instance has
+# no right to write the node table: on each tag change the Lambda writes the instance's record
+# from what EC2 says about it (its private address, its Auto Scaling group), and `finished`
+# moves it to finished_cloud_init, which resumes a launch parked while cloud-init ran.
 #
-# Needs the AWS CLI and an instance role with the stack's NodeRegistrationPolicy.
-# Set TABLE and ITEM_TYPE (manager or worker), e.g. from the launch template.
+# Needs the AWS CLI and an instance role with the stack's NodeRegistrationPolicy: it allows
+# ec2:CreateTags on this instance only, for this one tag only, with these two values only.
 set -euo pipefail
-
-TABLE="${TABLE:-lifecycle-nodes}"
-ITEM_TYPE="${ITEM_TYPE:-worker}"
 
 imds() {
   local token
@@ -19,20 +17,17 @@ imds() {
 }
 
 INSTANCE_ID=$(imds meta-data/instance-id)
-INSTANCE_IP=$(imds meta-data/local-ipv4)
-export AWS_DEFAULT_REGION=$(imds meta-data/placement/region)
+AWS_DEFAULT_REGION=$(imds meta-data/placement/region)
+export AWS_DEFAULT_REGION
 
-key=$(printf '{"Ident": {"S": "%s"}}' "$INSTANCE_ID")
+progress() {
+  aws ec2 create-tags --resources "$INSTANCE_ID" --tags "Key=lifecycle:cloud-init,Value=$1"
+}
 
-# 1. Register: the instance exists, its lifecycle must wait.
-aws dynamodb update-item --table-name "$TABLE" --key "$key" \
-  --update-expression "SET ItemStatus = if_not_exists(ItemStatus, :pending), ItemType = :type, InstanceIp = :ip" \
-  --expression-attribute-values "$(printf '{":pending": {"S": "pending"}, ":type": {"S": "%s"}, ":ip": {"S": "%s"}}' "$ITEM_TYPE" "$INSTANCE_IP")"
+# 1. Registered: the instance exists, its lifecycle waits.
+progress registered
 
 # 2. The instance's own set-up goes here (packages, the cluster agent, ...).
 
-# 3. Last line: ready for the lifecycle. The table's stream resumes a parked launch.
-aws dynamodb update-item --table-name "$TABLE" --key "$key" \
-  --update-expression "SET ItemStatus = :ready" \
-  --condition-expression "ItemStatus IN (:new, :pending)" \
-  --expression-attribute-values '{":ready": {"S": "finished_cloud_init"}, ":new": {"S": "new"}, ":pending": {"S": "pending"}}'
+# 3. Last line: ready for the lifecycle.
+progress finished

@@ -3,6 +3,7 @@
 Fails on:
 - an IAM statement with a wildcard action, or a wildcard resource (`*`, or `*` in an ARN)
   without a condition narrowing it, unless listed in ALLOWED_WILDCARDS with its reason;
+- instances allowed anything but tagging themselves with cloud-init's progress tag;
 - an SSM document parameter without an `allowedPattern`, or not passed as an environment
   variable (`interpolationType: ENV_VAR`), or a script line with `{{ }}` (parameter splicing);
 - an SSM status rule matching a document the template does not define;
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (resource, statement Sid) -> why a wildcard resource is needed there.
 ALLOWED_WILDCARDS = {
+    ("ClusterFunction", "Instances"): "ec2:DescribeInstances has no resource-level permissions",
     ("ClusterFunction", "CancelUnregisteredCommands"): (
         "ssm:ListCommands has no resource-level permissions; ssm:CancelCommand is asked for "
         "commands by id, which IAM cannot name before they exist"
@@ -88,6 +90,19 @@ def check(template):
                 continue
             if arn == "*" or not narrowed:
                 problems.append(f"{where}: wildcard resource {arn} with no condition narrowing it")
+
+    # Instances: no right to the node table, and tags only on themselves, only cloud-init's.
+    for name, statement in statements(resources):
+        if name != "NodeRegistrationPolicy":
+            continue
+        actions = as_list(statement.get("Action", []))
+        if any(not str(a).startswith("ec2:CreateTags") for a in actions):
+            problems.append(f"{name}: instances may only tag themselves, not {actions}")
+        condition = statement.get("Condition", {})
+        if condition.get("StringEquals", {}).get("aws:ARN") != "${ec2:SourceInstanceARN}":
+            problems.append(f"{name}: CreateTags is not limited to the instance itself (aws:ARN)")
+        if condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") != ["lifecycle:cloud-init"]:
+            problems.append(f"{name}: CreateTags is not limited to the lifecycle:cloud-init tag")
 
     documents = {}
     for name, resource in resources.items():
@@ -170,7 +185,22 @@ def self_test(template):
         for statement in r["ClusterFunction"]["Properties"]["Policies"][0]["Statement"]:
             statement.pop("Condition", None)
 
-    for change in (wildcard_action, wildcard_resource, no_pattern, spliced, foreign_document, unconditioned_instances):
+    def instances_write_the_table(r):
+        r["NodeRegistrationPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Action"].append("dynamodb:UpdateItem")
+
+    def tag_any_instance(r):
+        del r["NodeRegistrationPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]["aws:ARN"]
+
+    for change in (
+        wildcard_action,
+        wildcard_resource,
+        no_pattern,
+        spliced,
+        foreign_document,
+        unconditioned_instances,
+        instances_write_the_table,
+        tag_any_instance,
+    ):
         if not broken(change):
             return [f"self-test: {change.__name__} was not caught"]
     return []

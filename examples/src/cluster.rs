@@ -23,6 +23,18 @@ pub enum ClusterError {
     /// The DNS update failed.
     #[error("DNS update failed: {0}")]
     Dns(String),
+    /// The node's Auto Scaling group is neither the managers' nor the workers'.
+    #[error("the node's group {0:?} is neither the managers' nor the workers'")]
+    UnknownGroup(Option<String>),
+}
+
+/// The cluster's Auto Scaling groups: a node's role is its group's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterGroups {
+    /// The managers' group.
+    pub managers: String,
+    /// The workers' group.
+    pub workers: String,
 }
 
 /// Where nodes are published: DNS names with one address per node.
@@ -102,6 +114,9 @@ pub struct ClusterNode {
     pub manager_dns_name: String,
     /// The DNS name workers are published under.
     pub worker_dns_name: String,
+    /// The groups that say a node's role (the Lambda sets them). `None` in local runs: the
+    /// record's `ItemType` says, as the original library's cloud-init wrote it.
+    pub groups: Option<ClusterGroups>,
 }
 
 impl Default for ClusterNode {
@@ -118,6 +133,7 @@ impl ClusterNode {
             dns: Arc::new(dns),
             manager_dns_name: "manager.cluster.internal".into(),
             worker_dns_name: "worker.cluster.internal".into(),
+            groups: None,
         }
     }
 }
@@ -231,13 +247,26 @@ impl ClusterNode {
     }
 
     fn is_worker(&self, ctx: &Context<'_>) -> bool {
-        ctx.record().item_type() == Some("worker")
+        self.role(ctx).is_ok_and(|role| role == "worker")
     }
 
+    /// `manager` or `worker`: by the node's Auto Scaling group (which the lifecycle action names,
+    /// and which only Auto Scaling sets), never by an attribute an instance could write.
     fn role(&self, ctx: &Context<'_>) -> Result<String, ClusterError> {
-        match ctx.record().item_type() {
-            Some(role @ ("manager" | "worker")) => Ok(role.to_owned()),
-            _ => Err(ClusterError::MissingAttribute("ItemType")),
+        let Some(groups) = &self.groups else {
+            return match ctx.record().item_type() {
+                Some(role @ ("manager" | "worker")) => Ok(role.to_owned()),
+                _ => Err(ClusterError::MissingAttribute("ItemType")),
+            };
+        };
+        let group = ctx
+            .lifecycle()
+            .map(|action| action.auto_scaling_group_name.as_str())
+            .or_else(|| ctx.record().get_str("AutoScalingGroupName"));
+        match group {
+            Some(g) if g == groups.managers => Ok("manager".to_owned()),
+            Some(g) if g == groups.workers => Ok("worker".to_owned()),
+            other => Err(ClusterError::UnknownGroup(other.map(str::to_owned))),
         }
     }
 

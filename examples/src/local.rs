@@ -426,6 +426,9 @@ pub async fn simulate<T: NodeTable>(
                 Outcome::Heartbeat { command_id } => {
                     timeline.push(line("", "", format!("heartbeat ({command_id})")));
                 }
+                Outcome::Registered { state, .. } => {
+                    timeline.push(line("", &state, "cloud-init progress".into()));
+                }
                 Outcome::Swept {
                     kept_alive,
                     expired,

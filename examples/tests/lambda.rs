@@ -143,6 +143,8 @@ fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
         .env("DNS_ZONE_ID", &zone_id)
         .env("MANAGER_DNS_NAME", "managers.lambda.cluster.internal")
         .env("WORKER_DNS_NAME", "workers.lambda.cluster.internal")
+        .env("MANAGER_GROUP_NAME", "cluster-managers")
+        .env("WORKER_GROUP_NAME", "cluster-nodes")
         .env("AWS_REGION", "eu-central-1")
         .env("AWS_ENDPOINT_URL", &endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")

@@ -130,6 +130,8 @@ impl Cluster {
             .env("DNS_ZONE_ID", &self.zone_id)
             .env("MANAGER_DNS_NAME", "managers.race.cluster.internal")
             .env("WORKER_DNS_NAME", "workers.race.cluster.internal")
+            .env("MANAGER_GROUP_NAME", "cluster-managers")
+            .env("WORKER_GROUP_NAME", "cluster-nodes")
             .env("AWS_REGION", "eu-central-1")
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ENDPOINT_URL_AUTO_SCALING", &self.autoscaling_endpoint)

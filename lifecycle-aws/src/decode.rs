@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use lifecycle_core::{CommandStatus, LifecycleAction, LifecycleTransition};
 use serde_json::{Map, Value};
 
+/// The instance tag cloud-init sets to say how far it got: `registered` (the instance exists,
+/// its lifecycle waits) and, as its last step, `finished` (ready for its lifecycle).
+pub const READY_TAG: &str = "lifecycle:cloud-init";
+
 /// Why an event could not be decoded. Nothing is written for any of these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -137,6 +141,20 @@ pub enum Notification {
         /// `status`.
         progress: CommandProgress,
     },
+    /// "Tag Change on Resource" of an EC2 instance: how an instance says how far its cloud-init
+    /// got (the tag [`READY_TAG`]), without any right to write the node table.
+    InstanceTagged {
+        /// The event id.
+        id: String,
+        /// The instance (`resources[0]`'s last path part).
+        instance_id: String,
+        /// The region it came from, if known.
+        region: Option<String>,
+        /// `changed-tag-keys`: the tags this change set or removed.
+        changed: Vec<String>,
+        /// `tags`: the instance's tags after the change.
+        tags: BTreeMap<String, String>,
+    },
     /// "Scheduled Event": the rule name names the state the scheduled machine starts in.
     Scheduled {
         /// The event id.
@@ -146,6 +164,35 @@ pub enum Notification {
         /// The region it came from, if known.
         region: Option<String>,
     },
+}
+
+impl Notification {
+    /// The event's id, if it has one (a hook's test notification has none).
+    pub fn event_id(&self) -> Option<&str> {
+        match self {
+            Notification::LifecycleAction { id, .. }
+            | Notification::InstanceActivity { id, .. }
+            | Notification::CommandStatus { id, .. }
+            | Notification::CommandInvocation { id, .. }
+            | Notification::InstanceTagged { id, .. }
+            | Notification::Scheduled { id, .. } => Some(id),
+            Notification::TestNotification => None,
+        }
+    }
+
+    /// The instance it is about, if one: every log line about an instance names it.
+    pub fn instance_id(&self) -> Option<&str> {
+        match self {
+            Notification::LifecycleAction { action, .. } => Some(&action.ec2_instance_id),
+            Notification::InstanceActivity { instance_id, .. } => instance_id.as_deref(),
+            Notification::CommandStatus { instance_ids, .. } => {
+                instance_ids.first().map(String::as_str)
+            }
+            Notification::CommandInvocation { instance_id, .. }
+            | Notification::InstanceTagged { instance_id, .. } => Some(instance_id),
+            Notification::TestNotification | Notification::Scheduled { .. } => None,
+        }
+    }
 }
 
 /// One DynamoDB Streams record of the node table.
@@ -352,6 +399,64 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
                 }
                 _ => Err(unsupported()),
             }
+        }
+        "aws.tag" if detail_type == "Tag Change on Resource" => {
+            let detail_at = format!("{at}.detail");
+            let detail = event
+                .get("detail")
+                .ok_or_else(|| DecodeError::Missing(detail_at.clone()))?;
+            let service = required_str(detail, &["service"], &format!("{detail_at}.service"))?;
+            let kind = required_str(
+                detail,
+                &["resource-type"],
+                &format!("{detail_at}.resource-type"),
+            )?;
+            if (service, kind) != ("ec2", "instance") {
+                return Err(unsupported());
+            }
+            let resource = event
+                .get("resources")
+                .and_then(Value::as_array)
+                .and_then(|r| r.first())
+                .and_then(Value::as_str)
+                .ok_or_else(|| DecodeError::Missing(format!("{at}.resources[0]")))?;
+            let instance_id = resource
+                .rsplit_once(":instance/")
+                .map(|(_, id)| id)
+                .filter(|id| id.starts_with("i-") && id.len() > 2)
+                .ok_or(DecodeError::WrongType {
+                    field: format!("{at}.resources[0]"),
+                    expected: "an EC2 instance ARN",
+                })?;
+            let changed = match detail.get("changed-tag-keys") {
+                Some(Value::Array(keys)) => keys
+                    .iter()
+                    .map(|k| k.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>(),
+                _ => None,
+            }
+            .ok_or(DecodeError::WrongType {
+                field: format!("{detail_at}.changed-tag-keys"),
+                expected: "an array of strings",
+            })?;
+            let tags = match detail.get("tags") {
+                Some(Value::Object(tags)) => tags
+                    .iter()
+                    .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                    .collect::<Option<BTreeMap<_, _>>>(),
+                _ => None,
+            }
+            .ok_or(DecodeError::WrongType {
+                field: format!("{detail_at}.tags"),
+                expected: "an object of strings",
+            })?;
+            Ok(Notification::InstanceTagged {
+                id,
+                instance_id: instance_id.to_owned(),
+                region,
+                changed,
+                tags,
+            })
         }
         "aws.events" if detail_type == "Scheduled Event" => {
             let resource = event

@@ -13,6 +13,7 @@
 pub mod actions;
 pub mod decode;
 pub mod effects;
+pub mod instances;
 pub mod lambda;
 pub mod local;
 pub mod runtime;

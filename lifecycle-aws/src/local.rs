@@ -337,4 +337,35 @@ impl NodeTable for MemoryTable {
         record.version = 1;
         Ok(self.records.insert_new(record))
     }
+
+    async fn register_instance(
+        &self,
+        ident: &str,
+        state: &str,
+        from: &[&str],
+        set: &[(String, serde_json::Value)],
+    ) -> Result<bool, StoreError> {
+        let apply = |record: &mut Record| {
+            record.state = state.to_owned();
+            record.version += 1;
+            for (key, value) in set {
+                record.attributes.insert(key.clone(), value.clone());
+            }
+        };
+        let mut new = Record::new(ident, state);
+        apply(&mut new);
+        if self.records.insert_new(new) {
+            return Ok(true);
+        }
+        Ok(self
+            .records
+            .update(ident, |record| {
+                let allowed = from.contains(&record.state.as_str());
+                if allowed {
+                    apply(record);
+                }
+                allowed
+            })
+            .unwrap_or(false))
+    }
 }

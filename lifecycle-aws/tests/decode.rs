@@ -1,7 +1,8 @@
 //! Decoding: the original library's real events, a sample of every other shape, and bad input.
 
 use lifecycle_aws::decode::{
-    CommandProgress, DecodeError, InstanceActivity, Invocation, Notification, decode_event,
+    CommandProgress, DecodeError, InstanceActivity, Invocation, Notification, READY_TAG,
+    decode_event,
 };
 use lifecycle_core::{CommandStatus, LifecycleTransition};
 use serde_json::{Value, json};
@@ -496,4 +497,70 @@ fn the_fuzz_corpus_decodes_or_fails_cleanly() {
         seen += 1;
     }
     assert!(seen >= 9, "the corpus has {seen} inputs");
+}
+
+fn tag_change(resource: &str, changed: Value, tags: Value) -> Value {
+    let mut event = eventbridge(
+        "aws.tag",
+        "Tag Change on Resource",
+        json!({"changed-tag-keys": changed, "service": "ec2", "resource-type": "instance",
+               "version": 3, "tags": tags}),
+    );
+    event["resources"] = json!([resource]);
+    event
+}
+
+#[test]
+fn an_instance_tagging_itself_is_its_cloud_init_progress() {
+    let event = tag_change(
+        "arn:aws:ec2:eu-central-1:123456789012:instance/i-0abc123def4567890",
+        json!(["lifecycle:cloud-init"]),
+        json!({"lifecycle:cloud-init": "finished", "Name": "worker"}),
+    );
+    match single(event.to_string().as_bytes()) {
+        Notification::InstanceTagged {
+            instance_id,
+            changed,
+            tags,
+            ..
+        } => {
+            assert_eq!(instance_id, "i-0abc123def4567890");
+            assert_eq!(changed, ["lifecycle:cloud-init"]);
+            assert_eq!(tags[READY_TAG], "finished");
+        }
+        other => panic!("expected a tag change, got {other:?}"),
+    }
+}
+
+#[test]
+fn tag_changes_of_other_resources_or_malformed_ones_are_typed_errors() {
+    let volume = tag_change(
+        "arn:aws:ec2:eu-central-1:1:volume/vol-1",
+        json!(["a"]),
+        json!({"a": "b"}),
+    );
+    let mut volume = volume;
+    volume["detail"]["resource-type"] = json!("volume");
+    assert!(matches!(
+        decode_event(volume.to_string().as_bytes()),
+        Err(DecodeError::Unsupported { .. })
+    ));
+    let not_an_instance = tag_change(
+        "arn:aws:ec2:eu-central-1:1:instance/",
+        json!(["a"]),
+        json!({}),
+    );
+    assert!(matches!(
+        decode_event(not_an_instance.to_string().as_bytes()),
+        Err(DecodeError::WrongType { field, .. }) if field == "event.resources[0]"
+    ));
+    let bad_tags = tag_change(
+        "arn:aws:ec2:eu-central-1:1:instance/i-1",
+        json!(["a"]),
+        json!({"a": 1}),
+    );
+    assert!(matches!(
+        decode_event(bad_tags.to_string().as_bytes()),
+        Err(DecodeError::WrongType { field, .. }) if field == "event.detail.tags"
+    ));
 }

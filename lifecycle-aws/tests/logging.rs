@@ -46,6 +46,21 @@ fn logs_are_json_lines_with_event_instance_state_and_trigger_and_no_secrets() {
         f.handle(command_status(&command_id, "i-7", "Failed", LONG_AGO))
             .await
             .unwrap();
+
+        // A malformed item holding a secret where a value of another type belongs: the error
+        // names the field and what was expected, never the value, and the failed message's
+        // line names its event and instance.
+        f.put(
+            json!({"Ident": "cmd-malformed", "ItemType": "command", "RunningOn": "i-7",
+            "LifecycleData": {"AutoScalingGroupName": "g", "LifecycleHookName": "h",
+                "EC2InstanceId": "i-7", "LifecycleTransition": "SWMTKN-1-in-the-wrong-place"}}),
+        )
+        .await;
+        let body = command_status("cmd-malformed", "i-7", "Success", LONG_AGO).to_string();
+        let sqs = json!({"Records": [{"messageId": "m-1", "body": body,
+            "eventSource": "aws:sqs", "awsRegion": "eu-central-1"}]});
+        let response = f.handle(sqs).await.unwrap();
+        assert_eq!(response["batchItemFailures"][0]["itemIdentifier"], "m-1");
     });
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(!text.contains("SWMTKN"), "a secret reached the logs");
@@ -63,9 +78,30 @@ fn logs_are_json_lines_with_event_instance_state_and_trigger_and_no_secrets() {
         "join, then the failure path's abandon: {text}"
     );
     for line in &lines {
-        assert_eq!(line["span"]["instance_id"], "i-7", "no instance on {line}");
-        assert!(line["span"]["event_id"].is_string(), "no event on {line}");
+        let named = |key: &str| {
+            line["span"][key]
+                .as_str()
+                .or(line["fields"][key].as_str())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            named("instance_id").as_deref(),
+            Some("i-7"),
+            "no instance on {line}"
+        );
+        assert!(named("event_id").is_some(), "no event on {line}");
     }
+    let failed = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "message failed")
+        .expect("the malformed item's message failed");
+    assert!(
+        failed["fields"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("a field has the wrong type or value: expected"),
+        "{failed}"
+    );
     for line in &fired {
         let fields = &line["fields"];
         for key in ["event_id", "ident", "from", "to", "trigger"] {

@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::node::*;
 use lifecycle_aws::runtime::{HandleError, Outcome};
 use lifecycle_core::{LifecycleResult, LifecycleTransition};
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[test]
 fn a_full_launch_and_termination_through_ssm_commands() {
@@ -187,10 +185,10 @@ fn a_launch_before_cloud_init_finished_parks_and_resumes_from_the_stream() {
             .send()
             .await
             .unwrap();
-        let new_image = dynamodb_json(&f.item("i-4").await.unwrap());
+        let new_image = common::dynamodb_json(&f.item("i-4").await.unwrap());
         let mut old_image = new_image.clone();
         old_image["ItemStatus"] = json!({"S": "pending"});
-        let stream = stream_record("i-4", "4000", new_image, old_image);
+        let stream = common::stream_record("i-4", "4000", new_image, old_image);
 
         // The resume's SendCommand fails (SSM unreachable): the batch reports the record as
         // failed, and the parked launch stays on the record for the retry.
@@ -238,14 +236,6 @@ fn a_launch_before_cloud_init_finished_parks_and_resumes_from_the_stream() {
         assert_eq!(f.attribute_number("i-4", "Version").await, version);
         assert!(f.completions().is_empty());
     });
-}
-
-/// A DynamoDB Streams invocation with one MODIFY record.
-fn stream_record(ident: &str, sequence: &str, new_image: Value, old_image: Value) -> Value {
-    json!({"Records": [{"eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
-        "awsRegion": "eu-central-1", "dynamodb": {"Keys": {"Ident": {"S": ident}},
-        "SequenceNumber": sequence, "NewImage": new_image, "OldImage": old_image,
-        "StreamViewType": "NEW_AND_OLD_IMAGES"}}]})
 }
 
 #[test]
@@ -345,22 +335,4 @@ fn the_seed_test_notification_and_bad_payloads() {
         assert!(matches!(err, HandleError::Decode(_)));
         assert!(!err.is_retryable());
     });
-}
-
-/// An item as DynamoDB Streams shows it.
-fn dynamodb_json(item: &HashMap<String, AttributeValue>) -> Value {
-    fn value(v: &AttributeValue) -> Value {
-        match v {
-            AttributeValue::S(s) => json!({"S": s}),
-            AttributeValue::N(n) => json!({"N": n}),
-            AttributeValue::Bool(b) => json!({"BOOL": b}),
-            AttributeValue::Null(_) => json!({"NULL": true}),
-            AttributeValue::L(l) => json!({"L": l.iter().map(value).collect::<Vec<_>>()}),
-            AttributeValue::M(m) => {
-                json!({"M": m.iter().map(|(k, v)| (k.clone(), value(v))).collect::<serde_json::Map<_, _>>()})
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    Value::Object(item.iter().map(|(k, v)| (k.clone(), value(v))).collect())
 }

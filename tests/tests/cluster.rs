@@ -5,7 +5,7 @@ use lifecycle_core::{
     CommandStatus, Event, LifecycleModel, LifecycleResult, LifecycleTransition, LocalEffects,
     MemoryStore, ModelReport, Record, StopReason, load_and_dispatch,
 };
-use lifecycle_examples::cluster::{ClusterNode, ClusterNodeState as S, MemoryDns};
+use lifecycle_examples::cluster::{ClusterGroups, ClusterNode, ClusterNodeState as S, MemoryDns};
 use lifecycle_tests::{block_on, command_result, launching, terminating};
 
 struct Harness {
@@ -22,8 +22,7 @@ impl Harness {
             store.insert(
                 Record::new(*id, *state)
                     .with("ItemType", *kind)
-                    .with("InstanceIp", format!("10.0.0.{}", id.len()))
-                    .with("WorkerToken", "SWMTKN-1-secret"),
+                    .with("InstanceIp", format!("10.0.0.{}", id.len())),
             );
         }
         let dns = MemoryDns::default();
@@ -211,4 +210,46 @@ fn terminating_an_abandoned_node_lets_it_go() {
         );
     }
     assert_eq!(h.store.writes(), 0);
+}
+
+/// With the groups configured (as the Lambda configures them), a node's role is its Auto
+/// Scaling group's: an `ItemType` on the record (which the original library's instances wrote)
+/// does not make a worker a manager.
+#[test]
+fn the_role_is_the_groups_not_the_records() {
+    let mut h = Harness::new(&[("i-1", "manager", "finished_cloud_init")]);
+    h.model.groups = Some(ClusterGroups {
+        managers: "managers".into(),
+        workers: "workers".into(),
+    });
+    // `launching` comes from the group `workers`.
+    let report = h.send(&launching("i-1"));
+    assert_eq!(report.stop, StopReason::Waiting);
+    let join = &h.effects.commands()[0];
+    assert_eq!(join.request.parameters["Role"], ["worker"]);
+    let result = h.last_command_result(CommandStatus::Success, LifecycleTransition::Launching);
+    h.send(&result);
+    assert_eq!(h.dns.addresses("worker.cluster.internal"), ["10.0.0.3"]);
+    assert!(h.dns.addresses("manager.cluster.internal").is_empty());
+}
+
+#[test]
+fn a_node_of_another_group_is_not_joined() {
+    let mut h = Harness::new(&[("i-1", "worker", "finished_cloud_init")]);
+    h.model.groups = Some(ClusterGroups {
+        managers: "cluster-managers".into(),
+        workers: "cluster-workers".into(),
+    });
+    let report = h.send(&launching("i-1"));
+    let failure = report.failure.expect("the join failed");
+    assert!(
+        failure
+            .cause
+            .to_string()
+            .contains("neither the managers' nor the workers'"),
+        "{}",
+        failure.cause
+    );
+    assert!(h.effects.commands().is_empty());
+    assert_eq!(report.lifecycle_result, Some(LifecycleResult::Abandon));
 }

@@ -16,9 +16,10 @@ use tracing::Instrument;
 
 use crate::actions::{ActionError, AutoScalingActions, Completed, LifecycleActions};
 use crate::decode::{
-    CommandProgress, DecodeError, Invocation, Notification, StreamChange, decode_value,
+    CommandProgress, DecodeError, Invocation, Notification, READY_TAG, StreamChange, decode_value,
 };
 use crate::effects::{AwsEffects, CommandSender, SsmCommands};
+use crate::instances::{Ec2Directory, InstanceDirectory, KnownInstances};
 use crate::store::{DynamoStore, NodeTable, PendingLifecycle, StoreError, pending_from_image};
 
 mod sweep;
@@ -74,6 +75,9 @@ pub enum HandleError {
         /// What failed.
         message: String,
     },
+    /// EC2 could not be asked about an instance. Redelivery retries.
+    #[error(transparent)]
+    Directory(#[from] crate::instances::DirectoryError),
     /// DynamoDB failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -88,6 +92,7 @@ impl HandleError {
         matches!(
             self,
             HandleError::UnknownInstance(_)
+                | HandleError::Directory(_)
                 | HandleError::CommandNotRegisteredYet(_)
                 | HandleError::CommandNotAwaitedYet(_)
                 | HandleError::Busy { .. }
@@ -131,6 +136,13 @@ pub enum Outcome {
     Parked {
         /// The instance.
         ident: String,
+    },
+    /// An instance reported its cloud-init progress: its record was written from EC2's facts.
+    Registered {
+        /// The instance.
+        ident: String,
+        /// The state its record is in now.
+        state: String,
     },
     /// A running command's progress: the lifecycle action got a heartbeat.
     Heartbeat {
@@ -201,6 +213,7 @@ pub struct Runtime<M, F, T = DynamoStore> {
     store: T,
     commands: Arc<dyn CommandSender>,
     actions: Arc<dyn LifecycleActions>,
+    instances: Arc<dyn InstanceDirectory>,
     new_model: F,
     command_grace: Duration,
     clock: Arc<dyn Clock>,
@@ -233,6 +246,7 @@ where
             Arc::new(AutoScalingActions::new(config)),
             new_model,
         )
+        .with_instances(Arc::new(Ec2Directory(aws_sdk_ec2::Client::new(config))))
     }
 }
 
@@ -254,6 +268,8 @@ where
             store: table,
             commands,
             actions,
+            // Local runs know no instances until told (`with_instances`).
+            instances: Arc::new(KnownInstances::default()),
             new_model,
             command_grace: Duration::from_secs(120),
             clock: Arc::new(SystemClock),
@@ -265,6 +281,13 @@ where
             sweep_rule: "lifecycle-sweep".to_owned(),
             _model: std::marker::PhantomData,
         }
+    }
+
+    /// Where instances reporting their cloud-init progress are looked up: EC2 (what
+    /// [`Runtime::new`] sets), or [`KnownInstances`] for local runs and tests.
+    pub fn with_instances(mut self, instances: Arc<dyn InstanceDirectory>) -> Self {
+        self.instances = instances;
+        self
     }
 
     /// Replaces the clock (tests).
@@ -367,6 +390,12 @@ where
                 let mut failures = Vec::new();
                 let mut outcomes = Vec::new();
                 for message in messages {
+                    let about = message.notification.as_ref().ok().map(|n| {
+                        (
+                            n.event_id().unwrap_or("").to_owned(),
+                            n.instance_id().unwrap_or("").to_owned(),
+                        )
+                    });
                     let result = match message.notification {
                         Ok(notification) => self.process(notification).await,
                         Err(e) => Err(e.into()),
@@ -374,7 +403,8 @@ where
                     match result {
                         Ok(outcome) => outcomes.push(outcome),
                         Err(e) => {
-                            tracing::error!(message_id = %message.message_id, error = %e, retryable = e.is_retryable(), "message failed");
+                            let (event_id, instance_id) = about.unwrap_or_default();
+                            tracing::error!(message_id = %message.message_id, event_id, instance_id, error = %e, retryable = e.is_retryable(), "message failed");
                             failures.push(json!({ "itemIdentifier": message.message_id }));
                         }
                     }
@@ -436,6 +466,76 @@ where
                 let span = tracing::info_span!("event", event_id = %id, rule = %rule);
                 self.scheduled(id, rule, region).instrument(span).await
             }
+            Notification::InstanceTagged {
+                id,
+                instance_id,
+                changed,
+                tags,
+                ..
+            } => {
+                if !changed.iter().any(|key| key == READY_TAG) {
+                    return Ok(ignored("a tag change that is not cloud-init's progress"));
+                }
+                let span = tracing::info_span!("event", event_id = %id, instance_id = %instance_id);
+                self.cloud_init_progress(instance_id, tags.get(READY_TAG).cloned())
+                    .instrument(span)
+                    .await
+            }
+        }
+    }
+
+    /// An instance tagged itself with how far its cloud-init got: `registered` puts its record
+    /// in the last state before the initial one (creating it), `finished` in the initial state
+    /// (the table's stream then resumes a parked launch). The record is written from what EC2
+    /// says about the instance (its private address, its group), never from what the instance
+    /// says: the tag is all it can set.
+    async fn cloud_init_progress(
+        &self,
+        instance: String,
+        step: Option<String>,
+    ) -> Result<Outcome, HandleError> {
+        let def = M::DEFINITION;
+        let (Some(initial), Some(waiting)) = (def.initial, def.before_initial.last()) else {
+            return Ok(ignored(
+                "the model has no initial state, or none before it: it does not follow cloud-init",
+            ));
+        };
+        let before: Vec<&str> = def.before_initial.iter().map(|s| s.name()).collect();
+        let (state, from): (&str, Vec<&str>) = match step.as_deref() {
+            Some("registered") => (waiting.name(), before.clone()),
+            Some("finished") => (initial.name(), before.clone()),
+            _ => {
+                return Ok(ignored(format!(
+                    "unknown cloud-init step {:?} (expected registered or finished)",
+                    step.unwrap_or_default()
+                )));
+            }
+        };
+        let Some(facts) = self.instances.describe(&instance).await? else {
+            return Err(HandleError::UnknownInstance(instance));
+        };
+        let mut set = Vec::new();
+        if let Some(ip) = facts.private_ip {
+            set.push(("InstanceIp".to_owned(), Value::from(ip)));
+        }
+        if let Some(group) = facts.group {
+            set.push(("AutoScalingGroupName".to_owned(), Value::from(group)));
+        }
+        if self
+            .store
+            .register_instance(&instance, state, &from, &set)
+            .await?
+        {
+            tracing::info!(state, "cloud-init progress recorded");
+            Ok(Outcome::Registered {
+                ident: instance,
+                state: state.to_owned(),
+            })
+        } else {
+            Ok(ignored(format!(
+                "the record is past cloud-init's `{}` step",
+                step.unwrap_or_default()
+            )))
         }
     }
 

@@ -296,6 +296,18 @@ pub trait NodeTable: Store<Error = StoreError> {
         ident: &str,
         state: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Puts an instance's record in `state` with the attributes `set`, creating it if there is
+    /// none, if it is in one of `from` otherwise: what cloud-init's progress does to a record
+    /// (the Lambda writes it, from EC2's facts). Moves the version; leaves a parked launch on
+    /// the record (the table's stream resumes it). `false` if the record is elsewhere.
+    fn register_instance(
+        &self,
+        ident: &str,
+        state: &str,
+        from: &[&str],
+        set: &[(String, serde_json::Value)],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// A borrowed node table is a node table.
@@ -390,6 +402,16 @@ impl<T: NodeTable + ?Sized> NodeTable for &T {
         state: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         (**self).create(ident, state)
+    }
+
+    fn register_instance(
+        &self,
+        ident: &str,
+        state: &str,
+        from: &[&str],
+        set: &[(String, serde_json::Value)],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).register_instance(ident, state, from, set)
     }
 }
 
@@ -888,6 +910,53 @@ impl NodeTable for DynamoStore {
             Ok(_) => Ok(true),
             Err(e) if is_conditional_failure(&e) => Ok(false),
             Err(e) => Err(self.request_error("PutItem", e)),
+        }
+    }
+
+    async fn register_instance(
+        &self,
+        ident: &str,
+        state: &str,
+        from: &[&str],
+        set: &[(String, serde_json::Value)],
+    ) -> Result<bool, StoreError> {
+        let mut names = HashMap::from([
+            ("#ident".to_owned(), attr::IDENT.to_owned()),
+            ("#status".to_owned(), attr::ITEM_STATUS.to_owned()),
+            ("#version".to_owned(), attr::VERSION.to_owned()),
+        ]);
+        let mut values =
+            HashMap::from([(":state".to_owned(), s(state)), (":one".to_owned(), n(1))]);
+        let mut update = String::from("SET #status = :state");
+        for (i, (key, value)) in set.iter().enumerate() {
+            names.insert(format!("#a{i}"), key.clone());
+            values.insert(format!(":a{i}"), to_attribute(value));
+            update.push_str(&format!(", #a{i} = :a{i}"));
+        }
+        update.push_str(" ADD #version :one");
+        let mut condition = String::from("attribute_not_exists(#ident)");
+        if !from.is_empty() {
+            let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":f{i}")).collect();
+            for (i, state) in from.iter().enumerate() {
+                values.insert(format!(":f{i}"), s(state));
+            }
+            condition.push_str(&format!(" OR #status IN ({})", placeholders.join(", ")));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
         }
     }
 }

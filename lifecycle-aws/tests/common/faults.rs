@@ -263,6 +263,21 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
             .map_err(|m| store_error("UpdateItem", m))?
     }
 
+    async fn register_instance(
+        &self,
+        ident: &str,
+        state: &str,
+        from: &[&str],
+        set: &[(String, serde_json::Value)],
+    ) -> Result<bool, StoreError> {
+        self.faults
+            .call_again("UpdateItem", || {
+                self.inner.register_instance(ident, state, from, set)
+            })
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
     async fn park_lifecycle(
         &self,
         ident: &str,

@@ -96,3 +96,38 @@ pub fn operation(request: &aws_smithy_runtime_api::client::orchestrator::HttpReq
     let target = request.headers().get("x-amz-target").unwrap_or("?");
     target.rsplit('.').next().unwrap_or(target).to_owned()
 }
+
+/// A DynamoDB Streams invocation with one MODIFY record.
+pub fn stream_record(
+    ident: &str,
+    sequence: &str,
+    new_image: serde_json::Value,
+    old_image: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({"Records": [{"eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-central-1", "dynamodb": {"Keys": {"Ident": {"S": ident}},
+        "SequenceNumber": sequence, "NewImage": new_image, "OldImage": old_image,
+        "StreamViewType": "NEW_AND_OLD_IMAGES"}}]})
+}
+
+/// An item as DynamoDB JSON (a stream record's image).
+pub fn dynamodb_json(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> serde_json::Value {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use serde_json::{Value, json};
+    fn value(v: &AttributeValue) -> Value {
+        match v {
+            AttributeValue::S(s) => json!({"S": s}),
+            AttributeValue::N(n) => json!({"N": n}),
+            AttributeValue::Bool(b) => json!({"BOOL": b}),
+            AttributeValue::Null(_) => json!({"NULL": true}),
+            AttributeValue::L(l) => json!({"L": l.iter().map(value).collect::<Vec<_>>()}),
+            AttributeValue::M(m) => {
+                json!({"M": m.iter().map(|(k, v)| (k.clone(), value(v))).collect::<serde_json::Map<_, _>>()})
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), value(v))).collect())
+}

@@ -1,0 +1,114 @@
+//! What EC2 itself says about an instance. When an instance reports its cloud-init progress
+//! (by tagging itself: [`READY_TAG`](crate::decode::READY_TAG)), the Lambda writes its record
+//! from these facts, so instances need no right to write the node table at all.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+
+/// An instance as EC2 describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceFacts {
+    /// Its private IPv4 address.
+    pub private_ip: Option<String>,
+    /// Its Auto Scaling group (the `aws:autoscaling:groupName` tag, which only Auto Scaling
+    /// sets).
+    pub group: Option<String>,
+}
+
+/// EC2 could not be asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("describing instance {instance}: {message}")]
+pub struct DirectoryError {
+    /// The instance.
+    pub instance: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Where the runtime looks instances up.
+#[async_trait::async_trait]
+pub trait InstanceDirectory: Send + Sync {
+    /// The instance's facts; `None` if EC2 has no such instance.
+    async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, DirectoryError>;
+}
+
+/// [`InstanceDirectory`] on EC2's `DescribeInstances`.
+#[derive(Debug, Clone)]
+pub struct Ec2Directory(pub aws_sdk_ec2::Client);
+
+#[async_trait::async_trait]
+impl InstanceDirectory for Ec2Directory {
+    async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, DirectoryError> {
+        let output = match self
+            .0
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => return Ok(None),
+            Err(e) => {
+                return Err(DirectoryError {
+                    instance: instance_id.to_owned(),
+                    message: format!(
+                        "DescribeInstances failed: {}",
+                        e.code().or(e.message()).unwrap_or("no answer")
+                    ),
+                });
+            }
+        };
+        let instance = output
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(instance_id));
+        Ok(instance.map(|i| InstanceFacts {
+            private_ip: i.private_ip_address().map(str::to_owned),
+            group: i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("aws:autoscaling:groupName"))
+                .and_then(|t| t.value())
+                .map(str::to_owned),
+        }))
+    }
+}
+
+/// Instances known in memory: for local runs and tests.
+///
+/// ```
+/// use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, KnownInstances};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let known = KnownInstances::default();
+/// known.add("i-1", InstanceFacts { private_ip: Some("10.0.0.7".into()), group: None });
+/// assert_eq!(known.describe("i-1").await.unwrap().unwrap().private_ip.as_deref(), Some("10.0.0.7"));
+/// assert_eq!(known.describe("i-2").await.unwrap(), None);
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct KnownInstances(Mutex<HashMap<String, InstanceFacts>>);
+
+impl KnownInstances {
+    /// Makes `instance_id` known.
+    pub fn add(&self, instance_id: &str, facts: InstanceFacts) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(instance_id.to_owned(), facts);
+    }
+}
+
+#[async_trait::async_trait]
+impl InstanceDirectory for KnownInstances {
+    async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, DirectoryError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(instance_id)
+            .cloned())
+    }
+}
