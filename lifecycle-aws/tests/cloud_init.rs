@@ -18,9 +18,13 @@ fn tagged(instance: &str, step: &str, id: &str) -> Value {
             "tags": {"lifecycle:cloud-init": step}}})
 }
 
+/// The region of these tests: their EC2 instances stay out of the other tests' (moto's SSM
+/// would target them all).
+const REGION: &str = "eu-west-1";
+
 /// An instance in moto's EC2: its id and private address.
 async fn run_instance() -> (String, String) {
-    let config = common::sdk_config().await;
+    let config = common::sdk_config_in(REGION).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let image = ec2
         .describe_images()
@@ -50,7 +54,7 @@ async fn run_instance() -> (String, String) {
 #[test]
 fn a_launch_waits_for_the_instance_to_tag_itself_finished_and_its_record_holds_ec2s_facts() {
     common::run(async {
-        let f = Fixture::new().await;
+        let f = Fixture::in_region(REGION).await;
         let (instance, ip) = run_instance().await;
 
         // Cloud-init's first step: the record is created, waiting, with EC2's address.
@@ -108,7 +112,7 @@ fn a_launch_waits_for_the_instance_to_tag_itself_finished_and_its_record_holds_e
 #[test]
 fn a_tag_for_an_instance_ec2_does_not_know_writes_nothing() {
     common::run(async {
-        let f = Fixture::new().await;
+        let f = Fixture::in_region(REGION).await;
         let err = f
             .handle(tagged("i-0000000000000dead", "finished", "tag-9"))
             .await

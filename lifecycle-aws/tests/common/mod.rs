@@ -14,6 +14,13 @@ use lifecycle_aws::store::DynamoStore;
 /// The SDK configured for the local server: loopback endpoint, a region, static test
 /// credentials.
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_in("eu-central-1").await
+}
+
+/// [`sdk_config`] in another region: moto keeps each region apart (its SSM targets every EC2
+/// instance of the region when a command names none, so tests that start instances keep them
+/// out of the others' region).
+pub async fn sdk_config_in(region: &'static str) -> SdkConfig {
     let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT").expect(
         "LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test, which starts moto_server",
     );
@@ -22,7 +29,7 @@ pub async fn sdk_config() -> SdkConfig {
         "tests talk to loopback only, not {endpoint}"
     );
     aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("eu-central-1"))
+        .region(Region::new(region))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .endpoint_url(endpoint)
         .load()

@@ -158,7 +158,12 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new() -> Self {
-        let config = super::sdk_config().await;
+        Self::in_region("eu-central-1").await
+    }
+
+    /// The fixture in `region` (see [`super::sdk_config_in`]).
+    pub async fn in_region(region: &'static str) -> Self {
+        let config = super::sdk_config_in(region).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let table = super::node_table(&dynamodb).await;
         let recorded = Arc::new(Recorded::default());
