@@ -2,8 +2,9 @@
 //! documents the syntax.
 //!
 //! Expansion is three steps, one module each: `ast` parses the `impl` block and its
-//! attributes, `check` validates the model and collects every error, `generate` (with
-//! `diagram`) writes the code.
+//! attributes, `check` validates the model and collects every error (the graph checks —
+//! reachability, liveness, loops, dead triggers — are `lifecycle-analysis`, a plain library
+//! that can be tested on its own), `generate` (with `diagram`) writes the code.
 
 mod ast;
 mod check;
