@@ -617,7 +617,7 @@ impl<'a> Context<'a> {
     /// original library's backup did). `None` if there is none. A store error is transient:
     /// the task fails and the event is delivered again.
     pub async fn load_record(&self, ident: &str) -> Result<Option<Record>, EffectError> {
-        let loaded = self.records()?.load_record(ident).await;
+        let loaded = self.records("load_record")?.load_record(ident).await;
         self.note(loaded.as_ref().map(|_| ()));
         loaded
     }
@@ -677,7 +677,7 @@ impl<'a> Context<'a> {
             set: &set,
             token: &token,
         };
-        let outcome = self.records()?.update_record(update).await;
+        let outcome = self.records("update_record")?.update_record(update).await;
         self.note(outcome.as_ref().map(|_| ()));
         match outcome? {
             CasOutcome::Applied { version } => {
@@ -698,10 +698,10 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn records(&self) -> Result<&'a dyn Records, EffectError> {
+    fn records(&self, operation: &'static str) -> Result<&'a dyn Records, EffectError> {
         self.records.ok_or_else(|| {
             EffectError::new(
-                "load_record",
+                operation,
                 "this context has no store: the dispatcher gives one; a context made by hand takes one with Context::with_records",
             )
         })

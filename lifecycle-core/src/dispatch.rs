@@ -563,7 +563,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         if steps > MAX_STEPS {
             return Err(DispatchError::Cycle(MAX_STEPS));
         }
-        match step(model, store, &mut ctx, state, in_failure, &mut report).await? {
+        match step(model, &def, store, &mut ctx, state, in_failure, &mut report).await? {
             Step::Moved(next) => state = next,
             Step::Stop(reason) => break reason,
             Step::Failed {
@@ -711,13 +711,13 @@ enum Step<S, E> {
 /// Tries the triggers of `state` and fires the first that passes.
 async fn step<M: LifecycleModel, St: Store>(
     model: &mut M,
+    def: &ModelDefinition<M::State>,
     store: &St,
     ctx: &mut Context<'_>,
     state: M::State,
     in_failure: bool,
     report: &mut ModelReport<M>,
 ) -> Result<Step<M::State, M::Error>, ModelDispatchError<M, St>> {
-    let def = model.definition();
     let mut blocked_by_event = false;
     for (index, transition) in def.triggers_from(state) {
         if !transition.accepts(ctx.event) {

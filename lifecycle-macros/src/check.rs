@@ -278,13 +278,7 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
         return None;
     }
     let mut checked = checked;
-    checked.outgoing = (0..config.states.len())
-        .map(|s| {
-            (0..model.transitions.len())
-                .filter(|&t| checked.transitions[t].sources.contains(&s))
-                .collect()
-        })
-        .collect();
+    checked.outgoing = graph(model, &checked).outgoing();
     check_transitions(model, &checked, errors);
     // A transition whose attribute was partly rejected, or dropped, would make the graph
     // checks report consequences of that mistake rather than new ones.

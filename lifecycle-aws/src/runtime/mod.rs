@@ -500,10 +500,12 @@ where
                 "the model has no initial state, or none before it: it does not follow cloud-init",
             ));
         };
-        let before: Vec<&str> = def.before_initial.iter().map(|s| s.name()).collect();
-        let (state, from): (&str, Vec<&str>) = match step.as_deref() {
-            Some("registered") => (waiting.name(), before.clone()),
-            Some("finished") => (initial.name(), before.clone()),
+        // Either step may come first or again: the record moves on only from a state before the
+        // initial one (or is created).
+        let from: Vec<&str> = def.before_initial.iter().map(|s| s.name()).collect();
+        let state = match step.as_deref() {
+            Some("registered") => waiting.name(),
+            Some("finished") => initial.name(),
             _ => {
                 return Ok(ignored(format!(
                     "unknown cloud-init step {:?} (expected registered or finished)",
