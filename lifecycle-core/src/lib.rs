@@ -109,6 +109,7 @@ mod dispatch;
 mod event;
 mod model;
 mod store;
+pub mod testing;
 
 pub use context::{
     ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, Context, EffectError, Effects,

@@ -32,7 +32,7 @@ impl Node {
 fn main() {
     use lifecycle_core::LifecycleModel;
     assert_eq!(Node::DEFINITION.external, &[NodeState::Quarantined]);
-    lifecycle_tests::block_on(async {
+    lifecycle_core::testing::block_on(async {
         let store = MemoryStore::new();
         store.insert(Record::new("i-1", "quarantined"));
         let mut record = store.get("i-1").unwrap();
@@ -40,7 +40,7 @@ fn main() {
             &mut Node,
             &store,
             &mut record,
-            &lifecycle_tests::terminating("i-1"),
+            &lifecycle_core::testing::terminating("i-1"),
             &LocalEffects::new(),
         )
         .await

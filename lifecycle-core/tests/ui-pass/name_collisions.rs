@@ -52,7 +52,7 @@ impl Node {
 }
 
 fn main() {
-    lifecycle_tests::block_on(async {
+    lifecycle_core::testing::block_on(async {
         let mut node = Node::default();
         let event = Event::scheduled("e-1", "manual");
         let mut record = Record::new("i-1", "a");

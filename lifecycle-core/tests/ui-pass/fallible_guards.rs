@@ -51,7 +51,7 @@ impl Node {
 }
 
 fn main() {
-    lifecycle_tests::block_on(async {
+    lifecycle_core::testing::block_on(async {
         for (lookup, end) in [
             (Ok(true), NodeState::Ready),
             (Ok(false), NodeState::Ready),
@@ -66,7 +66,7 @@ fn main() {
                 &mut node,
                 &store,
                 &mut record,
-                &lifecycle_tests::launching("i-1"),
+                &lifecycle_core::testing::launching("i-1"),
                 &LocalEffects::new(),
             )
             .await

@@ -5,11 +5,11 @@
 #[test]
 fn invalid_models_do_not_compile() {
     let cases = trybuild::TestCases::new();
-    cases.compile_fail("ui/*.rs");
+    cases.compile_fail("tests/ui/*.rs");
 }
 
 #[test]
 fn valid_models_compile_and_run() {
     let cases = trybuild::TestCases::new();
-    cases.pass("ui-pass/*.rs");
+    cases.pass("tests/ui-pass/*.rs");
 }

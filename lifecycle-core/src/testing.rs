@@ -1,0 +1,428 @@
+//! Testing a model in memory: events as AWS would deliver them, and a [`Harness`] that feeds
+//! them to a model the way the Lambda does — state in a [`MemoryStore`], commands recorded by
+//! [`LocalEffects`], command results fed back to the record that waits for them — and remembers
+//! which lifecycle actions ended, and how.
+//!
+//! The central pattern: a task sends a command and its transition `wait`s; the command's
+//! result moves the record on.
+//!
+//! ```
+//! use lifecycle_core::testing::Harness;
+//! use lifecycle_core::{CommandRequest, CommandStatus, Context, LifecycleResult, lifecycle_model};
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("{0}")]
+//! pub struct JoinError(String);
+//!
+//! pub struct Node;
+//!
+//! #[lifecycle_model(
+//!     states(FinishedCloudInit, Joining, Ready, Failed),
+//!     initial = FinishedCloudInit,
+//!     terminal(Ready, Failed),
+//!     failure = Failed,
+//!     error = JoinError,
+//! )]
+//! impl Node {
+//!     /// Ask the node to join the cluster, and wait for the command to finish.
+//!     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+//!     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+//!         let instance = ctx.record().ident.clone();
+//!         ctx.send_command(CommandRequest::new("ClusterJoin", [instance]))
+//!             .await
+//!             .map_err(|e| JoinError(e.to_string()))?;
+//!         Ok(())
+//!     }
+//!
+//!     #[transition(from = Joining, to = Ready, on(command))]
+//!     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # lifecycle_core::testing::block_on(async {
+//! let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+//!
+//! // The launch sends the command and waits: the lifecycle action stays open.
+//! let report = harness.launch("i-1").await.unwrap();
+//! assert_eq!(report.end, NodeState::Joining);
+//! assert_eq!(harness.commands()[0].request.document_name, "ClusterJoin");
+//! assert!(harness.completions().is_empty());
+//!
+//! // The command's result moves the record on, and ends the lifecycle action.
+//! harness.finish_command("i-1", CommandStatus::Success).await.unwrap();
+//! assert_eq!(harness.state("i-1"), Some(NodeState::Ready));
+//! assert_eq!(harness.completions()[0].result, LifecycleResult::Continue);
+//!
+//! // A failed command fails the launch: ABANDON.
+//! let mut harness = Harness::new(Node).with_instance("i-2", NodeState::FinishedCloudInit);
+//! harness.launch("i-2").await.unwrap();
+//! harness.finish_command("i-2", CommandStatus::Failed).await.unwrap();
+//! assert_eq!(harness.state("i-2"), Some(NodeState::Failed));
+//! assert_eq!(harness.completions()[0].result, LifecycleResult::Abandon);
+//! # });
+//! ```
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Poll, Wake, Waker};
+
+use crate::{
+    CommandStatus, Event, LifecycleAction, LifecycleModel, LifecycleResult, LifecycleTransition,
+    LocalEffects, MemoryStore, ModelDispatchError, ModelReport, Record, SentCommand, State,
+    StateChange, Store, dispatch,
+};
+
+/// The Auto Scaling group of the events built here.
+pub const GROUP: &str = "test-group";
+
+/// A lifecycle action of `instance` in group [`GROUP`], with a token, as Auto Scaling sends it.
+///
+/// ```
+/// use lifecycle_core::LifecycleTransition;
+/// use lifecycle_core::testing::action;
+/// let action = action("i-0abc123def4567890", LifecycleTransition::Launching);
+/// assert_eq!(action.lifecycle_hook_name, "test-group-launching");
+/// assert!(action.lifecycle_action_token.is_some());
+/// ```
+pub fn action(instance: &str, transition: LifecycleTransition) -> LifecycleAction {
+    let hook = match transition {
+        LifecycleTransition::Launching => "launching",
+        LifecycleTransition::Terminating => "terminating",
+    };
+    LifecycleAction {
+        auto_scaling_group_name: GROUP.into(),
+        lifecycle_hook_name: format!("{GROUP}-{hook}"),
+        lifecycle_action_token: Some(format!("token-{hook}-{instance}")),
+        ec2_instance_id: instance.into(),
+        lifecycle_transition: transition,
+        notification_metadata: None,
+        region: None,
+    }
+}
+
+/// A launching lifecycle action for `instance`.
+///
+/// ```
+/// use lifecycle_core::EventKind;
+/// let event = lifecycle_core::testing::launching("i-1");
+/// assert_eq!(event.kind, EventKind::Launching);
+/// assert_eq!(event.instance_id.as_deref(), Some("i-1"));
+/// ```
+pub fn launching(instance: &str) -> Event {
+    Event::lifecycle(
+        format!("launch-{instance}"),
+        action(instance, LifecycleTransition::Launching),
+    )
+}
+
+/// A terminating lifecycle action for `instance`.
+///
+/// ```
+/// use lifecycle_core::EventKind;
+/// let event = lifecycle_core::testing::terminating("i-1");
+/// assert_eq!(event.kind, EventKind::Terminating);
+/// ```
+pub fn terminating(instance: &str) -> Event {
+    Event::lifecycle(
+        format!("terminate-{instance}"),
+        action(instance, LifecycleTransition::Terminating),
+    )
+}
+
+/// The result of command `command_id`, sent for `instance` during its `transition` lifecycle
+/// action.
+///
+/// ```
+/// use lifecycle_core::{CommandStatus, LifecycleTransition};
+/// use lifecycle_core::testing::command_result;
+/// let event = command_result("i-1", "cmd-1", CommandStatus::Failed, LifecycleTransition::Launching);
+/// assert!(!event.succeeded());
+/// assert!(event.lifecycle.is_some());
+/// ```
+pub fn command_result(
+    instance: &str,
+    command_id: &str,
+    status: CommandStatus,
+    transition: LifecycleTransition,
+) -> Event {
+    Event::command_result(
+        format!("result-{command_id}-{status}"),
+        command_id,
+        status,
+        instance,
+        Some(action(instance, transition)),
+    )
+}
+
+/// The scheduled rule `rule` fired.
+///
+/// ```
+/// use lifecycle_core::EventKind;
+/// let event = lifecycle_core::testing::scheduled("backup");
+/// assert_eq!(event.kind, EventKind::Scheduled { rule: "backup".into() });
+/// ```
+pub fn scheduled(rule: &str) -> Event {
+    Event::scheduled(format!("schedule-{rule}"), rule)
+}
+
+/// Runs `future` to completion on the current thread, with no async runtime: enough for
+/// models whose tasks only await the [`Context`](crate::Context). A task that needs a runtime
+/// (a timer, a socket) is tested under `#[tokio::test]` instead.
+///
+/// ```
+/// let answer = lifecycle_core::testing::block_on(async { 6 * 7 });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// A lifecycle action an event ended, and the result the Lambda would complete it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The event that ended it.
+    pub event_id: String,
+    /// The action.
+    pub action: LifecycleAction,
+    /// CONTINUE or ABANDON.
+    pub result: LifecycleResult,
+}
+
+/// A model, its records in a [`MemoryStore`] and the commands its tasks sent: events go in,
+/// [`Report`](crate::Report)s come out. See the [module documentation](self) for the pattern.
+pub struct Harness<M: LifecycleModel> {
+    model: M,
+    store: MemoryStore,
+    effects: LocalEffects,
+    completions: Vec<Completion>,
+    delivered: usize,
+}
+
+impl<M: LifecycleModel> Harness<M> {
+    /// A harness around `model`, with no records.
+    pub fn new(model: M) -> Self {
+        Harness {
+            model,
+            store: MemoryStore::new(),
+            effects: LocalEffects::new(),
+            completions: Vec::new(),
+            delivered: 0,
+        }
+    }
+
+    /// Adds a record for `instance` in `state` (what cloud-init, or an earlier lifecycle, left).
+    pub fn with_instance(self, instance: &str, state: M::State) -> Self {
+        self.insert(Record::new(instance, state.name()));
+        self
+    }
+
+    /// Adds (or replaces) a record, with whatever attributes it carries.
+    ///
+    /// ```
+    /// # use lifecycle_core::{Context, lifecycle_model, Record};
+    /// # use lifecycle_core::testing::Harness;
+    /// # #[derive(Debug, thiserror::Error)] #[error("e")] pub struct E;
+    /// # pub struct M;
+    /// # #[lifecycle_model(states(A, B), initial = A, terminal(B), error = E)]
+    /// # impl M {
+    /// #     #[transition(from = A, to = B, ignore_errors)]
+    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
+    /// # }
+    /// let harness = Harness::new(M);
+    /// harness.insert(Record::new("i-1", "a").with("PrivateIp", "10.0.0.7"));
+    /// assert_eq!(harness.record("i-1").unwrap().get_str("PrivateIp"), Some("10.0.0.7"));
+    /// ```
+    pub fn insert(&self, record: Record) {
+        self.store.insert(record);
+    }
+
+    /// Delivers a launching lifecycle action for `instance` ([`launching`]).
+    pub async fn launch(
+        &mut self,
+        instance: &str,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        self.deliver(&launching(instance)).await
+    }
+
+    /// Delivers a terminating lifecycle action for `instance` ([`terminating`]).
+    pub async fn terminate(
+        &mut self,
+        instance: &str,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        self.deliver(&terminating(instance)).await
+    }
+
+    /// Delivers the result of the command `instance`'s record waits for (the first, if it
+    /// waits for several), with the lifecycle action the command was sent for.
+    ///
+    /// # Panics
+    ///
+    /// If the record does not exist or waits for no command: a test that expects a wait
+    /// should fail there.
+    pub async fn finish_command(
+        &mut self,
+        instance: &str,
+        status: CommandStatus,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        let record = self
+            .record(instance)
+            .unwrap_or_else(|| panic!("no record for {instance}"));
+        let command_id = record
+            .awaited_commands()
+            .next()
+            .unwrap_or_else(|| panic!("{instance} waits for no command (state `{}`)", record.state))
+            .to_owned();
+        let lifecycle = self
+            .effects
+            .commands()
+            .into_iter()
+            .find(|c| c.command_id == command_id)
+            .and_then(|c| c.lifecycle);
+        let event = Event::command_result(
+            format!("result-{command_id}"),
+            command_id,
+            status,
+            instance,
+            lifecycle,
+        );
+        self.deliver(&event).await
+    }
+
+    /// Delivers the scheduled rule `rule` ([`scheduled`]). Its record (`Ident` = the rule) is
+    /// created in the state of the same name the first time, and a run that ended starts
+    /// over, as the Lambda does.
+    ///
+    /// # Panics
+    ///
+    /// If `rule` names no state of the model.
+    pub async fn schedule(
+        &mut self,
+        rule: &str,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        let start: M::State = rule
+            .parse()
+            .unwrap_or_else(|_| panic!("scheduled rule `{rule}` names no state of the model"));
+        match self.store.get(rule) {
+            None => self.store.insert(Record::new(rule, start.name())),
+            Some(record) => {
+                let ended = record
+                    .state
+                    .parse::<M::State>()
+                    .is_ok_and(|s| M::DEFINITION.is_terminal(s) && s != start);
+                if ended {
+                    let token = format!("harness-restart.{}", record.version + 1);
+                    let change = StateChange {
+                        ident: rule,
+                        from: &record.state,
+                        version: record.version,
+                        to: start.name(),
+                        set: &[],
+                        token: &token,
+                    };
+                    self.store
+                        .compare_and_set(change)
+                        .await
+                        .expect("the in-memory store cannot fail");
+                }
+            }
+        }
+        self.deliver(&scheduled(rule)).await
+    }
+
+    /// Delivers any event to the record it is about (a scheduled event's record is its
+    /// rule's, which must exist: see [`Harness::schedule`]). Each delivery is a new one, as a
+    /// redelivery by SQS would be.
+    pub async fn deliver(
+        &mut self,
+        event: &Event,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        self.delivered += 1;
+        let ident = match &event.kind {
+            crate::EventKind::Scheduled { rule } => rule.clone(),
+            _ => event.instance_id.clone().unwrap_or_default(),
+        };
+        let mut record = self
+            .store
+            .load(&ident)
+            .await
+            .map_err(crate::DispatchError::Store)?
+            .ok_or_else(|| crate::DispatchError::UnknownRecord(ident.clone()))?;
+        let report = dispatch(
+            &mut self.model,
+            &self.store,
+            &mut record,
+            event,
+            &self.effects,
+        )
+        .await?;
+        if let (Some(result), Some(action)) = (report.lifecycle_result, &event.lifecycle) {
+            self.completions.push(Completion {
+                event_id: event.id.clone(),
+                action: action.clone(),
+                result,
+            });
+        }
+        Ok(report)
+    }
+
+    /// The state `ident`'s record is in, if it exists and names a state of the model.
+    pub fn state(&self, ident: &str) -> Option<M::State> {
+        self.store.get(ident).and_then(|r| r.state.parse().ok())
+    }
+
+    /// `ident`'s record as stored.
+    pub fn record(&self, ident: &str) -> Option<Record> {
+        self.store.get(ident)
+    }
+
+    /// Every command sent so far, in order.
+    pub fn commands(&self) -> Vec<SentCommand> {
+        self.effects.commands()
+    }
+
+    /// Every heartbeat recorded so far.
+    pub fn heartbeats(&self) -> Vec<LifecycleAction> {
+        self.effects.heartbeats()
+    }
+
+    /// The lifecycle actions ended so far, in order.
+    pub fn completions(&self) -> &[Completion] {
+        &self.completions
+    }
+
+    /// How many events were delivered.
+    pub fn delivered(&self) -> usize {
+        self.delivered
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The model, to change what its tasks will do next (make one fail, say).
+    pub fn model_mut(&mut self) -> &mut M {
+        &mut self.model
+    }
+
+    /// The store, to inspect or seed it directly.
+    pub fn store(&self) -> &MemoryStore {
+        &self.store
+    }
+}
