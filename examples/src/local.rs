@@ -7,21 +7,22 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
-use lifecycle_aws::effects::{CommandSender, carries_marker};
 use lifecycle_aws::runtime::{Outcome, Runtime};
 use lifecycle_aws::store::NodeTable;
-use lifecycle_core::{
-    CommandRequest, EffectError, LifecycleAction, LifecycleResult, LifecycleTransition, Record,
-    StateChange,
+use lifecycle_aws::testing::{
+    RecordingActions, RecordingCommands, command_status_event, lifecycle_action_event,
+    stream_record_event,
 };
+use lifecycle_core::{LifecycleResult, LifecycleTransition, Record, StateChange};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cluster::{ClusterNode, MemoryDns};
+
+/// The simulated Auto Scaling group.
+const GROUP: &str = "cluster-nodes";
 
 /// One instance of the simulated group.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -194,99 +195,6 @@ pub struct Report {
     pub events: usize,
 }
 
-/// SSM, simulated: commands are recorded, and the simulator delivers their results.
-#[derive(Debug, Default)]
-pub struct SimulatedSsm {
-    sent: Mutex<Vec<(String, CommandRequest)>>,
-    /// Commands ever sent: ids are never reused, even after a cancel.
-    count: std::sync::atomic::AtomicUsize,
-}
-
-impl SimulatedSsm {
-    /// The commands sent so far, with their ids.
-    pub fn sent(&self) -> Vec<(String, CommandRequest)> {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl CommandSender for SimulatedSsm {
-    async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
-        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        let n = self
-            .count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
-        let command_id = format!("{n:08x}-5151-4000-8000-{n:012x}");
-        sent.push((command_id.clone(), request.clone()));
-        Ok(command_id)
-    }
-
-    async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
-        self.sent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(id, _)| id != command_id);
-        Ok(())
-    }
-
-    async fn find(
-        &self,
-        request: &CommandRequest,
-        marker: &str,
-    ) -> Result<Option<String>, EffectError> {
-        Ok(self
-            .sent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(_, sent)| {
-                sent.instance_ids.first() == request.instance_ids.first()
-                    && carries_marker(sent.comment.as_deref(), marker)
-            })
-            .map(|(id, _)| id.clone()))
-    }
-}
-
-/// Auto Scaling, simulated: completions and heartbeats are recorded.
-#[derive(Debug, Default)]
-pub struct SimulatedAutoScaling {
-    completions: Mutex<Vec<(String, Completion)>>,
-}
-
-#[async_trait::async_trait]
-impl LifecycleActions for SimulatedAutoScaling {
-    async fn complete(
-        &self,
-        action: &LifecycleAction,
-        _region: Option<&str>,
-        result: LifecycleResult,
-    ) -> Result<Completed, ActionError> {
-        let mut completions = self.completions.lock().unwrap_or_else(|e| e.into_inner());
-        let completion = Completion {
-            transition: action.lifecycle_transition,
-            result,
-        };
-        // Like Auto Scaling: an action completes once.
-        if completions
-            .iter()
-            .any(|(id, c)| *id == action.ec2_instance_id && c.transition == completion.transition)
-        {
-            return Ok(Completed::NoActiveAction);
-        }
-        completions.push((action.ec2_instance_id.clone(), completion));
-        Ok(Completed::Done)
-    }
-
-    async fn heartbeat(
-        &self,
-        _action: &LifecycleAction,
-        _region: Option<&str>,
-    ) -> Result<Completed, ActionError> {
-        Ok(Completed::Done)
-    }
-}
-
 /// An event to deliver, and its label in the timeline.
 struct Delivery {
     instance: String,
@@ -311,8 +219,8 @@ pub async fn simulate<T: NodeTable>(
     table: T,
 ) -> Result<Report, SimulationError> {
     scenario.validate()?;
-    let ssm = Arc::new(SimulatedSsm::default());
-    let autoscaling = Arc::new(SimulatedAutoScaling::default());
+    let ssm = Arc::new(RecordingCommands::new());
+    let autoscaling = Arc::new(RecordingActions::new());
     let dns = MemoryDns::default();
     let model_dns = dns.clone();
     let runtime = Runtime::with_parts(table, ssm.clone(), autoscaling.clone(), move || {
@@ -420,7 +328,7 @@ pub async fn simulate<T: NodeTable>(
                     queue.push_back(Delivery {
                         instance: delivery.instance.clone(),
                         label: "stream".into(),
-                        payload: stream_record(&before, &after),
+                        payload: stream_record_event(&before, &after),
                     });
                 }
                 Outcome::Heartbeat { command_id } => {
@@ -460,17 +368,13 @@ pub async fn simulate<T: NodeTable>(
             queue.push_back(Delivery {
                 instance: target.clone(),
                 label: format!("command {status}"),
-                payload: command_status(command_id, target, &request.document_name, status),
+                payload: command_status_event(command_id, target, &request.document_name, status),
             });
         }
         commands_seen = sent.len();
     }
 
-    let completions = autoscaling
-        .completions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let completions = autoscaling.completions();
     let mut nodes = Vec::new();
     for node in &scenario.nodes {
         nodes.push(NodeOutcome {
@@ -479,8 +383,11 @@ pub async fn simulate<T: NodeTable>(
             state: load(runtime.store(), &node.id).await?.state,
             completions: completions
                 .iter()
-                .filter(|(id, _)| *id == node.id)
-                .map(|(_, c)| *c)
+                .filter(|c| c.action.ec2_instance_id == node.id)
+                .map(|c| Completion {
+                    transition: c.action.lifecycle_transition,
+                    result: c.result,
+                })
                 .collect(),
         });
     }
@@ -535,85 +442,15 @@ async fn set_state<T: NodeTable>(
     }
 }
 
-/// An Auto Scaling lifecycle action, as EventBridge delivers it.
+/// An Auto Scaling lifecycle action of the simulated group, as EventBridge delivers it.
 fn lifecycle_event(instance: &str, transition: LifecycleTransition) -> Delivery {
-    let (detail_type, label, hook) = match transition {
-        LifecycleTransition::Launching => (
-            "EC2 Instance-launch Lifecycle Action",
-            "launching",
-            "cluster-nodes-on-launch",
-        ),
-        LifecycleTransition::Terminating => (
-            "EC2 Instance-terminate Lifecycle Action",
-            "terminating",
-            "cluster-nodes-on-terminate",
-        ),
+    let label = match transition {
+        LifecycleTransition::Launching => "launching",
+        LifecycleTransition::Terminating => "terminating",
     };
     Delivery {
         instance: instance.to_owned(),
         label: label.to_owned(),
-        payload: json!({
-            "version": "0", "id": format!("{label}-{instance}"), "detail-type": detail_type,
-            "source": "aws.autoscaling", "account": "123456789012", "time": "2026-11-25T10:00:00Z",
-            "region": "eu-central-1",
-            "resources": ["arn:aws:autoscaling:eu-central-1:123456789012:autoScalingGroup:0:autoScalingGroupName/cluster-nodes"],
-            "detail": {
-                "LifecycleActionToken": format!("token-{label}-{instance}"),
-                "AutoScalingGroupName": "cluster-nodes", "LifecycleHookName": hook,
-                "EC2InstanceId": instance, "LifecycleTransition": transition.as_aws_str(),
-                "NotificationMetadata": "{\"cluster\": \"local\"}"
-            }
-        }),
+        payload: lifecycle_action_event(instance, GROUP, transition),
     }
-}
-
-/// An SSM command status-change event, as EventBridge delivers it.
-fn command_status(command_id: &str, instance: &str, document: &str, status: &str) -> Value {
-    json!({
-        "version": "0", "id": format!("{command_id}-{status}"),
-        "detail-type": "EC2 Command Status-change Notification", "source": "aws.ssm",
-        "account": "123456789012", "time": "2026-11-25T10:00:05Z", "region": "eu-central-1",
-        "resources": [format!("arn:aws:ec2:eu-central-1:123456789012:instance/{instance}")],
-        "detail": {
-            "command-id": command_id, "document-name": document, "status": status,
-            "requested-date-time": "2026-11-25T10:00:01.000Z", "expire-after": "2026-11-25T12:00:01.000Z",
-            "output-s3bucket-name": "", "output-s3key-prefix": "", "parameters": "{}"
-        }
-    })
-}
-
-/// The DynamoDB Streams record of a change to `before`, giving `after`.
-fn stream_record(before: &Record, after: &Record) -> Value {
-    fn item(record: &Record) -> Value {
-        let mut item: serde_json::Map<String, Value> = record
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), attribute(v)))
-            .collect();
-        item.insert("Ident".into(), json!({"S": record.ident}));
-        item.insert("ItemStatus".into(), json!({"S": record.state}));
-        item.insert("Version".into(), json!({"N": record.version.to_string()}));
-        Value::Object(item)
-    }
-    fn attribute(value: &Value) -> Value {
-        match value {
-            Value::Null => json!({"NULL": true}),
-            Value::Bool(b) => json!({"BOOL": b}),
-            Value::Number(n) => json!({"N": n.to_string()}),
-            Value::String(s) => json!({"S": s}),
-            Value::Array(items) => json!({"L": items.iter().map(attribute).collect::<Vec<_>>()}),
-            Value::Object(map) => {
-                json!({"M": map.iter().map(|(k, v)| (k.clone(), attribute(v))).collect::<serde_json::Map<_, _>>()})
-            }
-        }
-    }
-    json!({"Records": [{
-        "eventID": format!("{}-{}", after.ident, after.version), "eventName": "MODIFY",
-        "eventSource": "aws:dynamodb", "awsRegion": "eu-central-1",
-        "dynamodb": {
-            "Keys": {"Ident": {"S": after.ident}},
-            "OldImage": item(before), "NewImage": item(after),
-            "StreamViewType": "NEW_AND_OLD_IMAGES"
-        }
-    }]})
 }

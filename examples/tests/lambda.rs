@@ -186,3 +186,28 @@ fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
     assert_eq!(fired[0]["fields"]["trigger"], "join_cluster");
     assert_eq!(fired[0]["span"]["instance_id"], "i-0lambda");
 }
+
+/// A missing variable stops the binary with one sentence naming it, not a `Debug` struct.
+#[test]
+fn a_missing_variable_is_reported_as_a_sentence() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cluster-lambda"))
+        .env_clear()
+        .env("LIFECYCLE_TABLE", "nodes")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "Error: environment variable DNS_ZONE_ID: not set: name the Route 53 hosted zone nodes are published in\n"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_backup-lambda"))
+        .env_clear()
+        .env("BACKUP_INSTANCE", "i-0data")
+        .env("BACKUP_DESTINATION", "s3://backups")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "Error: environment variable LIFECYCLE_TABLE: not set: name the node table\n"
+    );
+}

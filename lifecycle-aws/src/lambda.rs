@@ -1,18 +1,47 @@
-//! The Lambda: configuration from the environment, JSON logs, and the handler loop.
+//! The Lambda: configuration from the environment, JSON logs, and the handler.
+//!
+//! Two shapes. The one-liner, [`run`], does everything: configuration, JSON logs, the AWS
+//! clients, the invocation loop. The composable one is the usual `lambda_runtime` shape, with
+//! your own `main`, your own tracing subscriber and your own service around the runtime:
+//!
+//! ```no_run
+//! # use lifecycle_core::{lifecycle_model, Context};
+//! # pub struct Node;
+//! # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
+//! # impl Node {
+//! #     #[transition(from = Start, to = Done, ignore_errors)]
+//! #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+//! # }
+//! use std::sync::Arc;
+//! use lambda_runtime::{LambdaEvent, service_fn};
+//! use lifecycle_aws::lambda::{LambdaConfig, invoke};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     // Your subscriber (the runtime logs through `tracing`, with the event and instance id
+//!     // in a span around each event).
+//!     tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default())?;
+//!     let config = LambdaConfig::from_env()?;
+//!     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+//!     let runtime = Arc::new(config.runtime(&sdk, || Node));
+//!     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+//!         invoke(runtime.clone(), event)
+//!     }))
+//!     .await
+//! }
+//! ```
+//!
+//! Cargo features (both default): `lambda` ([`run`], [`invoke`]; needs `lambda_runtime`) and
+//! `json-logs` ([`json_subscriber`], installed by [`run`]; needs `tracing-subscriber`). A
+//! crate that only tests its model with [`testing`](crate::testing), or drives [`Runtime`]
+//! itself, can turn both off.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use lambda_runtime::{LambdaEvent, service_fn};
+use aws_config::SdkConfig;
 use lifecycle_core::LifecycleModel;
-use serde_json::Value;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
 
-use crate::runtime::{HandleError, Runtime};
+use crate::runtime::Runtime;
 
 /// The Lambda's configuration, from environment variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +69,45 @@ pub struct LambdaConfig {
 }
 
 /// A configuration variable is missing or invalid.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Its `Debug` is its sentence too: `main` returning it prints
+/// `Error: environment variable LIFECYCLE_TABLE: not set: name the node table`, not a struct.
+///
+/// ```
+/// let error = lifecycle_aws::lambda::LambdaConfig::from_vars(|_| None).unwrap_err();
+/// assert_eq!(format!("{error:?}"), "environment variable LIFECYCLE_TABLE: not set: name the node table");
+/// ```
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error("environment variable {name}: {problem}")]
 pub struct ConfigError {
     /// The variable.
     pub name: &'static str,
     /// What is wrong with it.
     pub problem: String,
+}
+
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// The environment variable `name`, which must be set and not empty; `purpose` says what it
+/// names, for the error.
+///
+/// ```
+/// # unsafe { std::env::remove_var("DNS_ZONE_ID") };
+/// let error = lifecycle_aws::lambda::required_var("DNS_ZONE_ID", "the hosted zone").unwrap_err();
+/// assert_eq!(error.to_string(), "environment variable DNS_ZONE_ID: not set: name the hosted zone");
+/// ```
+pub fn required_var(name: &'static str, purpose: &str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ConfigError {
+            name,
+            problem: format!("not set: name {purpose}"),
+        })
 }
 
 impl LambdaConfig {
@@ -93,7 +154,8 @@ impl LambdaConfig {
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "lifecycle-sweep".into());
         let log = var("LIFECYCLE_LOG").unwrap_or_else(|| "info".into());
-        EnvFilter::try_new(&log).map_err(|e| ConfigError {
+        #[cfg(feature = "json-logs")]
+        tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| ConfigError {
             name: "LIFECYCLE_LOG",
             problem: format!("`{log}`: {e}"),
         })?;
@@ -109,17 +171,50 @@ impl LambdaConfig {
             sweep_rule,
         })
     }
+
+    /// The runtime this configuration describes, on the table it names, with the AWS clients
+    /// built from `sdk`; each event gets a fresh model from `new_model`.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, Context};
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
+    /// # impl Node {
+    /// #     #[transition(from = Start, to = Done, ignore_errors)]
+    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+    /// # }
+    /// use lifecycle_aws::lambda::LambdaConfig;
+    /// let config = LambdaConfig::from_vars(|name| (name == "LIFECYCLE_TABLE").then(|| "nodes".to_owned())).unwrap();
+    /// let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+    /// let runtime = config.runtime(&sdk, || Node);
+    /// assert_eq!(runtime.store().table(), "nodes");
+    /// ```
+    pub fn runtime<M, F>(&self, sdk: &SdkConfig, new_model: F) -> Runtime<M, F>
+    where
+        M: LifecycleModel,
+        F: Fn() -> M + Send + Sync,
+    {
+        Runtime::new(sdk, self.table.clone(), new_model)
+            .with_command_grace(self.command_grace)
+            .with_wait_deadline(self.wait_deadline)
+            .with_claim_lease(self.claim_lease)
+            .with_heartbeat_interval(self.heartbeat_interval)
+            .with_sweep_budget(self.sweep_budget)
+            .with_retention(self.retention)
+            .with_sweep_rule(self.sweep_rule.clone())
+    }
 }
 
+#[cfg(feature = "json-logs")]
 /// The JSON log subscriber the Lambda uses, writing to `writer`: one JSON object per line, with
 /// the fields of the current span (event id, instance id) on every line.
 pub fn json_subscriber<W>(filter: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(EnvFilter::new(filter))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
@@ -128,8 +223,9 @@ where
 }
 
 /// Runs the Lambda for the model `new_model` builds: reads [`LambdaConfig`] from the
-/// environment, sets up JSON logs, builds the AWS clients once per container, and handles
-/// invocations until the runtime stops it.
+/// environment, sets up JSON logs ([`json_subscriber`], unless the process already has a
+/// subscriber, or the `json-logs` feature is off), builds the AWS clients once per container,
+/// and handles invocations until the runtime stops it.
 ///
 /// Started as `bootstrap --invoke EVENT.json` it handles that one event instead, prints the
 /// answer as the last line of its output and exits (non-zero if handling failed): a local
@@ -148,31 +244,34 @@ where
 ///     lifecycle_aws::run(|| Node).await
 /// }
 /// ```
+#[cfg(feature = "lambda")]
 pub async fn run<M, F>(new_model: F) -> Result<(), lambda_runtime::Error>
 where
     M: LifecycleModel + 'static,
     F: Fn() -> M + Send + Sync + 'static,
 {
+    use std::sync::Arc;
+
     let config = LambdaConfig::from_env()?;
-    tracing::subscriber::set_global_default(json_subscriber(&config.log, std::io::stdout))?;
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let runtime = Arc::new(
-        Runtime::new(&sdk, config.table, new_model)
-            .with_command_grace(config.command_grace)
-            .with_wait_deadline(config.wait_deadline)
-            .with_claim_lease(config.claim_lease)
-            .with_heartbeat_interval(config.heartbeat_interval)
-            .with_sweep_budget(config.sweep_budget)
-            .with_retention(config.retention)
-            .with_sweep_rule(config.sweep_rule),
-    );
+    #[cfg(feature = "json-logs")]
+    if !tracing::dispatcher::has_been_set() {
+        tracing::subscriber::set_global_default(json_subscriber(&config.log, std::io::stdout))?;
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let runtime = Arc::new(config.runtime(&sdk, new_model));
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if let [flag, path] = args.as_slice()
         && flag == "--invoke"
     {
-        let payload: Value = serde_json::from_slice(&std::fs::read(path)?)?;
-        let handling: Pin<Box<dyn Future<Output = Result<Value, HandleError>> + Send + '_>> =
-            Box::pin(runtime.handle(&payload));
+        let payload: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)?;
+        let handling: std::pin::Pin<
+            Box<
+                dyn std::future::Future<
+                        Output = Result<serde_json::Value, crate::runtime::HandleError>,
+                    > + Send
+                    + '_,
+            >,
+        > = Box::pin(runtime.handle(&payload));
         match handling.await {
             Ok(answer) => {
                 println!("{answer}");
@@ -186,23 +285,39 @@ where
             }
         }
     }
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let runtime = runtime.clone();
-        async move {
-            let request_id = event.context.request_id.clone();
-            let deadline =
-                std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-            // A trait object here keeps the handler's future type shallow: nested concretely
-            // inside lambda_runtime's service, it overflows rustc's query depth in the user's
-            // `main`.
-            let handling: Pin<Box<dyn Future<Output = Result<Value, HandleError>> + Send + '_>> =
-                Box::pin(runtime.handle_before(&event.payload, deadline));
-            let result = handling.await;
-            if let Err(e) = &result {
-                tracing::error!(%request_id, error = %e, retryable = e.is_retryable(), "invocation failed");
-            }
-            result.map_err(lambda_runtime::Error::from)
-        }
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| invoke(runtime.clone(), event),
+    ))
     .await
+}
+
+/// One Lambda invocation: `event`'s payload handled by `runtime` before the invocation's
+/// deadline (no claim outlives it). A failure is logged with the request id and returned, so
+/// the Lambda service (or the queue behind it) delivers the event again when that may help:
+/// see [`HandleError::is_retryable`](crate::runtime::HandleError::is_retryable).
+///
+/// For your own `service_fn` (see the [module documentation](self)); [`run`] uses it too.
+#[cfg(feature = "lambda")]
+pub fn invoke<M, F, T>(
+    runtime: std::sync::Arc<Runtime<M, F, T>>,
+    event: lambda_runtime::LambdaEvent<serde_json::Value>,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>> + Send>,
+>
+where
+    M: LifecycleModel + 'static,
+    F: Fn() -> M + Send + Sync + 'static,
+    T: crate::store::NodeTable + 'static,
+{
+    // A trait object here keeps the handler's future type shallow: nested concretely inside
+    // lambda_runtime's service, it overflows rustc's query depth in the user's `main`.
+    Box::pin(async move {
+        let request_id = event.context.request_id.clone();
+        let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+        let result = runtime.handle_before(&event.payload, deadline).await;
+        if let Err(e) = &result {
+            tracing::error!(%request_id, error = %e, retryable = e.is_retryable(), "invocation failed");
+        }
+        result.map_err(lambda_runtime::Error::from)
+    })
 }

@@ -7,6 +7,7 @@
 //! - [`runtime`]: from an invocation's payload to dispatches and completed lifecycle actions.
 //! - [`lambda`]: the Lambda: configuration, JSON logs, [`run`].
 //! - [`local`]: an in-memory node table, to run the same code path locally.
+//! - [`testing`]: the events AWS delivers, and recording stand-ins for SSM and Auto Scaling.
 
 #![warn(missing_docs)]
 
@@ -18,6 +19,8 @@ pub mod lambda;
 pub mod local;
 pub mod runtime;
 pub mod store;
+pub mod testing;
 
+#[cfg(feature = "lambda")]
 pub use lambda::run;
 pub use lifecycle_core as core;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use lifecycle_aws::local::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
+use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
 use lifecycle_examples::backup::NightlyBackup;
-use lifecycle_examples::local::{SimulatedAutoScaling, SimulatedSsm};
 use lifecycle_tests::block_on;
 use serde_json::{Value, json};
 
@@ -26,23 +26,20 @@ fn result(command_id: &str, status: &str) -> Value {
 
 fn runtime(
     table: &MemoryTable,
-    ssm: Arc<SimulatedSsm>,
+    ssm: Arc<RecordingCommands>,
 ) -> Runtime<NightlyBackup, impl Fn() -> NightlyBackup + Send + Sync, &MemoryTable> {
-    Runtime::with_parts(
-        table,
-        ssm,
-        Arc::new(SimulatedAutoScaling::default()),
-        || NightlyBackup {
+    Runtime::with_parts(table, ssm, Arc::new(RecordingActions::new()), || {
+        NightlyBackup {
             instance: "i-0data".into(),
             destination: "s3://backups/nightly".into(),
-        },
-    )
+        }
+    })
 }
 
 #[test]
 fn the_backup_rule_runs_the_script_on_the_data_instance_and_waits_for_it() {
     let table = MemoryTable::new();
-    let ssm = Arc::new(SimulatedSsm::default());
+    let ssm = Arc::new(RecordingCommands::new());
     let runtime = runtime(&table, ssm.clone());
     block_on(async {
         let response = runtime.handle(&scheduled("backup")).await.unwrap();
@@ -78,7 +75,7 @@ fn the_backup_rule_runs_the_script_on_the_data_instance_and_waits_for_it() {
 #[test]
 fn a_failed_backup_is_recorded_and_the_next_night_starts_over() {
     let table = MemoryTable::new();
-    let ssm = Arc::new(SimulatedSsm::default());
+    let ssm = Arc::new(RecordingCommands::new());
     let runtime = runtime(&table, ssm.clone());
     block_on(async {
         runtime.handle(&scheduled("backup")).await.unwrap();
@@ -115,7 +112,7 @@ impl lifecycle_aws::runtime::Clock for Clock {
 fn a_backup_whose_result_never_comes_fails_at_its_deadline_and_the_next_night_starts_over() {
     use std::time::{Duration, SystemTime};
     let table = MemoryTable::new();
-    let ssm = Arc::new(SimulatedSsm::default());
+    let ssm = Arc::new(RecordingCommands::new());
     let clock = Arc::new(Clock(std::sync::Mutex::new(SystemTime::now())));
     let runtime = runtime(&table, ssm.clone())
         .with_clock(clock.clone())

@@ -4,21 +4,21 @@
 //! say a node's role.
 
 use aws_config::BehaviorVersion;
+use lifecycle_aws::lambda::required_var;
 use lifecycle_examples::cluster::{ClusterGroups, ClusterNode};
 use lifecycle_examples::route53::Route53Dns;
 
-fn required(name: &str) -> Result<String, lambda_runtime::Error> {
-    std::env::var(name).map_err(|_| format!("environment variable {name} is not set").into())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let zone = required("DNS_ZONE_ID")?;
-    let manager_dns_name = required("MANAGER_DNS_NAME")?;
-    let worker_dns_name = required("WORKER_DNS_NAME")?;
+    let zone = required_var(
+        "DNS_ZONE_ID",
+        "the Route 53 hosted zone nodes are published in",
+    )?;
+    let manager_dns_name = required_var("MANAGER_DNS_NAME", "the DNS name of the managers")?;
+    let worker_dns_name = required_var("WORKER_DNS_NAME", "the DNS name of the workers")?;
     let groups = ClusterGroups {
-        managers: required("MANAGER_GROUP_NAME")?,
-        workers: required("WORKER_GROUP_NAME")?,
+        managers: required_var("MANAGER_GROUP_NAME", "the managers' Auto Scaling group")?,
+        workers: required_var("WORKER_GROUP_NAME", "the workers' Auto Scaling group")?,
     };
     let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let dns = Route53Dns::new(aws_sdk_route53::Client::new(&config), zone);
