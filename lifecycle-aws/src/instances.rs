@@ -81,12 +81,12 @@ impl InstanceDirectory for Ec2Directory {
 ///
 /// ```
 /// use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, KnownInstances};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let known = KnownInstances::default();
 /// known.add("i-1", InstanceFacts { private_ip: Some("10.0.0.7".into()), group: None });
 /// assert_eq!(known.describe("i-1").await.unwrap().unwrap().private_ip.as_deref(), Some("10.0.0.7"));
 /// assert_eq!(known.describe("i-2").await.unwrap(), None);
-/// # });
+/// });
 /// ```
 #[derive(Debug, Default)]
 pub struct KnownInstances(Mutex<HashMap<String, InstanceFacts>>);

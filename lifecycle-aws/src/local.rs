@@ -20,12 +20,12 @@ use crate::store::{
 /// use lifecycle_aws::local::MemoryTable;
 /// use lifecycle_aws::store::NodeTable;
 /// use lifecycle_core::{Record, Store};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let table = MemoryTable::new();
 /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
 /// assert_eq!(table.load("i-1").await.unwrap().unwrap().state, "finished_cloud_init");
 /// assert!(table.create("backup", "backup").await.unwrap());
-/// # });
+/// });
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryTable {

@@ -37,7 +37,7 @@
 //!     }
 //! }
 //!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let table = MemoryTable::new();
 //! table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
 //! let commands = Arc::new(RecordingCommands::new());
@@ -58,7 +58,7 @@
 //! let completions = actions.completions();
 //! assert_eq!(completions.len(), 1);
 //! assert_eq!(completions[0].result, LifecycleResult::Continue);
-//! # });
+//! });
 //! ```
 //!
 //! [`Runtime::with_parts`]: crate::runtime::Runtime::with_parts

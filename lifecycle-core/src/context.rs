@@ -238,7 +238,7 @@ pub struct SentCommand {
 ///
 /// ```
 /// use lifecycle_core::{CommandKey, CommandRequest, Effects, Event, LocalEffects, Record};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// lifecycle_core::testing::block_on(async {
 /// let effects = LocalEffects::new();
 /// let event = Event::scheduled("e-1", "backup");
 /// let key = CommandKey { marker: "d.0".into(), previous: None };
@@ -247,7 +247,7 @@ pub struct SentCommand {
 ///     .await
 ///     .unwrap();
 /// assert_eq!(effects.commands()[0].command_id, id);
-/// # });
+/// });
 /// ```
 #[derive(Debug, Default)]
 pub struct LocalEffects {
@@ -431,7 +431,7 @@ impl<'a> Context<'a> {
     ///
     /// ```
     /// use lifecycle_core::{Context, Event, LocalEffects, MemoryStore, Record};
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// lifecycle_core::testing::block_on(async {
     /// let store = MemoryStore::new();
     /// store.insert(Record::new("i-1", "ready").with("InstanceIp", "10.0.0.7"));
     /// let event = Event::scheduled("e-1", "backup");
@@ -440,7 +440,7 @@ impl<'a> Context<'a> {
     /// let ctx = Context::new(&event, &mut record, &effects).with_records(&store);
     /// let node = ctx.load_record("i-1").await.unwrap().unwrap();
     /// assert_eq!(node.get_str("InstanceIp"), Some("10.0.0.7"));
-    /// # });
+    /// });
     /// ```
     pub fn with_records(mut self, records: &'a dyn Records) -> Self {
         self.records = Some(records);
@@ -633,7 +633,7 @@ impl<'a> Context<'a> {
     ///
     /// ```
     /// use lifecycle_core::{Context, Event, LocalEffects, MemoryStore, Record};
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// lifecycle_core::testing::block_on(async {
     /// let store = MemoryStore::new();
     /// store.insert(Record::new("i-1", "ready"));
     /// let event = Event::scheduled("e-1", "backup");
@@ -646,7 +646,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(store.get("i-1").unwrap().get_str("LastBackup"), Some("e-1"));
     /// // A copy loaded before that write is out of date: nothing is written.
     /// assert!(!ctx.update_record(&mut stale, vec![("LastBackup".into(), "e-0".into())]).await.unwrap());
-    /// # });
+    /// });
     /// ```
     pub async fn update_record(
         &self,

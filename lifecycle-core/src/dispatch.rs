@@ -309,10 +309,8 @@ impl LifecycleProgress {
 /// deadline), so a later event of the action finds it over.
 ///
 /// ```
-/// # use lifecycle_core::{progress_note, LifecycleAction, LifecycleProgress, LifecycleResult, LifecycleTransition, Record};
-/// # let action = LifecycleAction { auto_scaling_group_name: "g".into(), lifecycle_hook_name: "h".into(),
-/// #     lifecycle_action_token: Some("t".into()), ec2_instance_id: "i-1".into(),
-/// #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None, region: None };
+/// use lifecycle_core::{progress_note, LifecycleProgress, LifecycleResult, LifecycleTransition, Record};
+/// let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
 /// let note = progress_note(&action, "e-1", LifecycleResult::Abandon);
 /// let record = Record::new("i-1", "pending").with("LifecycleProgress", note);
 /// let progress = LifecycleProgress::of(&record).unwrap();

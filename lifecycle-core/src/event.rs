@@ -170,10 +170,16 @@ impl Event {
     /// A lifecycle action event (launching or terminating, from `action.lifecycle_transition`).
     ///
     /// ```
-    /// # use lifecycle_core::{Event, EventKind, LifecycleAction, LifecycleTransition};
-    /// # let action = LifecycleAction { auto_scaling_group_name: "g".into(), lifecycle_hook_name: "h".into(),
-    /// #     lifecycle_action_token: Some("t".into()), ec2_instance_id: "i-1".into(),
-    /// #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None, region: None };
+    /// use lifecycle_core::{Event, EventKind, LifecycleAction, LifecycleTransition};
+    /// let action = LifecycleAction {
+    ///     auto_scaling_group_name: "workers".into(),
+    ///     lifecycle_hook_name: "workers-on-launch".into(),
+    ///     lifecycle_action_token: Some("0f8f3b1e-token".into()),
+    ///     ec2_instance_id: "i-1".into(),
+    ///     lifecycle_transition: LifecycleTransition::Launching,
+    ///     notification_metadata: None,
+    ///     region: None,
+    /// };
     /// let event = Event::lifecycle("evt-1", action);
     /// assert_eq!(event.kind, EventKind::Launching);
     /// assert_eq!(event.instance_id.as_deref(), Some("i-1"));

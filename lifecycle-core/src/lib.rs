@@ -2,12 +2,14 @@
 //!
 //! Write a struct, put [`lifecycle_model`] on its `impl` block, and mark each task method with
 //! the `#[transition(...)]` it performs. The macro checks the model (unknown or unreachable
-//! states, dead ends, shadowed triggers, task signatures) and generates a state enum, a
-//! typestate API and the [`LifecycleModel`] implementation the [`dispatch`]er runs.
+//! states, dead ends, lifecycles that cannot end, triggers that can never fire, task
+//! signatures) and generates a state enum, a typestate API and the [`LifecycleModel`]
+//! implementation the [`dispatch`]er runs. The attribute's syntax is on [`lifecycle_model`]'s
+//! page.
 //!
 //! ```
-//! use lifecycle_core::{dispatch, lifecycle_model, Context, Event, LocalEffects, MemoryStore, Record, StopReason};
-//! # use lifecycle_core::{LifecycleAction, LifecycleTransition};
+//! use lifecycle_core::testing::{block_on, launching};
+//! use lifecycle_core::{dispatch, lifecycle_model, Context, LocalEffects, MemoryStore, Record, StopReason};
 //!
 //! #[derive(Debug, thiserror::Error)]
 //! #[error("{0}")]
@@ -38,58 +40,71 @@
 //!     }
 //! }
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! // The record cloud-init left, in a store; a launching lifecycle action for it.
 //! let store = MemoryStore::new();
 //! store.insert(Record::new("i-1", "finished_cloud_init"));
-//! # let action = LifecycleAction { auto_scaling_group_name: "g".into(), lifecycle_hook_name: "h".into(),
-//! #     lifecycle_action_token: Some("t".into()), ec2_instance_id: "i-1".into(),
-//! #     lifecycle_transition: LifecycleTransition::Launching, notification_metadata: None, region: None };
-//! let event = Event::lifecycle("evt-1", action);
+//! let event = launching("i-1");
+//!
+//! // `dispatch` is async: on AWS the Lambda runs it on tokio; here `block_on` does.
 //! let mut record = store.get("i-1").unwrap();
-//! let report = dispatch(&mut Node::default(), &store, &mut record, &event, &LocalEffects::new())
-//!     .await
+//! let report = block_on(dispatch(&mut Node::default(), &store, &mut record, &event, &LocalEffects::new()))
 //!     .unwrap();
 //! assert_eq!(report.end, NodeState::Ready);
 //! assert_eq!(report.stop, StopReason::Finished);
 //! assert_eq!(store.get("i-1").unwrap().state, "ready");
-//! # });
 //! ```
 //!
-//! # The model attribute
+//! # What the macro generates
 //!
-//! `#[lifecycle_model(...)]` takes:
+//! For `impl Node`: the state enum `NodeState` (stored as snake_case: `FinishedCloudInit` ⇄
+//! `finished_cloud_init`), `impl LifecycleModel for Node` (the model as data in
+//! `Node::DEFINITION`, its diagram in `Node::MERMAID` and `Node::DOT`), and the typestate API:
+//! a module `node_state` with one type per state, and `NodeHandle<'_, S>`, the model in state
+//! `S`, with one method per transition declared from `S`, returning the handle in the
+//! destination state. Calling a transition from the wrong state does not compile. The
+//! handle's own operations are on the [`Start`] and [`Typestate`] traits, so a task may be
+//! named `new` or `state`:
 //!
-//! | key | meaning |
-//! |---|---|
-//! | `states(A, B, ...)` | every state, declared once; stored as snake_case (`FinishedCloudInit` ⇄ `finished_cloud_init`) |
-//! | `initial = A` | the state an instance must reach before its lifecycle runs |
-//! | `before_initial(New, Pending)` | states a record holds before that (cloud-init still running); events wait, no trigger fires there |
-//! | `external(Abandoned, ...)` | states someone outside the model (an operator, another tool) puts records in: they need no incoming transition, and events run there |
-//! | `terminal(A, ...)` | states with no way out |
-//! | `failure = A` | the state entered when a task fails |
-//! | `schedules(A, ...)` | states a scheduled rule of the same name starts the model in |
-//! | `error = Type` | the model's error type, returned by every task |
-//! | `crate = path` | where `lifecycle_core` is, if not `::lifecycle_core` |
-//! | `vis = pub(crate)` | visibility of the generated state enum, handle and state module (default `pub`); works whatever the model type's own visibility |
+//! ```
+//! # use lifecycle_core::{lifecycle_model, Context};
+//! # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct NodeError(String);
+//! # #[derive(Default)] pub struct Node;
+//! # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+//! #     terminal(Ready, Failed), failure = Failed, error = NodeError)]
+//! # impl Node {
+//! #     #[transition(from = FinishedCloudInit, to = Joining, on(launching))]
+//! #     async fn join_cluster(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> { Ok(()) }
+//! #     #[transition(from = Joining, to = Ready)]
+//! #     async fn finish(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> { Ok(()) }
+//! # }
+//! use lifecycle_core::testing::{block_on, launching};
+//! use lifecycle_core::{LocalEffects, Record, Start, Typestate};
 //!
-//! # The transition attribute
+//! let mut node = Node::default();
+//! let (event, effects) = (launching("i-1"), LocalEffects::new());
+//! let mut record = Record::new("i-1", "finished_cloud_init");
+//! let mut ctx = Context::new(&event, &mut record, &effects);
+//! block_on(async {
+//!     let handle = NodeHandle::new(&mut node); // in the initial state
+//!     let joining: NodeHandle<'_, node_state::Joining> = handle.join_cluster(&mut ctx).await.unwrap();
+//!     let ready = joining.finish(&mut ctx).await.unwrap();
+//!     assert_eq!(ready.state(), NodeState::Ready);
+//!     // ready.finish(&mut ctx) would not compile: `finish` is not declared from `Ready`.
+//! });
+//! assert_eq!(record.state, "ready");
+//! ```
 //!
-//! `#[transition(...)]` on a task method `async fn name(&mut self, ctx: &mut Context<'_>) ->
-//! Result<(), Error>` (several per method are allowed):
+//! The handle runs a transition's tasks and stores its state in the record, with no guards
+//! and no store: it is for driving a model by hand (a test, a tool). Events go through
+//! [`dispatch`].
 //!
-//! | key | meaning |
-//! |---|---|
-//! | `from = A` / `from(A, B)` | source state(s) |
-//! | `to = B` | destination; omit for an internal transition |
-//! | `when(g, ...)` / `unless(g, ...)` | guards: methods `fn g(&self[, ctx: &Context<'_>]) -> bool` (or `-> Result<bool, Error>`: an `Err` fails the trigger like a task error), sync or async |
-//! | `prepare(t, ...)`, `before(t, ...)`, `after(t, ...)` | extra tasks, with the task method's signature |
-//! | `ignore_errors` | log task errors and enter the destination anyway; also fires for a failed event |
-//! | `stop` | stop processing the event after this trigger |
-//! | `wait` | stop after entering the destination and wait for the next event |
-//! | `settle` | the destination's only ways out react to command results, and the event is still meant to come to rest there (and complete its lifecycle action): without it, that is an error |
-//! | `on(launching, terminating, command, scheduled, scheduled = "rule")` | the events it reacts to (default: all) |
+//! # Testing a model
 //!
-//! Triggers of one source state are tried in declaration order.
+//! [`testing`] has events as Auto Scaling and SSM deliver them, a [`testing::block_on`] that
+//! needs no async runtime, and [`testing::Harness`], which feeds a model events and command
+//! results in memory and records the commands sent and the lifecycle actions ended. Its
+//! documentation shows the central pattern: a task sends a command and `wait`s, the command's
+//! result moves the record on.
 //!
 //! # What the compiler proves
 //!
@@ -123,7 +138,91 @@ pub use dispatch::{
 pub use event::{
     CommandStatus, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,
 };
-/// Turns an `impl` block into a checked lifecycle model. See the [crate documentation](crate).
+/// Turns an `impl` block into a checked lifecycle model.
+///
+/// ```
+/// use lifecycle_core::{lifecycle_model, CommandRequest, Context, EffectError};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error(transparent)]
+/// pub struct NodeError(#[from] EffectError);
+///
+/// pub struct Node;
+///
+/// #[lifecycle_model(
+///     states(Pending, FinishedCloudInit, Joining, Ready, Failure, Abandoned),
+///     before_initial(Pending),
+///     initial = FinishedCloudInit,
+///     terminal(Ready, Abandoned),
+///     failure = Failure,
+///     error = NodeError,
+///     vis = pub(crate),
+/// )]
+/// impl Node {
+///     /// Sends the join command and waits for its result.
+///     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+///     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), NodeError> {
+///         let instance = ctx.record().ident.clone();
+///         ctx.send_command(CommandRequest::new("ClusterJoin", [instance])).await?;
+///         Ok(())
+///     }
+///
+///     #[transition(from = Joining, to = Ready, on(command), when(is_enabled))]
+///     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> {
+///         Ok(())
+///     }
+///
+///     fn is_enabled(&self) -> bool {
+///         true
+///     }
+///
+///     #[transition(from = Failure, to = Abandoned, ignore_errors)]
+///     async fn abandon(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> {
+///         Ok(())
+///     }
+/// }
+///
+/// assert_eq!(NodeState::Joining.to_string(), "joining");
+/// ```
+///
+/// # The model attribute
+///
+/// `#[lifecycle_model(...)]` takes:
+///
+/// | key | meaning |
+/// |---|---|
+/// | `states(A, B, ...)` | every state, declared once; stored as snake_case (`FinishedCloudInit` ⇄ `finished_cloud_init`) |
+/// | `initial = A` | the state an instance must reach before its lifecycle runs |
+/// | `before_initial(New, Pending)` | states a record holds before that (cloud-init still running); events wait, no trigger fires there |
+/// | `external(Abandoned, ...)` | states someone outside the model (an operator, another tool) puts records in: they need no incoming transition, and events run there |
+/// | `terminal(A, ...)` | states with no way out |
+/// | `failure = A` | the state entered when a task fails |
+/// | `schedules(A, ...)` | states a scheduled rule of the same name starts the model in |
+/// | `error = Type` | the model's error type, returned by every task |
+/// | `crate = path` | where `lifecycle_core` is, if not `::lifecycle_core` |
+/// | `vis = pub(crate)` | visibility of the generated state enum, handle and state module (default `pub`); works whatever the model type's own visibility |
+///
+/// # The transition attribute
+///
+/// `#[transition(...)]` on a task method `async fn name(&mut self, ctx: &mut Context<'_>) ->
+/// Result<(), Error>` (several per method are allowed):
+///
+/// | key | meaning |
+/// |---|---|
+/// | `from = A` / `from(A, B)` | source state(s) |
+/// | `to = B` | destination; omit for an internal transition |
+/// | `when(g, ...)` / `unless(g, ...)` | guards: methods `fn g(&self[, ctx: &Context<'_>]) -> bool` (or `-> Result<bool, Error>`: an `Err` fails the trigger like a task error), sync or async |
+/// | `prepare(t, ...)`, `before(t, ...)`, `after(t, ...)` | extra tasks, with the task method's signature |
+/// | `ignore_errors` | log task errors and enter the destination anyway; also fires for a failed event |
+/// | `stop` | stop processing the event after this trigger |
+/// | `wait` | stop after entering the destination and wait for the next event |
+/// | `settle` | the destination's only ways out react to command results, and the event is still meant to come to rest there (and complete its lifecycle action): without it, that is an error |
+/// | `on(launching, terminating, command, scheduled, scheduled = "rule")` | the events it reacts to (default: all) |
+///
+/// Triggers of one source state are tried in declaration order.
+///
+///
+/// What the macro generates and what the compiler proves: see the [crate documentation](crate).
 pub use lifecycle_macros::lifecycle_model;
 pub use model::{
     LifecycleModel, ModelDefinition, Phase, Start, State, TaskFailure, Transition, TypedState,

@@ -238,7 +238,7 @@ impl<S: Store + ?Sized> Store for &S {
 ///
 /// ```
 /// use lifecycle_core::{CasOutcome, MemoryStore, Record, StateChange, Store};
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// lifecycle_core::testing::block_on(async {
 /// let store = MemoryStore::new();
 /// store.insert(Record::new("i-1", "ready"));
 /// let change = StateChange { ident: "i-1", from: "ready", version: 0, to: "draining", set: &[], token: "d1.1" };
@@ -249,7 +249,7 @@ impl<S: Store + ?Sized> Store for &S {
 /// let other = StateChange { token: "d2.1", ..change };
 /// assert_eq!(store.compare_and_set(other).await.unwrap(), CasOutcome::Conflict);
 /// assert_eq!(store.load("i-1").await.unwrap().unwrap().state, "draining");
-/// # });
+/// });
 /// ```
 #[derive(Default)]
 pub struct MemoryStore {

@@ -40,7 +40,7 @@
 //!     }
 //! }
 //!
-//! # lifecycle_core::testing::block_on(async {
+//! lifecycle_core::testing::block_on(async {
 //! let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
 //!
 //! // The launch sends the command and waits: the lifecycle action stays open.
@@ -60,7 +60,7 @@
 //! harness.finish_command("i-2", CommandStatus::Failed).await.unwrap();
 //! assert_eq!(harness.state("i-2"), Some(NodeState::Failed));
 //! assert_eq!(harness.completions()[0].result, LifecycleResult::Abandon);
-//! # });
+//! });
 //! ```
 
 use std::future::Future;

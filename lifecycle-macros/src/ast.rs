@@ -56,6 +56,8 @@ pub struct TransitionDef {
     pub on_spans: Vec<Span>,
     /// Part of the attribute was rejected: the transition is incomplete.
     pub malformed: bool,
+    /// The task method's doc comments, carried to the typestate handle's method.
+    pub docs: Vec<syn::Attribute>,
 }
 
 impl TransitionDef {
@@ -153,6 +155,7 @@ impl Model {
                 _ => continue,
             };
             let mut kept = Vec::with_capacity(attrs.len());
+            let first = transitions.len();
             for attr in attrs.drain(..) {
                 if !attr.path().is_ident("transition") {
                     kept.push(attr);
@@ -168,6 +171,14 @@ impl Model {
                         "#[transition] goes on a task method (`async fn name(&mut self, ctx: &mut Context<'_>) -> Result<(), Error>`)",
                     )),
                 }
+            }
+            let docs: Vec<syn::Attribute> = kept
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .cloned()
+                .collect();
+            for t in &mut transitions[first..] {
+                t.docs = docs.clone();
             }
             *attrs = kept;
             if let Some(sig) = method {
@@ -255,6 +266,7 @@ impl TransitionDef {
             on: Vec::new(),
             on_spans: Vec::new(),
             malformed: false,
+            docs: Vec::new(),
         };
         if matches!(attr.meta, syn::Meta::Path(_)) {
             errors.push(syn::Error::new(

@@ -224,9 +224,14 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
                     checked.names[source]
                 ),
             };
+            let docs = &t.docs;
+            // The task's own doc comment first, then what the handle adds to it.
+            let separator = (!docs.is_empty()).then(|| quote! { #[doc = ""] });
             methods.push(quote! {
                 #[allow(dead_code)]
                 impl<'m> #handle<'m, #module::#from> {
+                    #(#docs)*
+                    #separator
                     #[doc = #doc]
                     pub async fn #method(
                         mut self,

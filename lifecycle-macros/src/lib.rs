@@ -13,7 +13,8 @@ mod generate;
 
 use proc_macro::TokenStream;
 
-/// See `lifecycle_core` for the syntax.
+/// Turns an `impl` block into a checked lifecycle model. The syntax, with examples, is on
+/// `lifecycle_core::lifecycle_model`, the re-export this crate is used through.
 #[proc_macro_attribute]
 pub fn lifecycle_model(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(args.into(), input.into()).into()
@@ -37,5 +38,38 @@ fn expand(
         (Ok(()), Some(checked)) => generate::model(&model, &checked),
         (Err(error), _) => generate::after_errors(&model, error),
         (Ok(()), None) => unreachable!("a check that fails records an error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// A task's doc comment is what a reader of the typestate handle's method needs too.
+    #[test]
+    fn task_doc_comments_are_carried_to_the_handle_methods() {
+        let output = super::expand(
+            quote! { states(A, B), initial = A, terminal(B), error = E },
+            quote! {
+                impl M {
+                    /// Joins the cluster.
+                    #[transition(from = A, to = B, ignore_errors)]
+                    async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
+                }
+            },
+        )
+        .to_string();
+        let method = output
+            .find("pub async fn join")
+            .expect("the handle has the method");
+        let handle_impl = output[..method]
+            .rfind("impl < 'm > MHandle")
+            .expect("in the handle's impl");
+        let docs = &output[handle_impl..method];
+        assert!(docs.contains("\" Joins the cluster.\""), "{docs}");
+        assert!(
+            docs.contains("moves from `a` to `b`"),
+            "the handle's own note follows: {docs}"
+        );
     }
 }
