@@ -24,3 +24,8 @@ pub mod testing;
 #[cfg(feature = "lambda")]
 pub use lambda::run;
 pub use lifecycle_core as core;
+
+/// The crate's README, compiled and run as a doctest so it cannot go stale.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

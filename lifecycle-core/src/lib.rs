@@ -265,3 +265,8 @@ pub mod __private {
         }
     }
 }
+
+/// The crate's README, compiled and run as a doctest so it cannot go stale.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
