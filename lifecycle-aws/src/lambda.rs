@@ -14,7 +14,7 @@
 //! # }
 //! use std::sync::Arc;
 //! use lambda_runtime::{LambdaEvent, service_fn};
-//! use lifecycle_aws::lambda::{LambdaConfig, invoke};
+//! use lifecycle_aws::lambda::{LambdaConfig, RawValue, invoke};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
@@ -24,7 +24,7 @@
 //!     let config = LambdaConfig::from_env()?;
 //!     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 //!     let runtime = Arc::new(config.runtime(&sdk, || Node));
-//!     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+//!     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
 //!         invoke(runtime.clone(), event)
 //!     }))
 //!     .await
@@ -42,6 +42,9 @@ use aws_config::SdkConfig;
 use lifecycle_core::LifecycleModel;
 
 use crate::runtime::Runtime;
+
+/// An invocation's payload as JSON text, what [`invoke`] takes.
+pub use serde_json::value::RawValue;
 
 /// The Lambda's configuration, from environment variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,13 +289,14 @@ where
         }
     }
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| invoke(runtime.clone(), event),
+        move |event: lambda_runtime::LambdaEvent<Box<RawValue>>| invoke(runtime.clone(), event),
     ))
     .await
 }
 
-/// One Lambda invocation: `event`'s payload handled by `runtime` before the invocation's
-/// deadline (no claim outlives it). A failure is logged with the request id and returned, so
+/// One Lambda invocation: `event`'s payload, as JSON text, handled by `runtime` before the
+/// invocation's deadline (no claim outlives it). The text is decoded without building a
+/// `serde_json::Value` of it first ([`Runtime::handle_bytes`]). A failure is logged with the request id and returned, so
 /// the Lambda service (or the queue behind it) delivers the event again when that may help:
 /// see [`HandleError::is_retryable`](crate::runtime::HandleError::is_retryable).
 ///
@@ -300,7 +304,7 @@ where
 #[cfg(feature = "lambda")]
 pub fn invoke<M, F, T>(
     runtime: std::sync::Arc<Runtime<M, F, T>>,
-    event: lambda_runtime::LambdaEvent<serde_json::Value>,
+    event: lambda_runtime::LambdaEvent<Box<RawValue>>,
 ) -> std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>> + Send>,
 >
@@ -314,7 +318,9 @@ where
     Box::pin(async move {
         let request_id = event.context.request_id.clone();
         let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        let result = runtime.handle_before(&event.payload, deadline).await;
+        let result = runtime
+            .handle_bytes_before(event.payload.get().as_bytes(), deadline)
+            .await;
         if let Err(e) = &result {
             tracing::error!(%request_id, error = %e, retryable = e.is_retryable(), "invocation failed");
         }

@@ -344,7 +344,7 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
     use std::sync::{Arc, Mutex};
 
     use lambda_runtime::{LambdaEvent, Service, service_fn};
-    use lifecycle_aws::lambda::invoke;
+    use lifecycle_aws::lambda::{RawValue, invoke};
     use lifecycle_aws::local::MemoryTable;
     use lifecycle_aws::runtime::Runtime;
     use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
@@ -382,13 +382,13 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
         || Node,
     ));
     let mut service =
-        service_fn(move |event: LambdaEvent<serde_json::Value>| invoke(runtime.clone(), event));
+        service_fn(move |event: LambdaEvent<Box<RawValue>>| invoke(runtime.clone(), event));
     let answer = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
         .block_on(service.call(LambdaEvent::new(
-            launching("i-svc"),
+            RawValue::from_string(launching("i-svc").to_string()).unwrap(),
             lambda_runtime::Context::default(),
         )))
         .unwrap();

@@ -8,9 +8,15 @@
 //! - `cluster_launch_two_events`: the cluster example's launch: the launching event (sends the
 //!   join command, waits) and the command result (four more transitions to `ready`).
 //! - `launch_from_json_bytes`: the Lambda's whole path for one launching event: EventBridge JSON
-//!   bytes parsed, decoded by `lifecycle-aws`, the record loaded from the in-memory node table,
+//!   bytes decoded by `lifecycle-aws` (`Runtime::handle_bytes`, as the Lambda does), the record loaded from the in-memory node table,
 //!   13 transitions, the lifecycle action completed (a no-op Auto Scaling), the answer built
 //!   (target ≤ 5 µs).
+//! - `original_docker_swarm_sns`: the work of the original library's own
+//!   `test_docker_transitions_for_new_node`, on the Lambda's path: its SNS-wrapped fixture
+//!   event (bytes) decoded, its node record loaded from the in-memory node table, its
+//!   docker-swarm model run through 13 states with 5 task errors and failure handling, the
+//!   lifecycle action completed ABANDON, the answer built (target ≤ 5 µs; the original does it
+//!   in milliseconds: `scripts/bench-original`).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -159,8 +165,7 @@ fn from_json(c: &mut Criterion) {
         b.iter_batched(
             || runtime.store().records().insert(fresh.clone()),
             |()| {
-                let payload: serde_json::Value = serde_json::from_slice(black_box(bytes)).unwrap();
-                let answer = run_ready(runtime.handle(&payload)).unwrap();
+                let answer = run_ready(runtime.handle_bytes(black_box(bytes))).unwrap();
                 debug_assert_eq!(answer["outcomes"][0]["end"], "ready");
                 black_box(answer)
             },
@@ -169,5 +174,29 @@ fn from_json(c: &mut Criterion) {
     });
 }
 
-criterion_group!(dispatch_benches, benches, from_json);
+fn original(c: &mut Criterion) {
+    use lifecycle_tests::original::{DockerSwarm, fixture_launch, fixture_node, seed_fixture};
+    let bytes = seed_fixture("autoscaling_event.json");
+    let runtime = Runtime::with_parts(
+        MemoryTable::new(),
+        std::sync::Arc::new(NoCommands),
+        std::sync::Arc::new(Accepting),
+        DockerSwarm::default,
+    );
+    let ident = fixture_launch().instance_id.unwrap();
+    let node = fixture_node(&ident);
+    c.bench_function("original_docker_swarm_sns", |b| {
+        b.iter_batched(
+            || runtime.store().records().insert(node.clone()),
+            |()| {
+                let answer = run_ready(runtime.handle_bytes(black_box(&bytes))).unwrap();
+                debug_assert_eq!(answer["outcomes"][0]["end"], "gracefully_rebalancing");
+                black_box(answer)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(dispatch_benches, benches, from_json, original);
 criterion_main!(dispatch_benches);

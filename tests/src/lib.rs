@@ -62,7 +62,6 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// The README's Rust examples, compiled and run as doctests so they cannot go stale.
 /// The error of [`Launch`]'s tasks (they never fail).
 #[derive(Debug, thiserror::Error)]
 #[error("bench task failed")]
@@ -154,8 +153,11 @@ impl Launch {
     }
 }
 
+/// The README's Rust examples, compiled and run as doctests so they cannot go stale.
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
+
+pub mod original;
 
 /// A model written against `lifecycle-aws` alone (`crate = ...`), whose generated items are
 /// visible in this crate only (`vis = pub(crate)`). Being in a library, it also proves that

@@ -375,10 +375,33 @@ where
             .await
     }
 
+    /// [`Runtime::handle_bytes`] for an invocation that must be done by `deadline`.
+    pub async fn handle_bytes_before(
+        &self,
+        payload: &[u8],
+        deadline: SystemTime,
+    ) -> Result<Value, HandleError> {
+        INVOCATION_DEADLINE
+            .scope(deadline, self.handle_bytes(payload))
+            .await
+    }
+
     /// Handles one invocation payload. For an SQS batch the answer is a partial batch
     /// response (`batchItemFailures`): only the messages that failed are redelivered.
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandleError> {
-        match decode_value(payload)? {
+        self.handle_invocation(decode_value(payload)?).await
+    }
+
+    /// [`Runtime::handle`] for the payload's JSON text, decoded without building a
+    /// [`Value`] of the whole payload first (`bootstrap --invoke` and the benchmarks).
+    pub async fn handle_bytes(&self, payload: &[u8]) -> Result<Value, HandleError> {
+        self.handle_invocation(crate::decode::decode_event(payload)?)
+            .await
+    }
+
+    /// Handles one decoded invocation.
+    pub async fn handle_invocation(&self, invocation: Invocation) -> Result<Value, HandleError> {
+        match invocation {
             Invocation::Events(notifications) => {
                 let mut outcomes = Vec::with_capacity(notifications.len());
                 for notification in notifications {

@@ -4,6 +4,8 @@
 //! (`Records[].body`, which may hold an EventBridge event, an SNS notification or an Auto
 //! Scaling hook notification) and DynamoDB Streams records of the node table.
 
+mod borrowed;
+
 use std::collections::BTreeMap;
 
 use lifecycle_core::{CommandStatus, LifecycleAction, LifecycleTransition};
@@ -225,6 +227,9 @@ pub struct StreamChange {
 /// assert!(matches!(&events[0], Notification::Scheduled { rule, .. } if rule == "backup"));
 /// ```
 pub fn decode_event(bytes: &[u8]) -> Result<Invocation, DecodeError> {
+    if let Some(invocation) = borrowed::decode(bytes) {
+        return Ok(invocation);
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| json_error("event", &e))?;
     decode_value(&value)
 }
