@@ -90,6 +90,13 @@ fn starts(checked: &Checked) -> Vec<usize> {
     starts
 }
 
+/// How the failure state is entered: from any state, when a task (or the command a result
+/// reports) fails. Drawn from one marker rather than from every state, which would bury the
+/// model's own edges.
+const FAILURE_ENTRY: &str = "any state: a task or command fails";
+/// The marker's id: with the double underscore no state's snake_case name can take it.
+const FAILURE_ENTRY_ID: &str = "task_failed__";
+
 pub fn mermaid(model: &Model, checked: &Checked) -> String {
     let mut out = String::from("stateDiagram-v2\n");
     for s in starts(checked) {
@@ -97,6 +104,10 @@ pub fn mermaid(model: &Model, checked: &Checked) -> String {
     }
     for (from, to, label) in edges(model, checked) {
         let _ = writeln!(out, "    {from} --> {to}: {label}");
+    }
+    if let Some(f) = checked.failure {
+        let _ = writeln!(out, "    state \"{FAILURE_ENTRY}\" as {FAILURE_ENTRY_ID}");
+        let _ = writeln!(out, "    {FAILURE_ENTRY_ID} --> {}", checked.names[f]);
     }
     for &t in &checked.terminal {
         let _ = writeln!(out, "    {} --> [*]", checked.names[t]);
@@ -109,7 +120,10 @@ pub fn mermaid(model: &Model, checked: &Checked) -> String {
 }
 
 pub fn dot(model: &Model, checked: &Checked) -> String {
-    let mut out = format!("digraph {} {{\n    rankdir=LR;\n", model.self_ty);
+    let mut out = format!(
+        "digraph {} {{\n    rankdir=TB;\n    start__ [shape=point, width=0.15];\n",
+        model.self_ty
+    );
     for (i, name) in checked.names.iter().enumerate() {
         let mut attrs = Vec::new();
         if checked.terminal.contains(&i) {
@@ -127,8 +141,18 @@ pub fn dot(model: &Model, checked: &Checked) -> String {
             let _ = writeln!(out, "    {name} [{}];", attrs.join(", "));
         }
     }
+    for s in starts(checked) {
+        let _ = writeln!(out, "    start__ -> {};", checked.names[s]);
+    }
     for (from, to, label) in edges(model, checked) {
         let _ = writeln!(out, "    {from} -> {to} [label=\"{label}\"];");
+    }
+    if let Some(f) = checked.failure {
+        let _ = writeln!(
+            out,
+            "    {FAILURE_ENTRY_ID} [label=\"{FAILURE_ENTRY}\", shape=plaintext];\n    {FAILURE_ENTRY_ID} -> {} [style=dashed, color=red];",
+            checked.names[f]
+        );
     }
     out.push_str("}\n");
     out
