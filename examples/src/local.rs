@@ -5,20 +5,23 @@
 //! Lambda uses: a sent command finishes and its status-change event arrives; completions are
 //! recorded.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lifecycle_aws::runtime::{Outcome, Runtime};
 use lifecycle_aws::store::NodeTable;
 use lifecycle_aws::testing::{
     RecordingActions, RecordingCommands, command_status_event, lifecycle_action_event,
-    stream_record_event,
+    scheduled_event, stream_record_event,
 };
-use lifecycle_core::{LifecycleResult, LifecycleTransition, Record, StateChange};
+use lifecycle_core::{
+    LifecycleModel, LifecycleResult, LifecycleTransition, ModelDefinition, Record, StateChange,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::backup::NightlyBackup;
 use crate::cluster::{ClusterNode, MemoryDns};
 
 /// The simulated Auto Scaling group.
@@ -64,12 +67,12 @@ impl Default for Scenario {
         };
         Scenario {
             nodes: vec![
-                node("i-0a1", "manager", true),
-                node("i-0b2", "worker", false),
-                node("i-0c3", "worker", false),
+                node("i-0a1b2c3d4e5f60001", "manager", true),
+                node("i-0a1b2c3d4e5f60002", "worker", false),
+                node("i-0a1b2c3d4e5f60003", "worker", false),
             ],
-            failing_joins: ["i-0c3".to_owned()].into(),
-            terminate: vec!["i-0b2".into()],
+            failing_joins: ["i-0a1b2c3d4e5f60003".to_owned()].into(),
+            terminate: vec!["i-0a1b2c3d4e5f60002".into()],
         }
     }
 }
@@ -90,7 +93,9 @@ impl Scenario {
         Ok(scenario)
     }
 
-    fn validate(&self) -> Result<(), SimulationError> {
+    /// Checks the scenario: known kinds, no instance twice, failures and terminations of
+    /// instances it has.
+    pub fn validate(&self) -> Result<(), SimulationError> {
         if self.nodes.is_empty() {
             return Err(SimulationError::Scenario("no nodes".into()));
         }
@@ -146,11 +151,13 @@ pub enum SimulationError {
 /// One line of the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
-    /// Time since the simulation started.
-    pub elapsed: Duration,
+    /// Simulated time since the simulation started (each kind of event takes its usual time:
+    /// a join command about 12 s, a slow cloud-init about a minute).
+    pub at: Duration,
     /// The instance.
     pub instance: String,
-    /// `launching`, `terminating`, `command Success`, `stream`, ...
+    /// `launching`, `terminating`, `ClusterJoin Success` (a command's result), `stream`,
+    /// `CompleteLifecycleAction`, ...
     pub event: String,
     /// The state before.
     pub from: String,
@@ -185,6 +192,8 @@ pub struct NodeOutcome {
 /// What the simulation did.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The model's name.
+    pub model: &'static str,
     /// Every step, in order.
     pub timeline: Vec<Step>,
     /// Every instance, in scenario order.
@@ -195,11 +204,160 @@ pub struct Report {
     pub events: usize,
 }
 
-/// An event to deliver, and its label in the timeline.
+/// An event to deliver at a simulated time, and its label in the timeline.
 struct Delivery {
+    at: u64,
     instance: String,
     label: String,
     payload: Value,
+}
+
+/// Deliveries in simulated-time order (first come, first served at the same second).
+#[derive(Default)]
+struct Queue {
+    pending: Vec<(u64, usize, Delivery)>,
+    pushed: usize,
+}
+
+impl Queue {
+    fn push(&mut self, delivery: Delivery) {
+        self.pushed += 1;
+        self.pending.push((delivery.at, self.pushed, delivery));
+    }
+
+    fn pop(&mut self) -> Option<Delivery> {
+        let next =
+            (0..self.pending.len()).min_by_key(|&i| (self.pending[i].0, self.pending[i].1))?;
+        Some(self.pending.swap_remove(next).2)
+    }
+}
+
+/// How long things take in the simulation, in seconds.
+const LAUNCH_SPACING: u64 = 2;
+const SLOW_CLOUD_INIT: u64 = 45;
+const JOIN_COMMAND: u64 = 12;
+const OTHER_COMMAND: u64 = 3;
+const TERMINATIONS_AT: u64 = 600;
+
+/// The runtime's clock: simulated seconds after 2026-11-25T10:00:00Z.
+#[derive(Debug, Default)]
+struct SimulatedClock(std::sync::atomic::AtomicU64);
+
+const SIMULATION_START: u64 = 1_795_600_800;
+
+impl lifecycle_aws::runtime::Clock for SimulatedClock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH
+            + Duration::from_secs(
+                SIMULATION_START + self.0.load(std::sync::atomic::Ordering::Relaxed),
+            )
+    }
+}
+
+/// What a timeline row says about a trigger: why it fired, and which triggers tried before it
+/// their guards turned down.
+fn explain(
+    definition: &ModelDefinition<impl lifecycle_core::State>,
+    from: &str,
+    trigger: &str,
+    declined: &[String],
+) -> String {
+    let guards = |name: &str| -> Vec<String> {
+        definition
+            .transitions
+            .iter()
+            .find(|t| t.trigger == name && t.sources.iter().any(|s| s.name() == from))
+            .map(|t| {
+                t.conditions
+                    .iter()
+                    .map(|g| format!("{g}: yes"))
+                    .chain(t.unless.iter().map(|g| format!("{g}: no")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut notes = guards(trigger);
+    for other in declined {
+        notes.push(format!("not {other}, whose guards said no"));
+    }
+    if notes.is_empty() {
+        trigger.to_owned()
+    } else {
+        format!("{trigger} ({})", notes.join("; "))
+    }
+}
+
+/// The rows an outcome of the runtime makes.
+fn rows<S: lifecycle_core::State>(
+    definition: &ModelDefinition<S>,
+    outcome: Outcome,
+    line: &dyn Fn(&str, &str, String) -> Step,
+) -> Vec<Step> {
+    let mut out = Vec::new();
+    match outcome {
+        Outcome::Dispatched {
+            steps,
+            end,
+            stop,
+            declined,
+            deferred,
+            ..
+        } => {
+            for step in steps {
+                let what = match (step.trigger, step.failure) {
+                    (Some(trigger), _) => explain(definition, &step.from, &trigger, &step.declined),
+                    (None, Some(failure)) => format!("failed: {failure}"),
+                    (None, None) => String::new(),
+                };
+                out.push(line(&step.from, &step.to, what));
+            }
+            let what = match stop.as_str() {
+                "not_awaited" => Some("nothing to do: the record does not wait for this command (sent without `wait`: fire and forget)".to_owned()),
+                "settled" if out.is_empty() && !declined.is_empty() => Some(format!("no trigger fired: the guards of {} said no; the event comes to rest", declined.join(", "))),
+                "settled" if out.is_empty() => Some("no trigger reacts to this event here: it comes to rest".to_owned()),
+                "waiting" => Some("waits for its command's result".to_owned()),
+                "refused" => Some("refused: this lifecycle is over".to_owned()),
+                _ if out.is_empty() => Some(format!("no trigger ({stop})")),
+                _ => None,
+            };
+            if let Some(what) = what {
+                out.push(line(&end, &end, what));
+            }
+            if let Some(deferred) = deferred {
+                out.extend(rows(definition, *deferred, line));
+            }
+        }
+        Outcome::Parked { .. } => out.push(line(
+            "pending",
+            "pending",
+            "parked until cloud-init finishes".into(),
+        )),
+        Outcome::Heartbeat { command_id } => out.push(line(
+            "",
+            "",
+            format!("heartbeat (command {command_id} still running)"),
+        )),
+        Outcome::Registered { state, .. } => {
+            out.push(line("", &state, "cloud-init progress".into()))
+        }
+        Outcome::Swept {
+            kept_alive,
+            expired,
+            failed,
+            ..
+        } => out.push(line(
+            "",
+            "",
+            format!(
+                "sweep: {} kept alive, {} expired, {} failed",
+                kept_alive.len(),
+                expired.len(),
+                failed.len()
+            ),
+        )),
+        Outcome::Ignored { reason } => out.push(line("", "", format!("ignored: {reason}"))),
+    }
+    out
 }
 
 /// Runs `scenario` through the cluster model on `table`.
@@ -221,11 +379,13 @@ pub async fn simulate<T: NodeTable>(
     scenario.validate()?;
     let ssm = Arc::new(RecordingCommands::new());
     let autoscaling = Arc::new(RecordingActions::new());
+    let clock = Arc::new(SimulatedClock::default());
     let dns = MemoryDns::default();
     let model_dns = dns.clone();
     let runtime = Runtime::with_parts(table, ssm.clone(), autoscaling.clone(), move || {
         ClusterNode::new(model_dns.clone())
-    });
+    })
+    .with_clock(clock.clone());
     let table_error = |e: lifecycle_aws::store::StoreError| SimulationError::Table(e.to_string());
 
     // cloud-init: registers the instance, and marks it finished as its last line.
@@ -250,23 +410,31 @@ pub async fn simulate<T: NodeTable>(
         }
     }
 
-    let started = Instant::now();
     let mut timeline = Vec::new();
     let mut events = 0;
     let mut commands_seen = 0;
-    let mut queue: VecDeque<Delivery> = scenario
-        .nodes
-        .iter()
-        .map(|n| lifecycle_event(&n.id, LifecycleTransition::Launching))
-        .collect();
-    let mut terminations: VecDeque<Delivery> = scenario
-        .terminate
-        .iter()
-        .map(|id| lifecycle_event(id, LifecycleTransition::Terminating))
-        .collect();
+    let mut completions_seen = 0;
+    let mut queue = Queue::default();
+    for (i, node) in scenario.nodes.iter().enumerate() {
+        queue.push(lifecycle_event(
+            &node.id,
+            LifecycleTransition::Launching,
+            i as u64 * LAUNCH_SPACING,
+        ));
+    }
+    for (i, id) in scenario.terminate.iter().enumerate() {
+        queue.push(lifecycle_event(
+            id,
+            LifecycleTransition::Terminating,
+            TERMINATIONS_AT + i as u64 * LAUNCH_SPACING,
+        ));
+    }
 
-    while let Some(delivery) = queue.pop_front().or_else(|| terminations.pop_front()) {
+    while let Some(delivery) = queue.pop() {
         events += 1;
+        clock
+            .0
+            .store(delivery.at, std::sync::atomic::Ordering::Relaxed);
         let response =
             runtime
                 .handle(&delivery.payload)
@@ -275,99 +443,75 @@ pub async fn simulate<T: NodeTable>(
                     event: format!("{} for {}", delivery.label, delivery.instance),
                     message: e.to_string(),
                 })?;
-        let elapsed = started.elapsed();
+        let at = Duration::from_secs(delivery.at);
+        let line = |from: &str, to: &str, what: String| Step {
+            at,
+            instance: delivery.instance.clone(),
+            event: delivery.label.clone(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            what,
+        };
         let outcomes: Vec<Outcome> = serde_json::from_value(response["outcomes"].clone())
             .expect("the runtime's outcomes read back");
         for outcome in outcomes {
-            let line = |from: &str, to: &str, what: String| Step {
-                elapsed,
-                instance: delivery.instance.clone(),
-                event: delivery.label.clone(),
-                from: from.to_owned(),
-                to: to.to_owned(),
-                what,
-            };
-            match outcome {
-                Outcome::Dispatched {
-                    steps,
-                    start,
-                    end,
-                    stop,
-                    ..
-                } if steps.is_empty() => {
-                    timeline.push(line(&start, &end, format!("no trigger ({stop})")));
-                }
-                Outcome::Dispatched { steps, .. } => {
-                    for step in steps {
-                        let what = match (step.trigger, step.failure) {
-                            (Some(trigger), _) => trigger,
-                            (None, Some(failure)) => format!("failed: {failure}"),
-                            (None, None) => String::new(),
-                        };
-                        timeline.push(line(&step.from, &step.to, what));
-                    }
-                }
-                Outcome::Parked { .. } => {
-                    timeline.push(line(
-                        "pending",
-                        "pending",
-                        "parked until cloud-init finishes".into(),
-                    ));
-                    // ... which it does now: its last line, and the stream record that follows.
-                    let before = load(runtime.store(), &delivery.instance).await?;
-                    set_state(
-                        runtime.store(),
-                        &delivery.instance,
-                        "pending",
-                        before.version,
-                        "finished_cloud_init",
-                        &[],
-                    )
-                    .await?;
-                    let after = load(runtime.store(), &delivery.instance).await?;
-                    queue.push_back(Delivery {
-                        instance: delivery.instance.clone(),
-                        label: "stream".into(),
-                        payload: stream_record_event(&before, &after),
-                    });
-                }
-                Outcome::Heartbeat { command_id } => {
-                    timeline.push(line("", "", format!("heartbeat ({command_id})")));
-                }
-                Outcome::Registered { state, .. } => {
-                    timeline.push(line("", &state, "cloud-init progress".into()));
-                }
-                Outcome::Swept {
-                    kept_alive,
-                    expired,
-                    failed,
-                    ..
-                } => timeline.push(line(
-                    "",
-                    "",
-                    format!(
-                        "sweep: {} kept alive, {} expired, {} failed",
-                        kept_alive.len(),
-                        expired.len(),
-                        failed.len()
-                    ),
-                )),
-                Outcome::Ignored { reason } => {
-                    timeline.push(line("", "", format!("ignored: {reason}")))
-                }
+            if let Outcome::Parked { .. } = outcome {
+                // ... cloud-init finishes a while later: its last line, and the stream record
+                // that follows.
+                let before = load(runtime.store(), &delivery.instance).await?;
+                set_state(
+                    runtime.store(),
+                    &delivery.instance,
+                    "pending",
+                    before.version,
+                    "finished_cloud_init",
+                    &[],
+                )
+                .await?;
+                let after = load(runtime.store(), &delivery.instance).await?;
+                queue.push(Delivery {
+                    at: delivery.at + SLOW_CLOUD_INIT,
+                    instance: delivery.instance.clone(),
+                    label: "stream".into(),
+                    payload: stream_record_event(&before, &after),
+                });
             }
+            timeline.extend(rows(&ClusterNode::DEFINITION, outcome, &line));
         }
+        let completions = autoscaling.completions();
+        for c in &completions[completions_seen..] {
+            timeline.push(Step {
+                at,
+                instance: c.action.ec2_instance_id.clone(),
+                event: "CompleteLifecycleAction".into(),
+                from: String::new(),
+                to: String::new(),
+                what: format!(
+                    "{} {}",
+                    c.action
+                        .lifecycle_transition
+                        .as_aws_str()
+                        .trim_start_matches("autoscaling:"),
+                    c.result
+                ),
+            });
+        }
+        completions_seen = completions.len();
 
         // Simulated SSM: each new command finishes, and its status-change event arrives.
         let sent = ssm.sent();
         for (command_id, request) in &sent[commands_seen..] {
             let target = &request.instance_ids[0];
-            let fails =
-                request.document_name == "ClusterJoin" && scenario.failing_joins.contains(target);
-            let status = if fails { "Failed" } else { "Success" };
-            queue.push_back(Delivery {
+            let joins = request.document_name == "ClusterJoin";
+            let status = if joins && scenario.failing_joins.contains(target) {
+                "Failed"
+            } else {
+                "Success"
+            };
+            queue.push(Delivery {
+                at: delivery.at + if joins { JOIN_COMMAND } else { OTHER_COMMAND },
                 instance: target.clone(),
-                label: format!("command {status}"),
+                label: format!("{} {status}", request.document_name),
                 payload: command_status_event(command_id, target, &request.document_name, status),
             });
         }
@@ -400,9 +544,111 @@ pub async fn simulate<T: NodeTable>(
         })
         .collect();
     Ok(Report {
+        model: ClusterNode::DEFINITION.name,
         timeline,
         nodes,
         dns,
+        events,
+    })
+}
+
+/// The instance the backup simulation backs up.
+pub const BACKUP_INSTANCE: &str = "i-0d47a5e1c9b3f2a68";
+
+/// Runs the nightly backup on `table`: the scheduled rule `backup` fires, the backup command
+/// is sent to [`BACKUP_INSTANCE`] and waited for, its result finishes the run; then the rule
+/// fires again the next night and the run starts over.
+///
+/// ```
+/// use lifecycle_aws::local::MemoryTable;
+/// let report = tokio::runtime::Builder::new_current_thread()
+///     .build()
+///     .unwrap()
+///     .block_on(lifecycle_examples::local::simulate_backup(MemoryTable::new()))
+///     .unwrap();
+/// assert_eq!(report.nodes[0].state, "done");
+/// ```
+pub async fn simulate_backup<T: NodeTable>(table: T) -> Result<Report, SimulationError> {
+    let ssm = Arc::new(RecordingCommands::new());
+    let clock = Arc::new(SimulatedClock::default());
+    let runtime = Runtime::with_parts(
+        table,
+        ssm.clone(),
+        Arc::new(RecordingActions::new()),
+        || NightlyBackup {
+            instance: BACKUP_INSTANCE.into(),
+            destination: "s3://backups/nightly".into(),
+        },
+    )
+    .with_clock(clock.clone());
+    let mut timeline = Vec::new();
+    let mut events = 0;
+    let mut commands_seen = 0;
+    let mut queue = Queue::default();
+    const NIGHT: u64 = 24 * 3600;
+    for night in 0..2 {
+        queue.push(Delivery {
+            at: night * NIGHT,
+            instance: "backup".into(),
+            label: "scheduled backup".into(),
+            payload: scheduled_event("backup"),
+        });
+    }
+    while let Some(delivery) = queue.pop() {
+        events += 1;
+        clock
+            .0
+            .store(delivery.at, std::sync::atomic::Ordering::Relaxed);
+        let response =
+            runtime
+                .handle(&delivery.payload)
+                .await
+                .map_err(|e| SimulationError::Handle {
+                    event: delivery.label.clone(),
+                    message: e.to_string(),
+                })?;
+        let at = Duration::from_secs(delivery.at);
+        let line = |from: &str, to: &str, what: String| Step {
+            at,
+            instance: delivery.instance.clone(),
+            event: delivery.label.clone(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            what,
+        };
+        let outcomes: Vec<Outcome> = serde_json::from_value(response["outcomes"].clone())
+            .expect("the runtime's outcomes read back");
+        for outcome in outcomes {
+            timeline.extend(rows(&NightlyBackup::DEFINITION, outcome, &line));
+        }
+        let sent = ssm.sent();
+        for (command_id, request) in &sent[commands_seen..] {
+            let target = &request.instance_ids[0];
+            queue.push(Delivery {
+                at: delivery.at + 20 * 60,
+                instance: "backup".into(),
+                label: format!("{} Success", request.document_name),
+                payload: command_status_event(
+                    command_id,
+                    target,
+                    &request.document_name,
+                    "Success",
+                ),
+            });
+        }
+        commands_seen = sent.len();
+    }
+    let state = load(runtime.store(), "backup").await?.state;
+    Ok(Report {
+        model: NightlyBackup::DEFINITION.name,
+        timeline,
+        nodes: vec![NodeOutcome {
+            id: "backup".into(),
+            kind: "schedule".into(),
+            state,
+            completions: Vec::new(),
+        }],
+        dns: Vec::new(),
         events,
     })
 }
@@ -443,12 +689,13 @@ async fn set_state<T: NodeTable>(
 }
 
 /// An Auto Scaling lifecycle action of the simulated group, as EventBridge delivers it.
-fn lifecycle_event(instance: &str, transition: LifecycleTransition) -> Delivery {
+fn lifecycle_event(instance: &str, transition: LifecycleTransition, at: u64) -> Delivery {
     let label = match transition {
         LifecycleTransition::Launching => "launching",
         LifecycleTransition::Terminating => "terminating",
     };
     Delivery {
+        at,
         instance: instance.to_owned(),
         label: label.to_owned(),
         payload: lifecycle_action_event(instance, GROUP, transition),

@@ -13,18 +13,22 @@ use lifecycle_aws::store::DynamoStore;
 use lifecycle_core::LifecycleModel;
 use lifecycle_examples::backup::NightlyBackup;
 use lifecycle_examples::cluster::ClusterNode;
-use lifecycle_examples::local::{Report, Scenario, simulate};
+use lifecycle_examples::local::{Report, Scenario, simulate, simulate_backup};
 use lifecycle_examples::status;
 
-const USAGE: &str = "usage: lifecycle-local [--scenario FILE] [--fail-join ID]... [--terminate ID]... [--no-failures]
-                       [--dynamodb-endpoint URL] [--diagram | --dot] [--model cluster|backup]
+const USAGE: &str = "usage: lifecycle-local [--model cluster|backup] [--scenario FILE] [--fail-join ID]...
+                       [--terminate ID]... [--no-failures] [--dynamodb-endpoint URL [--keep-table]]
+       lifecycle-local [--model cluster|backup] --diagram | --dot
+       lifecycle-local --version
        lifecycle-local status --table TABLE [--endpoint-url URL] [--model cluster|backup]
                        [--deadline SECONDS] [--all] [--json]
 
 Runs a simulated Auto Scaling group through the cluster model, with every event as the JSON AWS
-delivers, handled by the same runtime as the Lambda; SSM and Auto Scaling are simulated. By
-default: i-0a1 (manager, slow cloud-init: its launch waits for it), i-0b2 and i-0c3 (workers)
-launch; i-0c3's join command fails and it is ABANDONed; then i-0b2 is terminated.
+delivers, handled by the same runtime as the Lambda; SSM and Auto Scaling are simulated, and so
+is time. By default: i-0a1b2c3d4e5f60001 (manager, slow cloud-init: its launch waits for it),
+i-0a1b2c3d4e5f60002 and i-0a1b2c3d4e5f60003 (workers) launch; the last one's join command fails
+and it is ABANDONed; then i-0a1b2c3d4e5f60002 is terminated. With --model backup: the nightly
+backup, two nights.
 
   --scenario FILE           read the scenario from a JSON file:
                             {\"nodes\": [{\"id\": \"i-1\", \"kind\": \"worker\", \"slow_cloud_init\": false}],
@@ -33,9 +37,11 @@ launch; i-0c3's join command fails and it is ABANDONed; then i-0b2 is terminated
   --terminate ID            terminate ID after the launches (replaces the scenario's; repeatable)
   --no-failures             no join command fails
   --dynamodb-endpoint URL   keep the node table in a DynamoDB-compatible server at URL (a new
-                            table per run) instead of in memory
+                            table per run, deleted at the end) instead of in memory
+  --keep-table              do not delete that table
+  --model NAME              cluster (default) or backup: the model to run, or to draw
   --diagram, --dot          print the model's Mermaid / Graphviz diagram and exit
-  --model NAME              the model --diagram and --dot print: cluster (default) or backup
+  --version                 the version
   --help                    this text
 
 status: what waits in a node table (standard AWS configuration; --endpoint-url for a local
@@ -124,9 +130,12 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
 enum Command {
     Status(StatusArgs),
     Run {
-        scenario: Scenario,
+        /// `None`: the backup model.
+        scenario: Option<Scenario>,
         endpoint: Option<String>,
+        keep_table: bool,
     },
+    Version,
     Print(&'static str),
     Help,
 }
@@ -139,9 +148,11 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     }
     let mut scenario = None;
     let mut fail_joins = None::<Vec<String>>;
+    let mut no_failures = false;
     let mut terminate = None::<Vec<String>>;
     let mut endpoint = None;
-    let mut diagram = None;
+    let mut keep_table = false;
+    let mut diagram: Option<&str> = None;
     let mut model = "cluster".to_owned();
     while let Some(arg) = args.next() {
         let mut value = |what: &str| args.next().ok_or_else(|| format!("{arg} needs {what}"));
@@ -160,58 +171,150 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             "--terminate" => terminate
                 .get_or_insert_with(Vec::new)
                 .push(value("an instance id")?),
-            "--no-failures" => fail_joins = Some(Vec::new()),
-            "--dynamodb-endpoint" => endpoint = Some(value("a URL")?),
-            "--diagram" => diagram = Some(false),
-            "--dot" => diagram = Some(true),
+            "--no-failures" => no_failures = true,
+            "--dynamodb-endpoint" => endpoint = Some(endpoint_url(&value("a URL")?)?),
+            "--keep-table" => keep_table = true,
+            "--diagram" | "--dot" => {
+                if let Some(other) = diagram.filter(|d| *d != arg) {
+                    return Err(format!(
+                        "{other} and {arg} print different diagrams: choose one"
+                    ));
+                }
+                diagram = Some(if arg == "--dot" { "--dot" } else { "--diagram" });
+            }
             "--model" => model = value("a model name")?,
+            "--version" | "-V" => return Ok(Command::Version),
             "--help" | "-h" => return Ok(Command::Help),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    if let Some(dot) = diagram {
-        return match (model.as_str(), dot) {
-            ("cluster", false) => Ok(Command::Print(ClusterNode::MERMAID)),
-            ("cluster", true) => Ok(Command::Print(ClusterNode::DOT)),
-            ("backup", false) => Ok(Command::Print(NightlyBackup::MERMAID)),
-            ("backup", true) => Ok(Command::Print(NightlyBackup::DOT)),
-            (other, _) => Err(format!("unknown model `{other}`: cluster or backup")),
-        };
+    if no_failures && fail_joins.is_some() {
+        return Err("--fail-join and --no-failures contradict each other: choose one".into());
+    }
+    if !matches!(model.as_str(), "cluster" | "backup") {
+        return Err(format!("unknown model `{model}`: cluster or backup"));
+    }
+    if let Some(diagram) = diagram {
+        let cluster = model == "cluster";
+        if scenario.is_some()
+            || fail_joins.is_some()
+            || terminate.is_some()
+            || no_failures
+            || endpoint.is_some()
+        {
+            return Err(format!(
+                "{diagram} prints the diagram only: drop the scenario and table options"
+            ));
+        }
+        return Ok(Command::Print(match (cluster, diagram) {
+            (true, "--diagram") => ClusterNode::MERMAID,
+            (true, _) => ClusterNode::DOT,
+            (false, "--diagram") => NightlyBackup::MERMAID,
+            (false, _) => NightlyBackup::DOT,
+        }));
+    }
+    if keep_table && endpoint.is_none() {
+        return Err("--keep-table keeps the table of --dynamodb-endpoint: give that too".into());
+    }
+    if model == "backup" {
+        if scenario.is_some() || fail_joins.is_some() || terminate.is_some() || no_failures {
+            return Err(
+                "--scenario, --fail-join, --terminate and --no-failures are the cluster model's"
+                    .into(),
+            );
+        }
+        return Ok(Command::Run {
+            scenario: None,
+            endpoint,
+            keep_table,
+        });
     }
     let mut scenario = scenario.unwrap_or_default();
     if let Some(ids) = fail_joins {
         scenario.failing_joins = ids.into_iter().collect();
     }
+    if no_failures {
+        scenario.failing_joins.clear();
+    }
     if let Some(ids) = terminate {
         scenario.terminate = ids;
     }
-    Ok(Command::Run { scenario, endpoint })
+    scenario.validate().map_err(|e| e.to_string())?;
+    Ok(Command::Run {
+        scenario: Some(scenario),
+        endpoint,
+        keep_table,
+    })
+}
+
+/// `url` if it reads as an http(s) URL with a host: the SDK's own message for anything else is
+/// a page of internals.
+fn endpoint_url(url: &str) -> Result<String, String> {
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .map(|rest| rest.split(['/', ':']).next().unwrap_or(""));
+    match host {
+        Some(host) if !host.is_empty() => Ok(url.to_owned()),
+        _ => Err(format!(
+            "--dynamodb-endpoint `{url}` is not a URL: give one like http://127.0.0.1:8000"
+        )),
+    }
 }
 
 fn print(report: &Report, table: &str) {
-    println!("Timeline (cluster model; node table: {table}; simulated SSM and Auto Scaling)\n");
     println!(
-        "{:>9}  {:<8} {:<16} {:<42} what",
-        "elapsed", "instance", "event", "state"
+        "Timeline of the {} model (node table: {table}; SSM, Auto Scaling and time simulated)\n",
+        report.model
     );
-    for step in &report.timeline {
-        let states = match (step.from.as_str(), step.to.as_str()) {
+    let id_width = report
+        .timeline
+        .iter()
+        .map(|s| s.instance.len())
+        .chain(report.nodes.iter().map(|n| n.id.len()))
+        .max()
+        .unwrap_or(8)
+        .max("instance".len());
+    let event_width = report
+        .timeline
+        .iter()
+        .map(|s| s.event.len())
+        .max()
+        .unwrap_or(5)
+        .max("event".len());
+    let states: Vec<String> = report
+        .timeline
+        .iter()
+        .map(|step| match (step.from.as_str(), step.to.as_str()) {
             ("", "") => String::new(),
+            ("", to) => to.to_owned(),
             (from, to) if from == to => from.to_owned(),
             (from, to) => format!("{from} → {to}"),
-        };
+        })
+        .collect();
+    let state_width = states
+        .iter()
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:>7}  {:<id_width$}  {:<event_width$}  {:<state_width$}  what",
+        "time", "instance", "event", "state"
+    );
+    for (step, states) in report.timeline.iter().zip(&states) {
         println!(
-            "{:>7.3}ms  {:<8} {:<16} {:<42} {}",
-            step.elapsed.as_secs_f64() * 1e3,
+            "{:>6}s  {:<id_width$}  {:<event_width$}  {:<state_width$}  {}",
+            step.at.as_secs(),
             step.instance,
             step.event,
             states,
             step.what
         );
     }
-    println!("\nInstances ({} events handled)\n", report.events);
+    println!("\n{} events handled\n", report.events);
     println!(
-        "{:<8} {:<8} {:<18} lifecycle actions completed",
+        "{:<id_width$}  {:<8} {:<18} lifecycle actions completed",
         "instance", "type", "state"
     );
     for node in &report.nodes {
@@ -232,20 +335,29 @@ fn print(report: &Report, table: &str) {
             completions.join(", ")
         };
         println!(
-            "{:<8} {:<8} {:<18} {}",
+            "{:<id_width$}  {:<8} {:<18} {}",
             node.id, node.kind, node.state, completions
         );
     }
-    println!("\nDNS\n");
-    for (name, addresses) in &report.dns {
-        let addresses = if addresses.is_empty() {
-            "-".to_owned()
-        } else {
-            addresses.join(", ")
-        };
-        println!("{name:<26} {addresses}");
+    if !report.dns.is_empty() {
+        println!("\nDNS\n");
+        for (name, addresses) in &report.dns {
+            let addresses = if addresses.is_empty() {
+                "-".to_owned()
+            } else {
+                addresses.join(", ")
+            };
+            println!("{name:<26} {addresses}");
+        }
     }
-    print!("\nModel diagram (Mermaid)\n\n{}", ClusterNode::MERMAID);
+    println!(
+        "\nThe model's diagram: lifecycle-local --model {} --diagram",
+        if report.model == "NightlyBackup" {
+            "backup"
+        } else {
+            "cluster"
+        }
+    );
 }
 
 /// A new node table in the server at `endpoint`.
@@ -271,27 +383,56 @@ async fn dynamodb_table(endpoint: &str) -> Result<DynamoStore, String> {
     let table = format!("lifecycle-local-{}-{secs}", std::process::id());
     DynamoStore::create_table(client, &table)
         .await
-        .map_err(|e| format!("--dynamodb-endpoint {endpoint}: {e}"))
+        .map_err(|e| {
+            // The SDK's error names every layer; the last one says what happened.
+            let error = e.to_string();
+            let cause = error
+                .rsplit(": ")
+                .next()
+                .unwrap_or(&error)
+                .trim()
+                .to_owned();
+            format!("could not create a node table at {endpoint}: {cause}")
+        })
+}
+
+/// The cluster simulation of `scenario`, or the backup's when there is none.
+async fn run<T: lifecycle_aws::store::NodeTable>(
+    scenario: Option<&Scenario>,
+    table: T,
+) -> Result<Report, lifecycle_examples::local::SimulationError> {
+    match scenario {
+        Some(scenario) => simulate(scenario, table).await,
+        None => simulate_backup(table).await,
+    }
 }
 
 fn main() -> ExitCode {
     let command = match parse(std::env::args().skip(1)) {
         Ok(command) => command,
         Err(message) => {
-            eprintln!("lifecycle-local: {message}\n\n{USAGE}");
+            eprintln!("lifecycle-local: {message}\n(lifecycle-local --help lists the options)");
             return ExitCode::from(2);
         }
     };
-    let (scenario, endpoint) = match command {
+    let (scenario, endpoint, keep_table) = match command {
         Command::Help => {
             println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("lifecycle-local {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Command::Print(diagram) => {
             print!("{diagram}");
             return ExitCode::SUCCESS;
         }
-        Command::Run { scenario, endpoint } => (scenario, endpoint),
+        Command::Run {
+            scenario,
+            endpoint,
+            keep_table,
+        } => (scenario, endpoint, keep_table),
         Command::Status(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -315,17 +456,26 @@ fn main() -> ExitCode {
         .expect("a current-thread runtime");
     let result = runtime.block_on(async {
         match &endpoint {
-            None => simulate(&scenario, MemoryTable::new())
+            None => run(scenario.as_ref(), MemoryTable::new())
                 .await
                 .map(|r| (r, "in memory".to_owned()))
                 .map_err(|e| e.to_string()),
             Some(url) => {
                 let table = dynamodb_table(url).await?;
-                let name = format!("{} at {url}", table.table());
-                simulate(&scenario, table)
+                let name = table.table().to_owned();
+                let client = table.client().clone();
+                let result = run(scenario.as_ref(), table)
                     .await
-                    .map(|r| (r, name))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string());
+                let kept = if keep_table {
+                    format!("{name} at {url}, kept")
+                } else {
+                    match client.delete_table().table_name(&name).send().await {
+                        Ok(_) => format!("{name} at {url}, deleted at the end"),
+                        Err(_) => format!("{name} at {url}; deleting it failed, delete it by hand"),
+                    }
+                };
+                result.map(|r| (r, kept))
             }
         }
     });

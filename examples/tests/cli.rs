@@ -25,14 +25,55 @@ fn scenario_file(name: &str, json: &str) -> String {
 }
 
 #[test]
-fn the_default_run_prints_the_timeline_the_outcome_and_the_diagram() {
+fn the_default_run_prints_the_timeline_and_the_outcome_but_no_diagram() {
     let out = local(&[]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("Timeline of the ClusterNode model"),
+        "{stdout}"
+    );
     assert!(stdout.contains("parked until cloud-init finishes"));
     assert!(stdout.contains("joining_cluster → failure"));
     assert!(stdout.contains("EC2_INSTANCE_LAUNCHING ABANDON"));
-    assert!(stdout.ends_with(ClusterNode::MERMAID));
+    // Real instance ids fit their column.
+    assert!(
+        stdout.contains("i-0a1b2c3d4e5f60003  worker   abandoned"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("    57s  i-0a1b2c3d4e5f60001  CompleteLifecycleAction"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("stateDiagram"),
+        "the diagram only with --diagram"
+    );
+}
+
+#[test]
+fn the_backup_model_runs_too() {
+    let out = local(&["--model", "backup"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("Timeline of the NightlyBackup model"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("LifecycleBackup Success"), "{stdout}");
+}
+
+#[test]
+fn version() {
+    let out = local(&["--version"]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("lifecycle-local {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -49,8 +90,8 @@ fn a_scenario_file_chooses_the_nodes_and_the_failures() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("i-m      manager  terminated"), "{stdout}");
-    assert!(stdout.contains("i-w      worker   abandoned"), "{stdout}");
+    assert!(stdout.contains("i-m       manager  terminated"), "{stdout}");
+    assert!(stdout.contains("i-w       worker   abandoned"), "{stdout}");
 }
 
 #[test]
@@ -82,9 +123,36 @@ fn the_same_run_against_a_dynamodb_compatible_server() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains(&format!("at {endpoint}")), "{stdout}");
-    assert!(stdout.contains("i-0b2    worker   terminated"), "{stdout}");
-    assert!(stdout.contains("i-0c3    worker   abandoned"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("at {endpoint}, deleted at the end")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("i-0a1b2c3d4e5f60002  worker   terminated"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("i-0a1b2c3d4e5f60003  worker   abandoned"),
+        "{stdout}"
+    );
+    // The table is gone again.
+    let table = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.split("node table: ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .to_owned();
+    let tables = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import urllib.request, json; r = urllib.request.Request('{endpoint}', data=b'{{}}', headers={{'X-Amz-Target': 'DynamoDB_20120810.ListTables', 'Content-Type': 'application/x-amz-json-1.0', 'Authorization': 'AWS4-HMAC-SHA256 Credential=testing/20260101/eu-central-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0'}}); print(urllib.request.urlopen(r).read().decode())"
+        ))
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&tables.stdout);
+    assert!(listed.contains("TableNames"), "{listed}");
+    assert!(!listed.contains(&table), "{table} deleted: {listed}");
 }
 
 #[test]
@@ -115,11 +183,35 @@ fn bad_arguments_and_scenario_files_are_clear_errors() {
             vec!["--scenario", broken.as_str()],
             "missing field `kind`".to_owned(),
         ),
+        (
+            vec!["--diagram", "--dot"],
+            "--diagram and --dot print different diagrams: choose one".to_owned(),
+        ),
+        (
+            vec!["--fail-join", "i-0a1b2c3d4e5f60002", "--no-failures"],
+            "--fail-join and --no-failures contradict each other".to_owned(),
+        ),
+        (
+            vec!["--model", "backup", "--terminate", "i-1"],
+            "are the cluster model's".to_owned(),
+        ),
+        (
+            vec!["--dynamodb-endpoint", "notaurl"],
+            "--dynamodb-endpoint `notaurl` is not a URL: give one like http://127.0.0.1:8000"
+                .to_owned(),
+        ),
+        (
+            vec!["--keep-table"],
+            "--keep-table keeps the table of --dynamodb-endpoint".to_owned(),
+        ),
     ] {
         let out = local(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(stderr.contains(&message), "{args:?}: {stderr}");
+        // One line, and a hint; not the whole usage.
+        assert_eq!(stderr.lines().count(), 2, "{args:?}: {stderr}");
+        assert!(stderr.ends_with("(lifecycle-local --help lists the options)\n"));
         assert!(out.stdout.is_empty());
     }
 }

@@ -114,6 +114,17 @@ pub struct Fired<S> {
     pub to: S,
 }
 
+/// A trigger that reacted to the event but whose guards said no, so the next one was tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declined<S> {
+    /// The trigger's name.
+    pub trigger: &'static str,
+    /// The state it would have fired from.
+    pub from: S,
+    /// How many triggers had fired before: its place among [`Report::fired`].
+    pub fired_before: usize,
+}
+
 /// What made the event fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailureCause<E> {
@@ -160,6 +171,9 @@ pub struct Report<S, E> {
     pub states: Vec<S>,
     /// Every trigger that fired, in order.
     pub fired: Vec<Fired<S>>,
+    /// The triggers whose guards said no, in the order they were tried: why another trigger
+    /// fired (or none did).
+    pub declined: Vec<Declined<S>>,
     /// Why processing stopped.
     pub stop: StopReason,
     /// The failure handled, if any.
@@ -448,6 +462,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         end: start,
         states: Vec::with_capacity(EXPECTED_STEPS),
         fired: Vec::with_capacity(EXPECTED_STEPS),
+        declined: Vec::new(),
         stop: StopReason::Settled,
         failure: None,
         ignored: Vec::new(),
@@ -748,7 +763,14 @@ async fn step<M: LifecycleModel, St: Store>(
         }
         match model.check_guards(index, ctx).await {
             Ok(true) => {}
-            Ok(false) => continue,
+            Ok(false) => {
+                report.declined.push(Declined {
+                    trigger,
+                    from: state,
+                    fired_before: report.fired.len(),
+                });
+                continue;
+            }
             Err(e) => {
                 if let Some(stop) = interrupted(ctx, state, trigger)? {
                     return Ok(stop);

@@ -131,7 +131,7 @@ pub use context::{
     LocalEffects, Records, SentCommand, delivery_id,
 };
 pub use dispatch::{
-    DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
+    Declined, DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
     ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
     dispatch, load_and_dispatch, progress_note, run_transition,
 };

@@ -121,6 +121,9 @@ pub enum Outcome {
         triggers: Vec<String>,
         /// Every step in order: each trigger that fired, and the move into the failure state.
         steps: Vec<Step>,
+        /// Triggers of the state the event came to rest in whose guards said no.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        declined: Vec<String>,
         /// Why processing stopped.
         stop: String,
         /// The failure handled, if any.
@@ -184,6 +187,9 @@ pub struct Step {
     pub trigger: Option<String>,
     /// What failed, for the move into the failure state.
     pub failure: Option<String>,
+    /// Triggers of the same state tried before this one, whose guards said no.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declined: Vec<String>,
 }
 
 /// Where the runtime gets the time: the system clock, or a test's.
@@ -964,6 +970,7 @@ fn summary<M: LifecycleModel>(
         end: report.end.name().to_owned(),
         triggers: report.triggers().map(str::to_owned).collect(),
         steps: steps::<M>(report),
+        declined: declined_before::<M>(report, report.fired.len()),
         stop: stop_name(report.stop).to_owned(),
         failure: report.failure.as_ref().map(|f| f.cause.to_string()),
         completed,
@@ -981,6 +988,7 @@ fn steps<M: LifecycleModel>(report: &ModelReport<M>) -> Vec<Step> {
             .to_owned(),
         trigger: None,
         failure: Some(f.cause.to_string()),
+        declined: Vec::new(),
     };
     let mut steps = Vec::with_capacity(report.fired.len() + 1);
     for (i, fired) in report.fired.iter().enumerate() {
@@ -992,6 +1000,7 @@ fn steps<M: LifecycleModel>(report: &ModelReport<M>) -> Vec<Step> {
             to: fired.to.name().to_owned(),
             trigger: Some(fired.trigger.to_owned()),
             failure: None,
+            declined: declined_before::<M>(report, i),
         });
     }
     if let Some(f) = report
@@ -1002,6 +1011,16 @@ fn steps<M: LifecycleModel>(report: &ModelReport<M>) -> Vec<Step> {
         steps.push(failure_step(f));
     }
     steps
+}
+
+/// The declined triggers tried just before the `fired`-th trigger fired.
+fn declined_before<M: LifecycleModel>(report: &ModelReport<M>, fired: usize) -> Vec<String> {
+    report
+        .declined
+        .iter()
+        .filter(|d| d.fired_before == fired)
+        .map(|d| d.trigger.to_owned())
+        .collect()
 }
 
 fn stop_name(stop: StopReason) -> &'static str {

@@ -17,7 +17,9 @@ fn main() {
         None => seed_fixture("autoscaling_event.json"),
     };
     let table = MemoryTable::new();
-    let ident = fixture_launch().instance_id.expect("the fixture names its instance");
+    let ident = fixture_launch()
+        .instance_id
+        .expect("the fixture names its instance");
     table.records().insert(fixture_node(&ident));
     let actions = Arc::new(RecordingActions::new());
     let runtime = Runtime::with_parts(
