@@ -277,7 +277,7 @@ where
         > = Box::pin(runtime.handle(&payload));
         match handling.await {
             Ok(answer) => {
-                println!("{answer}");
+                println!("{}", serde_json::to_string(&answer)?);
                 return Ok(());
             }
             // A sentence, and an exit code a caller can act on: 75 (EX_TEMPFAIL) when
@@ -306,7 +306,10 @@ pub fn invoke<M, F, T>(
     runtime: std::sync::Arc<Runtime<M, F, T>>,
     event: lambda_runtime::LambdaEvent<Box<RawValue>>,
 ) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>> + Send>,
+    Box<
+        dyn std::future::Future<Output = Result<crate::runtime::Answer, lambda_runtime::Error>>
+            + Send,
+    >,
 >
 where
     M: LifecycleModel + 'static,

@@ -392,6 +392,7 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
             lambda_runtime::Context::default(),
         )))
         .unwrap();
+    let answer = serde_json::to_value(&answer).unwrap();
     assert_eq!(answer["outcomes"][0]["end"], "joining", "{answer}");
     assert_eq!(commands.sent().len(), 1);
     let logs = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
@@ -399,4 +400,40 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
         logs.contains("i-svc") && logs.contains("join"),
         "the runtime logged to the user's subscriber: {logs}"
     );
+}
+
+/// The typed answer (`handle_bytes`, what the Lambda returns) is the same JSON as `handle`'s,
+/// for a plain event and for an SQS batch with a message that fails.
+#[test]
+fn the_typed_answer_is_the_same_json() {
+    use std::sync::Arc;
+
+    use lifecycle_aws::local::MemoryTable;
+    use lifecycle_aws::runtime::Runtime;
+    use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    use lifecycle_core::Record;
+
+    let runtime = || {
+        let table = MemoryTable::new();
+        table
+            .records()
+            .insert(Record::new("i-a1", "finished_cloud_init").with("ItemType", "worker"));
+        Runtime::with_parts(
+            table,
+            Arc::new(RecordingCommands::new()),
+            Arc::new(RecordingActions::new()),
+            || Node,
+        )
+    };
+    let batch = json!({"Records": [
+        {"messageId": "m-1", "eventSource": "aws:sqs", "body": launching("i-a1").to_string()},
+        {"messageId": "m-2", "eventSource": "aws:sqs", "body": "{not json"},
+    ]});
+    for payload in [launching("i-a1"), batch] {
+        let by_value = common::run(runtime().handle(&payload)).unwrap();
+        let typed = common::run(runtime().handle_bytes(payload.to_string().as_bytes()))
+            .unwrap()
+            .into_value();
+        assert_eq!(typed, by_value);
+    }
 }

@@ -166,8 +166,8 @@ fn from_json(c: &mut Criterion) {
             || runtime.store().records().insert(fresh.clone()),
             |()| {
                 let answer = run_ready(runtime.handle_bytes(black_box(bytes))).unwrap();
-                debug_assert_eq!(answer["outcomes"][0]["end"], "ready");
-                black_box(answer)
+                // The answer as the Lambda returns it: JSON text.
+                black_box(serde_json::to_vec(&answer).unwrap())
             },
             BatchSize::SmallInput,
         )
@@ -190,8 +190,7 @@ fn original(c: &mut Criterion) {
             || runtime.store().records().insert(node.clone()),
             |()| {
                 let answer = run_ready(runtime.handle_bytes(black_box(&bytes))).unwrap();
-                debug_assert_eq!(answer["outcomes"][0]["end"], "gracefully_rebalancing");
-                black_box(answer)
+                black_box(serde_json::to_vec(&answer).unwrap())
             },
             BatchSize::SmallInput,
         )

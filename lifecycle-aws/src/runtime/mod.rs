@@ -11,7 +11,7 @@ use lifecycle_core::{
     LifecycleTransition, ModelReport, Record, State, StopReason, dispatch,
 };
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::Instrument;
 
 use crate::actions::{ActionError, AutoScalingActions, Completed, LifecycleActions};
@@ -174,6 +174,39 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+}
+
+/// The answer to an invocation: what each event led to, and for a batch (SQS, a stream) the
+/// items to deliver again (a partial batch response, `batchItemFailures`).
+///
+/// ```
+/// use lifecycle_aws::runtime::{Answer, Outcome};
+/// let answer = Answer { batch_item_failures: None, outcomes: vec![Outcome::Ignored { reason: "test notification".into() }] };
+/// assert_eq!(answer.into_value()["outcomes"][0]["reason"], "test notification");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    /// The batch items that failed, for the event source to deliver again; `None` for an
+    /// invocation that is not a batch.
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
+    pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+    /// One outcome per event handled.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Answer {
+    /// The answer as JSON.
+    pub fn into_value(self) -> Value {
+        serde_json::to_value(self).expect("an answer is plain data")
+    }
+}
+
+/// A batch item to deliver again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchItemFailure {
+    /// The SQS message id, or the stream record's sequence number.
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
 }
 
 /// One step of a dispatch.
@@ -386,7 +419,7 @@ where
         &self,
         payload: &[u8],
         deadline: SystemTime,
-    ) -> Result<Value, HandleError> {
+    ) -> Result<Answer, HandleError> {
         INVOCATION_DEADLINE
             .scope(deadline, self.handle_bytes(payload))
             .await
@@ -395,25 +428,31 @@ where
     /// Handles one invocation payload. For an SQS batch the answer is a partial batch
     /// response (`batchItemFailures`): only the messages that failed are redelivered.
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandleError> {
-        self.handle_invocation(decode_value(payload)?).await
+        self.handle_invocation(decode_value(payload)?)
+            .await
+            .map(Answer::into_value)
     }
 
     /// [`Runtime::handle`] for the payload's JSON text, decoded without building a
-    /// [`Value`] of the whole payload first (`bootstrap --invoke` and the benchmarks).
-    pub async fn handle_bytes(&self, payload: &[u8]) -> Result<Value, HandleError> {
+    /// [`Value`] of the whole payload first, answered with a typed [`Answer`] that serialises
+    /// to the same JSON (what the Lambda does).
+    pub async fn handle_bytes(&self, payload: &[u8]) -> Result<Answer, HandleError> {
         self.handle_invocation(crate::decode::decode_event(payload)?)
             .await
     }
 
     /// Handles one decoded invocation.
-    pub async fn handle_invocation(&self, invocation: Invocation) -> Result<Value, HandleError> {
+    pub async fn handle_invocation(&self, invocation: Invocation) -> Result<Answer, HandleError> {
         match invocation {
             Invocation::Events(notifications) => {
                 let mut outcomes = Vec::with_capacity(notifications.len());
                 for notification in notifications {
                     outcomes.push(self.process(notification).await?);
                 }
-                Ok(json!({ "outcomes": outcomes }))
+                Ok(Answer {
+                    batch_item_failures: None,
+                    outcomes,
+                })
             }
             Invocation::Sqs(messages) => {
                 let mut failures = Vec::new();
@@ -434,11 +473,16 @@ where
                         Err(e) => {
                             let (event_id, instance_id) = about.unwrap_or_default();
                             tracing::error!(message_id = %message.message_id, event_id, instance_id, error = %e, retryable = e.is_retryable(), "message failed");
-                            failures.push(json!({ "itemIdentifier": message.message_id }));
+                            failures.push(BatchItemFailure {
+                                item_identifier: message.message_id,
+                            });
                         }
                     }
                 }
-                Ok(json!({ "batchItemFailures": failures, "outcomes": outcomes }))
+                Ok(Answer {
+                    batch_item_failures: Some(failures),
+                    outcomes,
+                })
             }
             Invocation::Stream(changes) => {
                 // A partial batch response: the stream is retried from the first record that
@@ -451,13 +495,18 @@ where
                         (Ok(outcome), _) => outcomes.push(outcome),
                         (Err(e), Some(sequence_number)) => {
                             tracing::error!(%sequence_number, error = %e, retryable = e.is_retryable(), "stream record failed");
-                            failures.push(json!({ "itemIdentifier": sequence_number }));
+                            failures.push(BatchItemFailure {
+                                item_identifier: sequence_number,
+                            });
                             break;
                         }
                         (Err(e), None) => return Err(e),
                     }
                 }
-                Ok(json!({ "batchItemFailures": failures, "outcomes": outcomes }))
+                Ok(Answer {
+                    batch_item_failures: Some(failures),
+                    outcomes,
+                })
             }
         }
     }

@@ -29,7 +29,8 @@ fn main() {
         DockerSwarm::default,
     );
     let answer = lifecycle_core::testing::block_on(runtime.handle_bytes(&event))
-        .expect("the launch is handled");
+        .expect("the launch is handled")
+        .into_value();
     assert_eq!(answer["outcomes"][0]["end"], "gracefully_rebalancing");
     assert_eq!(actions.completions().len(), 1, "one completion, ABANDON");
     println!("{answer}");
