@@ -212,6 +212,44 @@ struct Delivery {
     payload: Value,
 }
 
+impl Delivery {
+    /// A timeline row of this delivery.
+    fn row(&self, from: &str, to: &str, what: String) -> Step {
+        Step {
+            at: Duration::from_secs(self.at),
+            instance: self.instance.clone(),
+            event: self.label.clone(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            what,
+        }
+    }
+}
+
+/// Hands `delivery` to the runtime as the Lambda would (its JSON text), at its simulated time.
+async fn deliver<M, F, T>(
+    runtime: &Runtime<M, F, T>,
+    clock: &SimulatedClock,
+    delivery: &Delivery,
+) -> Result<Vec<Outcome>, SimulationError>
+where
+    M: lifecycle_core::LifecycleModel,
+    F: Fn() -> M + Send + Sync,
+    T: NodeTable,
+{
+    clock
+        .0
+        .store(delivery.at, std::sync::atomic::Ordering::Relaxed);
+    let answer = runtime
+        .handle_bytes(delivery.payload.to_string().as_bytes())
+        .await
+        .map_err(|e| SimulationError::Handle {
+            event: format!("{} for {}", delivery.label, delivery.instance),
+            message: e.to_string(),
+        })?;
+    Ok(answer.outcomes)
+}
+
 /// Deliveries in simulated-time order (first come, first served at the same second).
 #[derive(Default)]
 struct Queue {
@@ -432,28 +470,9 @@ pub async fn simulate<T: NodeTable>(
 
     while let Some(delivery) = queue.pop() {
         events += 1;
-        clock
-            .0
-            .store(delivery.at, std::sync::atomic::Ordering::Relaxed);
-        let response =
-            runtime
-                .handle(&delivery.payload)
-                .await
-                .map_err(|e| SimulationError::Handle {
-                    event: format!("{} for {}", delivery.label, delivery.instance),
-                    message: e.to_string(),
-                })?;
+        let outcomes = deliver(&runtime, &clock, &delivery).await?;
         let at = Duration::from_secs(delivery.at);
-        let line = |from: &str, to: &str, what: String| Step {
-            at,
-            instance: delivery.instance.clone(),
-            event: delivery.label.clone(),
-            from: from.to_owned(),
-            to: to.to_owned(),
-            what,
-        };
-        let outcomes: Vec<Outcome> = serde_json::from_value(response["outcomes"].clone())
-            .expect("the runtime's outcomes read back");
+        let line = |from: &str, to: &str, what: String| delivery.row(from, to, what);
         for outcome in outcomes {
             if let Outcome::Parked { .. } = outcome {
                 // ... cloud-init finishes a while later: its last line, and the stream record
@@ -596,28 +615,8 @@ pub async fn simulate_backup<T: NodeTable>(table: T) -> Result<Report, Simulatio
     }
     while let Some(delivery) = queue.pop() {
         events += 1;
-        clock
-            .0
-            .store(delivery.at, std::sync::atomic::Ordering::Relaxed);
-        let response =
-            runtime
-                .handle(&delivery.payload)
-                .await
-                .map_err(|e| SimulationError::Handle {
-                    event: delivery.label.clone(),
-                    message: e.to_string(),
-                })?;
-        let at = Duration::from_secs(delivery.at);
-        let line = |from: &str, to: &str, what: String| Step {
-            at,
-            instance: delivery.instance.clone(),
-            event: delivery.label.clone(),
-            from: from.to_owned(),
-            to: to.to_owned(),
-            what,
-        };
-        let outcomes: Vec<Outcome> = serde_json::from_value(response["outcomes"].clone())
-            .expect("the runtime's outcomes read back");
+        let outcomes = deliver(&runtime, &clock, &delivery).await?;
+        let line = |from: &str, to: &str, what: String| delivery.row(from, to, what);
         for outcome in outcomes {
             timeline.extend(rows(&NightlyBackup::DEFINITION, outcome, &line));
         }
