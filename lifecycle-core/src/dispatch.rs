@@ -342,6 +342,42 @@ fn progress_value(result: LifecycleResult, waiting: bool, token: &str, event_id:
     ))
 }
 
+/// The write that starts a scheduled rule's run over: its record (`Ident` = the rule) rests in
+/// a terminal state other than `start` (the state named like the rule), so the last run
+/// ended. `None` when the record is at `start` or still in a run (a run still waiting is
+/// resumed, not restarted).
+///
+/// ```
+/// use lifecycle_core::{scheduled_restart, ModelDefinition, Record, State};
+/// # use lifecycle_core::{lifecycle_model, Context, LifecycleModel};
+/// # pub struct Job;
+/// # #[lifecycle_model(states(Backup, Done), initial = Backup, schedules(Backup), terminal(Done), error = std::fmt::Error)]
+/// # impl Job {
+/// #     #[transition(from = Backup, to = Done, on(scheduled), ignore_errors)]
+/// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+/// # }
+/// let done = Record::new("backup", "done");
+/// let change = scheduled_restart(&Job::DEFINITION, &done, JobState::Backup, "t.1").unwrap();
+/// assert_eq!((change.from, change.to), ("done", "backup"));
+/// assert!(scheduled_restart(&Job::DEFINITION, &Record::new("backup", "backup"), JobState::Backup, "t.1").is_none());
+/// ```
+pub fn scheduled_restart<'a, S: State>(
+    definition: &ModelDefinition<S>,
+    record: &'a Record,
+    start: S,
+    token: &'a str,
+) -> Option<StateChange<'a>> {
+    let state: S = record.state.parse().ok()?;
+    (definition.is_terminal(state) && state != start).then(|| StateChange {
+        ident: &record.ident,
+        from: &record.state,
+        version: record.version,
+        to: start.name(),
+        set: &[],
+        token,
+    })
+}
+
 /// The terminating event noted on `record` while its launch waited
 /// ([`StopReason::Deferred`]), if any: run it once the launch's lifecycle is over.
 ///

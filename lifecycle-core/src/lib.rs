@@ -133,7 +133,7 @@ pub use context::{
 pub use dispatch::{
     Declined, DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
     ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
-    dispatch, load_and_dispatch, progress_note, run_transition,
+    dispatch, load_and_dispatch, progress_note, run_transition, scheduled_restart,
 };
 pub use event::{
     CommandStatus, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,

@@ -70,8 +70,8 @@ use std::task::{Poll, Wake, Waker};
 
 use crate::{
     CommandStatus, Event, LifecycleAction, LifecycleModel, LifecycleResult, LifecycleTransition,
-    LocalEffects, MemoryStore, ModelDispatchError, ModelReport, Record, SentCommand, State,
-    StateChange, Store, dispatch,
+    LocalEffects, MemoryStore, ModelDispatchError, ModelReport, Record, SentCommand, State, Store,
+    dispatch, scheduled_restart,
 };
 
 /// The Auto Scaling group of the events built here.
@@ -308,6 +308,24 @@ impl<M: LifecycleModel> Harness<M> {
     /// created in the state of the same name the first time, and a run that ended starts
     /// over, as the Lambda does.
     ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, Context};
+    /// # use lifecycle_core::testing::{Harness, block_on};
+    /// # pub struct Nightly;
+    /// # #[lifecycle_model(states(Backup, Done), initial = Backup, schedules(Backup), terminal(Done), error = std::fmt::Error)]
+    /// # impl Nightly {
+    /// #     #[transition(from = Backup, to = Done, on(scheduled = "backup"), ignore_errors)]
+    /// #     async fn back_up(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+    /// # }
+    /// let mut harness = Harness::new(Nightly);
+    /// block_on(async {
+    ///     harness.schedule("backup").await.unwrap(); // the record is made, the run ends
+    ///     assert_eq!(harness.state("backup"), Some(NightlyState::Done));
+    ///     let second = harness.schedule("backup").await.unwrap(); // the next night starts over
+    ///     assert_eq!((second.start, second.end), (NightlyState::Backup, NightlyState::Done));
+    /// });
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `rule` names no state of the model.
@@ -321,20 +339,9 @@ impl<M: LifecycleModel> Harness<M> {
         match self.store.get(rule) {
             None => self.store.insert(Record::new(rule, start.name())),
             Some(record) => {
-                let ended = record
-                    .state
-                    .parse::<M::State>()
-                    .is_ok_and(|s| M::DEFINITION.is_terminal(s) && s != start);
-                if ended {
-                    let token = format!("harness-restart.{}", record.version + 1);
-                    let change = StateChange {
-                        ident: rule,
-                        from: &record.state,
-                        version: record.version,
-                        to: start.name(),
-                        set: &[],
-                        token: &token,
-                    };
+                if let Some(change) =
+                    scheduled_restart(&M::DEFINITION, &record, start, "harness-restart")
+                {
                     self.store
                         .compare_and_set(change)
                         .await

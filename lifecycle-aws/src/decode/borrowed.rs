@@ -15,28 +15,6 @@ use serde_json::value::RawValue;
 
 use super::{Invocation, Notification, SqsMessage};
 
-/// The top level of an invocation: an envelope (`Records`) or an EventBridge event (the
-/// fields of [`BridgeEvent`], repeated: `#[serde(flatten)]` would buffer every field).
-#[derive(Deserialize)]
-struct Top<'a> {
-    #[serde(rename = "Records", borrow)]
-    records: Option<Vec<EnvelopeRecord<'a>>>,
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(rename = "detail-type", borrow)]
-    detail_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    region: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    detail: Option<LifecycleDetail<'a>>,
-    #[serde(rename = "Event", borrow)]
-    event: Option<&'a RawValue>,
-    #[serde(rename = "LifecycleTransition", borrow)]
-    lifecycle_transition: Option<&'a RawValue>,
-}
-
 #[derive(Deserialize)]
 struct EnvelopeRecord<'a> {
     #[serde(rename = "EventSource", borrow)]
@@ -57,10 +35,14 @@ struct SnsPart<'a> {
     message: Option<Cow<'a, str>>,
 }
 
-/// The fields of an EventBridge event this path reads; `event` and `lifecycle_transition` at
-/// the top level mark Auto Scaling's own notification formats, left to the `Value` path.
+/// A payload, or a message inside one: an envelope (`Records`) or an EventBridge event, of
+/// which the fields this path reads. `event` and `lifecycle_transition` at the top level mark
+/// Auto Scaling's own notification formats, left to the `Value` path. (`Records` inside a
+/// message is read and ignored, as the `Value` path ignores it.)
 #[derive(Deserialize)]
 struct BridgeEvent<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Option<Vec<EnvelopeRecord<'a>>>,
     #[serde(borrow)]
     id: Option<Cow<'a, str>>,
     #[serde(rename = "detail-type", borrow)]
@@ -96,18 +78,9 @@ struct LifecycleDetail<'a> {
 
 /// The invocation in `bytes`, if it is one this path decodes.
 pub(super) fn decode(bytes: &[u8]) -> Option<Invocation> {
-    let top: Top<'_> = serde_json::from_slice(bytes).ok()?;
-    let Some(records) = top.records else {
-        let event = BridgeEvent {
-            id: top.id,
-            detail_type: top.detail_type,
-            source: top.source,
-            region: top.region,
-            detail: top.detail,
-            event: top.event,
-            lifecycle_transition: top.lifecycle_transition,
-        };
-        return Some(Invocation::Events(vec![lifecycle_action(event)?]));
+    let mut top: BridgeEvent<'_> = serde_json::from_slice(bytes).ok()?;
+    let Some(records) = top.records.take() else {
+        return Some(Invocation::Events(vec![lifecycle_action(top)?]));
     };
     let first = records.first()?;
     let source = first.sns_source.as_deref().or(first.source.as_deref())?;

@@ -706,25 +706,14 @@ where
             }
         };
         // A run that ended (terminal state) starts over; one still waiting is resumed.
-        if let Ok(state) = M::State::from_str(&record.state)
-            && M::DEFINITION.is_terminal(state)
-            && state != start
-        {
-            let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
-            let change = lifecycle_core::StateChange {
-                ident: &rule,
-                from: &record.state,
-                version: record.version,
-                to: start.name(),
-                set: &[],
-                token: &token,
-            };
-            if let lifecycle_core::CasOutcome::Applied { version } =
+        let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
+        if let Some(change) =
+            lifecycle_core::scheduled_restart(&M::DEFINITION, &record, start, &token)
+            && let lifecycle_core::CasOutcome::Applied { version } =
                 self.store.compare_and_set(change).await?
-            {
-                record.state = start.name().to_owned();
-                record.version = version;
-            }
+        {
+            record.state = start.name().to_owned();
+            record.version = version;
         }
         let event = Event::scheduled(id, rule);
         self.dispatch_record(record, event, region.as_deref()).await
