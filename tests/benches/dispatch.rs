@@ -175,7 +175,7 @@ fn from_json(c: &mut Criterion) {
 }
 
 fn original(c: &mut Criterion) {
-    use lifecycle_tests::original::{DockerSwarm, fixture_launch, fixture_node, seed_fixture};
+    use lifecycle_tests::original::{DockerSwarm, FIXTURE_INSTANCE, fixture_node, seed_fixture};
     let bytes = seed_fixture("autoscaling_event.json");
     let runtime = Runtime::with_parts(
         MemoryTable::new(),
@@ -183,8 +183,7 @@ fn original(c: &mut Criterion) {
         std::sync::Arc::new(Accepting),
         DockerSwarm::default,
     );
-    let ident = fixture_launch().instance_id.unwrap();
-    let node = fixture_node(&ident);
+    let node = fixture_node(FIXTURE_INSTANCE);
     c.bench_function("original_docker_swarm_sns", |b| {
         b.iter_batched(
             || runtime.store().records().insert(node.clone()),

@@ -190,6 +190,9 @@ impl DockerSwarm {
     }
 }
 
+/// The instance of the original's `autoscaling_event.json`.
+pub const FIXTURE_INSTANCE: &str = "i-007de616626a94600";
+
 /// A file of the original's test fixtures (`lifecycle-aws/tests/fixtures/seed`).
 pub fn seed_fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(

@@ -4,12 +4,15 @@
 
 use lifecycle_core::{LifecycleResult, LocalEffects, MemoryStore, Record, StopReason, dispatch};
 use lifecycle_tests::block_on;
-use lifecycle_tests::original::{DockerSwarm, DockerSwarmState, fixture_launch, fixture_node};
+use lifecycle_tests::original::{
+    DockerSwarm, DockerSwarmState, FIXTURE_INSTANCE, fixture_launch, fixture_node,
+};
 
 #[test]
 fn the_original_launch_passes_its_thirteen_states() {
     let event = fixture_launch();
     let ident = event.instance_id.clone().unwrap();
+    assert_eq!(ident, FIXTURE_INSTANCE);
     let store = MemoryStore::new();
     store.insert(fixture_node(&ident));
     let mut record = store.get(&ident).unwrap();

@@ -1,5 +1,5 @@
 //! The work of the original library's `test_docker_transitions_for_new_node`, as one fresh
-//! process: the SNS-wrapped fixture event (the file given, or the seed fixture) through the
+//! process: the SNS-wrapped fixture event (read once) through the
 //! Lambda's code path (`Runtime::handle_bytes`) on an in-memory node table holding the
 //! original's node fixture; the docker-swarm model runs 13 states with 5 task errors and
 //! completes the launch ABANDON. Prints the answer. `scripts/bench-original` times it.
@@ -9,18 +9,12 @@ use std::sync::Arc;
 use lifecycle_aws::local::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
 use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-use lifecycle_tests::original::{DockerSwarm, fixture_launch, fixture_node, seed_fixture};
+use lifecycle_tests::original::{DockerSwarm, FIXTURE_INSTANCE, fixture_node, seed_fixture};
 
 fn main() {
-    let event = match std::env::args_os().nth(1) {
-        Some(path) => std::fs::read(path).expect("the event file"),
-        None => seed_fixture("autoscaling_event.json"),
-    };
+    let event = seed_fixture("autoscaling_event.json");
     let table = MemoryTable::new();
-    let ident = fixture_launch()
-        .instance_id
-        .expect("the fixture names its instance");
-    table.records().insert(fixture_node(&ident));
+    table.records().insert(fixture_node(FIXTURE_INSTANCE));
     let actions = Arc::new(RecordingActions::new());
     let runtime = Runtime::with_parts(
         table,
