@@ -35,6 +35,13 @@ pub struct CommandRequest {
 
 impl CommandRequest {
     /// A request to run `document_name` on `instance_ids`, with no parameters.
+    ///
+    /// ```
+    /// use lifecycle_core::CommandRequest;
+    /// let request = CommandRequest::new("AWS-RunShellScript", ["i-1", "i-2"]);
+    /// assert_eq!(request.instance_ids, ["i-1", "i-2"]);
+    /// assert!(request.parameters.is_empty() && request.comment.is_none());
+    /// ```
     pub fn new<I, S>(document_name: impl Into<String>, instance_ids: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -49,6 +56,12 @@ impl CommandRequest {
     }
 
     /// Sets parameter `name` to `values`.
+    ///
+    /// ```
+    /// use lifecycle_core::CommandRequest;
+    /// let request = CommandRequest::new("ClusterJoin", ["i-1"]).parameter("Role", ["worker"]);
+    /// assert_eq!(request.parameters["Role"], ["worker"]);
+    /// ```
     pub fn parameter<I, S>(mut self, name: impl Into<String>, values: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -60,6 +73,12 @@ impl CommandRequest {
     }
 
     /// Sets the comment.
+    ///
+    /// ```
+    /// use lifecycle_core::CommandRequest;
+    /// let request = CommandRequest::new("ClusterLeave", ["i-1"]).comment("drain before termination");
+    /// assert_eq!(request.comment.as_deref(), Some("drain before termination"));
+    /// ```
     pub fn comment(mut self, comment: impl Into<String>) -> Self {
         self.comment = Some(comment.into());
         self
@@ -89,6 +108,12 @@ pub struct EffectError {
 
 impl EffectError {
     /// A lasting error for `operation`: trying again would fail the same way.
+    ///
+    /// ```
+    /// use lifecycle_core::EffectError;
+    /// let err = EffectError::new("send_command", "InvalidDocument: ClusterJoin");
+    /// assert!(!err.transient);
+    /// ```
     pub fn new(operation: &'static str, message: impl Into<String>) -> Self {
         EffectError {
             operation,
@@ -113,6 +138,14 @@ impl EffectError {
 }
 
 /// The claim a delivery asks for before a task's first side effect (see [`Effects::claim`]).
+///
+/// ```
+/// use lifecycle_core::ClaimRequest;
+/// // What the dispatcher asks an `Effects` implementation before a task's first command: move
+/// // record `i-1` from version 4 (state `joining`) to 5, holding it for this delivery.
+/// let request = ClaimRequest { ident: "i-1", state: "joining", version: 4, holder: "d1", token: "d1.5" };
+/// assert_eq!(request.version + 1, 5);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClaimRequest<'a> {
     /// The record's `Ident`.
@@ -128,6 +161,16 @@ pub struct ClaimRequest<'a> {
 }
 
 /// How a claim went.
+///
+/// ```
+/// use lifecycle_core::ClaimOutcome;
+/// fn may_send(outcome: &ClaimOutcome) -> bool {
+///     matches!(outcome, ClaimOutcome::NotNeeded | ClaimOutcome::Claimed { .. })
+/// }
+/// assert!(may_send(&ClaimOutcome::Claimed { version: 5 }));
+/// assert!(!may_send(&ClaimOutcome::Busy { until: 1_764_000_000 }));
+/// assert!(!may_send(&ClaimOutcome::Lost));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimOutcome {
     /// These effects need no claim (one process, as in local runs): go ahead.
@@ -148,6 +191,13 @@ pub enum ClaimOutcome {
 
 /// Names a command by the claim it was sent under, so a delivery that takes over an abandoned
 /// claim can find what the earlier holder sent instead of sending it again.
+///
+/// ```
+/// use lifecycle_core::CommandKey;
+/// // The second command sent under claim `d2`, which took over `d1`'s: look for `d1.1` first.
+/// let key = CommandKey { marker: "d2.1".into(), previous: Some("d1.1".into()) };
+/// assert_eq!(key.previous.as_deref(), Some("d1.1"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandKey {
     /// This command's marker: the claim holder and the command's place among the commands
@@ -160,6 +210,33 @@ pub struct CommandKey {
 
 /// Side effects tasks request through the [`Context`]. `lifecycle-aws` implements them with
 /// SSM and Auto Scaling; [`LocalEffects`] records them for local runs and tests.
+///
+/// ```
+/// use lifecycle_core::{CommandKey, CommandRequest, Effects, EffectError, Event, LifecycleAction, Record};
+///
+/// /// Effects for a dry run: every command is refused, heartbeats are accepted.
+/// struct DryRun;
+///
+/// #[async_trait::async_trait]
+/// impl Effects for DryRun {
+///     async fn send_command(&self, _: &Event, _: &Record, request: CommandRequest, _: &CommandKey)
+///         -> Result<String, EffectError> {
+///         Err(EffectError::new("send_command", format!("dry run: {} not sent", request.document_name)))
+///     }
+///
+///     async fn record_heartbeat(&self, _: &LifecycleAction) -> Result<(), EffectError> {
+///         Ok(())
+///     }
+/// }
+///
+/// lifecycle_core::testing::block_on(async {
+///     let event = Event::scheduled("e-1", "backup");
+///     let key = CommandKey { marker: "d.0".into(), previous: None };
+///     let sent = DryRun.send_command(&event, &Record::new("backup", "backup"),
+///         CommandRequest::new("LifecycleBackup", ["i-1"]), &key).await;
+///     assert_eq!(sent.unwrap_err().to_string(), "send_command failed: dry run: LifecycleBackup not sent");
+/// });
+/// ```
 #[async_trait::async_trait]
 pub trait Effects: Send + Sync {
     /// Claims the record before the first side effect of a transition, so that of racing
@@ -196,6 +273,17 @@ pub trait Effects: Send + Sync {
 /// The store's other records, as tasks reach them through [`Context::load_record`] and
 /// [`Context::update_record`]. Every [`Store`](crate::Store) is one; the dispatcher gives its
 /// store to the context, so a model does not carry a store handle of its own.
+///
+/// ```
+/// use lifecycle_core::{MemoryStore, Record, Records};
+/// lifecycle_core::testing::block_on(async {
+///     let store = MemoryStore::new();
+///     store.insert(Record::new("i-1", "ready"));
+///     let records: &dyn Records = &store;
+///     assert_eq!(records.load_record("i-1").await.unwrap().unwrap().state, "ready");
+///     assert!(records.load_record("i-2").await.unwrap().is_none());
+/// });
+/// ```
 #[async_trait::async_trait]
 pub trait Records: Send + Sync {
     /// Loads a record; `None` if there is none.
@@ -222,6 +310,20 @@ impl<St: crate::Store> Records for St {
 }
 
 /// A command recorded by [`LocalEffects`].
+///
+/// ```
+/// use lifecycle_core::{CommandRequest, Context, Event, LocalEffects, Record};
+/// lifecycle_core::testing::block_on(async {
+///     let effects = LocalEffects::new();
+///     let event = lifecycle_core::testing::launching("i-1");
+///     let mut record = Record::new("i-1", "finished_cloud_init");
+///     let ctx = Context::new(&event, &mut record, &effects);
+///     ctx.send_command(CommandRequest::new("ClusterJoin", ["i-1"])).await.unwrap();
+///     let sent = &effects.commands()[0];
+///     assert_eq!(sent.event_id, "launch-i-1");
+///     assert_eq!(sent.lifecycle.as_ref().unwrap().ec2_instance_id, "i-1");
+/// });
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentCommand {
     /// The id returned to the task.
@@ -257,11 +359,28 @@ pub struct LocalEffects {
 
 impl LocalEffects {
     /// Nothing recorded yet.
+    ///
+    /// ```
+    /// let effects = lifecycle_core::LocalEffects::new();
+    /// assert!(effects.commands().is_empty() && effects.heartbeats().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The commands sent so far.
+    ///
+    /// ```
+    /// use lifecycle_core::{CommandRequest, Context, LocalEffects, Record};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let effects = LocalEffects::new();
+    ///     let event = lifecycle_core::testing::launching("i-1");
+    ///     let mut record = Record::new("i-1", "finished_cloud_init");
+    ///     let ctx = Context::new(&event, &mut record, &effects);
+    ///     let id = ctx.send_command(CommandRequest::new("ClusterJoin", ["i-1"])).await.unwrap();
+    ///     assert_eq!(effects.commands()[0].command_id, id);
+    /// });
+    /// ```
     pub fn commands(&self) -> Vec<SentCommand> {
         self.commands
             .lock()
@@ -270,6 +389,17 @@ impl LocalEffects {
     }
 
     /// The heartbeats recorded so far.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, LocalEffects, Record};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let effects = LocalEffects::new();
+    ///     let event = lifecycle_core::testing::launching("i-1");
+    ///     let mut record = Record::new("i-1", "joining");
+    ///     Context::new(&event, &mut record, &effects).heartbeat().await.unwrap();
+    ///     assert_eq!(effects.heartbeats()[0].ec2_instance_id, "i-1");
+    /// });
+    /// ```
     pub fn heartbeats(&self) -> Vec<LifecycleAction> {
         self.heartbeats
             .lock()
@@ -312,6 +442,48 @@ impl Effects for LocalEffects {
 ///
 /// Attributes set with [`Context::set`] are visible at once and stored with the next state
 /// change, in the same write.
+///
+/// ```
+/// use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("{0}")]
+/// pub struct JoinError(String);
+///
+/// pub struct Node;
+///
+/// #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+///     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// impl Node {
+///     /// A task reads the event and the record, sets attributes and sends commands.
+///     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+///     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+///         let instance = ctx.record().ident.clone();
+///         let role = match ctx.lifecycle().and_then(|a| a.metadata_json()) {
+///             Some(metadata) => metadata["type"].as_str().unwrap_or("worker").to_owned(),
+///             None => "worker".to_owned(),
+///         };
+///         ctx.set("Role", role.clone());
+///         ctx.send_command(CommandRequest::new("ClusterJoin", [instance]).parameter("Role", [role]))
+///             .await
+///             .map_err(|e| JoinError(e.to_string()))?;
+///         Ok(())
+///     }
+///
+///     #[transition(from = Joining, to = Ready, on(command))]
+///     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> {
+///         Ok(())
+///     }
+/// }
+///
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = lifecycle_core::testing::Harness::new(Node)
+///         .with_instance("i-1", NodeState::FinishedCloudInit);
+///     harness.launch("i-1").await.unwrap();
+///     assert_eq!(harness.record("i-1").unwrap().get_str("Role"), Some("worker"));
+///     assert_eq!(harness.commands()[0].request.parameters["Role"], ["worker"]);
+/// });
+/// ```
 pub struct Context<'a> {
     pub(crate) event: &'a Event,
     pub(crate) record: &'a mut Record,
@@ -449,6 +621,16 @@ impl<'a> Context<'a> {
 
     /// This delivery's id: unique to this processing of the event, it names the claim this
     /// delivery takes and the writes it makes.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// let event = Event::scheduled("e-1", "backup");
+    /// let (mut a, mut b) = (Record::new("backup", "backup"), Record::new("backup", "backup"));
+    /// let effects = LocalEffects::new();
+    /// let first = Context::new(&event, &mut a, &effects).delivery_id().to_owned();
+    /// // The same event processed again is another delivery.
+    /// assert_ne!(first, Context::new(&event, &mut b, &effects).delivery_id());
+    /// ```
     pub fn delivery_id(&self) -> &str {
         &self.delivery
     }
@@ -531,6 +713,18 @@ impl<'a> Context<'a> {
     /// a state change may already have run once for this event when this is true — and also
     /// when it is false, if the earlier delivery stopped before its first state change — so
     /// they must be idempotent; this tells a task it may find its own earlier work.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, LocalEffects, Record};
+    /// let event = lifecycle_core::testing::launching("i-1");
+    /// let effects = LocalEffects::new();
+    /// // An earlier delivery of this event moved the record to `joining`, and noted so.
+    /// let mut record = Record::new("i-1", "joining")
+    ///     .with("LifecycleProgress", "CONTINUE wait token-launching-i-1/launch launch-i-1");
+    /// assert!(Context::new(&event, &mut record, &effects).is_redelivery());
+    /// let mut fresh = Record::new("i-1", "finished_cloud_init");
+    /// assert!(!Context::new(&event, &mut fresh, &effects).is_redelivery());
+    /// ```
     pub fn is_redelivery(&self) -> bool {
         crate::LifecycleProgress::of(self.record)
             .is_some_and(|progress| progress.event_id == self.event.id)
@@ -559,32 +753,89 @@ impl<'a> Context<'a> {
     }
 
     /// The event being processed.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, EventKind, LocalEffects, Record};
+    /// let event = lifecycle_core::testing::terminating("i-1");
+    /// let mut record = Record::new("i-1", "ready");
+    /// let effects = LocalEffects::new();
+    /// assert_eq!(Context::new(&event, &mut record, &effects).event().kind, EventKind::Terminating);
+    /// ```
     pub fn event(&self) -> &Event {
         self.event
     }
 
     /// The node's record as it is now (including attributes set by earlier tasks).
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// let event = Event::scheduled("e-1", "backup");
+    /// let mut record = Record::new("backup", "backup").with("Destination", "s3://backups");
+    /// let effects = LocalEffects::new();
+    /// let ctx = Context::new(&event, &mut record, &effects);
+    /// assert_eq!(ctx.record().get_str("Destination"), Some("s3://backups"));
+    /// ```
     pub fn record(&self) -> &Record {
         self.record
     }
 
     /// The stored name of the current state.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// let event = Event::scheduled("e-1", "backup");
+    /// let mut record = Record::new("backup", "backup");
+    /// let effects = LocalEffects::new();
+    /// assert_eq!(Context::new(&event, &mut record, &effects).state(), "backup");
+    /// ```
     pub fn state(&self) -> &str {
         &self.record.state
     }
 
     /// Whether the event has failed and failure handling is running: a task failed, or a failed
     /// command result found no `ignore_errors` trigger to handle it.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// let event = Event::scheduled("e-1", "backup");
+    /// let mut record = Record::new("backup", "backup");
+    /// let effects = LocalEffects::new();
+    /// // Only the dispatcher marks an event failed, when a task fails or a command did not succeed.
+    /// assert!(!Context::new(&event, &mut record, &effects).event_failed());
+    /// ```
     pub fn event_failed(&self) -> bool {
         self.event_failed
     }
 
     /// The lifecycle action this event belongs to, if any.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// let effects = LocalEffects::new();
+    /// let launch = lifecycle_core::testing::launching("i-1");
+    /// let mut record = Record::new("i-1", "finished_cloud_init");
+    /// let ctx = Context::new(&launch, &mut record, &effects);
+    /// assert_eq!(ctx.lifecycle().unwrap().auto_scaling_group_name, "test-group");
+    /// let scheduled = Event::scheduled("e-1", "backup");
+    /// let mut job = Record::new("backup", "backup");
+    /// assert!(Context::new(&scheduled, &mut job, &effects).lifecycle().is_none());
+    /// ```
     pub fn lifecycle(&self) -> Option<&LifecycleAction> {
         self.event.lifecycle.as_ref()
     }
 
     /// Sets an attribute on the record; it is stored with the next state change.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// let event = Event::scheduled("e-1", "backup");
+    /// let mut record = Record::new("backup", "backup");
+    /// let effects = LocalEffects::new();
+    /// let mut ctx = Context::new(&event, &mut record, &effects);
+    /// ctx.set("Attempts", 1);
+    /// ctx.set("Attempts", 2);
+    /// assert_eq!(ctx.record().attributes["Attempts"], 2);
+    /// ```
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<Value>) {
         let key = key.into();
         let value = value.into();
@@ -600,6 +851,21 @@ impl<'a> Context<'a> {
     ///
     /// The first side effect of a transition claims the record (see [`Effects::claim`]): of
     /// racing deliveries of one event, only the claimer sends; the others stop.
+    ///
+    /// ```
+    /// use lifecycle_core::{CommandRequest, Context, LocalEffects, Record};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let effects = LocalEffects::new();
+    ///     let event = lifecycle_core::testing::launching("i-1");
+    ///     let mut record = Record::new("i-1", "finished_cloud_init");
+    ///     let ctx = Context::new(&event, &mut record, &effects);
+    ///     let id = ctx
+    ///         .send_command(CommandRequest::new("ClusterJoin", ["i-1"]).parameter("Role", ["manager"]))
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(effects.commands()[0].command_id, id);
+    /// });
+    /// ```
     pub async fn send_command(&self, request: CommandRequest) -> Result<String, EffectError> {
         let key = self.claim().await?;
         let sent = self
@@ -616,6 +882,20 @@ impl<'a> Context<'a> {
     /// Loads another record of the store (a scheduled job loading the node it works on, as the
     /// original library's backup did). `None` if there is none. A store error is transient:
     /// the task fails and the event is delivered again.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, MemoryStore, Record};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.insert(Record::new("i-1", "ready"));
+    ///     let event = Event::scheduled("e-1", "backup");
+    ///     let mut record = Record::new("backup", "backup");
+    ///     let effects = LocalEffects::new();
+    ///     let ctx = Context::new(&event, &mut record, &effects).with_records(&store);
+    ///     assert_eq!(ctx.load_record("i-1").await.unwrap().unwrap().state, "ready");
+    ///     assert!(ctx.load_record("i-9").await.unwrap().is_none());
+    /// });
+    /// ```
     pub async fn load_record(&self, ident: &str) -> Result<Option<Record>, EffectError> {
         let loaded = self.records("load_record")?.load_record(ident).await;
         self.note(loaded.as_ref().map(|_| ()));
@@ -709,6 +989,21 @@ impl<'a> Context<'a> {
 
     /// Records a heartbeat for this event's lifecycle action, so the hook does not time out
     /// during a long task.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let effects = LocalEffects::new();
+    ///     let launch = lifecycle_core::testing::launching("i-1");
+    ///     let mut record = Record::new("i-1", "joining");
+    ///     Context::new(&launch, &mut record, &effects).heartbeat().await.unwrap();
+    ///     assert_eq!(effects.heartbeats().len(), 1);
+    ///     // A scheduled job has no lifecycle action to keep alive.
+    ///     let scheduled = Event::scheduled("e-1", "backup");
+    ///     let mut job = Record::new("backup", "backup");
+    ///     assert!(Context::new(&scheduled, &mut job, &effects).heartbeat().await.is_err());
+    /// });
+    /// ```
     pub async fn heartbeat(&self) -> Result<(), EffectError> {
         match &self.event.lifecycle {
             Some(action) => {

@@ -11,6 +11,13 @@ use crate::model::{LifecycleModel, ModelDefinition, Phase, State, TaskFailure, U
 use crate::store::{CasOutcome, Record, StateChange, Store, attr};
 
 /// How a lifecycle action is completed.
+///
+/// ```
+/// use lifecycle_core::LifecycleResult;
+/// let result: LifecycleResult = serde_json::from_str(r#""CONTINUE""#).unwrap();
+/// assert_eq!(result, LifecycleResult::Continue);
+/// assert_eq!(LifecycleResult::Abandon.to_string(), "ABANDON");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LifecycleResult {
@@ -59,6 +66,18 @@ impl fmt::Display for LifecycleResult {
 impl Context<'_> {
     /// The result to complete this event's lifecycle action with, if it belongs to one:
     /// CONTINUE unless the event failed, and always CONTINUE when terminating.
+    ///
+    /// ```
+    /// use lifecycle_core::{Context, Event, LifecycleResult, LocalEffects, Record};
+    /// let effects = LocalEffects::new();
+    /// let launch = lifecycle_core::testing::launching("i-1");
+    /// let mut record = Record::new("i-1", "joining");
+    /// let ctx = Context::new(&launch, &mut record, &effects);
+    /// assert_eq!(ctx.lifecycle_result(), Some(LifecycleResult::Continue));
+    /// let scheduled = Event::scheduled("e", "backup");
+    /// let mut job = Record::new("backup", "backup");
+    /// assert_eq!(Context::new(&scheduled, &mut job, &effects).lifecycle_result(), None);
+    /// ```
     pub fn lifecycle_result(&self) -> Option<LifecycleResult> {
         self.event
             .lifecycle_transition()
@@ -67,6 +86,32 @@ impl Context<'_> {
 }
 
 /// Why processing stopped.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{CommandStatus, StopReason};
+/// use lifecycle_core::testing::Harness;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     assert_eq!(harness.launch("i-1").await.unwrap().stop, StopReason::Waiting);
+///     let done = harness.finish_command("i-1", CommandStatus::Success).await.unwrap();
+///     assert_eq!(done.stop, StopReason::Finished);
+/// });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
     /// No trigger of the current state fired, or only an internal one did: the state settled
@@ -102,6 +147,31 @@ pub enum StopReason {
 }
 
 /// One trigger that fired.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::testing::Harness;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     let report = harness.launch("i-1").await.unwrap();
+///     let fired = report.fired[0];
+///     assert_eq!((fired.trigger, fired.from, fired.to), ("join", NodeState::FinishedCloudInit, NodeState::Joining));
+/// });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fired<S> {
     /// Index into the model's transitions.
@@ -115,6 +185,37 @@ pub struct Fired<S> {
 }
 
 /// A trigger that reacted to the event but whose guards said no, so the next one was tried.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
+/// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
+/// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
+/// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
+/// # impl Drain {
+/// #     #[transition(from = Pending, to = Ready, on(launching))]
+/// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
+/// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
+/// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// #     #[transition(from = Ready, to = Draining, on(terminating))]
+/// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
+/// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Draining, to = Drained)]
+/// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// # }
+/// use lifecycle_core::testing::Harness;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Drain::default()).with_instance("i-1", DrainState::Ready);
+///     let report = harness.terminate("i-1").await.unwrap();
+///     // `demote` reacted to the termination, but its guard `is_manager` said no: `drain` fired.
+///     assert_eq!(report.declined[0].trigger, "demote");
+///     assert_eq!(report.declined[0].fired_before, 0);
+///     assert_eq!(report.fired[0].trigger, "drain");
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Declined<S> {
     /// The trigger's name.
@@ -126,6 +227,34 @@ pub struct Declined<S> {
 }
 
 /// What made the event fail.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{CommandStatus, FailureCause};
+/// use lifecycle_core::testing::Harness;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     harness.launch("i-1").await.unwrap();
+///     let report = harness.finish_command("i-1", CommandStatus::Failed).await.unwrap();
+///     let failure = report.failure.unwrap();
+///     assert!(matches!(failure.cause, FailureCause::Event(CommandStatus::Failed)));
+///     assert_eq!(failure.cause.to_string(), "the command ended with status Failed");
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailureCause<E> {
     /// A task returned an error.
@@ -144,6 +273,39 @@ impl<E: fmt::Display> fmt::Display for FailureCause<E> {
 }
 
 /// The failure that sent processing to the failure state.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
+/// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
+/// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
+/// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
+/// # impl Drain {
+/// #     #[transition(from = Pending, to = Ready, on(launching))]
+/// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
+/// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
+/// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// #     #[transition(from = Ready, to = Draining, on(terminating))]
+/// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
+/// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Draining, to = Drained)]
+/// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// # }
+/// use lifecycle_core::FailureCause;
+/// use lifecycle_core::testing::Harness;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Drain { unreachable: true }).with_instance("i-1", DrainState::Ready);
+///     let report = harness.terminate("i-1").await.unwrap();
+///     let failure = report.failure.unwrap();
+///     assert_eq!((failure.state, failure.trigger), (DrainState::Ready, Some("drain")));
+///     let FailureCause::Task(task) = failure.cause else { panic!("a task failed") };
+///     assert_eq!(task.to_string(), "task `drain` failed: node unreachable");
+///     assert_eq!(report.end, DrainState::Failed);
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure<S, E> {
     /// The state it happened in.
@@ -157,6 +319,36 @@ pub struct Failure<S, E> {
 }
 
 /// What processing one event did: what logs and tests read.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{LifecycleResult, StopReason};
+/// use lifecycle_core::testing::Harness;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     let report = harness.launch("i-1").await.unwrap();
+///     assert_eq!(report.ident, "i-1");
+///     assert_eq!(report.states, [NodeState::FinishedCloudInit, NodeState::Joining]);
+///     assert_eq!(report.stop, StopReason::Waiting);
+///     assert!(!report.event_failed);
+///     // It waits for the join command: the lifecycle action stays open.
+///     assert_eq!(report.lifecycle_result, None::<LifecycleResult>);
+/// });
+/// ```
 #[derive(Debug)]
 pub struct Report<S, E> {
     /// The event's id.
@@ -207,12 +399,66 @@ impl<S: State, E> Report<S, E> {
     }
 
     /// Whether this event ended its lifecycle action (see [`Report::lifecycle_result`]).
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::CommandStatus;
+    /// use lifecycle_core::testing::Harness;
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     assert!(!harness.launch("i-1").await.unwrap().is_done());
+    ///     assert!(harness.finish_command("i-1", CommandStatus::Success).await.unwrap().is_done());
+    /// });
+    /// ```
     pub fn is_done(&self) -> bool {
         self.lifecycle_result.is_some()
     }
 }
 
 /// Processing could not go on.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{DispatchError, LocalEffects, MemoryStore, Record, load_and_dispatch};
+/// lifecycle_core::testing::block_on(async {
+///     let store = MemoryStore::new();
+///     let effects = LocalEffects::new();
+///     let launch = lifecycle_core::testing::launching("i-1");
+///     let missing = load_and_dispatch(&mut Node, &store, "i-1", &launch, &effects).await;
+///     assert!(matches!(missing, Err(DispatchError::UnknownRecord(ident)) if ident == "i-1"));
+///     store.insert(Record::new("i-1", "redy"));
+///     let typo = load_and_dispatch(&mut Node, &store, "i-1", &launch, &effects).await;
+///     assert_eq!(typo.unwrap_err().to_string(), "`redy` is not a state of model Node");
+/// });
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError<S, E, StoreError> {
     /// The stored state names no state of the model.
@@ -260,6 +506,33 @@ pub enum DispatchError<S, E, StoreError> {
 }
 
 /// The record attribute in which each state change notes the lifecycle action that made it.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{LifecycleProgress, PROGRESS_ATTRIBUTE};
+/// use lifecycle_core::testing::Harness;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     harness.launch("i-1").await.unwrap();
+///     let record = harness.record("i-1").unwrap();
+///     assert!(record.get_str(PROGRESS_ATTRIBUTE).is_some());
+///     assert!(LifecycleProgress::of(&record).unwrap().waiting);
+/// });
+/// ```
 pub const PROGRESS_ATTRIBUTE: &str = "LifecycleProgress";
 
 /// What a record remembers of the lifecycle action that last moved it (attribute
@@ -297,6 +570,14 @@ pub struct LifecycleProgress {
 
 impl LifecycleProgress {
     /// The progress noted on `record`, if any.
+    ///
+    /// ```
+    /// use lifecycle_core::{LifecycleProgress, LifecycleResult, Record};
+    /// let record = Record::new("i-1", "failed").with("LifecycleProgress", "ABANDON rest t-1/launch e-7");
+    /// let progress = LifecycleProgress::of(&record).unwrap();
+    /// assert_eq!((progress.result, progress.event_id.as_str()), (LifecycleResult::Abandon, "e-7"));
+    /// assert!(LifecycleProgress::of(&Record::new("i-2", "ready")).is_none());
+    /// ```
     pub fn of(record: &Record) -> Option<Self> {
         let mut parts = record.get_str(PROGRESS_ATTRIBUTE)?.splitn(4, ' ');
         let result = match parts.next()? {
@@ -434,9 +715,66 @@ fn stage_progress(ctx: &mut Context<'_>, waiting: bool) {
 }
 
 /// The [`Report`] of model `M`.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::ModelReport;
+/// use lifecycle_core::testing::Harness;
+/// fn summary(report: &ModelReport<Node>) -> String {
+///     format!("{} -> {}", report.start, report.end)
+/// }
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     let report = harness.launch("i-1").await.unwrap();
+///     assert_eq!(summary(&report), "finished_cloud_init -> joining");
+/// });
+/// ```
 pub type ModelReport<M> = Report<<M as LifecycleModel>::State, <M as LifecycleModel>::Error>;
 
 /// The [`DispatchError`] of model `M` with store `St`.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{MemoryStore, ModelDispatchError};
+/// use lifecycle_core::testing::Harness;
+/// fn retry_later(error: &ModelDispatchError<Node, MemoryStore>) -> bool {
+///     use lifecycle_core::DispatchError::*;
+///     matches!(error, Busy { .. } | Transient { .. } | Store(_))
+/// }
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node);
+///     let error = harness.launch("i-unknown").await.unwrap_err();
+///     assert!(!retry_later(&error));
+/// });
+/// ```
 pub type ModelDispatchError<M, St> =
     DispatchError<<M as LifecycleModel>::State, <M as LifecycleModel>::Error, <St as Store>::Error>;
 
@@ -449,6 +787,34 @@ const MAX_STEPS: usize = 1024;
 /// Loads the record for the event's instance and dispatches the event to it.
 ///
 /// A scheduled event has no instance: its record is the rule's (see [`dispatch`]).
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{LocalEffects, MemoryStore, Record, load_and_dispatch};
+/// lifecycle_core::testing::block_on(async {
+///     let store = MemoryStore::new();
+///     store.insert(Record::new("i-1", "finished_cloud_init"));
+///     let effects = LocalEffects::new();
+///     let launch = lifecycle_core::testing::launching("i-1");
+///     let (record, report) = load_and_dispatch(&mut Node, &store, "i-1", &launch, &effects).await.unwrap();
+///     assert_eq!((record.state.as_str(), report.end), ("joining", NodeState::Joining));
+///     assert_eq!(store.get("i-1").unwrap().state, "joining");
+/// });
+/// ```
 pub async fn load_and_dispatch<M: LifecycleModel, St: Store>(
     model: &mut M,
     store: &St,
@@ -481,6 +847,39 @@ pub async fn load_and_dispatch<M: LifecycleModel, St: Store>(
 ///    it run as for a successful event.
 ///
 /// `record` is updated to what was stored.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{CommandStatus, Event, LocalEffects, MemoryStore, Record, StopReason, dispatch};
+/// lifecycle_core::testing::block_on(async {
+///     let store = MemoryStore::new();
+///     let mut record = Record::new("i-1", "finished_cloud_init");
+///     store.insert(record.clone());
+///     let effects = LocalEffects::new();
+///     let launch = lifecycle_core::testing::launching("i-1");
+///     let report = dispatch(&mut Node, &store, &mut record, &launch, &effects).await.unwrap();
+///     assert_eq!(report.stop, StopReason::Waiting);
+///     // The join command's result, for the lifecycle it was sent for.
+///     let sent = &effects.commands()[0];
+///     let result = Event::command_result("e-2", &sent.command_id, CommandStatus::Success, "i-1", sent.lifecycle.clone());
+///     let report = dispatch(&mut Node, &store, &mut record, &result, &effects).await.unwrap();
+///     assert_eq!((report.end, report.stop), (NodeState::Ready, StopReason::Finished));
+/// });
+/// ```
 pub async fn dispatch<M: LifecycleModel, St: Store>(
     model: &mut M,
     store: &St,
@@ -1025,6 +1424,39 @@ async fn write<S: State, E, St: Store>(
 
 /// Runs all tasks of transition `index` by hand, with no guards and no store, and moves
 /// `ctx`'s record to its destination. This is what the typestate API calls.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
+/// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
+/// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
+/// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
+/// # impl Drain {
+/// #     #[transition(from = Pending, to = Ready, on(launching))]
+/// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
+/// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
+/// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// #     #[transition(from = Ready, to = Draining, on(terminating))]
+/// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
+/// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Draining, to = Drained)]
+/// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+/// # }
+/// use lifecycle_core::{LifecycleModel, LocalEffects, Record, run_transition};
+/// lifecycle_core::testing::block_on(async {
+///     let event = lifecycle_core::testing::terminating("i-1");
+///     let mut record = Record::new("i-1", "ready");
+///     let effects = LocalEffects::new();
+///     let mut ctx = Context::new(&event, &mut record, &effects);
+///     // The transition `drain`, with no guard checked and nothing stored.
+///     let index = Drain::DEFINITION.transitions.iter().position(|t| t.trigger == "drain").unwrap();
+///     run_transition(&mut Drain::default(), index, &mut ctx).await.unwrap();
+///     assert_eq!(ctx.state(), "draining");
+/// });
+/// ```
 pub async fn run_transition<M: LifecycleModel>(
     model: &mut M,
     index: usize,

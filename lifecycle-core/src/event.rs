@@ -6,6 +6,12 @@
 use std::fmt;
 
 /// Which side of an instance's life an Auto Scaling lifecycle action belongs to.
+///
+/// ```
+/// use lifecycle_core::LifecycleTransition;
+/// let transition: LifecycleTransition = serde_json::from_str(r#""autoscaling:EC2_INSTANCE_LAUNCHING""#).unwrap();
+/// assert_eq!(transition, LifecycleTransition::Launching);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum LifecycleTransition {
     /// `autoscaling:EC2_INSTANCE_LAUNCHING`
@@ -36,6 +42,19 @@ impl LifecycleTransition {
 ///
 /// It travels with every event of that lifecycle: the launching/terminating event carries it, and
 /// a command result gets it back from where the command was registered.
+///
+/// ```
+/// use lifecycle_core::{LifecycleAction, LifecycleTransition};
+/// // The `detail` of an EventBridge lifecycle action, as Auto Scaling sends it.
+/// let detail = r#"{"LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
+///     "AutoScalingGroupName": "workers", "LifecycleHookName": "workers-launch",
+///     "EC2InstanceId": "i-0123456789abcdef0",
+///     "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+///     "NotificationMetadata": "{\"type\": \"worker\"}"}"#;
+/// let action: LifecycleAction = serde_json::from_str(detail).unwrap();
+/// assert_eq!(action.lifecycle_transition, LifecycleTransition::Launching);
+/// assert_eq!(action.metadata_json().unwrap()["type"], "worker");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LifecycleAction {
@@ -85,6 +104,13 @@ impl LifecycleAction {
 }
 
 /// The final status of an SSM command, as reported by its status-change event.
+///
+/// ```
+/// use lifecycle_core::CommandStatus;
+/// let status = CommandStatus::Other("Undeliverable".into());
+/// assert!(!status.is_success());
+/// assert_eq!(status.to_string(), "Undeliverable");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CommandStatus {
     /// `Success`
@@ -125,6 +151,15 @@ impl fmt::Display for CommandStatus {
 }
 
 /// What happened, as far as a model's triggers care.
+///
+/// ```
+/// use lifecycle_core::{CommandStatus, Event, EventKind};
+/// let event = Event::command_result("e-2", "c-1", CommandStatus::Success, "i-1", None);
+/// match &event.kind {
+///     EventKind::CommandResult { command_id, status } => assert_eq!((command_id.as_str(), status), ("c-1", &CommandStatus::Success)),
+///     other => panic!("not a command result: {other:?}"),
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
     /// An instance is launching and its launch hook waits for us.
@@ -223,6 +258,13 @@ impl Event {
     }
 
     /// A scheduled rule named `rule` fired.
+    ///
+    /// ```
+    /// use lifecycle_core::{Event, EventKind};
+    /// let event = Event::scheduled("e-1", "nightly-backup");
+    /// assert_eq!(event.kind, EventKind::Scheduled { rule: "nightly-backup".into() });
+    /// assert!(event.instance_id.is_none() && event.lifecycle.is_none());
+    /// ```
     pub fn scheduled(id: impl Into<String>, rule: impl Into<String>) -> Self {
         Event {
             id: id.into(),
@@ -234,6 +276,13 @@ impl Event {
 
     /// Whether the event itself reports success. Only a command result can fail; it is the
     /// implicit condition of every trigger that does not `ignore_errors`.
+    ///
+    /// ```
+    /// use lifecycle_core::{CommandStatus, Event};
+    /// assert!(Event::command_result("e", "c-1", CommandStatus::Success, "i-1", None).succeeded());
+    /// assert!(!Event::command_result("e", "c-1", CommandStatus::TimedOut, "i-1", None).succeeded());
+    /// assert!(lifecycle_core::testing::launching("i-1").succeeded());
+    /// ```
     pub fn succeeded(&self) -> bool {
         match &self.kind {
             EventKind::CommandResult { status, .. } => status.is_success(),
@@ -242,6 +291,17 @@ impl Event {
     }
 
     /// The lifecycle transition this event belongs to, if any.
+    ///
+    /// ```
+    /// use lifecycle_core::{CommandStatus, Event, LifecycleTransition};
+    /// use lifecycle_core::testing::{action, terminating};
+    /// assert_eq!(terminating("i-1").lifecycle_transition(), Some(LifecycleTransition::Terminating));
+    /// // A command result belongs to the lifecycle its command was sent for.
+    /// let launch = action("i-1", LifecycleTransition::Launching);
+    /// let result = Event::command_result("e", "c-1", CommandStatus::Success, "i-1", Some(launch));
+    /// assert_eq!(result.lifecycle_transition(), Some(LifecycleTransition::Launching));
+    /// assert_eq!(Event::scheduled("e", "backup").lifecycle_transition(), None);
+    /// ```
     pub fn lifecycle_transition(&self) -> Option<LifecycleTransition> {
         match self.kind {
             EventKind::Launching => Some(LifecycleTransition::Launching),
@@ -253,6 +313,14 @@ impl Event {
 
 /// Which events a trigger reacts to (`on(...)` in the model). A trigger without a filter
 /// reacts to every event.
+///
+/// ```
+/// use lifecycle_core::EventFilter;
+/// use lifecycle_core::testing::{launching, terminating};
+/// // `on(launching)` on a transition is this filter.
+/// assert!(EventFilter::Launching.accepts(&launching("i-1")));
+/// assert!(!EventFilter::Launching.accepts(&terminating("i-1")));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventFilter {
     /// `on(launching)`

@@ -36,6 +36,12 @@ pub struct Record {
 
 impl Record {
     /// A record in `state` with no attributes.
+    ///
+    /// ```
+    /// use lifecycle_core::Record;
+    /// let record = Record::new("i-0abc123def4567890", "finished_cloud_init");
+    /// assert_eq!((record.version, record.attributes.len()), (0, 0));
+    /// ```
     pub fn new(ident: impl Into<String>, state: impl Into<String>) -> Self {
         Record {
             ident: ident.into(),
@@ -58,11 +64,23 @@ impl Record {
     }
 
     /// A string attribute.
+    ///
+    /// ```
+    /// use lifecycle_core::Record;
+    /// let record = Record::new("i-1", "ready").with("InstanceIp", "10.0.0.7").with("Port", 2377);
+    /// assert_eq!(record.get_str("InstanceIp"), Some("10.0.0.7"));
+    /// assert_eq!(record.get_str("Port"), None, "not a string");
+    /// ```
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).and_then(Value::as_str)
     }
 
     /// `ItemType` (e.g. `manager`, `worker`).
+    ///
+    /// ```
+    /// use lifecycle_core::Record;
+    /// assert_eq!(Record::new("i-1", "new").with("ItemType", "manager").item_type(), Some("manager"));
+    /// ```
     pub fn item_type(&self) -> Option<&str> {
         self.get_str("ItemType")
     }
@@ -82,17 +100,36 @@ impl Record {
     }
 
     /// Whether the record waits for command `command_id`.
+    ///
+    /// ```
+    /// use lifecycle_core::Record;
+    /// let record = Record::new("i-1", "joining").with("AwaitedCommand", "c-1");
+    /// assert!(record.awaits("c-1") && !record.awaits("c-0"));
+    /// ```
     pub fn awaits(&self, command_id: &str) -> bool {
         self.awaited_commands().any(|id| id == command_id)
     }
 
     /// The delivery holding (or, past [`Record::claimed_until`], last holding) the record's
     /// claim.
+    ///
+    /// ```
+    /// use lifecycle_core::Record;
+    /// let record = Record::new("i-1", "joining").with("ClaimedBy", "d1").with("ClaimedUntil", 1_764_000_000);
+    /// assert_eq!(record.claimed_by(), Some("d1"));
+    /// assert!(Record::new("i-1", "ready").claimed_by().is_none());
+    /// ```
     pub fn claimed_by(&self) -> Option<&str> {
         self.get_str(attr::CLAIMED_BY)
     }
 
     /// Until when (epoch seconds) the record's claim holds.
+    ///
+    /// ```
+    /// use lifecycle_core::Record;
+    /// let record = Record::new("i-1", "joining").with("ClaimedBy", "d1").with("ClaimedUntil", 1_764_000_000);
+    /// assert_eq!(record.claimed_until(), Some(1_764_000_000));
+    /// ```
     pub fn claimed_until(&self) -> Option<u64> {
         self.attributes
             .get(attr::CLAIMED_UNTIL)
@@ -113,20 +150,61 @@ impl fmt::Debug for Record {
 
 /// The record attributes the exactly-once protocol keeps beside the state (see the README's
 /// "How one event is processed").
+///
+/// ```
+/// use lifecycle_core::{Record, attr};
+/// let record = Record::new("i-1", "joining").with(attr::AWAITED_COMMAND, "c-1");
+/// assert!(record.awaits("c-1"));
+/// ```
 pub mod attr {
     /// The token of the last write applied to the record: a write whose answer was lost and
     /// that the SDK sent again finds its own token there and counts as applied.
+    ///
+    /// ```
+    /// use lifecycle_core::{MemoryStore, Record, StateChange, Store, attr};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.insert(Record::new("i-1", "ready"));
+    ///     let change = StateChange { ident: "i-1", from: "ready", version: 0, to: "draining", set: &[], token: "d1.1" };
+    ///     store.compare_and_set(change).await.unwrap();
+    ///     assert_eq!(store.get("i-1").unwrap().get_str(attr::WRITE_TOKEN), Some("d1.1"));
+    /// });
+    /// ```
     pub const WRITE_TOKEN: &str = "WriteToken";
     /// The delivery that claimed the record to run a side-effecting task (see
     /// [`Effects::claim`](crate::Effects::claim)). Released by the next state change.
+    ///
+    /// ```
+    /// use lifecycle_core::{Record, attr};
+    /// assert_eq!(Record::new("i-1", "joining").with(attr::CLAIMED_BY, "d1").claimed_by(), Some("d1"));
+    /// ```
     pub const CLAIMED_BY: &str = "ClaimedBy";
     /// Until when (epoch seconds) the claim holds; past it, another delivery may take over.
+    ///
+    /// ```
+    /// use lifecycle_core::{Record, attr};
+    /// assert_eq!(Record::new("i-1", "joining").with(attr::CLAIMED_UNTIL, 60).claimed_until(), Some(60));
+    /// ```
     pub const CLAIMED_UNTIL: &str = "ClaimedUntil";
     /// The command ids (space-separated) a waiting record waits for: only their results move
     /// it.
+    ///
+    /// ```
+    /// use lifecycle_core::{Record, attr};
+    /// let record = Record::new("i-1", "joining").with(attr::AWAITED_COMMAND, "c-1 c-2");
+    /// assert_eq!(record.awaited_commands().collect::<Vec<_>>(), ["c-1", "c-2"]);
+    /// ```
     pub const AWAITED_COMMAND: &str = "AwaitedCommand";
     /// A terminating lifecycle action that came while a launch waited: it runs once the
     /// launch's lifecycle is over (JSON: the event id and the action).
+    ///
+    /// ```
+    /// use lifecycle_core::{Record, attr, deferred_termination};
+    /// let noted = r#"{"EventId":"e-9","Action":{"AutoScalingGroupName":"g","LifecycleHookName":"h",
+    ///     "EC2InstanceId":"i-1","LifecycleTransition":"autoscaling:EC2_INSTANCE_TERMINATING"}}"#;
+    /// let record = Record::new("i-1", "joining").with(attr::DEFERRED_TERMINATION, noted);
+    /// assert_eq!(deferred_termination(&record).unwrap().id, "e-9");
+    /// ```
     pub const DEFERRED_TERMINATION: &str = "DeferredTermination";
 }
 
@@ -134,6 +212,19 @@ pub mod attr {
 ///
 /// Storing it also releases the record's claim ([`attr::CLAIMED_BY`]), notes `token` as the
 /// record's [`attr::WRITE_TOKEN`], and removes every attribute of `set` whose value is null.
+///
+/// ```
+/// use lifecycle_core::{CasOutcome, MemoryStore, Record, StateChange, Store};
+/// lifecycle_core::testing::block_on(async {
+///     let store = MemoryStore::new();
+///     store.insert(Record::new("i-1", "ready"));
+///     let set = [("DrainedAt".to_string(), serde_json::json!("2026-11-26T06:00:00Z"))];
+///     let change = StateChange { ident: "i-1", from: "ready", version: 0, to: "drained", set: &set, token: "d1.1" };
+///     assert_eq!(store.compare_and_set(change).await.unwrap(), CasOutcome::Applied { version: 1 });
+///     let record = store.get("i-1").unwrap();
+///     assert_eq!((record.state.as_str(), record.get_str("DrainedAt")), ("drained", Some("2026-11-26T06:00:00Z")));
+/// });
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct StateChange<'a> {
     /// The record's `Ident`.
@@ -157,6 +248,18 @@ pub struct StateChange<'a> {
 /// `state` at `version`. Unlike a [`StateChange`], it leaves the record's state, its claim and
 /// what the runtime keeps beside it (a parked launch, a wait) alone; it moves the version, so a
 /// state change or claim racing with it fails, and notes `token` as a state change does.
+///
+/// ```
+/// use lifecycle_core::{AttributeUpdate, CasOutcome, MemoryStore, Record, Store};
+/// lifecycle_core::testing::block_on(async {
+///     let store = MemoryStore::new();
+///     store.insert(Record::new("i-1", "ready"));
+///     let set = [("LastBackup".to_string(), serde_json::json!("e-1"))];
+///     let update = AttributeUpdate { ident: "i-1", state: "ready", version: 0, set: &set, token: "u1.1" };
+///     assert_eq!(store.update_attributes(update).await.unwrap(), CasOutcome::Applied { version: 1 });
+///     assert_eq!(store.get("i-1").unwrap().state, "ready", "the state stays");
+/// });
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct AttributeUpdate<'a> {
     /// The record's `Ident`.
@@ -172,6 +275,17 @@ pub struct AttributeUpdate<'a> {
 }
 
 /// The result of a compare-and-set.
+///
+/// ```
+/// use lifecycle_core::{CasOutcome, MemoryStore, Record, StateChange, Store};
+/// lifecycle_core::testing::block_on(async {
+///     let store = MemoryStore::new();
+///     store.insert(Record::new("i-1", "ready").with("Stale", true));
+///     // Written from version 3, but the record is at version 0: someone else's view.
+///     let change = StateChange { ident: "i-1", from: "ready", version: 3, to: "draining", set: &[], token: "d1.4" };
+///     assert_eq!(store.compare_and_set(change).await.unwrap(), CasOutcome::Conflict);
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CasOutcome {
     /// Stored; the record now has this version.
@@ -187,6 +301,37 @@ pub enum CasOutcome {
 /// invocations racing on one instance cannot both move it.
 ///
 /// Implementations return `Send` futures so the dispatcher can run in `tokio::spawn` and Lambda.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use lifecycle_core::{AttributeUpdate, CasOutcome, MemoryStore, Record, StateChange, Store};
+///
+/// /// A store that logs every state change before handing it to a `MemoryStore`.
+/// struct Logged(MemoryStore);
+///
+/// impl Store for Logged {
+///     type Error = Infallible;
+///
+///     async fn load(&self, ident: &str) -> Result<Option<Record>, Infallible> {
+///         self.0.load(ident).await
+///     }
+///
+///     async fn compare_and_set(&self, change: StateChange<'_>) -> Result<CasOutcome, Infallible> {
+///         println!("{}: {} -> {}", change.ident, change.from, change.to);
+///         self.0.compare_and_set(change).await
+///     }
+///
+///     async fn update_attributes(&self, update: AttributeUpdate<'_>) -> Result<CasOutcome, Infallible> {
+///         self.0.update_attributes(update).await
+///     }
+/// }
+///
+/// lifecycle_core::testing::block_on(async {
+///     let store = Logged(MemoryStore::new());
+///     store.0.insert(Record::new("i-1", "ready"));
+///     assert_eq!(store.load("i-1").await.unwrap().unwrap().state, "ready");
+/// });
+/// ```
 pub trait Store: Send + Sync {
     /// The backend's error (I/O, throttling, ...).
     type Error: std::error::Error + Send + Sync + 'static;
@@ -260,16 +405,37 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     /// An empty store.
+    ///
+    /// ```
+    /// let store = lifecycle_core::MemoryStore::new();
+    /// assert!(store.snapshot().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Puts `record` in the store, replacing any record with the same `ident`.
+    ///
+    /// ```
+    /// use lifecycle_core::{MemoryStore, Record};
+    /// let store = MemoryStore::new();
+    /// store.insert(Record::new("i-1", "new"));
+    /// store.insert(Record::new("i-1", "finished_cloud_init"));
+    /// assert_eq!(store.get("i-1").unwrap().state, "finished_cloud_init");
+    /// ```
     pub fn insert(&self, record: Record) {
         self.lock().insert(record.ident.clone(), record);
     }
 
     /// A copy of the record for `ident`, without counting a read.
+    ///
+    /// ```
+    /// use lifecycle_core::{MemoryStore, Record};
+    /// let store = MemoryStore::new();
+    /// store.insert(Record::new("i-1", "ready"));
+    /// assert_eq!(store.get("i-1").unwrap().state, "ready");
+    /// assert_eq!(store.reads(), 0, "not counted");
+    /// ```
     pub fn get(&self, ident: &str) -> Option<Record> {
         self.lock().get(ident).cloned()
     }
@@ -325,11 +491,31 @@ impl MemoryStore {
     }
 
     /// How many `load` calls were made.
+    ///
+    /// ```
+    /// use lifecycle_core::{MemoryStore, Store};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.load("i-1").await.unwrap();
+    ///     assert_eq!(store.reads(), 1);
+    /// });
+    /// ```
     pub fn reads(&self) -> usize {
         self.reads.load(Ordering::Relaxed)
     }
 
     /// How many `compare_and_set` calls were made (applied or not).
+    ///
+    /// ```
+    /// use lifecycle_core::{MemoryStore, Record, StateChange, Store};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.insert(Record::new("i-1", "ready"));
+    ///     let change = StateChange { ident: "i-1", from: "gone", version: 0, to: "x", set: &[], token: "d.1" };
+    ///     store.compare_and_set(change).await.unwrap();
+    ///     assert_eq!(store.writes(), 1, "counted, applied or not");
+    /// });
+    /// ```
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::Relaxed)
     }
@@ -351,6 +537,16 @@ impl fmt::Debug for MemoryStore {
 
 /// The attribute part of a stored state change: `set` (null removes), the claim released, the
 /// write's token noted. For stores that keep [`Record`]s as they are.
+///
+/// ```
+/// use lifecycle_core::{Record, StateChange, apply_change};
+/// let mut record = Record::new("i-1", "joining").with("ClaimedBy", "d1").with("Scratch", 1);
+/// let set = [("Scratch".to_string(), serde_json::Value::Null)];
+/// let change = StateChange { ident: "i-1", from: "joining", version: 1, to: "ready", set: &set, token: "d1.2" };
+/// apply_change(&mut record, change);
+/// assert!(record.claimed_by().is_none() && record.attributes.get("Scratch").is_none());
+/// assert_eq!(record.get_str("WriteToken"), Some("d1.2"));
+/// ```
 pub fn apply_change(record: &mut Record, change: StateChange<'_>) {
     set_attributes(record, change.set, change.token);
     record.attributes.remove(attr::CLAIMED_BY);

@@ -75,6 +75,11 @@ use crate::{
 };
 
 /// The Auto Scaling group of the events built here.
+///
+/// ```
+/// use lifecycle_core::testing::{GROUP, launching};
+/// assert_eq!(launching("i-1").lifecycle.unwrap().auto_scaling_group_name, GROUP);
+/// ```
 pub const GROUP: &str = "test-group";
 
 /// A lifecycle action of `instance` in group [`GROUP`], with a token, as Auto Scaling sends it.
@@ -194,6 +199,35 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// A lifecycle action an event ended, and the result the Lambda would complete it with.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::testing::Harness;
+/// use lifecycle_core::{CommandStatus, LifecycleResult};
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     harness.launch("i-1").await.unwrap();
+///     harness.finish_command("i-1", CommandStatus::Success).await.unwrap();
+///     let completion = &harness.completions()[0];
+///     assert_eq!(completion.action.ec2_instance_id, "i-1");
+///     assert_eq!(completion.result, LifecycleResult::Continue);
+///     assert!(completion.event_id.starts_with("result-"));
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
     /// The event that ended it.
@@ -206,6 +240,33 @@ pub struct Completion {
 
 /// A model, its records in a [`MemoryStore`] and the commands its tasks sent: events go in,
 /// [`Report`](crate::Report)s come out. See the [module documentation](self) for the pattern.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// use lifecycle_core::testing::Harness;
+/// use lifecycle_core::CommandStatus;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     harness.launch("i-1").await.unwrap();
+///     harness.finish_command("i-1", CommandStatus::Success).await.unwrap();
+///     assert_eq!(harness.state("i-1"), Some(NodeState::Ready));
+///     assert_eq!(harness.delivered(), 2);
+/// });
+/// ```
 pub struct Harness<M: LifecycleModel> {
     model: M,
     store: MemoryStore,
@@ -216,6 +277,28 @@ pub struct Harness<M: LifecycleModel> {
 
 impl<M: LifecycleModel> Harness<M> {
     /// A harness around `model`, with no records.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// let harness = Harness::new(Node);
+    /// assert!(harness.store().snapshot().is_empty());
+    /// ```
     pub fn new(model: M) -> Self {
         Harness {
             model,
@@ -227,6 +310,28 @@ impl<M: LifecycleModel> Harness<M> {
     }
 
     /// Adds a record for `instance` in `state` (what cloud-init, or an earlier lifecycle, left).
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// let harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    /// assert_eq!(harness.record("i-1").unwrap().state, "finished_cloud_init");
+    /// ```
     pub fn with_instance(self, instance: &str, state: M::State) -> Self {
         self.insert(Record::new(instance, state.name()));
         self
@@ -253,6 +358,31 @@ impl<M: LifecycleModel> Harness<M> {
     }
 
     /// Delivers a launching lifecycle action for `instance` ([`launching`]).
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    /// use lifecycle_core::StopReason;
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     let report = harness.launch("i-1").await.unwrap();
+    ///     assert_eq!((report.end, report.stop), (NodeState::Joining, StopReason::Waiting));
+    /// });
+    /// ```
     pub async fn launch(
         &mut self,
         instance: &str,
@@ -261,6 +391,36 @@ impl<M: LifecycleModel> Harness<M> {
     }
 
     /// Delivers a terminating lifecycle action for `instance` ([`terminating`]).
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
+    /// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
+    /// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
+    /// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
+    /// # impl Drain {
+    /// #     #[transition(from = Pending, to = Ready, on(launching))]
+    /// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
+    /// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
+    /// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// #     #[transition(from = Ready, to = Draining, on(terminating))]
+    /// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
+    /// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Draining, to = Drained)]
+    /// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::LifecycleResult;
+    /// use lifecycle_core::testing::Harness;
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Drain::default()).with_instance("i-1", DrainState::Ready);
+    ///     harness.terminate("i-1").await.unwrap();
+    ///     assert_eq!(harness.state("i-1"), Some(DrainState::Drained));
+    ///     assert_eq!(harness.completions()[0].result, LifecycleResult::Continue);
+    /// });
+    /// ```
     pub async fn terminate(
         &mut self,
         instance: &str,
@@ -275,6 +435,33 @@ impl<M: LifecycleModel> Harness<M> {
     ///
     /// If the record does not exist or waits for no command: a test that expects a wait
     /// should fail there.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    /// use lifecycle_core::CommandStatus;
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     harness.launch("i-1").await.unwrap();
+    ///     let report = harness.finish_command("i-1", CommandStatus::TimedOut).await.unwrap();
+    ///     assert!(report.event_failed);
+    ///     assert_eq!(report.end, NodeState::Failed);
+    /// });
+    /// ```
     pub async fn finish_command(
         &mut self,
         instance: &str,
@@ -355,6 +542,35 @@ impl<M: LifecycleModel> Harness<M> {
     /// Delivers any event to the record it is about (a scheduled event's record is its
     /// rule's, which must exist: see [`Harness::schedule`]). Each delivery is a new one, as a
     /// redelivery by SQS would be.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    /// use lifecycle_core::{CommandStatus, LifecycleTransition, StopReason};
+    /// use lifecycle_core::testing::command_result;
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     harness.launch("i-1").await.unwrap();
+    ///     // A late result of a command the record does not wait for moves nothing.
+    ///     let stray = command_result("i-1", "c-other", CommandStatus::Success, LifecycleTransition::Launching);
+    ///     let report = harness.deliver(&stray).await.unwrap();
+    ///     assert_eq!((report.end, report.stop), (NodeState::Joining, StopReason::NotAwaited));
+    /// });
+    /// ```
     pub async fn deliver(
         &mut self,
         event: &Event,
@@ -389,46 +605,273 @@ impl<M: LifecycleModel> Harness<M> {
     }
 
     /// The state `ident`'s record is in, if it exists and names a state of the model.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// let harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    /// assert_eq!(harness.state("i-1"), Some(NodeState::FinishedCloudInit));
+    /// assert_eq!(harness.state("i-2"), None);
+    /// ```
     pub fn state(&self, ident: &str) -> Option<M::State> {
         self.store.get(ident).and_then(|r| r.state.parse().ok())
     }
 
     /// `ident`'s record as stored.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     harness.launch("i-1").await.unwrap();
+    ///     let record = harness.record("i-1").unwrap();
+    ///     assert_eq!(record.awaited_commands().count(), 1);
+    /// });
+    /// ```
     pub fn record(&self, ident: &str) -> Option<Record> {
         self.store.get(ident)
     }
 
     /// Every command sent so far, in order.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     harness.launch("i-1").await.unwrap();
+    ///     assert_eq!(harness.commands()[0].request.instance_ids, ["i-1"]);
+    /// });
+    /// ```
     pub fn commands(&self) -> Vec<SentCommand> {
         self.effects.commands()
     }
 
     /// Every heartbeat recorded so far.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// let harness = Harness::new(Node);
+    /// // This model's tasks never call `ctx.heartbeat()`.
+    /// assert!(harness.heartbeats().is_empty());
+    /// ```
     pub fn heartbeats(&self) -> Vec<LifecycleAction> {
         self.effects.heartbeats()
     }
 
     /// The lifecycle actions ended so far, in order.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     harness.launch("i-1").await.unwrap();
+    ///     assert!(harness.completions().is_empty(), "the launch waits for its command");
+    /// });
+    /// ```
     pub fn completions(&self) -> &[Completion] {
         &self.completions
     }
 
     /// How many events were delivered.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     harness.launch("i-1").await.unwrap();
+    ///     harness.launch("i-1").await.unwrap();
+    ///     assert_eq!(harness.delivered(), 2);
+    /// });
+    /// ```
     pub fn delivered(&self) -> usize {
         self.delivered
     }
 
     /// The model.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
+    /// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
+    /// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
+    /// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
+    /// # impl Drain {
+    /// #     #[transition(from = Pending, to = Ready, on(launching))]
+    /// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
+    /// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
+    /// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// #     #[transition(from = Ready, to = Draining, on(terminating))]
+    /// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
+    /// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Draining, to = Drained)]
+    /// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    /// let harness = Harness::new(Drain { unreachable: true });
+    /// assert!(harness.model().unreachable);
+    /// ```
     pub fn model(&self) -> &M {
         &self.model
     }
 
     /// The model, to change what its tasks will do next (make one fail, say).
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
+    /// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
+    /// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
+    /// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
+    /// # impl Drain {
+    /// #     #[transition(from = Pending, to = Ready, on(launching))]
+    /// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
+    /// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
+    /// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// #     #[transition(from = Ready, to = Draining, on(terminating))]
+    /// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
+    /// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Draining, to = Drained)]
+    /// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Drain::default()).with_instance("i-1", DrainState::Ready);
+    ///     harness.model_mut().unreachable = true;
+    ///     harness.terminate("i-1").await.unwrap();
+    ///     assert_eq!(harness.state("i-1"), Some(DrainState::Failed));
+    /// });
+    /// ```
     pub fn model_mut(&mut self) -> &mut M {
         &mut self.model
     }
 
     /// The store, to inspect or seed it directly.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::Harness;
+    ///
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     harness.launch("i-1").await.unwrap();
+    ///     assert_eq!(harness.store().writes(), 1, "one state change stored");
+    /// });
+    /// ```
     pub fn store(&self) -> &MemoryStore {
         &self.store
     }

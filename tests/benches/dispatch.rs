@@ -17,6 +17,8 @@
 //!   docker-swarm model run through 13 states with 5 task errors and failure handling, the
 //!   lifecycle action completed ABANDON, the answer built (target ≤ 5 µs; the original does it
 //!   in milliseconds: `scripts/bench-original`).
+//! - `decode_original_sns_fixture`: the decoding part of `original_docker_swarm_sns` alone
+//!   (the SNS envelope and the EventBridge event in its `Message`).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -183,6 +185,9 @@ fn original(c: &mut Criterion) {
         std::sync::Arc::new(Accepting),
         DockerSwarm::default,
     );
+    c.bench_function("decode_original_sns_fixture", |b| {
+        b.iter(|| black_box(lifecycle_aws::decode::decode_event(black_box(&bytes))))
+    });
     let node = fixture_node(FIXTURE_INSTANCE);
     c.bench_function("original_docker_swarm_sns", |b| {
         b.iter_batched(

@@ -25,6 +25,44 @@ use crate::store::{DynamoStore, NodeTable, PendingLifecycle, StoreError, pending
 mod sweep;
 
 /// Why a notification could not be handled.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use lifecycle_aws::local::MemoryTable;
+/// # use lifecycle_aws::runtime::Runtime;
+/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// # let commands = Arc::new(RecordingCommands::new());
+/// # let actions = Arc::new(RecordingActions::new());
+/// # let table = MemoryTable::new();
+/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+/// # let _ = (&commands, &actions, &runtime);
+/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// use lifecycle_aws::runtime::HandleError;
+/// tokio.block_on(async {
+///     let event = lifecycle_aws::testing::lifecycle_action_event("i-unknown", "nodes", lifecycle_core::LifecycleTransition::Launching);
+///     let error = runtime.handle(&event).await.unwrap_err();
+///     assert!(matches!(&error, HandleError::UnknownInstance(id) if id == "i-unknown"));
+///     assert!(error.is_retryable(), "cloud-init may not have registered it yet");
+///     let garbage = runtime.handle_bytes(b"{not json").await.unwrap_err();
+///     assert!(matches!(garbage, HandleError::Decode(_)) && !garbage.is_retryable());
+/// });
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     /// The payload is not an event this library handles.
@@ -88,6 +126,12 @@ pub enum HandleError {
 
 impl HandleError {
     /// Whether delivering the same event again may succeed.
+    ///
+    /// ```
+    /// use lifecycle_aws::runtime::HandleError;
+    /// assert!(HandleError::CommandNotRegisteredYet("c-1".into()).is_retryable());
+    /// assert!(!HandleError::UnknownSchedule("nightly".into()).is_retryable());
+    /// ```
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -104,6 +148,42 @@ impl HandleError {
 }
 
 /// What handling one notification did; the Lambda returns these as JSON.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use lifecycle_aws::local::MemoryTable;
+/// # use lifecycle_aws::runtime::Runtime;
+/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// # let commands = Arc::new(RecordingCommands::new());
+/// # let actions = Arc::new(RecordingActions::new());
+/// # let table = MemoryTable::new();
+/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+/// # let _ = (&commands, &actions, &runtime);
+/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+/// use lifecycle_aws::runtime::Outcome;
+/// tokio.block_on(async {
+///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
+///     let Outcome::Dispatched { start, end, stop, .. } = &answer.outcomes[0] else { panic!("dispatched") };
+///     assert_eq!((start.as_str(), end.as_str(), stop.as_str()), ("finished_cloud_init", "joining", "waiting"));
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
@@ -196,12 +276,83 @@ pub struct Answer {
 
 impl Answer {
     /// The answer as JSON.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
+    ///     let value = answer.into_value();
+    ///     assert_eq!(value["outcomes"][0]["outcome"], "dispatched");
+    /// });
+    /// ```
     pub fn into_value(self) -> Value {
         serde_json::to_value(self).expect("an answer is plain data")
     }
 }
 
 /// A batch item to deliver again.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use lifecycle_aws::local::MemoryTable;
+/// # use lifecycle_aws::runtime::Runtime;
+/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// # let commands = Arc::new(RecordingCommands::new());
+/// # let actions = Arc::new(RecordingActions::new());
+/// # let table = MemoryTable::new();
+/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+/// # let _ = (&commands, &actions, &runtime);
+/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// use lifecycle_aws::runtime::BatchItemFailure;
+/// tokio.block_on(async {
+///     // An SQS batch with one message that is not an event: only it is delivered again.
+///     let batch = serde_json::json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": "{not json"}]});
+///     let answer = runtime.handle_bytes(batch.to_string().as_bytes()).await.unwrap();
+///     assert_eq!(answer.batch_item_failures.unwrap(), [BatchItemFailure { item_identifier: "m-1".into() }]);
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BatchItemFailure {
     /// The SQS message id, or the stream record's sequence number.
@@ -210,6 +361,43 @@ pub struct BatchItemFailure {
 }
 
 /// One step of a dispatch.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use lifecycle_aws::local::MemoryTable;
+/// # use lifecycle_aws::runtime::Runtime;
+/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// # let commands = Arc::new(RecordingCommands::new());
+/// # let actions = Arc::new(RecordingActions::new());
+/// # let table = MemoryTable::new();
+/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+/// # let _ = (&commands, &actions, &runtime);
+/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+/// use lifecycle_aws::runtime::Outcome;
+/// tokio.block_on(async {
+///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
+///     let Outcome::Dispatched { steps, .. } = &answer.outcomes[0] else { panic!("dispatched") };
+///     assert_eq!(steps[0].trigger.as_deref(), Some("join"));
+///     assert_eq!((steps[0].from.as_str(), steps[0].to.as_str()), ("finished_cloud_init", "joining"));
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Step {
     /// The state it left.
@@ -226,12 +414,55 @@ pub struct Step {
 }
 
 /// Where the runtime gets the time: the system clock, or a test's.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use lifecycle_aws::local::MemoryTable;
+/// # use lifecycle_aws::runtime::Runtime;
+/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// # let commands = Arc::new(RecordingCommands::new());
+/// # let actions = Arc::new(RecordingActions::new());
+/// # let table = MemoryTable::new();
+/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+/// # let _ = (&commands, &actions, &runtime);
+/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// use std::time::{Duration, SystemTime};
+/// use lifecycle_aws::runtime::Clock;
+/// /// A test's clock, fixed at a given time.
+/// struct Fixed(SystemTime);
+/// impl Clock for Fixed {
+///     fn now(&self) -> SystemTime { self.0 }
+/// }
+/// let noon = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_158_400);
+/// let runtime = runtime.with_clock(Arc::new(Fixed(noon)));
+/// ```
 pub trait Clock: Send + Sync {
     /// Now.
     fn now(&self) -> SystemTime;
 }
 
 /// The system clock.
+///
+/// ```
+/// use lifecycle_aws::runtime::{Clock, SystemClock};
+/// assert!(SystemClock.now() > std::time::SystemTime::UNIX_EPOCH);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -248,6 +479,41 @@ fn epoch_seconds(time: SystemTime) -> u64 {
 
 /// Handles invocations for model `M` on node table `T`: one per Lambda container, reused
 /// across invocations.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use lifecycle_aws::local::MemoryTable;
+/// # use lifecycle_aws::runtime::Runtime;
+/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+/// # pub struct Node;
+/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+/// # impl Node {
+/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+/// #         let id = ctx.record().ident.clone();
+/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+/// #         Ok(())
+/// #     }
+/// #     #[transition(from = Joining, to = Ready, on(command))]
+/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+/// # }
+/// # let commands = Arc::new(RecordingCommands::new());
+/// # let actions = Arc::new(RecordingActions::new());
+/// # let table = MemoryTable::new();
+/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+/// # let _ = (&commands, &actions, &runtime);
+/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+/// tokio.block_on(async {
+///     runtime.handle(&launch).await.unwrap();
+///     assert_eq!(commands.sent()[0].1.document_name, "ClusterJoin");
+///     assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "joining");
+/// });
+/// ```
 pub struct Runtime<M, F, T = DynamoStore> {
     store: T,
     commands: Arc<dyn CommandSender>,
@@ -278,6 +544,42 @@ where
 {
     /// A runtime on the DynamoDB table `table`, with SSM and Auto Scaling clients built from
     /// `config`; each event gets a fresh model from `new_model`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// // A runtime for the deployed table `lifecycle-nodes`; no request is made until an event comes.
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .region(aws_config::Region::new("eu-central-1"))
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// let deployed = Runtime::new(&config, "lifecycle-nodes", || Node);
+    /// assert_eq!(deployed.store().table(), "lifecycle-nodes");
+    /// ```
     pub fn new(config: &SdkConfig, table: impl Into<String>, new_model: F) -> Self {
         Runtime::with_parts(
             DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table),
@@ -297,6 +599,38 @@ where
 {
     /// A runtime on any node table, command sender and Auto Scaling: what local runs and
     /// simulations use, with the same code path as the Lambda.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = Runtime::with_parts(MemoryTable::new(), Arc::new(RecordingCommands::new()),
+    ///     Arc::new(RecordingActions::new()), || Node);
+    /// assert!(runtime.store().records().snapshot().is_empty());
+    /// ```
     pub fn with_parts(
         table: T,
         commands: Arc<dyn CommandSender>,
@@ -324,12 +658,76 @@ where
 
     /// Where instances reporting their cloud-init progress are looked up: EC2 (what
     /// [`Runtime::new`] sets), or [`KnownInstances`] for local runs and tests.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// use lifecycle_aws::instances::{InstanceFacts, KnownInstances};
+    /// let instances = KnownInstances::default();
+    /// instances.add("i-0abc123def4567891", InstanceFacts { group: Some("nodes".into()), ..Default::default() });
+    /// let runtime = runtime.with_instances(Arc::new(instances));
+    /// ```
     pub fn with_instances(mut self, instances: Arc<dyn InstanceDirectory>) -> Self {
         self.instances = instances;
         self
     }
 
     /// Replaces the clock (tests).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// use lifecycle_aws::runtime::SystemClock;
+    /// let runtime = runtime.with_clock(Arc::new(SystemClock));
+    /// ```
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -339,6 +737,37 @@ where
     /// command's progress events send heartbeats; after it, the command counts as `TimedOut`:
     /// the model handles that like any failed command (a launch ends ABANDON through the
     /// failure path, a termination CONTINUE). Default one hour.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// // Joins that take longer than 30 minutes count as failed.
+    /// let runtime = runtime.with_wait_deadline(std::time::Duration::from_secs(30 * 60));
+    /// ```
     pub fn with_wait_deadline(mut self, deadline: Duration) -> Self {
         self.wait_deadline = deadline;
         self
@@ -347,6 +776,36 @@ where
     /// How long a claim holds at most (default 60 s): a delivery that dies holding one keeps
     /// the record from every other delivery until then. Within an invocation handled with
     /// [`Runtime::handle_before`], a claim never outlasts the invocation's deadline.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = runtime.with_claim_lease(std::time::Duration::from_secs(30));
+    /// ```
     pub fn with_claim_lease(mut self, lease: Duration) -> Self {
         self.claim_lease = lease;
         self
@@ -355,6 +814,37 @@ where
     /// How often the sweep sends a heartbeat for a lifecycle that waits (a command's result, a
     /// parked launch): default 240 s, below every hook's heartbeat timeout the template sets.
     /// The sweep runs every 5 minutes; a wait is looked at on the first run after it is due.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// // For hooks whose heartbeat timeout is 5 minutes.
+    /// let runtime = runtime.with_heartbeat_interval(std::time::Duration::from_secs(120));
+    /// ```
     pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
         self.heartbeat_interval = interval;
         self
@@ -363,6 +853,36 @@ where
     /// How long one sweep may work (default 20 s, within the function's 30 s timeout): it
     /// stops there and leaves the rest, still due, to the next run. It always handles at least
     /// one wait.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = runtime.with_sweep_budget(std::time::Duration::from_secs(10));
+    /// ```
     pub fn with_sweep_budget(mut self, budget: Duration) -> Self {
         self.sweep_budget = budget;
         self
@@ -371,6 +891,37 @@ where
     /// How long a finished lifecycle's record is kept (default 3 days): when its termination
     /// is completed at a terminal state, the record gets `ExpiresAt` and DynamoDB's TTL
     /// removes it then.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// // Keep finished records a week for audits.
+    /// let runtime = runtime.with_retention(std::time::Duration::from_secs(7 * 24 * 3600));
+    /// ```
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
         self
@@ -378,12 +929,77 @@ where
 
     /// The scheduled rule whose events run the sweep ([`Runtime::sweep`]); default
     /// `lifecycle-sweep`. It must name no state of the model.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = runtime.with_sweep_rule("nodes-sweep");
+    /// tokio.block_on(async {
+    ///     let swept = runtime.handle(&lifecycle_aws::testing::scheduled_event("nodes-sweep")).await.unwrap();
+    ///     assert_eq!(swept["outcomes"][0]["outcome"], "swept");
+    /// });
+    /// ```
     pub fn with_sweep_rule(mut self, rule: impl Into<String>) -> Self {
         self.sweep_rule = rule.into();
         self
     }
 
     /// Replaces the Auto Scaling calls (tests; other schedulers).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let other = Arc::new(RecordingActions::new());
+    /// let runtime = runtime.with_actions(other.clone());
+    /// ```
     pub fn with_actions(mut self, actions: Arc<dyn LifecycleActions>) -> Self {
         self.actions = actions;
         self
@@ -392,18 +1008,114 @@ where
     /// How long after it was requested an unknown command's result is taken for one whose
     /// registration is still on its way (retried) rather than one that is not ours (ignored).
     /// Default 120 s; the gap between `SendCommand` and the registration is milliseconds.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = runtime.with_command_grace(std::time::Duration::from_secs(300));
+    /// ```
     pub fn with_command_grace(mut self, grace: Duration) -> Self {
         self.command_grace = grace;
         self
     }
 
     /// The node table.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "finished_cloud_init");
+    /// ```
     pub fn store(&self) -> &T {
         &self.store
     }
 
     /// [`Runtime::handle`] for an invocation that must be done by `deadline` (the Lambda's):
     /// claims taken while handling it run out then at the latest.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     // The Lambda's deadline, from its context: no claim outlives the invocation.
+    ///     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(30);
+    ///     let answer = runtime.handle_before(&launch, deadline).await.unwrap();
+    ///     assert_eq!(answer["outcomes"][0]["end"], "joining");
+    /// });
+    /// ```
     pub async fn handle_before(
         &self,
         payload: &Value,
@@ -415,6 +1127,41 @@ where
     }
 
     /// [`Runtime::handle_bytes`] for an invocation that must be done by `deadline`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(30);
+    ///     let answer = runtime.handle_bytes_before(launch.to_string().as_bytes(), deadline).await.unwrap();
+    ///     assert_eq!(answer.outcomes.len(), 1);
+    /// });
+    /// ```
     pub async fn handle_bytes_before(
         &self,
         payload: &[u8],
@@ -427,6 +1174,40 @@ where
 
     /// Handles one invocation payload. For an SQS batch the answer is a partial batch
     /// response (`batchItemFailures`): only the messages that failed are redelivered.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let answer = runtime.handle(&launch).await.unwrap();
+    ///     assert_eq!(answer["outcomes"][0]["stop"], "waiting");
+    /// });
+    /// ```
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandleError> {
         self.handle_invocation(decode_value(payload)?)
             .await
@@ -436,12 +1217,82 @@ where
     /// [`Runtime::handle`] for the payload's JSON text, decoded without building a
     /// [`Value`] of the whole payload first, answered with a typed [`Answer`] that serialises
     /// to the same JSON (what the Lambda does).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
+    ///     assert!(answer.batch_item_failures.is_none(), "not an SQS batch");
+    ///     assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "joining");
+    /// });
+    /// ```
     pub async fn handle_bytes(&self, payload: &[u8]) -> Result<Answer, HandleError> {
         self.handle_invocation(crate::decode::decode_event(payload)?)
             .await
     }
 
     /// Handles one decoded invocation.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let invocation = lifecycle_aws::decode::decode_value(&launch).unwrap();
+    ///     let answer = runtime.handle_invocation(invocation).await.unwrap();
+    ///     assert_eq!(answer.outcomes.len(), 1);
+    /// });
+    /// ```
     pub async fn handle_invocation(&self, invocation: Invocation) -> Result<Answer, HandleError> {
         match invocation {
             Invocation::Events(notifications) => {
@@ -512,6 +1363,43 @@ where
     }
 
     /// Handles one decoded notification.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// # let commands = Arc::new(RecordingCommands::new());
+    /// # let actions = Arc::new(RecordingActions::new());
+    /// # let table = MemoryTable::new();
+    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+    /// # let _ = (&commands, &actions, &runtime);
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// use lifecycle_aws::decode::{Invocation, decode_value};
+    /// use lifecycle_aws::runtime::Outcome;
+    /// tokio.block_on(async {
+    ///     let Ok(Invocation::Events(mut notifications)) = decode_value(&launch) else { panic!("an event") };
+    ///     let outcome = runtime.process(notifications.remove(0)).await.unwrap();
+    ///     assert!(matches!(outcome, Outcome::Dispatched { .. }));
+    /// });
+    /// ```
     pub async fn process(&self, notification: Notification) -> Result<Outcome, HandleError> {
         match notification {
             Notification::LifecycleAction { id, region, action } => {
