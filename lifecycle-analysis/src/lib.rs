@@ -47,6 +47,13 @@
 use std::collections::BTreeSet;
 
 /// An event a transition can be limited to (`on(...)`).
+///
+/// ```
+/// use lifecycle_analysis::{EventClass, On, Transition};
+/// let join = Transition { sources: vec![0], dest: Some(1), on: vec![On::Scheduled(Some("backup".into()))], ..Default::default() };
+/// assert!(join.accepts(&EventClass::Scheduled(Some("backup".into()))));
+/// assert!(!join.accepts(&EventClass::Scheduled(None)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum On {
     /// `on(launching)`
@@ -61,6 +68,12 @@ pub enum On {
 
 /// One kind of event, as the dispatcher tells them apart: what one event is while it is
 /// processed.
+///
+/// ```
+/// use lifecycle_analysis::EventClass;
+/// assert_eq!(EventClass::Scheduled(Some("backup".into())).to_string(), "a scheduled event of `backup`");
+/// assert_eq!(EventClass::Command.to_string(), "a command result");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventClass {
     /// A launching lifecycle action.
@@ -88,6 +101,13 @@ impl std::fmt::Display for EventClass {
 }
 
 /// One `#[transition]`, by indices into the graph's states.
+///
+/// ```
+/// use lifecycle_analysis::{On, Transition};
+/// // `#[transition(from = A, to = B, on(launching), wait)]`, with A = 0 and B = 1.
+/// let join = Transition { sources: vec![0], dest: Some(1), wait: true, on: vec![On::Launching], ..Default::default() };
+/// assert!(join.rests());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Transition {
     /// The states it fires from.
@@ -111,6 +131,14 @@ pub struct Transition {
 
 impl Transition {
     /// Whether it fires for `event` (guards aside).
+    ///
+    /// ```
+    /// use lifecycle_analysis::{EventClass, On, Transition};
+    /// let any = Transition { sources: vec![0], dest: Some(1), ..Default::default() };
+    /// assert!(any.accepts(&EventClass::Terminating), "no filter: every event");
+    /// let launch = Transition { on: vec![On::Launching], ..any };
+    /// assert!(!launch.accepts(&EventClass::Terminating));
+    /// ```
     pub fn accepts(&self, event: &EventClass) -> bool {
         self.on.is_empty()
             || self.on.iter().any(|on| match (on, event) {
@@ -124,11 +152,24 @@ impl Transition {
     }
 
     /// Where it leaves `from` for, if it changes the state.
+    ///
+    /// ```
+    /// use lifecycle_analysis::Transition;
+    /// let to_self = Transition { sources: vec![1], dest: Some(1), ..Default::default() };
+    /// assert_eq!(to_self.leaves(1), None);
+    /// assert_eq!(to_self.leaves(0), Some(1));
+    /// ```
     pub fn leaves(&self, from: usize) -> Option<usize> {
         self.dest.filter(|&d| d != from)
     }
 
     /// Whether the event ends after it (`wait` or `stop`).
+    ///
+    /// ```
+    /// use lifecycle_analysis::Transition;
+    /// assert!(Transition { stop: true, ..Default::default() }.rests());
+    /// assert!(!Transition::default().rests());
+    /// ```
     pub fn rests(&self) -> bool {
         self.wait || self.stop
     }
@@ -143,6 +184,22 @@ impl Transition {
 }
 
 /// A model's states (by index) and transitions (in declaration order).
+///
+/// ```
+/// # use lifecycle_analysis::{Graph, On, Transition};
+/// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
+/// # let graph = Graph {
+/// #     states: 3,
+/// #     initial: Some(0),
+/// #     terminal: vec![2],
+/// #     transitions: vec![
+/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+/// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
+/// #     ],
+/// #     ..Default::default()
+/// # };
+/// assert!(lifecycle_analysis::analyse(&graph).is_empty());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Graph {
     /// How many states.
@@ -167,6 +224,22 @@ pub struct Graph {
 impl Graph {
     /// For each state, the indices of the transitions that fire from it, in declaration order:
     /// the order the dispatcher tries them.
+    ///
+    /// ```
+    /// # use lifecycle_analysis::{Graph, On, Transition};
+    /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
+    /// # let graph = Graph {
+    /// #     states: 3,
+    /// #     initial: Some(0),
+    /// #     terminal: vec![2],
+    /// #     transitions: vec![
+    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+    /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
+    /// #     ],
+    /// #     ..Default::default()
+    /// # };
+    /// assert_eq!(graph.outgoing(), [vec![0], vec![1], vec![]]);
+    /// ```
     pub fn outgoing(&self) -> Vec<Vec<usize>> {
         (0..self.states)
             .map(|s| {
@@ -178,6 +251,22 @@ impl Graph {
     }
 
     /// The states a record can be in without a transition of the model having led there.
+    ///
+    /// ```
+    /// # use lifecycle_analysis::{Graph, On, Transition};
+    /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
+    /// # let graph = Graph {
+    /// #     states: 3,
+    /// #     initial: Some(0),
+    /// #     terminal: vec![2],
+    /// #     transitions: vec![
+    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+    /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
+    /// #     ],
+    /// #     ..Default::default()
+    /// # };
+    /// assert_eq!(graph.roots(), [0]);
+    /// ```
     pub fn roots(&self) -> Vec<usize> {
         let mut roots: Vec<usize> = self
             .initial
@@ -193,6 +282,23 @@ impl Graph {
     }
 
     /// Every kind of event the dispatcher tells apart, for this graph's filters.
+    ///
+    /// ```
+    /// # use lifecycle_analysis::{Graph, On, Transition};
+    /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
+    /// # let graph = Graph {
+    /// #     states: 3,
+    /// #     initial: Some(0),
+    /// #     terminal: vec![2],
+    /// #     transitions: vec![
+    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+    /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
+    /// #     ],
+    /// #     ..Default::default()
+    /// # };
+    /// use lifecycle_analysis::EventClass;
+    /// assert!(graph.event_classes().contains(&EventClass::Command));
+    /// ```
     pub fn event_classes(&self) -> Vec<EventClass> {
         let mut rules: BTreeSet<String> = BTreeSet::new();
         for t in &self.transitions {
@@ -215,6 +321,27 @@ impl Graph {
     /// The transitions that may fire from `state` for `event` and change the state without
     /// ending the event, with where they lead: the dispatcher tries the triggers in order and
     /// fires the first that passes, so the list ends at the first trigger that surely fires.
+    ///
+    /// ```
+    /// # use lifecycle_analysis::{Graph, On, Transition};
+    /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
+    /// # let graph = Graph {
+    /// #     states: 3,
+    /// #     initial: Some(0),
+    /// #     terminal: vec![2],
+    /// #     transitions: vec![
+    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+    /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
+    /// #     ],
+    /// #     ..Default::default()
+    /// # };
+    /// use lifecycle_analysis::EventClass;
+    /// let outgoing = graph.outgoing();
+    /// // From `joining`, a command result moves the record to `ready` (transition 1).
+    /// assert_eq!(graph.moves(&outgoing, 1, &EventClass::Command), [(1, 2)]);
+    /// // The launch's transition waits: it ends the event, so it is no move within it.
+    /// assert!(graph.moves(&outgoing, 0, &EventClass::Launching).is_empty());
+    /// ```
     pub fn moves(
         &self,
         outgoing: &[Vec<usize>],
@@ -242,6 +369,25 @@ impl Graph {
 }
 
 /// Something wrong with a model, found by [`analyse`].
+///
+/// ```
+/// # use lifecycle_analysis::{Graph, On, Transition};
+/// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
+/// # let graph = Graph {
+/// #     states: 3,
+/// #     initial: Some(0),
+/// #     terminal: vec![2],
+/// #     transitions: vec![
+/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+/// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
+/// #     ],
+/// #     ..Default::default()
+/// # };
+/// use lifecycle_analysis::{Finding, analyse};
+/// let mut broken = graph.clone();
+/// broken.transitions.pop(); // nothing leaves `joining` any more
+/// assert!(analyse(&broken).contains(&Finding::DeadEnd { state: 1 }));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {
     /// No transition leads to the state from a root.
@@ -305,6 +451,26 @@ pub enum Finding {
 
 /// Every finding of `graph`, in a stable order: per state (reachability, dead ends, liveness),
 /// then loops, shadowed triggers, and the rest per transition.
+///
+/// ```
+/// # use lifecycle_analysis::{Graph, On, Transition};
+/// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
+/// # let graph = Graph {
+/// #     states: 3,
+/// #     initial: Some(0),
+/// #     terminal: vec![2],
+/// #     transitions: vec![
+/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+/// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
+/// #     ],
+/// #     ..Default::default()
+/// # };
+/// use lifecycle_analysis::{Finding, analyse};
+/// let mut unreachable = graph.clone();
+/// unreachable.states = 4; // a state no transition leads to
+/// unreachable.terminal.push(3);
+/// assert_eq!(analyse(&unreachable), [Finding::Unreachable { state: 3 }]);
+/// ```
 pub fn analyse(graph: &Graph) -> Vec<Finding> {
     let outgoing = graph.outgoing();
     let mut findings = Vec::new();

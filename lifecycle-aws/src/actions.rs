@@ -1,5 +1,18 @@
 //! Completing lifecycle actions and keeping them alive: the Auto Scaling calls, behind a trait
 //! so they can be replaced (tests, other schedulers).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lifecycle_aws::actions::{AutoScalingActions, LifecycleActions};
+//! use lifecycle_aws::testing::RecordingActions;
+//! let config = aws_config::SdkConfig::builder()
+//!     .region(aws_config::Region::new("eu-central-1"))
+//!     .behavior_version(aws_config::BehaviorVersion::latest())
+//!     .build();
+//! // Deployed: the Auto Scaling API. In tests: a recording stand-in with the same answers.
+//! let deployed: Arc<dyn LifecycleActions> = Arc::new(AutoScalingActions::new(&config));
+//! let tested: Arc<dyn LifecycleActions> = Arc::new(RecordingActions::new());
+//! ```
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,6 +25,12 @@ use lifecycle_core::{LifecycleAction, LifecycleResult};
 use crate::store::error_chain;
 
 /// An Auto Scaling call failed.
+///
+/// ```
+/// use lifecycle_aws::actions::ActionError;
+/// let error = ActionError { operation: "CompleteLifecycleAction", instance: "i-1".into(), message: "Throttling".into() };
+/// assert_eq!(error.to_string(), "Auto Scaling CompleteLifecycleAction for i-1: Throttling");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Auto Scaling {operation} for {instance}: {message}")]
 pub struct ActionError {
@@ -24,6 +43,19 @@ pub struct ActionError {
 }
 
 /// How a completion ended.
+///
+/// ```
+/// use lifecycle_aws::actions::{Completed, LifecycleActions};
+/// use lifecycle_aws::testing::RecordingActions;
+/// use lifecycle_core::{LifecycleResult, LifecycleTransition};
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let actions = RecordingActions::new();
+///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+///     assert_eq!(actions.complete(&action, None, LifecycleResult::Continue).await.unwrap(), Completed::Done);
+///     // Auto Scaling answers a second completion of the same action so.
+///     assert_eq!(actions.complete(&action, None, LifecycleResult::Continue).await.unwrap(), Completed::NoActiveAction);
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completed {
     /// Auto Scaling took the result.
@@ -34,6 +66,28 @@ pub enum Completed {
 }
 
 /// The lifecycle-action calls of Auto Scaling.
+///
+/// ```
+/// use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
+/// use lifecycle_core::{LifecycleAction, LifecycleResult};
+///
+/// /// Completions printed instead of sent: a dry run.
+/// struct Print;
+///
+/// #[async_trait::async_trait]
+/// impl LifecycleActions for Print {
+///     async fn complete(&self, action: &LifecycleAction, _region: Option<&str>, result: LifecycleResult)
+///         -> Result<Completed, ActionError> {
+///         println!("would complete {} with {result}", action.ec2_instance_id);
+///         Ok(Completed::Done)
+///     }
+///
+///     async fn heartbeat(&self, _action: &LifecycleAction, _region: Option<&str>) -> Result<Completed, ActionError> {
+///         Ok(Completed::Done)
+///     }
+/// }
+/// let _: std::sync::Arc<dyn LifecycleActions> = std::sync::Arc::new(Print);
+/// ```
 #[async_trait::async_trait]
 pub trait LifecycleActions: Send + Sync {
     /// `CompleteLifecycleAction`, with the token (the instance id when there is none), in the
@@ -55,6 +109,16 @@ pub trait LifecycleActions: Send + Sync {
 
 /// [`LifecycleActions`] through the Auto Scaling API. A model may act on groups in several
 /// regions: a client is built once per region, from the same configuration.
+///
+/// ```
+/// use lifecycle_aws::actions::{AutoScalingActions, LifecycleActions};
+/// let config = aws_config::SdkConfig::builder()
+///     .region(aws_config::Region::new("eu-central-1"))
+///     .behavior_version(aws_config::BehaviorVersion::latest())
+///     .build();
+/// // Clients are built now; requests are made only when a lifecycle action is completed.
+/// let actions: std::sync::Arc<dyn LifecycleActions> = std::sync::Arc::new(AutoScalingActions::new(&config));
+/// ```
 #[derive(Debug)]
 pub struct AutoScalingActions {
     config: SdkConfig,
@@ -64,6 +128,15 @@ pub struct AutoScalingActions {
 
 impl AutoScalingActions {
     /// Clients built from `config`; actions without a region use its region.
+    ///
+    /// ```
+    /// use lifecycle_aws::actions::AutoScalingActions;
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .region(aws_config::Region::new("eu-central-1"))
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// let actions = AutoScalingActions::new(&config);
+    /// ```
     pub fn new(config: &SdkConfig) -> Self {
         AutoScalingActions {
             config: config.clone(),
@@ -73,6 +146,19 @@ impl AutoScalingActions {
     }
 
     /// Uses `client` for actions without a region (and for its own region).
+    ///
+    /// ```
+    /// use lifecycle_aws::actions::AutoScalingActions;
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .region(aws_config::Region::new("eu-central-1"))
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// // A client of its own: e.g. with an endpoint override for a local test server.
+    /// let client = aws_sdk_autoscaling::Client::from_conf(
+    ///     aws_sdk_autoscaling::config::Builder::from(&config).endpoint_url("http://127.0.0.1:5000").build(),
+    /// );
+    /// let actions = AutoScalingActions::with_client(&config, client);
+    /// ```
     pub fn with_client(config: &SdkConfig, client: Client) -> Self {
         AutoScalingActions {
             config: config.clone(),

@@ -1,5 +1,17 @@
 //! What tasks can ask for, on AWS: SSM commands whose results resume the lifecycle, and
 //! heartbeats.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lifecycle_aws::effects::{CommandSender, SsmCommands};
+//! use lifecycle_aws::testing::RecordingCommands;
+//! let config = aws_config::SdkConfig::builder()
+//!     .region(aws_config::Region::new("eu-central-1"))
+//!     .behavior_version(aws_config::BehaviorVersion::latest())
+//!     .build();
+//! let deployed: Arc<dyn CommandSender> = Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config)));
+//! let tested: Arc<dyn CommandSender> = Arc::new(RecordingCommands::new());
+//! ```
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,6 +42,31 @@ where
 
 /// Sends commands to instances: SSM `SendCommand` on AWS ([`SsmCommands`]), a simulation
 /// locally.
+///
+/// ```
+/// use lifecycle_aws::effects::CommandSender;
+/// use lifecycle_core::{CommandRequest, EffectError};
+///
+/// /// Commands run by a local agent instead of SSM.
+/// struct Agent;
+///
+/// #[async_trait::async_trait]
+/// impl CommandSender for Agent {
+///     async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
+///         Ok(format!("agent-{}", request.document_name))
+///     }
+///
+///     async fn cancel(&self, _command_id: &str) -> Result<(), EffectError> {
+///         Ok(())
+///     }
+/// }
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let id = Agent.send(&CommandRequest::new("ClusterJoin", ["i-1"])).await.unwrap();
+///     assert_eq!(id, "agent-ClusterJoin");
+///     // No lookup by marker: a delivery that died after sending sends again.
+///     assert_eq!(Agent.find(&CommandRequest::new("ClusterJoin", ["i-1"]), "d1.0").await.unwrap(), None);
+/// });
+/// ```
 #[async_trait::async_trait]
 pub trait CommandSender: Send + Sync {
     /// Sends `request`; returns the command id.
@@ -95,6 +132,16 @@ pub fn carries_marker(comment: Option<&str>, marker: &str) -> bool {
 }
 
 /// [`CommandSender`] through SSM.
+///
+/// ```
+/// use std::sync::Arc;
+/// use lifecycle_aws::effects::{CommandSender, SsmCommands};
+/// let config = aws_config::SdkConfig::builder()
+///     .region(aws_config::Region::new("eu-central-1"))
+///     .behavior_version(aws_config::BehaviorVersion::latest())
+///     .build();
+/// let commands: Arc<dyn CommandSender> = Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config)));
+/// ```
 #[derive(Debug, Clone)]
 pub struct SsmCommands(pub aws_sdk_ssm::Client);
 
@@ -171,6 +218,17 @@ impl CommandSender for SsmCommands {
 }
 
 /// A claim this delivery holds: what to release if it stops before its state change.
+///
+/// ```
+/// use lifecycle_aws::effects::AwsEffects;
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+/// let now = 1_764_158_400;
+/// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
+/// // Nothing claimed yet: nothing to release.
+/// assert!(effects.held_claim().is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldClaim {
     /// The record.
@@ -183,6 +241,25 @@ pub struct HeldClaim {
 
 /// [`Effects`] for one event: the record claimed before a side effect, commands sent (or
 /// adopted) and registered in the node table, heartbeats in the event's region.
+///
+/// ```
+/// use lifecycle_aws::effects::AwsEffects;
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+/// let now = 1_764_158_400;
+/// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
+/// use lifecycle_core::{CommandKey, CommandRequest, Effects, Record};
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let event = lifecycle_core::testing::launching("i-1");
+///     let key = CommandKey { marker: "d1.0".into(), previous: None };
+///     let id = effects.send_command(&event, &Record::new("i-1", "joining"),
+///         CommandRequest::new("ClusterJoin", ["i-1"]), &key).await.unwrap();
+///     assert_eq!(commands.sent()[0].0, id);
+///     // No state change has taken the command up yet.
+///     assert_eq!(effects.uncommitted(), [id]);
+/// });
+/// ```
 pub struct AwsEffects<'a, T> {
     commands: &'a dyn CommandSender,
     table: &'a T,
@@ -205,6 +282,16 @@ pub struct AwsEffects<'a, T> {
 impl<'a, T: NodeTable> AwsEffects<'a, T> {
     /// Effects through these parts, for an event from `region` handled at `now` (epoch
     /// seconds: when its commands are registered). Claims last until `lease_until`.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::AwsEffects;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// let now = 1_764_158_400;
+    /// let effects = AwsEffects::new(&commands, &table, &actions, None, now, now + 60);
+    /// assert!(effects.uncommitted().is_empty());
+    /// ```
     pub fn new(
         commands: &'a dyn CommandSender,
         table: &'a T,
@@ -231,6 +318,17 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     /// When `waiter`'s sweep (the model's) looks at the commands sent: at `heartbeat_at` for
     /// those of a lifecycle action (to keep it alive), at `deadline_at` for any (to end the
     /// wait). Default: never.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::AwsEffects;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// let now = 1_764_158_400;
+    /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
+    /// // Model `Node`'s sweep heartbeats the lifecycle in 4 minutes and ends the wait in an hour.
+    /// let effects = effects.with_waits("Node", now + 240, now + 3600);
+    /// ```
     pub fn with_waits(mut self, waiter: &'a str, heartbeat_at: u64, deadline_at: u64) -> Self {
         self.waiter = waiter;
         self.heartbeat_at = heartbeat_at;
@@ -240,6 +338,16 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
 
     /// The commands no stored state change took up: a lost race's, a failed transition's, or
     /// those of a delivery cut off before its state change.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::AwsEffects;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// let now = 1_764_158_400;
+    /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
+    /// assert!(effects.uncommitted().is_empty());
+    /// ```
     pub fn uncommitted(&self) -> Vec<String> {
         lock(&self.sent)
             .iter()
@@ -249,6 +357,16 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     }
 
     /// The claim this delivery still holds (no state change released it).
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::AwsEffects;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// let now = 1_764_158_400;
+    /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
+    /// assert!(effects.held_claim().is_none());
+    /// ```
     pub fn held_claim(&self) -> Option<HeldClaim> {
         lock(&self.claim).clone()
     }

@@ -1,6 +1,16 @@
 //! What EC2 itself says about an instance. When an instance reports its cloud-init progress
 //! (by tagging itself: [`READY_TAG`](crate::decode::READY_TAG)), the Lambda writes its record
 //! from these facts, so instances need no right to write the node table at all.
+//!
+//! ```
+//! use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, KnownInstances};
+//! tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//!     let known = KnownInstances::default();
+//!     known.add("i-1", InstanceFacts { private_ip: Some("10.0.3.7".into()), group: Some("workers".into()) });
+//!     let facts = known.describe("i-1").await.unwrap().unwrap();
+//!     assert_eq!(facts.private_ip.as_deref(), Some("10.0.3.7"));
+//! });
+//! ```
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,6 +18,12 @@ use std::sync::Mutex;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 
 /// An instance as EC2 describes it.
+///
+/// ```
+/// use lifecycle_aws::instances::InstanceFacts;
+/// let facts = InstanceFacts { private_ip: Some("10.0.3.7".into()), group: Some("workers".into()) };
+/// assert_eq!(facts.group.as_deref(), Some("workers"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InstanceFacts {
     /// Its private IPv4 address.
@@ -18,6 +34,12 @@ pub struct InstanceFacts {
 }
 
 /// EC2 could not be asked.
+///
+/// ```
+/// use lifecycle_aws::instances::DirectoryError;
+/// let error = DirectoryError { instance: "i-1".into(), message: "DescribeInstances failed: RequestLimitExceeded".into() };
+/// assert_eq!(error.to_string(), "describing instance i-1: DescribeInstances failed: RequestLimitExceeded");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("describing instance {instance}: {message}")]
 pub struct DirectoryError {
@@ -28,6 +50,21 @@ pub struct DirectoryError {
 }
 
 /// Where the runtime looks instances up.
+///
+/// ```
+/// use lifecycle_aws::instances::{DirectoryError, InstanceDirectory, InstanceFacts};
+/// /// Every instance is in group `workers` (a single-group deployment's test).
+/// struct AllWorkers;
+/// #[async_trait::async_trait]
+/// impl InstanceDirectory for AllWorkers {
+///     async fn describe(&self, _instance_id: &str) -> Result<Option<InstanceFacts>, DirectoryError> {
+///         Ok(Some(InstanceFacts { private_ip: None, group: Some("workers".into()) }))
+///     }
+/// }
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     assert_eq!(AllWorkers.describe("i-1").await.unwrap().unwrap().group.as_deref(), Some("workers"));
+/// });
+/// ```
 #[async_trait::async_trait]
 pub trait InstanceDirectory: Send + Sync {
     /// The instance's facts; `None` if EC2 has no such instance.
@@ -35,6 +72,16 @@ pub trait InstanceDirectory: Send + Sync {
 }
 
 /// [`InstanceDirectory`] on EC2's `DescribeInstances`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use lifecycle_aws::instances::{Ec2Directory, InstanceDirectory};
+/// let config = aws_config::SdkConfig::builder()
+///     .region(aws_config::Region::new("eu-central-1"))
+///     .behavior_version(aws_config::BehaviorVersion::latest())
+///     .build();
+/// let directory: Arc<dyn InstanceDirectory> = Arc::new(Ec2Directory(aws_sdk_ec2::Client::new(&config)));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Ec2Directory(pub aws_sdk_ec2::Client);
 
@@ -93,6 +140,12 @@ pub struct KnownInstances(Mutex<HashMap<String, InstanceFacts>>);
 
 impl KnownInstances {
     /// Makes `instance_id` known.
+    ///
+    /// ```
+    /// use lifecycle_aws::instances::{InstanceFacts, KnownInstances};
+    /// let known = KnownInstances::default();
+    /// known.add("i-1", InstanceFacts { private_ip: Some("10.0.0.7".into()), group: Some("workers".into()) });
+    /// ```
     pub fn add(&self, instance_id: &str, facts: InstanceFacts) {
         self.0
             .lock()

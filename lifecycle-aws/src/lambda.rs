@@ -47,6 +47,24 @@ use crate::runtime::Runtime;
 pub use serde_json::value::RawValue;
 
 /// The Lambda's configuration, from environment variables.
+///
+/// ```
+/// use std::time::Duration;
+/// use lifecycle_aws::lambda::LambdaConfig;
+/// // Read from the environment in a Lambda; written out here.
+/// let config = LambdaConfig {
+///     table: "lifecycle-nodes".into(),
+///     command_grace: Duration::from_secs(120),
+///     log: "info".into(),
+///     wait_deadline: Duration::from_secs(3600),
+///     claim_lease: Duration::from_secs(30),
+///     heartbeat_interval: Duration::from_secs(240),
+///     sweep_budget: Duration::from_secs(20),
+///     retention: Duration::from_secs(3 * 24 * 3600),
+///     sweep_rule: "lifecycle-sweep".into(),
+/// };
+/// assert_eq!(config.table, "lifecycle-nodes");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LambdaConfig {
     /// `LIFECYCLE_TABLE`: the node table (required).
@@ -116,6 +134,14 @@ pub fn required_var(name: &'static str, purpose: &str) -> Result<String, ConfigE
 impl LambdaConfig {
     /// Reads the process environment. The region and credentials come from the standard AWS
     /// variables (`AWS_REGION`, ...), an endpoint override from `AWS_ENDPOINT_URL`.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), lifecycle_aws::lambda::ConfigError> {
+    /// // In the Lambda, with `LIFECYCLE_TABLE=lifecycle-nodes` set by the template:
+    /// let config = lifecycle_aws::lambda::LambdaConfig::from_env()?;
+    /// assert_eq!(config.table, "lifecycle-nodes");
+    /// # Ok(()) }
+    /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -211,6 +237,11 @@ impl LambdaConfig {
 #[cfg(feature = "json-logs")]
 /// The JSON log subscriber the Lambda uses, writing to `writer`: one JSON object per line, with
 /// the fields of the current span (event id, instance id) on every line.
+///
+/// ```
+/// let subscriber = lifecycle_aws::lambda::json_subscriber("info", std::io::stderr);
+/// tracing::subscriber::with_default(subscriber, || tracing::info!(instance = "i-1", "joined"));
+/// ```
 pub fn json_subscriber<W>(filter: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
@@ -301,6 +332,30 @@ where
 /// see [`HandleError::is_retryable`](crate::runtime::HandleError::is_retryable).
 ///
 /// For your own `service_fn` (see the [module documentation](self)); [`run`] uses it too.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use lifecycle_aws::local::MemoryTable;
+/// # use lifecycle_aws::runtime::Runtime;
+/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// # use lifecycle_core::{lifecycle_model, Context};
+/// # pub struct Job;
+/// # #[lifecycle_model(states(Backup, Done), initial = Backup, schedules(Backup), terminal(Done), error = std::fmt::Error)]
+/// # impl Job {
+/// #     #[transition(from = Backup, to = Done, on(scheduled), ignore_errors)]
+/// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+/// # }
+/// use lambda_runtime::{Context as LambdaContext, LambdaEvent};
+/// use lifecycle_aws::lambda::{RawValue, invoke};
+/// let runtime = Arc::new(Runtime::with_parts(MemoryTable::new(), Arc::new(RecordingCommands::new()),
+///     Arc::new(RecordingActions::new()), || Job));
+/// let payload = RawValue::from_string(lifecycle_aws::testing::scheduled_event("backup").to_string()).unwrap();
+/// let event = LambdaEvent::new(payload, LambdaContext::default());
+/// let answer = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+///     .block_on(invoke(runtime, event))
+///     .unwrap();
+/// assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "done");
+/// ```
 #[cfg(feature = "lambda")]
 pub fn invoke<M, F, T>(
     runtime: std::sync::Arc<Runtime<M, F, T>>,

@@ -1,5 +1,39 @@
 //! An in-memory node table, so the Lambda's code path (decode, runtime, dispatch) runs
 //! locally with no AWS account.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use lifecycle_aws::local::MemoryTable;
+//! # use lifecycle_aws::runtime::Runtime;
+//! # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+//! # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
+//! # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
+//! # pub struct Node;
+//! # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+//! #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+//! # impl Node {
+//! #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+//! #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+//! #         let id = ctx.record().ident.clone();
+//! #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
+//! #         Ok(())
+//! #     }
+//! #     #[transition(from = Joining, to = Ready, on(command))]
+//! #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+//! # }
+//! # let commands = Arc::new(RecordingCommands::new());
+//! # let actions = Arc::new(RecordingActions::new());
+//! # let table = MemoryTable::new();
+//! # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+//! # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
+//! # let _ = (&commands, &actions, &runtime);
+//! # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! tokio.block_on(async {
+//!     let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+//!     runtime.handle(&launch).await.unwrap();
+//!     assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "joining");
+//! });
+//! ```
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,11 +72,24 @@ pub struct MemoryTable {
 
 impl MemoryTable {
     /// An empty table.
+    ///
+    /// ```
+    /// let table = lifecycle_aws::local::MemoryTable::new();
+    /// assert!(table.records().snapshot().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The records, to seed and inspect.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_core::Record;
+    /// let table = MemoryTable::new();
+    /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
+    /// assert_eq!(table.records().get("i-1").unwrap().state, "finished_cloud_init");
+    /// ```
     pub fn records(&self) -> &MemoryStore {
         &self.records
     }

@@ -214,6 +214,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// SSM, recorded: each command gets an id shaped like SSM's, is kept until cancelled, and can
 /// be found again by its claim marker (as [`SsmCommands`](crate::effects::SsmCommands) finds a
 /// command whose answer was lost).
+///
+/// ```
+/// use lifecycle_aws::effects::CommandSender;
+/// use lifecycle_aws::testing::RecordingCommands;
+/// use lifecycle_core::CommandRequest;
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let commands = RecordingCommands::new();
+///     // The claim marker goes at the end of the comment, as the runtime puts it.
+///     let comment = lifecycle_aws::effects::marked_comment(Some("join"), "d1.0");
+///     let id = commands.send(&CommandRequest::new("ClusterJoin", ["i-1"]).comment(comment)).await.unwrap();
+///     assert_eq!(commands.find(&CommandRequest::new("ClusterJoin", ["i-1"]), "d1.0").await.unwrap(), Some(id.clone()));
+///     commands.cancel(&id).await.unwrap();
+///     assert!(commands.sent().is_empty());
+/// });
+/// ```
 #[derive(Debug, Default)]
 pub struct RecordingCommands {
     sent: Mutex<Vec<(String, CommandRequest)>>,
@@ -224,16 +239,43 @@ pub struct RecordingCommands {
 
 impl RecordingCommands {
     /// Nothing sent yet.
+    ///
+    /// ```
+    /// assert!(lifecycle_aws::testing::RecordingCommands::new().sent().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The commands sent and not cancelled, with their ids, in order.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::CommandSender;
+    /// use lifecycle_aws::testing::RecordingCommands;
+    /// use lifecycle_core::CommandRequest;
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let commands = RecordingCommands::new();
+    ///     let id = commands.send(&CommandRequest::new("ClusterJoin", ["i-1"])).await.unwrap();
+    ///     assert_eq!(commands.sent(), [(id, CommandRequest::new("ClusterJoin", ["i-1"]))]);
+    /// });
+    /// ```
     pub fn sent(&self) -> Vec<(String, CommandRequest)> {
         lock(&self.sent).clone()
     }
 
     /// The ids of the commands cancelled.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::CommandSender;
+    /// use lifecycle_aws::testing::RecordingCommands;
+    /// use lifecycle_core::CommandRequest;
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let commands = RecordingCommands::new();
+    ///     let id = commands.send(&CommandRequest::new("ClusterJoin", ["i-1"])).await.unwrap();
+    ///     commands.cancel(&id).await.unwrap();
+    ///     assert_eq!(commands.cancelled(), [id]);
+    /// });
+    /// ```
     pub fn cancelled(&self) -> Vec<String> {
         lock(&self.cancelled).clone()
     }
@@ -270,6 +312,19 @@ impl CommandSender for RecordingCommands {
 }
 
 /// A `CompleteLifecycleAction` Auto Scaling accepted.
+///
+/// ```
+/// use lifecycle_aws::actions::LifecycleActions;
+/// use lifecycle_aws::testing::RecordingActions;
+/// use lifecycle_core::{LifecycleResult, LifecycleTransition};
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let actions = RecordingActions::new();
+///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+///     actions.complete(&action, None, LifecycleResult::Abandon).await.unwrap();
+///     let completion = &actions.completions()[0];
+///     assert_eq!((completion.action.ec2_instance_id.as_str(), completion.result), ("i-1", LifecycleResult::Abandon));
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
     /// The action completed.
@@ -280,6 +335,20 @@ pub struct Completion {
 
 /// Auto Scaling, recorded. It answers as Auto Scaling does: an action completes once, and a
 /// second completion (or a heartbeat after it) finds no active lifecycle action.
+///
+/// ```
+/// use lifecycle_aws::actions::{Completed, LifecycleActions};
+/// use lifecycle_aws::testing::RecordingActions;
+/// use lifecycle_core::{LifecycleResult, LifecycleTransition};
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let actions = RecordingActions::new();
+///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+///     assert_eq!(actions.heartbeat(&action, None).await.unwrap(), Completed::Done);
+///     actions.complete(&action, None, LifecycleResult::Continue).await.unwrap();
+///     // After the completion, a heartbeat finds no active action, as on AWS.
+///     assert_eq!(actions.heartbeat(&action, None).await.unwrap(), Completed::NoActiveAction);
+/// });
+/// ```
 #[derive(Debug, Default)]
 pub struct RecordingActions {
     completions: Mutex<Vec<Completion>>,
@@ -289,21 +358,55 @@ pub struct RecordingActions {
 
 impl RecordingActions {
     /// Nothing completed yet.
+    ///
+    /// ```
+    /// assert!(lifecycle_aws::testing::RecordingActions::new().heartbeats().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The completions accepted, in order: one per lifecycle action.
+    ///
+    /// ```
+    /// let actions = lifecycle_aws::testing::RecordingActions::new();
+    /// assert!(actions.completions().is_empty());
+    /// ```
     pub fn completions(&self) -> Vec<Completion> {
         lock(&self.completions).clone()
     }
 
     /// Completions of an action already completed (answered "No active Lifecycle Action").
+    ///
+    /// ```
+    /// use lifecycle_aws::actions::LifecycleActions;
+    /// use lifecycle_aws::testing::RecordingActions;
+    /// use lifecycle_core::{LifecycleResult, LifecycleTransition};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let actions = RecordingActions::new();
+    ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Terminating);
+    ///     actions.complete(&action, None, LifecycleResult::Continue).await.unwrap();
+    ///     actions.complete(&action, None, LifecycleResult::Continue).await.unwrap();
+    ///     assert_eq!((actions.completions().len(), actions.repeated().len()), (1, 1));
+    /// });
+    /// ```
     pub fn repeated(&self) -> Vec<Completion> {
         lock(&self.repeated).clone()
     }
 
     /// The heartbeats recorded for active actions.
+    ///
+    /// ```
+    /// use lifecycle_aws::actions::LifecycleActions;
+    /// use lifecycle_aws::testing::RecordingActions;
+    /// use lifecycle_core::LifecycleTransition;
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let actions = RecordingActions::new();
+    ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+    ///     actions.heartbeat(&action, None).await.unwrap();
+    ///     assert_eq!(actions.heartbeats(), [action]);
+    /// });
+    /// ```
     pub fn heartbeats(&self) -> Vec<LifecycleAction> {
         lock(&self.heartbeats).clone()
     }

@@ -5,6 +5,29 @@
 //! attributes, `check` validates the model and collects every error (the graph checks —
 //! reachability, liveness, loops, dead triggers — are `lifecycle-analysis`, a plain library
 //! that can be tested on its own), `generate` (with `diagram`) writes the code.
+//!
+//! ```
+//! use lifecycle_core::{Context, LifecycleModel, lifecycle_model};
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("never")]
+//! pub struct Never;
+//!
+//! pub struct Job;
+//!
+//! #[lifecycle_model(states(Queued, Done), initial = Queued, terminal(Done), error = Never)]
+//! impl Job {
+//!     #[transition(from = Queued, to = Done, on(launching), ignore_errors)]
+//!     async fn run(&mut self, _ctx: &mut Context<'_>) -> Result<(), Never> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! // Generated: the state enum, the model as data, the diagrams, the typestate handles.
+//! assert_eq!(JobState::Queued.to_string(), "queued");
+//! assert_eq!(Job::DEFINITION.transitions[0].trigger, "run");
+//! assert!(Job::MERMAID.contains("queued --> done"));
+//! ```
 
 mod ast;
 mod check;
@@ -15,6 +38,21 @@ use proc_macro::TokenStream;
 
 /// Turns an `impl` block into a checked lifecycle model. The syntax, with examples, is on
 /// `lifecycle_core::lifecycle_model`, the re-export this crate is used through.
+///
+/// ```compile_fail
+/// use lifecycle_core::{Context, lifecycle_model};
+/// # #[derive(Debug, thiserror::Error)] #[error("never")] pub struct Never;
+/// pub struct Job;
+///
+/// // `Dnoe` is no state: the model does not compile, and the error points at `Dnoe`.
+/// #[lifecycle_model(states(Queued, Done), initial = Queued, terminal(Done), error = Never)]
+/// impl Job {
+///     #[transition(from = Queued, to = Dnoe, ignore_errors)]
+///     async fn run(&mut self, _ctx: &mut Context<'_>) -> Result<(), Never> {
+///         Ok(())
+///     }
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn lifecycle_model(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(args.into(), input.into()).into()

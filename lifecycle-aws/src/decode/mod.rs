@@ -3,6 +3,16 @@
 //! Envelopes: an EventBridge event given directly, SNS (`Records[].Sns.Message`), SQS
 //! (`Records[].body`, which may hold an EventBridge event, an SNS notification or an Auto
 //! Scaling hook notification) and DynamoDB Streams records of the node table.
+//!
+//! ```
+//! use lifecycle_aws::decode::{decode_event, Invocation, Notification};
+//! use lifecycle_core::LifecycleTransition;
+//! // A lifecycle action wrapped in SNS, as a topic subscribed to the EventBridge rule delivers it.
+//! let event = lifecycle_aws::testing::lifecycle_action_event("i-1", "nodes", LifecycleTransition::Launching);
+//! let sns = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": event.to_string()}}]});
+//! let Ok(Invocation::Events(events)) = decode_event(sns.to_string().as_bytes()) else { panic!("events") };
+//! assert!(matches!(&events[0], Notification::LifecycleAction { action, .. } if action.ec2_instance_id == "i-1"));
+//! ```
 
 mod borrowed;
 
@@ -13,9 +23,28 @@ use serde_json::{Map, Value};
 
 /// The instance tag cloud-init sets to say how far it got: `registered` (the instance exists,
 /// its lifecycle waits) and, as its last step, `finished` (ready for its lifecycle).
+///
+/// ```
+/// use lifecycle_aws::decode::{READY_TAG, decode_value, Invocation, Notification};
+/// let tagged = serde_json::json!({"version": "0", "id": "e-3", "detail-type": "Tag Change on Resource",
+///     "source": "aws.tag", "account": "1", "time": "2026-11-26T06:00:00Z", "region": "eu-central-1",
+///     "resources": ["arn:aws:ec2:eu-central-1:1:instance/i-1"],
+///     "detail": {"changed-tag-keys": [READY_TAG], "service": "ec2", "resource-type": "instance",
+///         "version": 2, "tags": {READY_TAG: "finished"}}});
+/// let Ok(Invocation::Events(events)) = decode_value(&tagged) else { panic!("an event") };
+/// let Notification::InstanceTagged { tags, .. } = &events[0] else { panic!("a tag change") };
+/// assert_eq!(tags[READY_TAG], "finished");
+/// ```
 pub const READY_TAG: &str = "lifecycle:cloud-init";
 
 /// Why an event could not be decoded. Nothing is written for any of these.
+///
+/// ```
+/// use lifecycle_aws::decode::{DecodeError, decode_event};
+/// assert!(matches!(decode_event(b"{\"Records\": ["), Err(DecodeError::Json { .. })));
+/// let unknown = decode_event(br#"{"source": "aws.s3", "detail-type": "Object Created", "id": "e", "detail": {}}"#);
+/// assert_eq!(unknown.unwrap_err().to_string(), "unsupported event: source `aws.s3`, detail-type `Object Created`");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// Not JSON at all (or truncated).
@@ -48,6 +77,15 @@ pub enum DecodeError {
 }
 
 /// What the Lambda was invoked with.
+///
+/// ```
+/// use lifecycle_aws::decode::{decode_value, Invocation};
+/// let batch = serde_json::json!({"Records": [
+///     {"messageId": "m-1", "eventSource": "aws:sqs", "body": lifecycle_aws::testing::scheduled_event("backup").to_string()},
+///     {"messageId": "m-2", "eventSource": "aws:sqs", "body": "{not json"}]});
+/// let Ok(Invocation::Sqs(messages)) = decode_value(&batch) else { panic!("an SQS batch") };
+/// assert!(messages[0].notification.is_ok() && messages[1].notification.is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
     /// An EventBridge event given directly, or the messages of an SNS invocation.
@@ -59,6 +97,14 @@ pub enum Invocation {
 }
 
 /// One message of an SQS batch.
+///
+/// ```
+/// use lifecycle_aws::decode::{decode_value, Invocation};
+/// let batch = serde_json::json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs",
+///     "body": lifecycle_aws::testing::scheduled_event("backup").to_string()}]});
+/// let Ok(Invocation::Sqs(messages)) = decode_value(&batch) else { panic!("an SQS batch") };
+/// assert_eq!(messages[0].message_id, "m-1");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SqsMessage {
     /// `messageId`, reported back in `batchItemFailures`.
@@ -68,6 +114,15 @@ pub struct SqsMessage {
 }
 
 /// The kinds of non-lifecycle Auto Scaling notifications.
+///
+/// ```
+/// use lifecycle_aws::decode::{decode_value, InstanceActivity, Invocation, Notification};
+/// let event = serde_json::json!({"version": "0", "id": "e-4", "detail-type": "EC2 Instance Launch Successful",
+///     "source": "aws.autoscaling", "account": "1", "time": "2026-11-26T06:00:00Z", "region": "eu-central-1",
+///     "resources": [], "detail": {"EC2InstanceId": "i-1", "AutoScalingGroupName": "nodes"}});
+/// let Ok(Invocation::Events(events)) = decode_value(&event) else { panic!("an event") };
+/// assert!(matches!(&events[0], Notification::InstanceActivity { activity: InstanceActivity::LaunchSuccessful, .. }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceActivity {
     /// `EC2 Instance Launch Successful`
@@ -81,6 +136,18 @@ pub enum InstanceActivity {
 }
 
 /// Where an SSM command (or one of its invocations) stands.
+///
+/// ```
+/// use lifecycle_aws::decode::{decode_value, CommandProgress, Invocation, Notification};
+/// use lifecycle_core::CommandStatus;
+/// let event = lifecycle_aws::testing::command_status_event("c-1", "i-1", "ClusterJoin", "Success");
+/// let Ok(Invocation::Events(events)) = decode_value(&event) else { panic!("an event") };
+/// let Notification::CommandStatus { progress, .. } = &events[0] else { panic!("a command status") };
+/// assert_eq!(progress, &CommandProgress::Finished(CommandStatus::Success));
+/// let running = lifecycle_aws::testing::command_status_event("c-1", "i-1", "ClusterJoin", "InProgress");
+/// let Ok(Invocation::Events(events)) = decode_value(&running) else { panic!("an event") };
+/// assert!(matches!(&events[0], Notification::CommandStatus { progress: CommandProgress::Running(_), .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandProgress {
     /// A final status: the result to dispatch.
@@ -90,6 +157,15 @@ pub enum CommandProgress {
 }
 
 /// One decoded event.
+///
+/// ```
+/// use lifecycle_aws::decode::{decode_value, Invocation, Notification};
+/// use lifecycle_core::LifecycleTransition;
+/// let event = lifecycle_aws::testing::lifecycle_action_event("i-1", "nodes", LifecycleTransition::Terminating);
+/// let Ok(Invocation::Events(events)) = decode_value(&event) else { panic!("an event") };
+/// let Notification::LifecycleAction { action, .. } = &events[0] else { panic!("a lifecycle action") };
+/// assert_eq!(action.lifecycle_transition, LifecycleTransition::Terminating);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notification {
     /// A launching or terminating lifecycle action.
@@ -170,6 +246,13 @@ pub enum Notification {
 
 impl Notification {
     /// The event's id, if it has one (a hook's test notification has none).
+    ///
+    /// ```
+    /// use lifecycle_aws::decode::Notification;
+    /// assert_eq!(Notification::TestNotification.event_id(), None);
+    /// let scheduled = Notification::Scheduled { id: "e-1".into(), rule: "backup".into(), region: None };
+    /// assert_eq!(scheduled.event_id(), Some("e-1"));
+    /// ```
     pub fn event_id(&self) -> Option<&str> {
         match self {
             Notification::LifecycleAction { id, .. }
@@ -183,6 +266,13 @@ impl Notification {
     }
 
     /// The instance it is about, if one: every log line about an instance names it.
+    ///
+    /// ```
+    /// use lifecycle_aws::decode::{decode_value, Invocation};
+    /// let event = lifecycle_aws::testing::command_status_event("c-1", "i-1", "ClusterJoin", "Success");
+    /// let Ok(Invocation::Events(events)) = decode_value(&event) else { panic!("an event") };
+    /// assert_eq!(events[0].instance_id(), Some("i-1"));
+    /// ```
     pub fn instance_id(&self) -> Option<&str> {
         match self {
             Notification::LifecycleAction { action, .. } => Some(&action.ec2_instance_id),
@@ -198,6 +288,16 @@ impl Notification {
 }
 
 /// One DynamoDB Streams record of the node table.
+///
+/// ```
+/// use lifecycle_aws::decode::{decode_value, Invocation};
+/// use lifecycle_core::Record;
+/// let before = Record::new("i-1", "joining");
+/// let after = Record::new("i-1", "ready");
+/// let event = lifecycle_aws::testing::stream_record_event(&before, &after);
+/// let Ok(Invocation::Stream(changes)) = decode_value(&event) else { panic!("stream records") };
+/// assert_eq!((changes[0].old_status.as_deref(), changes[0].new_status.as_deref()), (Some("joining"), Some("ready")));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamChange {
     /// `INSERT`, `MODIFY` or `REMOVE`.
@@ -235,6 +335,13 @@ pub fn decode_event(bytes: &[u8]) -> Result<Invocation, DecodeError> {
 }
 
 /// [`decode_event`] for an already parsed value.
+///
+/// ```
+/// use lifecycle_aws::decode::{decode_value, DecodeError};
+/// let event = lifecycle_aws::testing::scheduled_event("backup");
+/// assert!(decode_value(&event).is_ok());
+/// assert_eq!(decode_value(&serde_json::json!([1])), Err(DecodeError::WrongType { field: "event".into(), expected: "a JSON object" }));
+/// ```
 pub fn decode_value(value: &Value) -> Result<Invocation, DecodeError> {
     let object = value.as_object().ok_or(DecodeError::WrongType {
         field: "event".into(),
@@ -646,6 +753,15 @@ fn decode_stream_record(record: &Value, index: usize) -> Result<StreamChange, De
 }
 
 /// A DynamoDB-JSON item (`{"Ident": {"S": "i-1"}}`) as plain JSON (`{"Ident": "i-1"}`).
+///
+/// ```
+/// use lifecycle_aws::decode::plain_item;
+/// let item = serde_json::json!({"Ident": {"S": "i-1"}, "Version": {"N": "3"}, "Ready": {"BOOL": true}});
+/// let plain = plain_item(&item, "NewImage").unwrap();
+/// assert_eq!(plain["Ident"], "i-1");
+/// assert_eq!(plain["Version"], 3);
+/// assert_eq!(plain["Ready"], true);
+/// ```
 pub fn plain_item(item: &Value, at: &str) -> Result<Map<String, Value>, DecodeError> {
     let item = item.as_object().ok_or(DecodeError::WrongType {
         field: at.to_owned(),

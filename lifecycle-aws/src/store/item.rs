@@ -61,6 +61,13 @@ pub(super) fn record_from_item(
 }
 
 /// A JSON value as a DynamoDB attribute.
+///
+/// ```
+/// use aws_sdk_dynamodb::types::AttributeValue;
+/// use lifecycle_aws::store::to_attribute;
+/// assert_eq!(to_attribute(&serde_json::json!("worker")), AttributeValue::S("worker".into()));
+/// assert_eq!(to_attribute(&serde_json::json!(3)), AttributeValue::N("3".into()));
+/// ```
 pub fn to_attribute(value: &Value) -> AttributeValue {
     match value {
         Value::Null => AttributeValue::Null(true),
@@ -77,6 +84,13 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
 }
 
 /// A DynamoDB attribute as a JSON value (sets become arrays, binary becomes hex).
+///
+/// ```
+/// use aws_sdk_dynamodb::types::AttributeValue;
+/// use lifecycle_aws::store::from_attribute;
+/// assert_eq!(from_attribute(&AttributeValue::N("3".into())), serde_json::json!(3));
+/// assert_eq!(from_attribute(&AttributeValue::Ss(vec!["a".into()])), serde_json::json!(["a"]));
+/// ```
 pub fn from_attribute(value: &AttributeValue) -> Value {
     match value {
         AttributeValue::S(s) => Value::String(s.clone()),
@@ -259,6 +273,13 @@ pub(crate) fn pending_from_value(
 }
 
 /// A parked launch read from a stream image (plain JSON).
+///
+/// ```
+/// use lifecycle_aws::store::pending_from_image;
+/// let image = serde_json::json!({"Ident": "i-1", "ItemStatus": "new"});
+/// // No launch parked on this record.
+/// assert!(pending_from_image("i-1", image.as_object().unwrap()).is_none());
+/// ```
 pub fn pending_from_image(
     ident: &str,
     image: &Map<String, Value>,

@@ -9,6 +9,17 @@
 //! the lifecycle data, the event name and the target instances, and expire through the
 //! `ExpiresAt` TTL attribute. Whatever waits carries `WaitShard`/`DueAt`, the keys of the sparse
 //! index of waits ([`WAITS_INDEX`]). How items are encoded is in `store/item.rs`.
+//!
+//! ```
+//! use lifecycle_aws::store::DynamoStore;
+//! let config = aws_config::SdkConfig::builder()
+//!     .region(aws_config::Region::new("eu-central-1"))
+//!     .behavior_version(aws_config::BehaviorVersion::latest())
+//!     .build();
+//! // The table the template deploys (or the original library's, which it reads as it is).
+//! let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes");
+//! assert_eq!(store.table(), "lifecycle-nodes");
+//! ```
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,52 +44,144 @@ use item::{
 pub use item::{from_attribute, pending_from_image, to_attribute};
 
 /// Attribute names this library reads and writes.
+///
+/// ```
+/// use lifecycle_aws::store::attr;
+/// use lifecycle_core::Record;
+/// let record = Record::new("i-1", "ready").with(attr::ITEM_TYPE, "worker");
+/// assert_eq!(record.item_type(), Some("worker"));
+/// assert_eq!((attr::IDENT, attr::ITEM_STATUS), ("Ident", "ItemStatus"));
+/// ```
 pub mod attr {
     /// The hash key.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::IDENT, "Ident");
+    /// ```
     pub const IDENT: &str = "Ident";
     /// `manager`, `worker`, ..., or `command`.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::ITEM_TYPE, "ItemType");
+    /// ```
     pub const ITEM_TYPE: &str = "ItemType";
     /// The state's stored name.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::ITEM_STATUS, "ItemStatus");
+    /// ```
     pub const ITEM_STATUS: &str = "ItemStatus";
     /// Bumped by every state change this library stores.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::VERSION, "Version");
+    /// ```
     pub const VERSION: &str = "Version";
     /// A launch waiting for cloud-init: the lifecycle action and the event id.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::PENDING_LIFECYCLE, "PendingLifecycle");
+    /// ```
     pub const PENDING_LIFECYCLE: &str = "PendingLifecycle";
     /// A command's lifecycle action (the original's name).
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::LIFECYCLE_DATA, "LifecycleData");
+    /// ```
     pub const LIFECYCLE_DATA: &str = "LifecycleData";
     /// A command's target instance (the original's name).
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::RUNNING_ON, "RunningOn");
+    /// ```
     pub const RUNNING_ON: &str = "RunningOn";
     /// The record a command's result resumes.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::OWNER, "Owner");
+    /// ```
     pub const OWNER: &str = "Owner";
     /// All of a command's target instances.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::TARGETS, "Targets");
+    /// ```
     pub const TARGETS: &str = "Targets";
     /// The TTL attribute of command items (epoch seconds).
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::EXPIRES_AT, "ExpiresAt");
+    /// ```
     pub const EXPIRES_AT: &str = "ExpiresAt";
     /// When a command was registered (epoch seconds): the start of its wait's deadline.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::REGISTERED_AT, "RegisteredAt");
+    /// ```
     pub const REGISTERED_AT: &str = "RegisteredAt";
     /// The record's version when a command was sent: while the record still has it and does
     /// not wait for the command, the waiting write is still to come.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::SENT_AT_VERSION, "SentAtVersion");
+    /// ```
     pub const SENT_AT_VERSION: &str = "SentAtVersion";
     /// The claim marker a command was sent under (also in its SSM comment).
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::MARKER, "Marker");
+    /// ```
     pub const MARKER: &str = "Marker";
     /// Present only while an item waits (a command's result, a parked launch): the hash key of
     /// the sparse index of waits, the name of the model whose lifecycle waits (models sharing a
     /// table each sweep their own).
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::WAIT_SHARD, "WaitShard");
+    /// ```
     pub const WAIT_SHARD: &str = "WaitShard";
     /// When the sweep is next due to look at a waiting item (epoch seconds): its next heartbeat
     /// or its deadline. The range key of the index of waits.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::DUE_AT, "DueAt");
+    /// ```
     pub const DUE_AT: &str = "DueAt";
     pub use lifecycle_core::attr::{AWAITED_COMMAND, CLAIMED_BY, CLAIMED_UNTIL, WRITE_TOKEN};
 }
 
 /// The `ItemType` of command items.
+///
+/// ```
+/// use lifecycle_aws::store::COMMAND_ITEM_TYPE;
+/// // Command items share the node table with the nodes; their `ItemType` tells them apart.
+/// assert_eq!(COMMAND_ITEM_TYPE, "command");
+/// ```
 pub const COMMAND_ITEM_TYPE: &str = "command";
 
 /// The global secondary index of waits: hash key `WaitShard`, range key `DueAt`, every
 /// attribute projected. Sparse: only waiting items carry its keys.
+///
+/// ```
+/// assert_eq!(lifecycle_aws::store::WAITS_INDEX, "Waits");
+/// ```
 pub const WAITS_INDEX: &str = "Waits";
 
 /// Something the sweep found due in the index of waits.
+///
+/// ```
+/// use lifecycle_aws::store::{PendingLifecycle, Wait};
+/// use lifecycle_core::LifecycleTransition;
+/// let parked = Wait::Parked {
+///     ident: "i-1".into(),
+///     pending: PendingLifecycle {
+///         action: lifecycle_core::testing::action("i-1", LifecycleTransition::Launching),
+///         event_id: "e-1".into(),
+///         parked_at: Some(1_764_158_400),
+///     },
+/// };
+/// assert!(matches!(parked, Wait::Parked { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wait {
     /// A registered command whose result is awaited.
@@ -94,6 +197,15 @@ pub enum Wait {
 
 /// One page of due waits. A malformed item is reported by its `Ident` and what is wrong, so the
 /// sweep can skip it and go on.
+///
+/// ```
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::store::NodeTable;
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let page = MemoryTable::new().due_waits("Node", 1_764_158_400, None, 50).await.unwrap();
+///     assert!(page.waits.is_empty() && page.next.is_none());
+/// });
+/// ```
 #[derive(Debug, Default)]
 pub struct DueWaits {
     /// The waits due, earliest first.
@@ -103,6 +215,16 @@ pub struct DueWaits {
 }
 
 /// Where a page of due waits ended.
+///
+/// ```
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::store::{NodeTable, WaitCursor};
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let after = WaitCursor { ident: "i-1".into(), due_at: 1_764_158_400 };
+///     let page = MemoryTable::new().due_waits("Node", 1_764_158_400, Some(after), 50).await.unwrap();
+///     assert!(page.waits.is_empty());
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitCursor {
     /// The last item's `Ident`.
@@ -112,6 +234,12 @@ pub struct WaitCursor {
 }
 
 /// A DynamoDB call failed, or an item is not what this library expects.
+///
+/// ```
+/// use lifecycle_aws::store::StoreError;
+/// let error = StoreError::Malformed { ident: "i-1".into(), problem: "`Version` is not a number".into() };
+/// assert_eq!(error.to_string(), "item `i-1`: `Version` is not a number");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The request failed (network, throttling, permissions, a missing table, ...).
@@ -135,6 +263,24 @@ pub enum StoreError {
 }
 
 /// A command registered when it was sent, found again when its result arrives.
+///
+/// ```
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::store::{CommandRegistration, NodeTable};
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let table = MemoryTable::new();
+///     let targets = ["i-1".to_string()];
+///     table.register_command(CommandRegistration {
+///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+///         comment: None, document_name: "ClusterJoin", registered_at: 1_764_158_400,
+///         sent_at_version: 2, due_at: 1_764_158_640, waiter: "Node", marker: "d1.0",
+///     }).await.unwrap();
+///     let command = table.consume_command("c-1").await.unwrap().unwrap();
+///     assert_eq!((command.owner.as_str(), command.sent_at_version), ("i-1", Some(2)));
+///     // Consumed once: a duplicate result finds nothing.
+///     assert!(table.consume_command("c-1").await.unwrap().is_none());
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredCommand {
     /// The SSM command id.
@@ -157,6 +303,17 @@ pub struct RegisteredCommand {
 }
 
 /// A launch that waits for cloud-init, parked on the instance's record.
+///
+/// ```
+/// use lifecycle_aws::store::PendingLifecycle;
+/// use lifecycle_core::LifecycleTransition;
+/// let pending = PendingLifecycle {
+///     action: lifecycle_core::testing::action("i-1", LifecycleTransition::Launching),
+///     event_id: "e-1".into(),
+///     parked_at: None,
+/// };
+/// assert_eq!(pending.action.ec2_instance_id, "i-1");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLifecycle {
     /// The lifecycle action to resume.
@@ -169,6 +326,24 @@ pub struct PendingLifecycle {
 }
 
 /// A command to register, so its result can resume the lifecycle it was sent for.
+///
+/// ```
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::store::{CommandRegistration, NodeTable};
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let table = MemoryTable::new();
+///     let targets = ["i-1".to_string()];
+///     let registration = CommandRegistration {
+///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+///         comment: Some("join"), document_name: "ClusterJoin", registered_at: 1_764_158_400,
+///         sent_at_version: 2, due_at: 1_764_158_640, waiter: "Node", marker: "d1.0",
+///     };
+///     table.register_command(registration).await.unwrap();
+///     // The same registration again (an SDK retry) is no error.
+///     table.register_command(registration).await.unwrap();
+///     assert!(table.peek_command("c-1").await.unwrap().is_some());
+/// });
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct CommandRegistration<'a> {
     /// The SSM command id.
@@ -200,6 +375,22 @@ pub struct CommandRegistration<'a> {
 /// The node table: the records [`Store`] keeps, plus what the runtime keeps beside them
 /// (registered commands and parked launches). [`DynamoStore`] on AWS;
 /// [`MemoryTable`](crate::local::MemoryTable) for local runs.
+///
+/// ```
+/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::store::NodeTable;
+/// use lifecycle_core::Store;
+/// /// What a tool working on any node table can do, in memory or on DynamoDB.
+/// async fn ensure_schedule<T: NodeTable>(table: &T, rule: &str) -> bool {
+///     table.create(rule, rule).await.unwrap()
+/// }
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let table = MemoryTable::new();
+///     assert!(ensure_schedule(&table, "backup").await);
+///     assert!(!ensure_schedule(&table, "backup").await, "already there");
+///     assert_eq!(table.load("backup").await.unwrap().unwrap().state, "backup");
+/// });
+/// ```
 pub trait NodeTable: Store<Error = StoreError> {
     /// Claims a record for `request.holder` until `until` (epoch seconds), if it is still at
     /// `request.state` and `request.version` and no claim holds at `now`. The claim moves the
@@ -416,6 +607,16 @@ impl<T: NodeTable + ?Sized> NodeTable for &T {
 }
 
 /// The node table in DynamoDB.
+///
+/// ```
+/// use lifecycle_aws::store::DynamoStore;
+/// let config = aws_config::SdkConfig::builder()
+///     .region(aws_config::Region::new("eu-central-1"))
+///     .behavior_version(aws_config::BehaviorVersion::latest())
+///     .build();
+/// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes");
+/// assert_eq!(store.table(), "lifecycle-nodes");
+/// ```
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -425,6 +626,15 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     /// The table `table`, through `client`. Command items expire a day after they are sent.
+    ///
+    /// ```
+    /// use lifecycle_aws::store::DynamoStore;
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .region(aws_config::Region::new("eu-central-1"))
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes");
+    /// ```
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
@@ -506,17 +716,48 @@ impl DynamoStore {
     }
 
     /// How long command items live (their `ExpiresAt`).
+    ///
+    /// ```
+    /// use lifecycle_aws::store::DynamoStore;
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .region(aws_config::Region::new("eu-central-1"))
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// // Keep command items a week (their results can come late; the original kept them forever).
+    /// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes")
+    ///     .with_command_ttl(std::time::Duration::from_secs(7 * 24 * 3600));
+    /// ```
     pub fn with_command_ttl(mut self, ttl: Duration) -> Self {
         self.command_ttl = ttl;
         self
     }
 
     /// The table's name.
+    ///
+    /// ```
+    /// use lifecycle_aws::store::DynamoStore;
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .region(aws_config::Region::new("eu-central-1"))
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// assert_eq!(DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "nodes").table(), "nodes");
+    /// ```
     pub fn table(&self) -> &str {
         &self.table
     }
 
     /// The client.
+    ///
+    /// ```
+    /// use lifecycle_aws::store::DynamoStore;
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .region(aws_config::Region::new("eu-central-1"))
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "nodes");
+    /// // The same client, for the table's other uses (an operator's query, a migration).
+    /// let _scan = store.client().scan().table_name(store.table());
+    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -1145,6 +1386,13 @@ where
 
 /// Whether an AWS call that failed this way may succeed when tried again: no answer (a
 /// timeout, a dropped connection), a 5xx, or throttling.
+///
+/// ```
+/// use aws_sdk_dynamodb::error::SdkError;
+/// use aws_sdk_dynamodb::operation::get_item::GetItemError;
+/// let timeout: SdkError<GetItemError, ()> = SdkError::timeout_error("no answer in 3 s");
+/// assert!(lifecycle_aws::store::is_transient(&timeout));
+/// ```
 pub fn is_transient<E, R>(error: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -1178,6 +1426,14 @@ where
 }
 
 /// An error and its causes on one line: the SDK's `Display` alone says only "service error".
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("service error")]
+/// struct Outer(#[source] std::io::Error);
+/// let error = Outer(std::io::Error::other("connection reset"));
+/// assert_eq!(lifecycle_aws::store::error_chain(&error), "service error: connection reset");
+/// ```
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
