@@ -394,6 +394,11 @@ fn rows<S: lifecycle_core::State>(
             ),
         )),
         Outcome::Ignored { reason } => out.push(line("", "", format!("ignored: {reason}"))),
+        Outcome::PerInstance { outcomes } => {
+            for outcome in outcomes {
+                out.extend(rows(definition, outcome, line));
+            }
+        }
     }
     out
 }

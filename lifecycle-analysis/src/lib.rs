@@ -56,15 +56,73 @@ use std::collections::BTreeSet;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum On {
-    /// `on(launching)`
-    Launching,
-    /// `on(terminating)`
-    Terminating,
+    /// `on(launching)`, or with a route (`on(launching(to = warm_pool))`).
+    Launching(Route),
+    /// `on(terminating)`, or with a route.
+    Terminating(Route),
     /// `on(command)`: a command's result, whether it succeeded or not.
     Command,
     /// `on(scheduled)` (any rule) or `on(scheduled = "rule")`.
     Scheduled(Option<String>),
+    /// `on(spot_interruption)`
+    SpotInterruption,
+    /// `on(rebalance)`
+    Rebalance,
+    /// `on(instance_state)` (any state) or `on(instance_state = "state")`.
+    InstanceState(Option<String>),
+    /// `on(maintenance)` (any scheduled change) or `on(maintenance = "EVENT_TYPE_CODE")`.
+    Maintenance(Option<String>),
 }
+
+/// Where an instance comes from or goes to in a lifecycle action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    /// Outside the group.
+    Ec2,
+    /// In service in the group.
+    Group,
+    /// The group's warm pool.
+    WarmPool,
+}
+
+/// The origin and destination a lifecycle filter requires (`None`: any).
+///
+/// ```
+/// use lifecycle_analysis::{Place, Route};
+/// let into_pool = Route { from: None, to: Some(Place::WarmPool) };
+/// assert!(into_pool.admits(Place::Ec2, Place::WarmPool));
+/// assert!(!into_pool.admits(Place::Ec2, Place::Group));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Route {
+    /// The origin required.
+    pub from: Option<Place>,
+    /// The destination required.
+    pub to: Option<Place>,
+}
+
+impl Route {
+    /// Any origin and destination: `on(launching)`.
+    pub const ANY: Route = Route {
+        from: None,
+        to: None,
+    };
+
+    /// Whether an action from `from` to `to` passes.
+    pub fn admits(self, from: Place, to: Place) -> bool {
+        self.from.is_none_or(|f| f == from) && self.to.is_none_or(|t| t == to)
+    }
+}
+
+/// The routes lifecycle actions take: launching into the group or into the warm pool, from
+/// the warm pool into the group; terminating from the group or from the warm pool.
+const LAUNCH_ROUTES: [(Place, Place); 3] = [
+    (Place::Ec2, Place::Group),
+    (Place::Ec2, Place::WarmPool),
+    (Place::WarmPool, Place::Group),
+];
+const TERMINATION_ROUTES: [(Place, Place); 2] =
+    [(Place::Group, Place::Ec2), (Place::WarmPool, Place::Ec2)];
 
 /// One kind of event, as the dispatcher tells them apart: what one event is while it is
 /// processed.
@@ -76,26 +134,56 @@ pub enum On {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventClass {
-    /// A launching lifecycle action.
-    Launching,
-    /// A terminating lifecycle action.
-    Terminating,
+    /// A launching lifecycle action, from and to.
+    Launching(Place, Place),
+    /// A terminating lifecycle action, from and to.
+    Terminating(Place, Place),
     /// A command result. (One that failed fires only `ignore_errors` triggers at first; but the
     /// first that fires handles the failure, and failure handling lifts the restriction too:
     /// after one step at most, it is any result, so it adds no loop of its own.)
     Command,
     /// A scheduled event of the named rule (`None`: a rule no filter names).
     Scheduled(Option<String>),
+    /// A Spot interruption warning.
+    SpotInterruption,
+    /// A rebalance recommendation.
+    Rebalance,
+    /// An EC2 state change to the named state (`None`: a state no filter names).
+    InstanceState(Option<String>),
+    /// A scheduled change of the named type (`None`: a type no filter names).
+    Maintenance(Option<String>),
 }
 
 impl std::fmt::Display for EventClass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let place = |p: &Place| match p {
+            Place::Ec2 => "EC2",
+            Place::Group => "the group",
+            Place::WarmPool => "the warm pool",
+        };
         match self {
-            EventClass::Launching => f.write_str("a launching event"),
-            EventClass::Terminating => f.write_str("a terminating event"),
+            EventClass::Launching(Place::Ec2, Place::Group) => f.write_str("a launching event"),
+            EventClass::Launching(from, to) => {
+                write!(
+                    f,
+                    "a launching event from {} into {}",
+                    place(from),
+                    place(to)
+                )
+            }
+            EventClass::Terminating(Place::Group, Place::Ec2) => f.write_str("a terminating event"),
+            EventClass::Terminating(from, _) => {
+                write!(f, "a terminating event from {}", place(from))
+            }
             EventClass::Command => f.write_str("a command result"),
             EventClass::Scheduled(Some(rule)) => write!(f, "a scheduled event of `{rule}`"),
             EventClass::Scheduled(None) => f.write_str("a scheduled event"),
+            EventClass::SpotInterruption => f.write_str("a Spot interruption warning"),
+            EventClass::Rebalance => f.write_str("a rebalance recommendation"),
+            EventClass::InstanceState(Some(state)) => write!(f, "a change to state `{state}`"),
+            EventClass::InstanceState(None) => f.write_str("an instance state change"),
+            EventClass::Maintenance(Some(code)) => write!(f, "a scheduled change `{code}`"),
+            EventClass::Maintenance(None) => f.write_str("a scheduled change"),
         }
     }
 }
@@ -103,9 +191,9 @@ impl std::fmt::Display for EventClass {
 /// One `#[transition]`, by indices into the graph's states.
 ///
 /// ```
-/// use lifecycle_analysis::{On, Transition};
+/// use lifecycle_analysis::{On, Route, Transition};
 /// // `#[transition(from = A, to = B, on(launching), wait)]`, with A = 0 and B = 1.
-/// let join = Transition { sources: vec![0], dest: Some(1), wait: true, on: vec![On::Launching], ..Default::default() };
+/// let join = Transition { sources: vec![0], dest: Some(1), wait: true, on: vec![On::Launching(Route::ANY)], ..Default::default() };
 /// assert!(join.rests());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -133,20 +221,28 @@ impl Transition {
     /// Whether it fires for `event` (guards aside).
     ///
     /// ```
-    /// use lifecycle_analysis::{EventClass, On, Transition};
+    /// use lifecycle_analysis::{EventClass, On, Place, Route, Transition};
     /// let any = Transition { sources: vec![0], dest: Some(1), ..Default::default() };
-    /// assert!(any.accepts(&EventClass::Terminating), "no filter: every event");
-    /// let launch = Transition { on: vec![On::Launching], ..any };
-    /// assert!(!launch.accepts(&EventClass::Terminating));
+    /// assert!(any.accepts(&EventClass::Terminating(Place::Group, Place::Ec2)), "no filter: every event");
+    /// let launch = Transition { on: vec![On::Launching(Route::ANY)], ..any };
+    /// assert!(!launch.accepts(&EventClass::Terminating(Place::Group, Place::Ec2)));
     /// ```
     pub fn accepts(&self, event: &EventClass) -> bool {
         self.on.is_empty()
             || self.on.iter().any(|on| match (on, event) {
-                (On::Launching, EventClass::Launching) => true,
-                (On::Terminating, EventClass::Terminating) => true,
-                (On::Command, EventClass::Command) => true,
-                (On::Scheduled(None), EventClass::Scheduled(_)) => true,
-                (On::Scheduled(Some(a)), EventClass::Scheduled(Some(b))) => a == b,
+                (On::Launching(route), EventClass::Launching(from, to))
+                | (On::Terminating(route), EventClass::Terminating(from, to)) => {
+                    route.admits(*from, *to)
+                }
+                (On::Command, EventClass::Command)
+                | (On::Scheduled(None), EventClass::Scheduled(_))
+                | (On::SpotInterruption, EventClass::SpotInterruption)
+                | (On::Rebalance, EventClass::Rebalance)
+                | (On::InstanceState(None), EventClass::InstanceState(_))
+                | (On::Maintenance(None), EventClass::Maintenance(_)) => true,
+                (On::Scheduled(Some(a)), EventClass::Scheduled(Some(b)))
+                | (On::InstanceState(Some(a)), EventClass::InstanceState(Some(b)))
+                | (On::Maintenance(Some(a)), EventClass::Maintenance(Some(b))) => a == b,
                 _ => false,
             })
     }
@@ -186,14 +282,14 @@ impl Transition {
 /// A model's states (by index) and transitions (in declaration order).
 ///
 /// ```
-/// # use lifecycle_analysis::{Graph, On, Transition};
+/// # use lifecycle_analysis::{Graph, On, Route, Transition};
 /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
 /// # let graph = Graph {
 /// #     states: 3,
 /// #     initial: Some(0),
 /// #     terminal: vec![2],
 /// #     transitions: vec![
-/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
 /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
 /// #     ],
 /// #     ..Default::default()
@@ -226,14 +322,14 @@ impl Graph {
     /// the order the dispatcher tries them.
     ///
     /// ```
-    /// # use lifecycle_analysis::{Graph, On, Transition};
+    /// # use lifecycle_analysis::{Graph, On, Route, Transition};
     /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
     /// # let graph = Graph {
     /// #     states: 3,
     /// #     initial: Some(0),
     /// #     terminal: vec![2],
     /// #     transitions: vec![
-    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
     /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
     /// #     ],
     /// #     ..Default::default()
@@ -253,14 +349,14 @@ impl Graph {
     /// The states a record can be in without a transition of the model having led there.
     ///
     /// ```
-    /// # use lifecycle_analysis::{Graph, On, Transition};
+    /// # use lifecycle_analysis::{Graph, On, Route, Transition};
     /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
     /// # let graph = Graph {
     /// #     states: 3,
     /// #     initial: Some(0),
     /// #     terminal: vec![2],
     /// #     transitions: vec![
-    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
     /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
     /// #     ],
     /// #     ..Default::default()
@@ -284,14 +380,14 @@ impl Graph {
     /// Every kind of event the dispatcher tells apart, for this graph's filters.
     ///
     /// ```
-    /// # use lifecycle_analysis::{Graph, On, Transition};
+    /// # use lifecycle_analysis::{Graph, On, Route, Transition};
     /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
     /// # let graph = Graph {
     /// #     states: 3,
     /// #     initial: Some(0),
     /// #     terminal: vec![2],
     /// #     transitions: vec![
-    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
     /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
     /// #     ],
     /// #     ..Default::default()
@@ -300,21 +396,42 @@ impl Graph {
     /// assert!(graph.event_classes().contains(&EventClass::Command));
     /// ```
     pub fn event_classes(&self) -> Vec<EventClass> {
-        let mut rules: BTreeSet<String> = BTreeSet::new();
+        let (mut rules, mut states, mut codes) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         for t in &self.transitions {
             for on in &t.on {
-                if let On::Scheduled(Some(rule)) = on {
-                    rules.insert(rule.clone());
-                }
+                match on {
+                    On::Scheduled(Some(rule)) => rules.insert(rule.clone()),
+                    On::InstanceState(Some(state)) => states.insert(state.clone()),
+                    On::Maintenance(Some(code)) => codes.insert(code.clone()),
+                    _ => false,
+                };
             }
         }
-        let mut classes = vec![
-            EventClass::Launching,
-            EventClass::Terminating,
+        let mut classes: Vec<EventClass> = LAUNCH_ROUTES
+            .iter()
+            .map(|&(from, to)| EventClass::Launching(from, to))
+            .chain(
+                TERMINATION_ROUTES
+                    .iter()
+                    .map(|&(from, to)| EventClass::Terminating(from, to)),
+            )
+            .collect();
+        classes.extend([
             EventClass::Command,
             EventClass::Scheduled(None),
-        ];
+            EventClass::SpotInterruption,
+            EventClass::Rebalance,
+            EventClass::InstanceState(None),
+            EventClass::Maintenance(None),
+        ]);
         classes.extend(rules.into_iter().map(|r| EventClass::Scheduled(Some(r))));
+        classes.extend(
+            states
+                .into_iter()
+                .map(|s| EventClass::InstanceState(Some(s))),
+        );
+        classes.extend(codes.into_iter().map(|c| EventClass::Maintenance(Some(c))));
         classes
     }
 
@@ -323,24 +440,24 @@ impl Graph {
     /// fires the first that passes, so the list ends at the first trigger that surely fires.
     ///
     /// ```
-    /// # use lifecycle_analysis::{Graph, On, Transition};
+    /// # use lifecycle_analysis::{Graph, On, Route, Transition};
     /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
     /// # let graph = Graph {
     /// #     states: 3,
     /// #     initial: Some(0),
     /// #     terminal: vec![2],
     /// #     transitions: vec![
-    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
     /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
     /// #     ],
     /// #     ..Default::default()
     /// # };
-    /// use lifecycle_analysis::EventClass;
+    /// use lifecycle_analysis::{EventClass, Place};
     /// let outgoing = graph.outgoing();
     /// // From `joining`, a command result moves the record to `ready` (transition 1).
     /// assert_eq!(graph.moves(&outgoing, 1, &EventClass::Command), [(1, 2)]);
     /// // The launch's transition waits: it ends the event, so it is no move within it.
-    /// assert!(graph.moves(&outgoing, 0, &EventClass::Launching).is_empty());
+    /// assert!(graph.moves(&outgoing, 0, &EventClass::Launching(Place::Ec2, Place::Group)).is_empty());
     /// ```
     pub fn moves(
         &self,
@@ -371,14 +488,14 @@ impl Graph {
 /// Something wrong with a model, found by [`analyse`].
 ///
 /// ```
-/// # use lifecycle_analysis::{Graph, On, Transition};
+/// # use lifecycle_analysis::{Graph, On, Route, Transition};
 /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
 /// # let graph = Graph {
 /// #     states: 3,
 /// #     initial: Some(0),
 /// #     terminal: vec![2],
 /// #     transitions: vec![
-/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
 /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
 /// #     ],
 /// #     ..Default::default()
@@ -453,14 +570,14 @@ pub enum Finding {
 /// then loops, shadowed triggers, and the rest per transition.
 ///
 /// ```
-/// # use lifecycle_analysis::{Graph, On, Transition};
+/// # use lifecycle_analysis::{Graph, On, Route, Transition};
 /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
 /// # let graph = Graph {
 /// #     states: 3,
 /// #     initial: Some(0),
 /// #     terminal: vec![2],
 /// #     transitions: vec![
-/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching], ..Default::default() },
+/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
 /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
 /// #     ],
 /// #     ..Default::default()
@@ -526,7 +643,8 @@ pub fn analyse(graph: &Graph) -> Vec<Finding> {
                 }
             }
         }
-        if t.on.contains(&On::Terminating) && graph.initial.is_some_and(|i| t.sources.contains(&i))
+        if t.on.iter().any(|on| matches!(on, On::Terminating(_)))
+            && graph.initial.is_some_and(|i| t.sources.contains(&i))
         {
             findings.push(Finding::TerminatingFromInitial { transition: index });
         }
@@ -690,27 +808,26 @@ fn shortest_cycle(
 }
 
 /// Whether `earlier` fires for every event `later` reacts to.
-fn covers(earlier: &Transition, later: &Transition) -> bool {
-    if earlier.on.is_empty() {
-        return true;
-    }
-    !later.on.is_empty()
-        && later.on.iter().all(|l| {
-            earlier
-                .on
-                .iter()
-                .any(|e| e == l || (*e == On::Scheduled(None) && matches!(l, On::Scheduled(_))))
-        })
+/// Whether `earlier` reacts to every kind of event `later` reacts to.
+fn covers(earlier: &Transition, later: &Transition, classes: &[EventClass]) -> bool {
+    earlier.on.is_empty()
+        || classes
+            .iter()
+            .filter(|c| later.accepts(c))
+            .all(|c| earlier.accepts(c))
 }
 
 fn shadowed(graph: &Graph, outgoing: &[Vec<usize>]) -> Vec<Finding> {
+    let classes = graph.event_classes();
     let mut findings = Vec::new();
     for (state, outgoing) in outgoing.iter().enumerate() {
         for (position, &later) in outgoing.iter().enumerate() {
             let later_t = &graph.transitions[later];
             let earlier = outgoing[..position].iter().copied().find(|&e| {
                 let e = &graph.transitions[e];
-                !e.guarded && covers(e, later_t) && (e.ignore_errors || !later_t.ignore_errors)
+                !e.guarded
+                    && covers(e, later_t, &classes)
+                    && (e.ignore_errors || !later_t.ignore_errors)
             });
             if let Some(earlier) = earlier {
                 findings.push(Finding::Shadowed {
@@ -800,7 +917,7 @@ mod tests {
         assert_eq!(
             findings,
             vec![Finding::Loop {
-                event: EventClass::Launching,
+                event: EventClass::Launching(Place::Ec2, Place::Group),
                 cycle: vec![(0, 0), (1, 2)]
             }]
         );
@@ -809,9 +926,9 @@ mod tests {
     #[test]
     fn filters_keep_a_cycle_apart() {
         let mut out = to(0, 1);
-        out.on = vec![On::Launching];
+        out.on = vec![On::Launching(Route::ANY)];
         let mut back = to(1, 0);
-        back.on = vec![On::Terminating];
+        back.on = vec![On::Terminating(Route::ANY)];
         let mut done = to(1, 2);
         done.on = vec![On::Command];
         done.wait = true;
@@ -839,7 +956,7 @@ mod tests {
     #[test]
     fn terminating_from_the_initial_state_never_fires() {
         let mut t = to(0, 1);
-        t.on = vec![On::Terminating];
+        t.on = vec![On::Terminating(Route::ANY)];
         let findings = analyse(&graph(2, vec![t]));
         assert_eq!(
             findings,

@@ -28,6 +28,8 @@ fn action(token: Option<&str>) -> LifecycleAction {
         lifecycle_transition: LifecycleTransition::Launching,
         notification_metadata: None,
         region: None,
+        origin: None,
+        destination: None,
     }
 }
 

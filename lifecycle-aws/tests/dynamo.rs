@@ -65,6 +65,8 @@ fn action(instance: &str) -> LifecycleAction {
         lifecycle_transition: LifecycleTransition::Launching,
         notification_metadata: Some("not json".into()),
         region: None,
+        origin: None,
+        destination: None,
     }
 }
 

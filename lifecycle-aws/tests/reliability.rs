@@ -233,6 +233,8 @@ impl<T: NodeTable> Harness<T> {
             lifecycle_transition: LifecycleTransition::Launching,
             notification_metadata: None,
             region: None,
+            origin: None,
+            destination: None,
         };
         self.table()
             .register_command(lifecycle_aws::store::CommandRegistration {

@@ -19,6 +19,8 @@ fn launch_action(instance: &str) -> LifecycleAction {
         lifecycle_transition: LifecycleTransition::Launching,
         notification_metadata: None,
         region: None,
+        origin: None,
+        destination: None,
     }
 }
 

@@ -931,8 +931,14 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         _ => event,
     };
     if let (EventKind::Terminating, Some(action)) = (&event.kind, &event.lifecycle) {
-        let launch_waits = LifecycleProgress::of(record)
-            .is_some_and(|p| p.waiting && p.token != action_key(action));
+        // The launch's lifecycle waits, or a drain some other event started (a Spot
+        // interruption, a rebalance recommendation) waits for its command.
+        let progress = LifecycleProgress::of(record);
+        let launch_waits = progress
+            .as_ref()
+            .is_some_and(|p| p.waiting && p.token != action_key(action))
+            || (record.awaited_commands().next().is_some()
+                && progress.is_none_or(|p| p.token != action_key(action)));
         let handled = def.triggers_from(start).any(|(_, t)| t.accepts(event));
         if launch_waits && !handled {
             if deferred.is_none() {
@@ -1092,8 +1098,11 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
             .filter(|p| !p.waiting && p.event_id == event.id)
             .map(|p| p.result),
         // A terminating instance nothing in the model reacts to (already terminal, or caught
-        // mid-launch): let it go rather than leave its hook to time out.
-        StopReason::Finished | StopReason::Settled if event.kind == EventKind::Terminating => {
+        // mid-launch), or one launching from the warm pool with nothing left to do: let it go
+        // rather than leave its hook to time out.
+        StopReason::Finished | StopReason::Settled
+            if event.kind == EventKind::Terminating || from_warm_pool(event) =>
+        {
             Some(LifecycleResult::Continue)
         }
         _ => None,
@@ -1121,6 +1130,30 @@ fn is_new<S: State>(def: &ModelDefinition<S>, state: S) -> bool {
     def.initial == Some(state) || def.is_before_initial(state)
 }
 
+/// Whether `event` launches an instance from the warm pool into its group.
+fn from_warm_pool(event: &Event) -> bool {
+    event.kind == EventKind::Launching
+        && event
+            .lifecycle
+            .as_ref()
+            .is_some_and(|a| a.origin() == crate::Location::WarmPool)
+}
+
+/// Whether `record` waits: its lifecycle stopped to wait (`wait`, `stop`), or it waits for a
+/// command's result (a drain a Spot interruption started, say, with no lifecycle action).
+/// A termination noted while it waits runs once it no longer does.
+///
+/// ```
+/// use lifecycle_core::{Record, is_waiting};
+/// assert!(is_waiting(&Record::new("i-1", "draining").with("AwaitedCommand", "c-1")));
+/// assert!(is_waiting(&Record::new("i-1", "joining").with("LifecycleProgress", "CONTINUE wait t/launch e-1")));
+/// assert!(!is_waiting(&Record::new("i-1", "ready")));
+/// ```
+pub fn is_waiting(record: &Record) -> bool {
+    record.awaited_commands().next().is_some()
+        || LifecycleProgress::of(record).is_some_and(|p| p.waiting)
+}
+
 /// Whether a termination has run (or been let go) for the record.
 fn terminated(record: &Record) -> bool {
     LifecycleProgress::of(record).is_some_and(|p| p.token.ends_with("/terminate"))
@@ -1139,7 +1172,9 @@ fn admission<S: State>(
     match event.kind {
         EventKind::Launching if terminated(record) => Some(StopReason::Refused),
         EventKind::Launching if def.is_before_initial(start) => Some(StopReason::NotReady),
-        EventKind::Launching if !is_new => Some(StopReason::Refused),
+        // A launch from the warm pool finds the record where the launch into the pool left
+        // it: its triggers there decide.
+        EventKind::Launching if !is_new && !from_warm_pool(event) => Some(StopReason::Refused),
         EventKind::Terminating if is_new => Some(StopReason::Refused),
         _ if def.is_before_initial(start) => Some(StopReason::NotReady),
         _ => None,

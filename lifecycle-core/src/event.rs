@@ -37,6 +37,89 @@ impl LifecycleTransition {
     }
 }
 
+/// Where an instance comes from or goes to in a lifecycle action (`Origin`, `Destination`):
+/// with a warm pool, an instance launches *into the pool* (prepared, then stopped) and later
+/// launches again *from the pool into the group*, each time with a launching action.
+///
+/// ```
+/// use lifecycle_core::Location;
+/// let to: Location = serde_json::from_str(r#""WarmPool""#).unwrap();
+/// assert_eq!(to, Location::WarmPool);
+/// assert_eq!(Location::AutoScalingGroup.as_aws_str(), "AutoScalingGroup");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Location {
+    /// `EC2`: outside the group (a new instance, or one going away).
+    #[serde(rename = "EC2")]
+    Ec2,
+    /// `AutoScalingGroup`: in service in the group.
+    AutoScalingGroup,
+    /// `WarmPool`: the group's warm pool (prepared, usually stopped).
+    WarmPool,
+}
+
+impl Location {
+    /// The name AWS uses.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_core::Location::Ec2.as_aws_str(), "EC2");
+    /// ```
+    pub fn as_aws_str(self) -> &'static str {
+        match self {
+            Location::Ec2 => "EC2",
+            Location::AutoScalingGroup => "AutoScalingGroup",
+            Location::WarmPool => "WarmPool",
+        }
+    }
+
+    /// The location named `name` as AWS writes it (`EC2`, `AutoScalingGroup`, `WarmPool`).
+    ///
+    /// ```
+    /// use lifecycle_core::Location;
+    /// assert_eq!(Location::from_aws_str("WarmPool"), Some(Location::WarmPool));
+    /// assert_eq!(Location::from_aws_str("Moon"), None);
+    /// ```
+    pub fn from_aws_str(name: &str) -> Option<Self> {
+        match name {
+            "EC2" => Some(Location::Ec2),
+            "AutoScalingGroup" => Some(Location::AutoScalingGroup),
+            "WarmPool" => Some(Location::WarmPool),
+            _ => None,
+        }
+    }
+}
+
+/// Which lifecycle actions a trigger takes by where the instance comes from and goes to
+/// (`on(launching(to = warm_pool))`); `None` places any.
+///
+/// ```
+/// use lifecycle_core::{Location, Route};
+/// let from_pool = Route { from: Some(Location::WarmPool), to: None };
+/// assert!(from_pool.admits(Location::WarmPool, Location::AutoScalingGroup));
+/// assert!(!from_pool.admits(Location::Ec2, Location::AutoScalingGroup));
+/// assert!(Route::ANY.admits(Location::Ec2, Location::WarmPool));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Route {
+    /// The origin it requires.
+    pub from: Option<Location>,
+    /// The destination it requires.
+    pub to: Option<Location>,
+}
+
+impl Route {
+    /// Any origin, any destination.
+    pub const ANY: Route = Route {
+        from: None,
+        to: None,
+    };
+
+    /// Whether an action from `origin` to `destination` passes.
+    pub fn admits(self, origin: Location, destination: Location) -> bool {
+        self.from.is_none_or(|f| f == origin) && self.to.is_none_or(|t| t == destination)
+    }
+}
+
 /// The data of one pending Auto Scaling lifecycle action: what is needed to complete it or to
 /// keep it alive with heartbeats.
 ///
@@ -78,6 +161,12 @@ pub struct LifecycleAction {
     /// `None`: the runtime's own region.
     #[serde(default, rename = "Region", skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// `Origin`: where the instance comes from; absent in events from before warm pools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Location>,
+    /// `Destination`: where the instance goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Location>,
 }
 
 impl LifecycleAction {
@@ -93,6 +182,8 @@ impl LifecycleAction {
     ///     lifecycle_transition: LifecycleTransition::Launching,
     ///     notification_metadata: Some(r#"{"type": "worker"}"#.into()),
     ///     region: None,
+    ///     origin: None,
+    ///     destination: None,
     /// };
     /// assert_eq!(action.metadata_json().unwrap()["type"], "worker");
     /// action.notification_metadata = Some("plain text".into());
@@ -100,6 +191,38 @@ impl LifecycleAction {
     /// ```
     pub fn metadata_json(&self) -> Option<serde_json::Value> {
         serde_json::from_str(self.notification_metadata.as_deref()?).ok()
+    }
+
+    /// Where the instance comes from: `Origin`, or, for an event without one (sent before
+    /// warm pools existed), EC2 when launching and the group when terminating.
+    ///
+    /// ```
+    /// use lifecycle_core::{Location, LifecycleTransition};
+    /// let mut action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+    /// assert_eq!(action.origin(), Location::Ec2);
+    /// action.origin = Some(Location::WarmPool);
+    /// assert_eq!(action.origin(), Location::WarmPool);
+    /// ```
+    pub fn origin(&self) -> Location {
+        self.origin.unwrap_or(match self.lifecycle_transition {
+            LifecycleTransition::Launching => Location::Ec2,
+            LifecycleTransition::Terminating => Location::AutoScalingGroup,
+        })
+    }
+
+    /// Where the instance goes: `Destination`, or, for an event without one, the group when
+    /// launching and EC2 when terminating.
+    ///
+    /// ```
+    /// use lifecycle_core::{Location, LifecycleTransition};
+    /// let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Terminating);
+    /// assert_eq!(action.destination(), Location::Ec2);
+    /// ```
+    pub fn destination(&self) -> Location {
+        self.destination.unwrap_or(match self.lifecycle_transition {
+            LifecycleTransition::Launching => Location::AutoScalingGroup,
+            LifecycleTransition::Terminating => Location::Ec2,
+        })
     }
 }
 
@@ -178,7 +301,41 @@ pub enum EventKind {
         /// The rule name (last part of the rule ARN).
         rule: String,
     },
+    /// "EC2 Spot Instance Interruption Warning": EC2 takes the instance back in two minutes.
+    SpotInterruption {
+        /// `instance-action`: `terminate`, `stop` or `hibernate`.
+        action: String,
+    },
+    /// "EC2 Instance Rebalance Recommendation": the Spot instance is at elevated risk of
+    /// interruption; a replacement may be launched first (capacity rebalancing).
+    RebalanceRecommendation,
+    /// "EC2 Instance State-change Notification": the instance entered `state` (`pending`,
+    /// `running`, `stopping`, `stopped`, `shutting-down`, `terminated`), whoever caused it —
+    /// also an instance terminated outside its group, with no lifecycle action at all.
+    InstanceState {
+        /// The new state, as EC2 names it.
+        state: String,
+    },
+    /// An AWS Health scheduled change for the instance ("AWS Health Event" of category
+    /// `scheduledChange`): a retirement or maintenance ahead.
+    Maintenance {
+        /// `eventTypeCode`, e.g. `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED`.
+        event_type: String,
+        /// `startTime`, when the change is due (as AWS wrote it), if given.
+        starts: Option<String>,
+    },
 }
+
+/// The instance states EC2 reports in its state-change notifications: what
+/// `on(instance_state = "...")` may name.
+pub const EC2_STATES: &[&str] = &[
+    "pending",
+    "running",
+    "stopping",
+    "stopped",
+    "shutting-down",
+    "terminated",
+];
 
 /// One event to dispatch.
 ///
@@ -214,6 +371,8 @@ impl Event {
     ///     lifecycle_transition: LifecycleTransition::Launching,
     ///     notification_metadata: None,
     ///     region: None,
+    ///     origin: None,
+    ///     destination: None,
     /// };
     /// let event = Event::lifecycle("evt-1", action);
     /// assert_eq!(event.kind, EventKind::Launching);
@@ -254,6 +413,28 @@ impl Event {
             },
             instance_id: Some(instance_id.into()),
             lifecycle,
+        }
+    }
+
+    /// An event about `instance` that belongs to no lifecycle action: a Spot interruption, a
+    /// rebalance recommendation, a state change, a scheduled maintenance.
+    ///
+    /// ```
+    /// use lifecycle_core::{Event, EventKind};
+    /// let warning = Event::instance("e-1", "i-1", EventKind::SpotInterruption { action: "terminate".into() });
+    /// assert_eq!(warning.instance_id.as_deref(), Some("i-1"));
+    /// assert!(warning.lifecycle.is_none());
+    /// ```
+    pub fn instance(
+        id: impl Into<String>,
+        instance_id: impl Into<String>,
+        kind: EventKind,
+    ) -> Self {
+        Event {
+            id: id.into(),
+            kind,
+            instance_id: Some(instance_id.into()),
+            lifecycle: None,
         }
     }
 
@@ -318,38 +499,82 @@ impl Event {
 /// use lifecycle_core::EventFilter;
 /// use lifecycle_core::testing::{launching, terminating};
 /// // `on(launching)` on a transition is this filter.
-/// assert!(EventFilter::Launching.accepts(&launching("i-1")));
-/// assert!(!EventFilter::Launching.accepts(&terminating("i-1")));
+/// assert!(EventFilter::LAUNCHING.accepts(&launching("i-1")));
+/// assert!(!EventFilter::LAUNCHING.accepts(&terminating("i-1")));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventFilter {
-    /// `on(launching)`
-    Launching,
-    /// `on(terminating)`
-    Terminating,
+    /// `on(launching)`, or with a route: `on(launching(to = warm_pool))`,
+    /// `on(launching(from = warm_pool))`.
+    Launching(Route),
+    /// `on(terminating)`, or with a route: `on(terminating(from = warm_pool))`.
+    Terminating(Route),
     /// `on(command)`: any command result.
     CommandResult,
     /// `on(scheduled)` or `on(scheduled = "rule")`.
     Scheduled(Option<&'static str>),
+    /// `on(spot_interruption)`.
+    SpotInterruption,
+    /// `on(rebalance)`.
+    Rebalance,
+    /// `on(instance_state)` (any state change) or `on(instance_state = "terminated")`.
+    InstanceState(Option<&'static str>),
+    /// `on(maintenance)` (any scheduled change) or
+    /// `on(maintenance = "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED")`.
+    Maintenance(Option<&'static str>),
 }
 
 impl EventFilter {
+    /// `on(launching)`: every launching action.
+    pub const LAUNCHING: EventFilter = EventFilter::Launching(Route::ANY);
+    /// `on(terminating)`: every terminating action.
+    pub const TERMINATING: EventFilter = EventFilter::Terminating(Route::ANY);
+
     /// Whether `event` passes this filter.
     ///
     /// ```
-    /// use lifecycle_core::{Event, EventFilter};
+    /// use lifecycle_core::{Event, EventFilter, EventKind, Location, Route};
     /// let event = Event::scheduled("e", "backup");
     /// assert!(EventFilter::Scheduled(Some("backup")).accepts(&event));
     /// assert!(!EventFilter::Scheduled(Some("cleanup")).accepts(&event));
-    /// assert!(!EventFilter::Launching.accepts(&event));
+    /// assert!(!EventFilter::LAUNCHING.accepts(&event));
+    ///
+    /// // A launch into the warm pool passes `on(launching(to = warm_pool))` only.
+    /// let mut into_pool = lifecycle_core::testing::launching("i-1");
+    /// into_pool.lifecycle.as_mut().unwrap().destination = Some(Location::WarmPool);
+    /// let to_pool = EventFilter::Launching(Route { from: None, to: Some(Location::WarmPool) });
+    /// assert!(to_pool.accepts(&into_pool));
+    /// assert!(!to_pool.accepts(&lifecycle_core::testing::launching("i-2")));
+    ///
+    /// let stopped = Event::instance("e", "i-1", EventKind::InstanceState { state: "stopped".into() });
+    /// assert!(EventFilter::InstanceState(None).accepts(&stopped));
+    /// assert!(!EventFilter::InstanceState(Some("terminated")).accepts(&stopped));
     /// ```
     pub fn accepts(self, event: &Event) -> bool {
+        let route = |route: Route| {
+            let (origin, destination) = match (&event.lifecycle, &event.kind) {
+                (Some(action), _) => (action.origin(), action.destination()),
+                (None, EventKind::Launching) => (Location::Ec2, Location::AutoScalingGroup),
+                (None, _) => (Location::AutoScalingGroup, Location::Ec2),
+            };
+            route.admits(origin, destination)
+        };
         match (self, &event.kind) {
-            (EventFilter::Launching, EventKind::Launching)
-            | (EventFilter::Terminating, EventKind::Terminating)
-            | (EventFilter::CommandResult, EventKind::CommandResult { .. })
-            | (EventFilter::Scheduled(None), EventKind::Scheduled { .. }) => true,
+            (EventFilter::Launching(r), EventKind::Launching)
+            | (EventFilter::Terminating(r), EventKind::Terminating) => route(r),
+            (EventFilter::CommandResult, EventKind::CommandResult { .. })
+            | (EventFilter::Scheduled(None), EventKind::Scheduled { .. })
+            | (EventFilter::SpotInterruption, EventKind::SpotInterruption { .. })
+            | (EventFilter::Rebalance, EventKind::RebalanceRecommendation)
+            | (EventFilter::InstanceState(None), EventKind::InstanceState { .. })
+            | (EventFilter::Maintenance(None), EventKind::Maintenance { .. }) => true,
             (EventFilter::Scheduled(Some(name)), EventKind::Scheduled { rule }) => name == rule,
+            (EventFilter::InstanceState(Some(name)), EventKind::InstanceState { state }) => {
+                name == state
+            }
+            (EventFilter::Maintenance(Some(code)), EventKind::Maintenance { event_type, .. }) => {
+                code == event_type
+            }
             _ => false,
         }
     }

@@ -133,10 +133,11 @@ pub use context::{
 pub use dispatch::{
     Declined, DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
     ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
-    dispatch, load_and_dispatch, progress_note, run_transition, scheduled_restart,
+    dispatch, is_waiting, load_and_dispatch, progress_note, run_transition, scheduled_restart,
 };
 pub use event::{
-    CommandStatus, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,
+    CommandStatus, EC2_STATES, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,
+    Location, Route,
 };
 /// Turns an `impl` block into a checked lifecycle model.
 ///

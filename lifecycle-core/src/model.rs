@@ -87,7 +87,7 @@ pub struct UnknownState {
 /// assert_eq!((join.trigger, join.dest), ("join", Some(NodeState::Joining)));
 /// assert_eq!(join.sources, [NodeState::FinishedCloudInit]);
 /// assert!(join.wait_after_state_change);
-/// assert_eq!(join.on, [EventFilter::Launching]);
+/// assert_eq!(join.on, [EventFilter::LAUNCHING]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transition<S: 'static> {

@@ -104,6 +104,8 @@ pub fn action(instance: &str, transition: LifecycleTransition) -> LifecycleActio
         lifecycle_transition: transition,
         notification_metadata: None,
         region: None,
+        origin: None,
+        destination: None,
     }
 }
 

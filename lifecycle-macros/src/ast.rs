@@ -68,11 +68,62 @@ impl TransitionDef {
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum EventFilterDef {
-    Launching,
-    Terminating,
+    Launching(RouteDef),
+    Terminating(RouteDef),
     Command,
     Scheduled(Option<String>),
+    SpotInterruption,
+    Rebalance,
+    InstanceState(Option<String>),
+    Maintenance(Option<String>),
 }
+
+/// `from = ..., to = ...` of `launching(...)` / `terminating(...)`.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteDef {
+    pub from: Option<PlaceDef>,
+    pub to: Option<PlaceDef>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PlaceDef {
+    Ec2,
+    Group,
+    WarmPool,
+}
+
+impl PlaceDef {
+    pub const NAMES: &[&str] = &["ec2", "auto_scaling_group", "warm_pool"];
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "ec2" => Some(PlaceDef::Ec2),
+            "auto_scaling_group" => Some(PlaceDef::Group),
+            "warm_pool" => Some(PlaceDef::WarmPool),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PlaceDef::Ec2 => "ec2",
+            PlaceDef::Group => "auto_scaling_group",
+            PlaceDef::WarmPool => "warm_pool",
+        }
+    }
+}
+
+/// The state names EC2's state-change notifications carry (`lifecycle_core::EC2_STATES`).
+const EC2_STATES: &[&str] = &[
+    "pending",
+    "running",
+    "stopping",
+    "stopped",
+    "shutting-down",
+    "terminated",
+];
+
+const EVENTS: &str = "launching, terminating, command, scheduled, spot_interruption, rebalance, instance_state, maintenance";
 
 const MODEL_KEYS: &str =
     "states, initial, before_initial, external, terminal, failure, schedules, error, crate, vis";
@@ -389,31 +440,57 @@ fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<bool> {
     Ok(true)
 }
 
-/// `on(launching, terminating, command, scheduled, scheduled = "rule")`
+/// `on(launching, terminating, command, scheduled, scheduled = "rule", ...)`, where
+/// `launching` and `terminating` may take a route: `launching(from = warm_pool)`.
 fn event_filters(
     meta: &ParseNestedMeta<'_>,
     errors: &mut Errors,
 ) -> syn::Result<Vec<(EventFilterDef, Span)>> {
     let mut filters = Vec::new();
     if !meta.input.peek(syn::token::Paren) {
-        return Err(meta.error(
-            "expected `on(launching, terminating, command, scheduled, scheduled = \"rule\")`",
-        ));
+        return Err(meta.error(format!("expected `on(...)` with one or more of: {EVENTS}")));
     }
     meta.parse_nested_meta(|inner| {
         let key = key_of(&inner);
-        let filter = match key.as_str() {
-            "launching" => EventFilterDef::Launching,
-            "terminating" => EventFilterDef::Terminating,
-            "command" => EventFilterDef::Command,
-            "scheduled" if inner.input.peek(Token![=]) => {
-                EventFilterDef::Scheduled(Some(inner.value()?.parse::<LitStr>()?.value()))
+        let named = |inner: &ParseNestedMeta<'_>| -> syn::Result<Option<LitStr>> {
+            if inner.input.peek(Token![=]) {
+                Ok(Some(inner.value()?.parse::<LitStr>()?))
+            } else {
+                Ok(None)
             }
-            "scheduled" => EventFilterDef::Scheduled(None),
+        };
+        let filter = match key.as_str() {
+            "launching" => EventFilterDef::Launching(route(&inner, errors)?),
+            "terminating" => EventFilterDef::Terminating(route(&inner, errors)?),
+            "command" => EventFilterDef::Command,
+            "scheduled" => EventFilterDef::Scheduled(named(&inner)?.map(|l| l.value())),
+            "spot_interruption" => EventFilterDef::SpotInterruption,
+            "rebalance" => EventFilterDef::Rebalance,
+            "instance_state" => {
+                let state = named(&inner)?;
+                if let Some(lit) = &state
+                    && !EC2_STATES.contains(&lit.value().as_str())
+                {
+                    let value = lit.value();
+                    let hint = match crate::check::did_you_mean(&value, EC2_STATES.iter().copied())
+                    {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => format!("EC2 reports one of: {}", EC2_STATES.join(", ")),
+                    };
+                    errors.push(syn::Error::new(
+                        lit.span(),
+                        format!("`{value}` is no EC2 instance state; {hint}"),
+                    ));
+                }
+                EventFilterDef::InstanceState(state.map(|l| l.value()))
+            }
+            "maintenance" => EventFilterDef::Maintenance(named(&inner)?.map(|l| l.value())),
             _ => {
-                errors.push(inner.error(format!(
-                    "unknown event `{key}`; expected one of: launching, terminating, command, scheduled, scheduled = \"rule\""
-                )));
+                let hint = match crate::check::did_you_mean(&key, EVENTS.split(", ")) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("expected one of: {EVENTS}"),
+                };
+                errors.push(inner.error(format!("unknown event `{key}`; {hint}")));
                 return skip_value(&inner);
             }
         };
@@ -421,4 +498,39 @@ fn event_filters(
         Ok(())
     })?;
     Ok(filters)
+}
+
+/// The route of `launching(...)` or `terminating(...)`, if one is given.
+fn route(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<RouteDef> {
+    let mut route = RouteDef::default();
+    if !meta.input.peek(syn::token::Paren) {
+        return Ok(route);
+    }
+    meta.parse_nested_meta(|side| {
+        let key = key_of(&side);
+        let place: Ident = side.value()?.parse()?;
+        let Some(found) = PlaceDef::from_name(&place.to_string()) else {
+            let hint = match crate::check::did_you_mean(
+                &place.to_string(),
+                PlaceDef::NAMES.iter().copied(),
+            ) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("expected one of: {}", PlaceDef::NAMES.join(", ")),
+            };
+            errors.push(syn::Error::new(
+                place.span(),
+                format!("unknown place `{place}`; {hint}"),
+            ));
+            return Ok(());
+        };
+        match key.as_str() {
+            "from" => route.from = Some(found),
+            "to" => route.to = Some(found),
+            _ => errors.push(side.error(format!(
+                "unknown key `{key}`; a route is `from = PLACE` and/or `to = PLACE`"
+            ))),
+        }
+        Ok(())
+    })?;
+    Ok(route)
 }

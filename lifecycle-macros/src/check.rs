@@ -620,10 +620,14 @@ fn graph(model: &Model, checked: &Checked) -> Graph {
                     .on
                     .iter()
                     .map(|f| match f {
-                        EventFilterDef::Launching => On::Launching,
-                        EventFilterDef::Terminating => On::Terminating,
+                        EventFilterDef::Launching(r) => On::Launching(route(r)),
+                        EventFilterDef::Terminating(r) => On::Terminating(route(r)),
                         EventFilterDef::Command => On::Command,
                         EventFilterDef::Scheduled(rule) => On::Scheduled(rule.clone()),
+                        EventFilterDef::SpotInterruption => On::SpotInterruption,
+                        EventFilterDef::Rebalance => On::Rebalance,
+                        EventFilterDef::InstanceState(s) => On::InstanceState(s.clone()),
+                        EventFilterDef::Maintenance(c) => On::Maintenance(c.clone()),
                     })
                     .collect(),
             })
@@ -715,7 +719,7 @@ fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors) {
                 let span =
                     t.on.iter()
                         .zip(&t.on_spans)
-                        .find(|(f, _)| **f == EventFilterDef::Terminating)
+                        .find(|(f, _)| matches!(f, EventFilterDef::Terminating(_)))
                         .map_or(t.span, |(_, &span)| span);
                 errors.at(
                     span,
@@ -755,6 +759,22 @@ fn roots_text(model: &Model) -> String {
         parts.push(format!("the external state `{s}`"));
     }
     parts.join(" or ")
+}
+
+fn route(route: &crate::ast::RouteDef) -> lifecycle_analysis::Route {
+    use crate::ast::PlaceDef;
+    use lifecycle_analysis::Place;
+    let place = |p: Option<PlaceDef>| {
+        p.map(|p| match p {
+            PlaceDef::Ec2 => Place::Ec2,
+            PlaceDef::Group => Place::Group,
+            PlaceDef::WarmPool => Place::WarmPool,
+        })
+    };
+    lifecycle_analysis::Route {
+        from: place(route.from),
+        to: place(route.to),
+    }
 }
 
 #[cfg(test)]

@@ -18,12 +18,31 @@ fn label(t: &TransitionDef) -> String {
     if !t.on.is_empty() {
         let on: Vec<String> =
             t.on.iter()
-                .map(|f| match f {
-                    crate::ast::EventFilterDef::Launching => "launching".to_owned(),
-                    crate::ast::EventFilterDef::Terminating => "terminating".to_owned(),
-                    crate::ast::EventFilterDef::Command => "command".to_owned(),
-                    crate::ast::EventFilterDef::Scheduled(None) => "scheduled".to_owned(),
-                    crate::ast::EventFilterDef::Scheduled(Some(r)) => format!("scheduled {r}"),
+                .map(|f| {
+                    use crate::ast::EventFilterDef as F;
+                    let route = |name: &str, r: &crate::ast::RouteDef| {
+                        let mut label = name.to_owned();
+                        if let Some(from) = r.from {
+                            label.push_str(&format!(" from {}", from.name()));
+                        }
+                        if let Some(to) = r.to {
+                            label.push_str(&format!(" to {}", to.name()));
+                        }
+                        label
+                    };
+                    match f {
+                        F::Launching(r) => route("launching", r),
+                        F::Terminating(r) => route("terminating", r),
+                        F::Command => "command".to_owned(),
+                        F::Scheduled(None) => "scheduled".to_owned(),
+                        F::Scheduled(Some(r)) => format!("scheduled {r}"),
+                        F::SpotInterruption => "spot interruption".to_owned(),
+                        F::Rebalance => "rebalance".to_owned(),
+                        F::InstanceState(None) => "instance state".to_owned(),
+                        F::InstanceState(Some(s)) => format!("instance {s}"),
+                        F::Maintenance(None) => "maintenance".to_owned(),
+                        F::Maintenance(Some(c)) => format!("maintenance {c}"),
+                    }
                 })
                 .collect();
         notes.push(format!("on {}", on.join(" | ")));

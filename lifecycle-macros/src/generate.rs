@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident};
 
-use crate::ast::{EventFilterDef, Model};
+use crate::ast::{EventFilterDef, Model, PlaceDef, RouteDef};
 use crate::check::{Checked, snake_case};
 use crate::diagram;
 
@@ -367,15 +367,47 @@ fn definition(model: &Model, checked: &Checked) -> TokenStream {
             let ignore_errors = t.ignore_errors;
             let stop = t.stop;
             let wait = t.wait.is_some();
-            let on = t.on.iter().map(|f| match f {
-                EventFilterDef::Launching => quote!(#krate::EventFilter::Launching),
-                EventFilterDef::Terminating => quote!(#krate::EventFilter::Terminating),
-                EventFilterDef::Command => quote!(#krate::EventFilter::CommandResult),
-                EventFilterDef::Scheduled(None) => {
-                    quote!(#krate::EventFilter::Scheduled(::core::option::Option::None))
+            let named = |name: &Option<String>| match name {
+                Some(name) => quote!(::core::option::Option::Some(#name)),
+                None => quote!(::core::option::Option::None),
+            };
+            let place = |place: Option<PlaceDef>| match place {
+                Some(PlaceDef::Ec2) => quote!(::core::option::Option::Some(#krate::Location::Ec2)),
+                Some(PlaceDef::Group) => {
+                    quote!(::core::option::Option::Some(#krate::Location::AutoScalingGroup))
                 }
-                EventFilterDef::Scheduled(Some(rule)) => {
-                    quote!(#krate::EventFilter::Scheduled(::core::option::Option::Some(#rule)))
+                Some(PlaceDef::WarmPool) => {
+                    quote!(::core::option::Option::Some(#krate::Location::WarmPool))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            let route = |r: &RouteDef| {
+                let (from, to) = (place(r.from), place(r.to));
+                quote!(#krate::Route { from: #from, to: #to })
+            };
+            let on = t.on.iter().map(|f| match f {
+                EventFilterDef::Launching(r) => {
+                    let r = route(r);
+                    quote!(#krate::EventFilter::Launching(#r))
+                }
+                EventFilterDef::Terminating(r) => {
+                    let r = route(r);
+                    quote!(#krate::EventFilter::Terminating(#r))
+                }
+                EventFilterDef::Command => quote!(#krate::EventFilter::CommandResult),
+                EventFilterDef::Scheduled(rule) => {
+                    let rule = named(rule);
+                    quote!(#krate::EventFilter::Scheduled(#rule))
+                }
+                EventFilterDef::SpotInterruption => quote!(#krate::EventFilter::SpotInterruption),
+                EventFilterDef::Rebalance => quote!(#krate::EventFilter::Rebalance),
+                EventFilterDef::InstanceState(state) => {
+                    let state = named(state);
+                    quote!(#krate::EventFilter::InstanceState(#state))
+                }
+                EventFilterDef::Maintenance(code) => {
+                    let code = named(code);
+                    quote!(#krate::EventFilter::Maintenance(#code))
                 }
             });
             quote! {

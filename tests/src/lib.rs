@@ -18,6 +18,8 @@ pub fn action(instance: &str, transition: LifecycleTransition) -> LifecycleActio
         lifecycle_transition: transition,
         notification_metadata: Some(r#"{"type": "worker"}"#.into()),
         region: None,
+        origin: None,
+        destination: None,
     }
 }
 

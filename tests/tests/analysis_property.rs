@@ -9,11 +9,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use lifecycle_analysis::{Finding, Graph, On, Transition as Edge, analyse};
+use lifecycle_analysis::{Finding, Graph, On, Place, Route, Transition as Edge, analyse};
 use lifecycle_core::{
-    CommandStatus, Context, DispatchError, Event, EventFilter, LifecycleModel, LifecycleTransition,
-    LocalEffects, MemoryStore, ModelDefinition, Phase, Record, State, TaskFailure, Transition,
-    UnknownState, dispatch,
+    CommandStatus, Context, DispatchError, Event, EventFilter, EventKind, LifecycleModel,
+    LifecycleTransition, LocalEffects, Location, MemoryStore, ModelDefinition, Phase, Record,
+    State, TaskFailure, Transition, UnknownState, dispatch,
 };
 use lifecycle_tests::{action, block_on};
 
@@ -197,13 +197,25 @@ fn random_graph(rng: &mut Rng) -> Graph {
         };
         let mut on = Vec::new();
         if rng.chance(50) {
+            let warm = Route {
+                from: None,
+                to: Some(Place::WarmPool),
+            };
+            let from_warm = Route {
+                from: Some(Place::WarmPool),
+                to: None,
+            };
             for filter in [
-                On::Launching,
-                On::Terminating,
+                On::Launching(Route::ANY),
+                On::Launching(warm),
+                On::Launching(from_warm),
+                On::Terminating(Route::ANY),
                 On::Command,
                 On::Scheduled(None),
                 On::Scheduled(Some(RULES[0].to_owned())),
                 On::Scheduled(Some(RULES[1].to_owned())),
+                On::SpotInterruption,
+                On::InstanceState(Some("terminated".to_owned())),
             ] {
                 if rng.chance(30) {
                     on.push(filter);
@@ -253,13 +265,20 @@ fn definition(graph: &Graph) -> ModelDefinition<S> {
             on: leak(
                 t.on.iter()
                     .map(|on| match on {
-                        On::Launching => EventFilter::Launching,
-                        On::Terminating => EventFilter::Terminating,
+                        On::Launching(r) => EventFilter::Launching(route(*r)),
+                        On::Terminating(r) => EventFilter::Terminating(route(*r)),
                         On::Command => EventFilter::CommandResult,
                         On::Scheduled(None) => EventFilter::Scheduled(None),
                         On::Scheduled(Some(rule)) => EventFilter::Scheduled(Some(
                             RULES.iter().find(|r| *r == rule).copied().unwrap(),
                         )),
+                        On::SpotInterruption => EventFilter::SpotInterruption,
+                        On::Rebalance => EventFilter::Rebalance,
+                        On::InstanceState(Some(_)) => {
+                            EventFilter::InstanceState(Some("terminated"))
+                        }
+                        On::InstanceState(None) => EventFilter::InstanceState(None),
+                        On::Maintenance(_) => EventFilter::Maintenance(None),
                     })
                     .collect(),
             ),
@@ -280,8 +299,31 @@ fn definition(graph: &Graph) -> ModelDefinition<S> {
 }
 
 fn random_event(rng: &mut Rng, n: usize) -> Event {
-    let mut event = match rng.below(6) {
+    let mut event = match rng.below(9) {
         0 => Event::lifecycle("e", action("i-1", LifecycleTransition::Launching)),
+        6 | 7 => {
+            // Into the warm pool, or from it into the group.
+            let mut launch = action("i-1", LifecycleTransition::Launching);
+            if rng.chance(50) {
+                launch.destination = Some(Location::WarmPool);
+            } else {
+                launch.origin = Some(Location::WarmPool);
+            }
+            Event::lifecycle("e", launch)
+        }
+        8 => Event::instance(
+            "e",
+            "i-1",
+            if rng.chance(50) {
+                EventKind::SpotInterruption {
+                    action: "terminate".into(),
+                }
+            } else {
+                EventKind::InstanceState {
+                    state: "terminated".into(),
+                }
+            },
+        ),
         1 => Event::lifecycle("e", action("i-1", LifecycleTransition::Terminating)),
         2 => lifecycle_tests::command_result(
             "i-1",
@@ -400,4 +442,18 @@ fn accepted_models_never_cycle_and_rejected_loops_do() {
         looping_cycled > 0,
         "no rejected loop ever cycled: the walk cannot find one"
     );
+}
+
+fn route(route: Route) -> lifecycle_core::Route {
+    let place = |p: Option<Place>| {
+        p.map(|p| match p {
+            Place::Ec2 => Location::Ec2,
+            Place::Group => Location::AutoScalingGroup,
+            Place::WarmPool => Location::WarmPool,
+        })
+    };
+    lifecycle_core::Route {
+        from: place(route.from),
+        to: place(route.to),
+    }
 }

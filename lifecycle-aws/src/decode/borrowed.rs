@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use lifecycle_core::{LifecycleAction, LifecycleTransition};
+use lifecycle_core::{LifecycleAction, LifecycleTransition, Location};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -74,6 +74,10 @@ struct LifecycleDetail<'a> {
     lifecycle_transition: Option<Cow<'a, str>>,
     #[serde(borrow)]
     notification_metadata: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    origin: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    destination: Option<Cow<'a, str>>,
 }
 
 /// The invocation in `bytes`, if it is one this path decodes.
@@ -126,6 +130,13 @@ fn lifecycle_action(event: BridgeEvent<'_>) -> Option<Notification> {
         _ => return None,
     };
     let region = event.region.map(Cow::into_owned);
+    // An unknown place is an error, which the `Value` path reports.
+    let place = |name: Option<Cow<'_, str>>| match name {
+        None => Some(None),
+        Some(name) => Location::from_aws_str(&name).map(Some),
+    };
+    let origin = place(detail.origin)?;
+    let destination = place(detail.destination)?;
     let action = LifecycleAction {
         auto_scaling_group_name: non_empty(detail.auto_scaling_group_name.as_deref())?.to_owned(),
         lifecycle_hook_name: non_empty(detail.lifecycle_hook_name.as_deref())?.to_owned(),
@@ -134,6 +145,8 @@ fn lifecycle_action(event: BridgeEvent<'_>) -> Option<Notification> {
         lifecycle_transition,
         notification_metadata: detail.notification_metadata.map(Cow::into_owned),
         region: region.clone(),
+        origin,
+        destination,
     };
     Some(Notification::LifecycleAction { id, region, action })
 }

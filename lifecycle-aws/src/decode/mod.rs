@@ -18,7 +18,7 @@ mod borrowed;
 
 use std::collections::BTreeMap;
 
-use lifecycle_core::{CommandStatus, LifecycleAction, LifecycleTransition};
+use lifecycle_core::{CommandStatus, LifecycleAction, LifecycleTransition, Location};
 use serde_json::{Map, Value};
 
 /// The instance tag cloud-init sets to say how far it got: `registered` (the instance exists,
@@ -233,6 +233,53 @@ pub enum Notification {
         /// `tags`: the instance's tags after the change.
         tags: BTreeMap<String, String>,
     },
+    /// "EC2 Spot Instance Interruption Warning": EC2 reclaims the instance in two minutes.
+    SpotInterruption {
+        /// The event id.
+        id: String,
+        /// `detail.instance-id`.
+        instance_id: String,
+        /// The region it came from, if known.
+        region: Option<String>,
+        /// `detail.instance-action`: `terminate`, `stop` or `hibernate`.
+        action: String,
+    },
+    /// "EC2 Instance Rebalance Recommendation": the Spot instance is at elevated risk of
+    /// interruption.
+    RebalanceRecommendation {
+        /// The event id.
+        id: String,
+        /// `detail.instance-id`.
+        instance_id: String,
+        /// The region it came from, if known.
+        region: Option<String>,
+    },
+    /// "EC2 Instance State-change Notification".
+    InstanceState {
+        /// The event id.
+        id: String,
+        /// `detail.instance-id`.
+        instance_id: String,
+        /// The region it came from, if known.
+        region: Option<String>,
+        /// `detail.state`: `pending`, `running`, `stopping`, `stopped`, `shutting-down`,
+        /// `terminated`.
+        state: String,
+    },
+    /// "AWS Health Event" of category `scheduledChange` for EC2: a retirement or maintenance
+    /// ahead, for each affected instance.
+    Maintenance {
+        /// The event id.
+        id: String,
+        /// The region it came from, if known.
+        region: Option<String>,
+        /// `detail.eventTypeCode`, e.g. `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED`.
+        event_type: String,
+        /// `detail.startTime`, if given.
+        starts: Option<String>,
+        /// The instances of `detail.affectedEntities`.
+        instance_ids: Vec<String>,
+    },
     /// "Scheduled Event": the rule name names the state the scheduled machine starts in.
     Scheduled {
         /// The event id.
@@ -260,6 +307,10 @@ impl Notification {
             | Notification::CommandStatus { id, .. }
             | Notification::CommandInvocation { id, .. }
             | Notification::InstanceTagged { id, .. }
+            | Notification::SpotInterruption { id, .. }
+            | Notification::RebalanceRecommendation { id, .. }
+            | Notification::InstanceState { id, .. }
+            | Notification::Maintenance { id, .. }
             | Notification::Scheduled { id, .. } => Some(id),
             Notification::TestNotification => None,
         }
@@ -281,7 +332,13 @@ impl Notification {
                 instance_ids.first().map(String::as_str)
             }
             Notification::CommandInvocation { instance_id, .. }
-            | Notification::InstanceTagged { instance_id, .. } => Some(instance_id),
+            | Notification::InstanceTagged { instance_id, .. }
+            | Notification::SpotInterruption { instance_id, .. }
+            | Notification::RebalanceRecommendation { instance_id, .. }
+            | Notification::InstanceState { instance_id, .. } => Some(instance_id),
+            Notification::Maintenance { instance_ids, .. } => {
+                instance_ids.first().map(String::as_str)
+            }
             Notification::TestNotification | Notification::Scheduled { .. } => None,
         }
     }
@@ -570,6 +627,82 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
                 tags,
             })
         }
+        "aws.ec2" => {
+            let detail = required(event, &["detail"], &detail_at)?;
+            let field = |name: &str| {
+                required_str(detail, &[name], &format!("{detail_at}.{name}")).map(str::to_owned)
+            };
+            match detail_type {
+                "EC2 Spot Instance Interruption Warning" => Ok(Notification::SpotInterruption {
+                    id,
+                    instance_id: instance_field(detail, &detail_at)?,
+                    region,
+                    action: field("instance-action")?,
+                }),
+                "EC2 Instance Rebalance Recommendation" => {
+                    Ok(Notification::RebalanceRecommendation {
+                        id,
+                        instance_id: instance_field(detail, &detail_at)?,
+                        region,
+                    })
+                }
+                "EC2 Instance State-change Notification" => Ok(Notification::InstanceState {
+                    id,
+                    instance_id: instance_field(detail, &detail_at)?,
+                    region,
+                    state: field("state")?,
+                }),
+                _ => Err(unsupported()),
+            }
+        }
+        "aws.health" if detail_type == "AWS Health Event" => {
+            let detail = required(event, &["detail"], &detail_at)?;
+            let category = required_str(
+                detail,
+                &["eventTypeCategory"],
+                &format!("{detail_at}.eventTypeCategory"),
+            )?;
+            let service = required_str(detail, &["service"], &format!("{detail_at}.service"))?;
+            // Issues and account notifications are not about an instance's life.
+            if (service, category) != ("EC2", "scheduledChange") {
+                return Err(DecodeError::Unsupported {
+                    event_source: source.to_owned(),
+                    detail_type: format!("{detail_type} ({service} {category})"),
+                });
+            }
+            let event_type = required_str(
+                detail,
+                &["eventTypeCode"],
+                &format!("{detail_at}.eventTypeCode"),
+            )?
+            .to_owned();
+            let entities_at = format!("{detail_at}.affectedEntities");
+            let instance_ids: Vec<String> = detail
+                .get("affectedEntities")
+                .and_then(Value::as_array)
+                .ok_or(DecodeError::WrongType {
+                    field: entities_at.clone(),
+                    expected: "an array of affected entities",
+                })?
+                .iter()
+                .filter_map(|e| str_at(e, &["entityValue"]))
+                .filter(|v| is_instance_id(v))
+                .map(str::to_owned)
+                .collect();
+            if instance_ids.is_empty() {
+                return Err(DecodeError::WrongType {
+                    field: entities_at,
+                    expected: "at least one EC2 instance id (`entityValue`)",
+                });
+            }
+            Ok(Notification::Maintenance {
+                id,
+                region,
+                event_type,
+                starts: str_at(detail, &["startTime"]).map(str::to_owned),
+                instance_ids,
+            })
+        }
         "aws.events" if detail_type == "Scheduled Event" => {
             let resource = event
                 .get("resources")
@@ -598,6 +731,24 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
     }
 }
 
+/// `detail.instance-id`, which must look like an instance id.
+fn instance_field(detail: &Value, at: &str) -> Result<String, DecodeError> {
+    let at = format!("{at}.instance-id");
+    let id = required_str(detail, &["instance-id"], &at)?;
+    if !is_instance_id(id) {
+        return Err(DecodeError::WrongType {
+            field: at,
+            expected: "an EC2 instance id (i-...)",
+        });
+    }
+    Ok(id.to_owned())
+}
+
+fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix("i-")
+        .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 fn lifecycle_action(detail: &Value, at: &str) -> Result<LifecycleAction, DecodeError> {
     let field =
         |name: &str| required_str(detail, &[name], &format!("{at}.{name}")).map(str::to_owned);
@@ -618,6 +769,18 @@ fn lifecycle_action(detail: &Value, at: &str) -> Result<LifecycleAction, DecodeE
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => Some(other.to_string()),
     };
+    // Absent in events from before warm pools; when present, one of the three places.
+    let place = |name: &str| match detail.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_str()
+            .and_then(Location::from_aws_str)
+            .map(Some)
+            .ok_or(DecodeError::WrongType {
+                field: format!("{at}.{name}"),
+                expected: "EC2, AutoScalingGroup or WarmPool",
+            }),
+    };
     Ok(LifecycleAction {
         auto_scaling_group_name: field("AutoScalingGroupName")?,
         lifecycle_hook_name: field("LifecycleHookName")?,
@@ -626,6 +789,8 @@ fn lifecycle_action(detail: &Value, at: &str) -> Result<LifecycleAction, DecodeE
         lifecycle_transition: transition,
         notification_metadata: metadata,
         region: None,
+        origin: place("Origin")?,
+        destination: place("Destination")?,
     })
 }
 

@@ -292,6 +292,12 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// An event about several instances (an AWS Health scheduled change): what it led to for
+    /// each, in the event's order.
+    PerInstance {
+        /// One outcome per instance.
+        outcomes: Vec<Outcome>,
+    },
 }
 
 /// The answer to an invocation: what each event led to, and for a batch (SQS, a stream) the
@@ -1470,6 +1476,57 @@ where
                 let span = tracing::info_span!("event", event_id = %id, rule = %rule);
                 self.scheduled(id, rule, region).instrument(span).await
             }
+            Notification::SpotInterruption {
+                id,
+                instance_id,
+                region,
+                action,
+            } => {
+                let kind = EventKind::SpotInterruption { action };
+                self.instance_event(Event::instance(id, instance_id, kind), region)
+                    .await
+            }
+            Notification::RebalanceRecommendation {
+                id,
+                instance_id,
+                region,
+            } => {
+                let kind = EventKind::RebalanceRecommendation;
+                self.instance_event(Event::instance(id, instance_id, kind), region)
+                    .await
+            }
+            Notification::InstanceState {
+                id,
+                instance_id,
+                region,
+                state,
+            } => {
+                let kind = EventKind::InstanceState { state };
+                self.instance_event(Event::instance(id, instance_id, kind), region)
+                    .await
+            }
+            Notification::Maintenance {
+                id,
+                region,
+                event_type,
+                starts,
+                instance_ids,
+            } => {
+                // One event, several instances: each record gets it.
+                let mut outcomes = Vec::with_capacity(instance_ids.len());
+                for instance_id in instance_ids {
+                    let kind = EventKind::Maintenance {
+                        event_type: event_type.clone(),
+                        starts: starts.clone(),
+                    };
+                    let event = Event::instance(id.clone(), instance_id, kind);
+                    outcomes.push(self.instance_event(event, region.clone()).await?);
+                }
+                match <[Outcome; 1]>::try_from(outcomes) {
+                    Ok([outcome]) => Ok(outcome),
+                    Err(outcomes) => Ok(Outcome::PerInstance { outcomes }),
+                }
+            }
             Notification::InstanceTagged {
                 id,
                 instance_id,
@@ -1486,6 +1543,28 @@ where
                     .await
             }
         }
+    }
+
+    /// An EC2 or AWS Health event about one instance, which belongs to no lifecycle action:
+    /// dispatched to the instance's record. An instance with no record is none this model
+    /// runs (another group's, one launched by hand): nothing is written.
+    async fn instance_event(
+        &self,
+        event: Event,
+        region: Option<String>,
+    ) -> Result<Outcome, HandleError> {
+        let ident = event.instance_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("event", event_id = %event.id, instance_id = %ident);
+        async {
+            let Some(record) = self.store.load(&ident).await? else {
+                return Ok(ignored(format!(
+                    "no record for instance `{ident}`: not an instance this model runs"
+                )));
+            };
+            self.dispatch_record(record, event, region.as_deref()).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// An instance tagged itself with how far its cloud-init got: `registered` puts its record
@@ -1833,7 +1912,7 @@ where
         let mut outcome = summary::<M>(&event, &report, completed);
         // A termination that came while this lifecycle waited runs now that it is over.
         if let Some(termination) = lifecycle_core::deferred_termination(&record)
-            && !LifecycleProgress::of(&record).is_some_and(|p| p.waiting)
+            && !lifecycle_core::is_waiting(&record)
             && report.stop != StopReason::LostRace
         {
             tracing::info!(termination = %termination.id, "the launch is over: the termination that waited for it runs");
