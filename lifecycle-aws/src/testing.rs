@@ -67,7 +67,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lifecycle_core::{
-    CommandRequest, EffectError, LifecycleAction, LifecycleResult, LifecycleTransition, Record,
+    CommandRequest, EffectError, LifecycleAction, LifecycleResult, LifecycleTransition, Location,
+    Record,
 };
 use serde_json::{Value, json};
 
@@ -109,6 +110,132 @@ pub fn lifecycle_action_event(
             "LifecycleActionToken": format!("token-{label}-{instance}"),
             "AutoScalingGroupName": group, "LifecycleHookName": format!("{group}-on-{label}"),
             "EC2InstanceId": instance, "LifecycleTransition": transition.as_aws_str(),
+        }
+    })
+}
+
+/// [`lifecycle_action_event`] of an instance going from `origin` to `destination`: with a
+/// warm pool, a launch into the pool (`EC2` → `WarmPool`) and later from it into the group
+/// (`WarmPool` → `AutoScalingGroup`). Each gets its own event id and token, as AWS gives them.
+///
+/// ```
+/// use lifecycle_aws::decode::{Invocation, Notification, decode_value};
+/// use lifecycle_core::{LifecycleTransition, Location};
+/// let event = lifecycle_aws::testing::routed_lifecycle_action_event(
+///     "i-1", "workers", LifecycleTransition::Launching, Location::Ec2, Location::WarmPool);
+/// let Ok(Invocation::Events(decoded)) = decode_value(&event) else { panic!() };
+/// let Notification::LifecycleAction { action, .. } = &decoded[0] else { panic!() };
+/// assert_eq!(action.destination, Some(Location::WarmPool));
+/// ```
+pub fn routed_lifecycle_action_event(
+    instance: &str,
+    group: &str,
+    transition: LifecycleTransition,
+    origin: Location,
+    destination: Location,
+) -> Value {
+    let mut event = lifecycle_action_event(instance, group, transition);
+    let route = format!("{}-{}", origin.as_aws_str(), destination.as_aws_str());
+    event["id"] = json!(format!(
+        "{}-{route}",
+        event["id"].as_str().unwrap_or_default()
+    ));
+    let detail = &mut event["detail"];
+    detail["LifecycleActionToken"] = json!(format!(
+        "{}-{route}",
+        detail["LifecycleActionToken"].as_str().unwrap_or_default()
+    ));
+    detail["Origin"] = json!(origin.as_aws_str());
+    detail["Destination"] = json!(destination.as_aws_str());
+    event
+}
+
+/// An EventBridge event of EC2 (`source` `aws.ec2`) about `instance`.
+fn ec2_event(id: String, detail_type: &str, instance: &str, mut detail: Value) -> Value {
+    detail["instance-id"] = json!(instance);
+    json!({
+        "version": "0", "id": id, "detail-type": detail_type, "source": "aws.ec2",
+        "account": ACCOUNT, "time": "2026-11-25T10:00:00Z", "region": REGION,
+        "resources": [format!("arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance}")],
+        "detail": detail,
+    })
+}
+
+/// An "EC2 Spot Instance Interruption Warning" for `instance` (`instance-action` `terminate`).
+///
+/// ```
+/// use lifecycle_aws::decode::{Invocation, Notification, decode_value};
+/// let event = lifecycle_aws::testing::spot_interruption_event("i-1");
+/// let Ok(Invocation::Events(decoded)) = decode_value(&event) else { panic!() };
+/// assert!(matches!(&decoded[0], Notification::SpotInterruption { action, .. } if action == "terminate"));
+/// ```
+pub fn spot_interruption_event(instance: &str) -> Value {
+    ec2_event(
+        format!("spot-{instance}"),
+        "EC2 Spot Instance Interruption Warning",
+        instance,
+        json!({"instance-action": "terminate"}),
+    )
+}
+
+/// An "EC2 Instance Rebalance Recommendation" for `instance`.
+///
+/// ```
+/// use lifecycle_aws::decode::{Invocation, Notification, decode_value};
+/// let event = lifecycle_aws::testing::rebalance_event("i-1");
+/// let Ok(Invocation::Events(decoded)) = decode_value(&event) else { panic!() };
+/// assert!(matches!(&decoded[0], Notification::RebalanceRecommendation { .. }));
+/// ```
+pub fn rebalance_event(instance: &str) -> Value {
+    ec2_event(
+        format!("rebalance-{instance}"),
+        "EC2 Instance Rebalance Recommendation",
+        instance,
+        json!({}),
+    )
+}
+
+/// An "EC2 Instance State-change Notification": `instance` entered `state`.
+///
+/// ```
+/// use lifecycle_aws::decode::{Invocation, Notification, decode_value};
+/// let event = lifecycle_aws::testing::instance_state_event("i-1", "stopped");
+/// let Ok(Invocation::Events(decoded)) = decode_value(&event) else { panic!() };
+/// assert!(matches!(&decoded[0], Notification::InstanceState { state, .. } if state == "stopped"));
+/// ```
+pub fn instance_state_event(instance: &str, state: &str) -> Value {
+    ec2_event(
+        format!("state-{state}-{instance}"),
+        "EC2 Instance State-change Notification",
+        instance,
+        json!({"state": state}),
+    )
+}
+
+/// An "AWS Health Event" of category `scheduledChange` for EC2, of type `event_type` (e.g.
+/// `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED`), about `instances`.
+///
+/// ```
+/// use lifecycle_aws::decode::{Invocation, Notification, decode_value};
+/// let event = lifecycle_aws::testing::maintenance_event(&["i-1", "i-2"], "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED");
+/// let Ok(Invocation::Events(decoded)) = decode_value(&event) else { panic!() };
+/// assert!(matches!(&decoded[0], Notification::Maintenance { instance_ids, .. } if instance_ids.len() == 2));
+/// ```
+pub fn maintenance_event(instances: &[&str], event_type: &str) -> Value {
+    let entities: Vec<Value> = instances
+        .iter()
+        .map(|i| json!({"entityValue": i}))
+        .collect();
+    json!({
+        "version": "0", "id": format!("health-{event_type}"), "detail-type": "AWS Health Event",
+        "source": "aws.health", "account": ACCOUNT, "time": "2026-11-25T10:00:00Z",
+        "region": REGION, "resources": instances,
+        "detail": {
+            "eventArn": format!("arn:aws:health:{REGION}::event/EC2/{event_type}/{event_type}_1"),
+            "service": "EC2", "eventTypeCode": event_type,
+            "eventTypeCategory": "scheduledChange",
+            "startTime": "Thu, 03 Dec 2026 10:00:00 GMT",
+            "affectedEntities": entities,
         }
     })
 }

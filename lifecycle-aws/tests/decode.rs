@@ -437,8 +437,8 @@ fn bad_input_is_a_typed_error_naming_what_is_wrong() {
         ("unknown transition".into(), unknown_transition.to_string().into_bytes(),
             DecodeError::WrongType { field: "event.detail.LifecycleTransition".into(),
                 expected: "autoscaling:EC2_INSTANCE_LAUNCHING or autoscaling:EC2_INSTANCE_TERMINATING" }),
-        ("unknown source".into(), eventbridge("aws.ec2", "EC2 Instance State-change Notification", json!({})).to_string().into_bytes(),
-            DecodeError::Unsupported { event_source: "aws.ec2".into(), detail_type: "EC2 Instance State-change Notification".into() }),
+        ("unknown aws.ec2 detail-type".into(), eventbridge("aws.ec2", "EBS Volume Notification", json!({})).to_string().into_bytes(),
+            DecodeError::Unsupported { event_source: "aws.ec2".into(), detail_type: "EBS Volume Notification".into() }),
         ("unknown ssm detail-type".into(), eventbridge("aws.ssm", "Parameter Store Change", json!({"command-id": "c", "status": "Success"})).to_string().into_bytes(),
             DecodeError::Unsupported { event_source: "aws.ssm".into(), detail_type: "Parameter Store Change".into() }),
         ("no source".into(), br#"{"id": "x", "detail-type": "Scheduled Event"}"#.to_vec(),
@@ -562,5 +562,179 @@ fn tag_changes_of_other_resources_or_malformed_ones_are_typed_errors() {
     assert!(matches!(
         decode_event(bad_tags.to_string().as_bytes()),
         Err(DecodeError::WrongType { field, .. }) if field == "event.detail.tags"
+    ));
+}
+
+// --- the events of an instance's life beyond lifecycle hooks ------------------------------
+// Samples written by hand from the shapes AWS documents, in `tests/fixtures/aws`.
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/aws/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn warm_pool_launches_carry_where_the_instance_comes_from_and_goes() {
+    use lifecycle_core::Location;
+    for (name, origin, destination) in [
+        (
+            "warm-pool-launch-into-pool.json",
+            Location::Ec2,
+            Location::WarmPool,
+        ),
+        (
+            "warm-pool-launch-from-pool.json",
+            Location::WarmPool,
+            Location::AutoScalingGroup,
+        ),
+    ] {
+        let bytes = sample(name);
+        let message = String::from_utf8(bytes.clone()).unwrap();
+        // Direct, in SNS, in SQS: the same action.
+        for payload in [
+            bytes.clone(),
+            sns(&serde_json::from_slice(&bytes).unwrap()),
+            sqs(&[message]),
+        ] {
+            let action = match decode_event(&payload).unwrap() {
+                Invocation::Events(mut events) => match events.remove(0) {
+                    Notification::LifecycleAction { action, .. } => action,
+                    other => panic!("{other:?}"),
+                },
+                Invocation::Sqs(mut messages) => match messages.remove(0).notification.unwrap() {
+                    Notification::LifecycleAction { action, .. } => action,
+                    other => panic!("{other:?}"),
+                },
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(
+                (action.origin, action.destination),
+                (Some(origin), Some(destination)),
+                "{name}"
+            );
+        }
+    }
+    // An event from before warm pools has neither: read as a launch into the group.
+    let old = single(&fixture("autoscaling_event.json"));
+    let Notification::LifecycleAction { action, .. } = old else {
+        panic!()
+    };
+    assert_eq!((action.origin, action.destination), (None, None));
+    assert_eq!(
+        (action.origin(), action.destination()),
+        (Location::Ec2, Location::AutoScalingGroup)
+    );
+    // A place AWS does not have is an error, on either decode path.
+    let mut moon = lifecycle_detail("autoscaling:EC2_INSTANCE_LAUNCHING");
+    moon["Destination"] = json!("Moon");
+    let event = eventbridge(
+        "aws.autoscaling",
+        "EC2 Instance-launch Lifecycle Action",
+        moon,
+    );
+    for payload in [event.to_string().into_bytes(), sns(&event)] {
+        assert!(matches!(
+            decode_event(&payload),
+            Err(DecodeError::WrongType { field, .. }) if field.ends_with("detail.Destination")
+        ));
+    }
+}
+
+#[test]
+fn spot_interruptions_rebalance_recommendations_and_state_changes_name_their_instance() {
+    let Notification::SpotInterruption {
+        instance_id,
+        action,
+        region,
+        ..
+    } = single(&sample("spot-interruption-warning.json"))
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (instance_id.as_str(), action.as_str()),
+        ("i-0a1b2c3d4e5f60002", "terminate")
+    );
+    assert_eq!(region.as_deref(), Some("eu-central-1"));
+    let Notification::RebalanceRecommendation { instance_id, .. } =
+        single(&sample("rebalance-recommendation.json"))
+    else {
+        panic!()
+    };
+    assert_eq!(instance_id, "i-0a1b2c3d4e5f60002");
+    let Notification::InstanceState {
+        instance_id, state, ..
+    } = single(&sample("instance-state-terminated.json"))
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (instance_id.as_str(), state.as_str()),
+        ("i-0a1b2c3d4e5f60003", "terminated")
+    );
+    // In an SNS envelope too.
+    let spot: Value = serde_json::from_slice(&sample("spot-interruption-warning.json")).unwrap();
+    assert!(matches!(
+        single(&sns(&spot)),
+        Notification::SpotInterruption { .. }
+    ));
+
+    // Bad input: a typed error, naming the field.
+    let no_instance = eventbridge(
+        "aws.ec2",
+        "EC2 Spot Instance Interruption Warning",
+        json!({"instance-action": "terminate"}),
+    );
+    assert_eq!(
+        decode_event(no_instance.to_string().as_bytes()).unwrap_err(),
+        DecodeError::Missing("event.detail.instance-id".into())
+    );
+    let not_an_instance = eventbridge(
+        "aws.ec2",
+        "EC2 Instance Rebalance Recommendation",
+        json!({"instance-id": "vol-1"}),
+    );
+    assert!(matches!(
+        decode_event(not_an_instance.to_string().as_bytes()),
+        Err(DecodeError::WrongType { field, .. }) if field == "event.detail.instance-id"
+    ));
+    let other_ec2 = eventbridge("aws.ec2", "EBS Snapshot Notification", json!({}));
+    assert!(matches!(
+        decode_event(other_ec2.to_string().as_bytes()),
+        Err(DecodeError::Unsupported { event_source, .. }) if event_source == "aws.ec2"
+    ));
+}
+
+#[test]
+fn health_scheduled_changes_name_every_affected_instance() {
+    let Notification::Maintenance {
+        event_type,
+        starts,
+        instance_ids,
+        ..
+    } = single(&sample("health-instance-retirement.json"))
+    else {
+        panic!()
+    };
+    assert_eq!(event_type, "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED");
+    assert_eq!(starts.as_deref(), Some("Thu, 03 Dec 2026 10:00:00 GMT"));
+    assert_eq!(instance_ids, ["i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60002"]);
+    // Other Health events (account notifications, issues) are not about an instance's life.
+    let err = decode_event(&sample("health-account-notification.json")).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::Unsupported { ref detail_type, .. }
+        if detail_type == "AWS Health Event (EC2 accountNotification)"),
+        "{err}"
+    );
+    // A scheduled change that names no instance.
+    let mut none: Value =
+        serde_json::from_slice(&sample("health-instance-retirement.json")).unwrap();
+    none["detail"]["affectedEntities"] = json!([{"entityValue": "vol-0abc"}]);
+    assert!(matches!(
+        decode_event(none.to_string().as_bytes()),
+        Err(DecodeError::WrongType { field, .. }) if field == "event.detail.affectedEntities"
     ));
 }

@@ -174,7 +174,8 @@ mod tests {
             "detail": {"LifecycleActionToken": "tok", "AutoScalingGroupName": "g",
                 "LifecycleHookName": "h", "EC2InstanceId": "i-0abc123def4567890",
                 "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
-                "NotificationMetadata": "{\"type\": \"worker\"}"}})
+                "NotificationMetadata": "{\"type\": \"worker\"}",
+                "Origin": "EC2", "Destination": "AutoScalingGroup"}})
     }
 
     fn sns(message: &Value) -> Value {
@@ -223,6 +224,11 @@ mod tests {
             .remove("LifecycleActionToken");
         no_token.as_object_mut().unwrap().remove("region");
         check(&no_token, true);
+        let mut into_pool = event.clone();
+        into_pool["detail"]["Origin"] = json!("EC2");
+        into_pool["detail"]["Destination"] = json!("WarmPool");
+        check(&into_pool, true);
+        check(&sns(&into_pool), true);
 
         // Left to the Value path, which decodes them (or rejects them) as it always has.
         let mut variants = Vec::new();
@@ -232,6 +238,8 @@ mod tests {
                 json!("autoscaling:TEST_NOTIFICATION"),
             ),
             ("/detail/LifecycleTransition", json!("launch")),
+            ("/detail/Origin", json!("Moon")),
+            ("/detail/Destination", json!(7)),
             ("/detail/NotificationMetadata", json!({"type": "worker"})),
             ("/detail/EC2InstanceId", json!("")),
             ("/detail/EC2InstanceId", json!(7)),
