@@ -143,6 +143,24 @@ def check(template):
                 if document not in documents:
                     problems.append(f"{name}: matches document {document}, which the template does not define")
 
+    # A rule whose target queue does not let it send is silently dropped by EventBridge.
+    allowed = set()
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::SQS::QueuePolicy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            for arn in statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn", []):
+                get_att = arn.get("Fn::GetAtt") if isinstance(arn, dict) else None
+                if isinstance(get_att, str):
+                    get_att = get_att.split(".")
+                allowed.add(".".join(get_att) if get_att else text_of(arn) or str(arn))
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Events::Rule":
+            continue
+        for target in resource["Properties"].get("Targets", []):
+            if "EventQueue" in str(target.get("Arn")) and f"{name}.Arn" not in allowed:
+                problems.append(f"{name}: targets the event queue, whose policy does not let it send")
+
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
@@ -191,7 +209,12 @@ def self_test(template):
     def tag_any_instance(r):
         del r["NodeRegistrationPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]["aws:ARN"]
 
+    def rule_not_allowed(r):
+        arns = r["EventQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+        arns.pop()
+
     for change in (
+        rule_not_allowed,
         wildcard_action,
         wildcard_resource,
         no_pattern,

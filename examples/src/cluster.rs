@@ -140,8 +140,9 @@ impl ClusterNode {
 
 #[lifecycle_model(
     states(
-        New, Pending, FinishedCloudInit, JoiningCluster, JoinedCluster, Labeled, DnsUpdated, Ready,
-        RemovedFromDns, LeavingCluster, LeftCluster, Terminated, Failure, CleanedUp, Abandoned,
+        New, Pending, FinishedCloudInit, Warmed, JoiningCluster, JoinedCluster, Labeled,
+        DnsUpdated, Ready, RemovedFromDns, LeavingCluster, LeftCluster, Terminated, Failure,
+        CleanedUp, Abandoned,
     ),
     before_initial(New, Pending),
     initial = FinishedCloudInit,
@@ -150,8 +151,22 @@ impl ClusterNode {
     error = ClusterError,
 )]
 impl ClusterNode {
-    /// Sends the join command; its result resumes the lifecycle.
-    #[transition(from = FinishedCloudInit, to = JoiningCluster, on(launching), wait)]
+    /// Launched into the warm pool: cloud-init has prepared it, and the pool stops it now. It
+    /// joins nothing: it joins when it launches from the pool into the group.
+    #[transition(from = FinishedCloudInit, to = Warmed, on(launching(to = warm_pool)))]
+    async fn warm_up(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        ctx.set("WarmedBy", ctx.event().id.clone());
+        Ok(())
+    }
+
+    /// Sends the join command; its result resumes the lifecycle. A new instance, or one
+    /// coming out of the warm pool.
+    #[transition(
+        from(FinishedCloudInit, Warmed),
+        to = JoiningCluster,
+        on(launching(to = auto_scaling_group)),
+        wait
+    )]
     async fn join_cluster(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
         let role = self.role(ctx)?;
         let command = ctx
@@ -197,7 +212,10 @@ impl ClusterNode {
         Ok(())
     }
 
-    #[transition(from = Ready, to = RemovedFromDns, on(terminating))]
+    /// The drain starts at the first sign of the end: the terminate lifecycle action, or a
+    /// Spot interruption warning two minutes before it. A termination that comes while the
+    /// drain runs waits for it (and finds it done: no second drain).
+    #[transition(from = Ready, to = RemovedFromDns, on(terminating, spot_interruption))]
     async fn remove_from_dns(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
         let (name, ip) = self.dns_entry(ctx)?;
         self.dns.withdraw(&name, &ctx.record().ident, &ip).await
@@ -225,6 +243,21 @@ impl ClusterNode {
     #[transition(from = LeavingCluster, to = LeftCluster, on(command), ignore_errors)]
     async fn leave_failed(&mut self, _ctx: &mut Context<'_>) -> Result<(), ClusterError> {
         Ok(())
+    }
+
+    /// An instance terminated in the warm pool never joined: nothing to undo.
+    #[transition(from = Warmed, to = Terminated, on(terminating))]
+    async fn discard_warmed(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        ctx.set("DeregisteredBy", ctx.event().id.clone());
+        Ok(())
+    }
+
+    /// Terminated with no lifecycle action (by hand, outside the group): out of DNS at least.
+    #[transition(from = Ready, to = Terminated, on(instance_state = "terminated"), ignore_errors)]
+    async fn vanished(&mut self, ctx: &mut Context<'_>) -> Result<(), ClusterError> {
+        ctx.set("DeregisteredBy", ctx.event().id.clone());
+        let (name, ip) = self.dns_entry(ctx)?;
+        self.dns.withdraw(&name, &ctx.record().ident, &ip).await
     }
 
     #[transition(from = LeftCluster, to = Terminated)]

@@ -13,10 +13,11 @@ use lifecycle_aws::runtime::{Outcome, Runtime};
 use lifecycle_aws::store::NodeTable;
 use lifecycle_aws::testing::{
     RecordingActions, RecordingCommands, command_status_event, lifecycle_action_event,
-    scheduled_event, stream_record_event,
+    routed_lifecycle_action_event, scheduled_event, spot_interruption_event, stream_record_event,
 };
 use lifecycle_core::{
-    LifecycleModel, LifecycleResult, LifecycleTransition, ModelDefinition, Record, StateChange,
+    LifecycleModel, LifecycleResult, LifecycleTransition, Location, ModelDefinition, Record,
+    StateChange,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,6 +40,10 @@ pub struct NodeSpec {
     /// resumed by the table's stream record.
     #[serde(default)]
     pub slow_cloud_init: bool,
+    /// It launches into the group's warm pool first (prepared, then stopped), and from the
+    /// pool into the group later.
+    #[serde(default)]
+    pub warm_pool: bool,
 }
 
 /// What to simulate. As a scenario file (`--scenario FILE`), the same fields in JSON.
@@ -53,6 +58,10 @@ pub struct Scenario {
     /// Instances terminated once every launch has settled.
     #[serde(default)]
     pub terminate: Vec<String>,
+    /// Spot instances EC2 takes back once every launch has settled: the interruption warning,
+    /// and two minutes later the terminate lifecycle action.
+    #[serde(default)]
+    pub spot_interruptions: Vec<String>,
 }
 
 impl Default for Scenario {
@@ -64,6 +73,7 @@ impl Default for Scenario {
             id: id.into(),
             kind: kind.into(),
             slow_cloud_init,
+            warm_pool: false,
         };
         Scenario {
             nodes: vec![
@@ -73,6 +83,7 @@ impl Default for Scenario {
             ],
             failing_joins: ["i-0a1b2c3d4e5f60003".to_owned()].into(),
             terminate: vec!["i-0a1b2c3d4e5f60002".into()],
+            spot_interruptions: Vec::new(),
         }
     }
 }
@@ -114,13 +125,27 @@ impl Scenario {
                 )));
             }
         }
-        for id in self.failing_joins.iter().chain(&self.terminate) {
+        for id in self
+            .failing_joins
+            .iter()
+            .chain(&self.terminate)
+            .chain(&self.spot_interruptions)
+        {
             if !known.contains(&id.as_str()) {
                 return Err(SimulationError::UnknownInstance(
                     id.clone(),
                     known.join(", "),
                 ));
             }
+        }
+        if let Some(both) = self
+            .spot_interruptions
+            .iter()
+            .find(|id| self.terminate.contains(id))
+        {
+            return Err(SimulationError::Scenario(format!(
+                "`{both}` is both terminated and interrupted: a Spot interruption brings its own termination; name it once"
+            )));
         }
         Ok(())
     }
@@ -276,6 +301,10 @@ const SLOW_CLOUD_INIT: u64 = 45;
 const JOIN_COMMAND: u64 = 12;
 const OTHER_COMMAND: u64 = 3;
 const TERMINATIONS_AT: u64 = 600;
+/// When the warm pool's instances launch into the group.
+const WARM_POOL_EXIT: u64 = 300;
+/// A Spot interruption warning comes two minutes before the instance goes.
+const SPOT_NOTICE: u64 = 120;
 
 /// The runtime's clock: simulated seconds after 2026-11-25T10:00:00Z.
 #[derive(Debug, Default)]
@@ -355,6 +384,8 @@ fn rows<S: lifecycle_core::State>(
                 "settled" if out.is_empty() => Some("no trigger reacts to this event here: it comes to rest".to_owned()),
                 "waiting" => Some("waits for its command's result".to_owned()),
                 "refused" => Some("refused: this lifecycle is over".to_owned()),
+                "finished" if out.is_empty() => Some("nothing left to run: the record is already at its end (drained before)".to_owned()),
+                "deferred" => Some("waits for the drain under way: runs when it is done".to_owned()),
                 _ if out.is_empty() => Some(format!("no trigger ({stop})")),
                 _ => None,
             };
@@ -459,10 +490,35 @@ pub async fn simulate<T: NodeTable>(
     let mut completions_seen = 0;
     let mut queue = Queue::default();
     for (i, node) in scenario.nodes.iter().enumerate() {
+        let at = i as u64 * LAUNCH_SPACING;
+        if node.warm_pool {
+            // Into the pool first (prepared, stopped), into the group when it scales out.
+            queue.push(routed_event(&node.id, Location::WarmPool, at));
+            queue.push(routed_event(
+                &node.id,
+                Location::AutoScalingGroup,
+                WARM_POOL_EXIT + at,
+            ));
+        } else {
+            queue.push(lifecycle_event(
+                &node.id,
+                LifecycleTransition::Launching,
+                at,
+            ));
+        }
+    }
+    for (i, id) in scenario.spot_interruptions.iter().enumerate() {
+        let at = TERMINATIONS_AT + i as u64 * LAUNCH_SPACING;
+        queue.push(Delivery {
+            at,
+            instance: id.clone(),
+            label: "spot interruption".into(),
+            payload: spot_interruption_event(id),
+        });
         queue.push(lifecycle_event(
-            &node.id,
-            LifecycleTransition::Launching,
-            i as u64 * LAUNCH_SPACING,
+            id,
+            LifecycleTransition::Terminating,
+            at + SPOT_NOTICE,
         ));
     }
     for (i, id) in scenario.terminate.iter().enumerate() {
@@ -693,6 +749,27 @@ async fn set_state<T: NodeTable>(
 }
 
 /// An Auto Scaling lifecycle action of the simulated group, as EventBridge delivers it.
+/// A launch of a warm-pool instance: into the pool (`to` = `WarmPool`) or from it into the
+/// group.
+fn routed_event(instance: &str, to: Location, at: u64) -> Delivery {
+    let (from, label) = match to {
+        Location::WarmPool => (Location::Ec2, "launching into warm pool"),
+        _ => (Location::WarmPool, "launching from warm pool"),
+    };
+    Delivery {
+        at,
+        instance: instance.to_owned(),
+        label: label.to_owned(),
+        payload: routed_lifecycle_action_event(
+            instance,
+            GROUP,
+            LifecycleTransition::Launching,
+            from,
+            to,
+        ),
+    }
+}
+
 fn lifecycle_event(instance: &str, transition: LifecycleTransition, at: u64) -> Delivery {
     let label = match transition {
         LifecycleTransition::Launching => "launching",

@@ -17,7 +17,8 @@ use lifecycle_examples::local::{Report, Scenario, simulate, simulate_backup};
 use lifecycle_examples::status;
 
 const USAGE: &str = "usage: lifecycle-local [--model cluster|backup] [--scenario FILE] [--fail-join ID]...
-                       [--terminate ID]... [--no-failures] [--dynamodb-endpoint URL [--keep-table]]
+                       [--terminate ID]... [--spot-interruption ID]... [--warm-pool ID]...
+                       [--no-failures] [--dynamodb-endpoint URL [--keep-table]]
        lifecycle-local [--model cluster|backup] --diagram | --dot
        lifecycle-local --version
        lifecycle-local status --table TABLE [--endpoint-url URL] [--model cluster|backup]
@@ -32,9 +33,14 @@ backup, two nights.
 
   --scenario FILE           read the scenario from a JSON file:
                             {\"nodes\": [{\"id\": \"i-1\", \"kind\": \"worker\", \"slow_cloud_init\": false}],
-                             \"failing_joins\": [\"i-1\"], \"terminate\": [\"i-1\"]}
+                             \"failing_joins\": [\"i-1\"], \"terminate\": [\"i-1\"],
+                             \"spot_interruptions\": [], ... \"warm_pool\": true on a node}
   --fail-join ID            make ID's join command fail (replaces the scenario's; repeatable)
   --terminate ID            terminate ID after the launches (replaces the scenario's; repeatable)
+  --spot-interruption ID    EC2 takes Spot instance ID back after the launches: the interruption
+                            warning, the terminate action two minutes later (repeatable)
+  --warm-pool ID            ID launches into the warm pool first, into the group later
+                            (repeatable)
   --no-failures             no join command fails
   --dynamodb-endpoint URL   keep the node table in a DynamoDB-compatible server at URL (a new
                             table per run, deleted at the end) instead of in memory
@@ -150,6 +156,8 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut fail_joins = None::<Vec<String>>;
     let mut no_failures = false;
     let mut terminate = None::<Vec<String>>;
+    let mut spot = None::<Vec<String>>;
+    let mut warm_pool = Vec::new();
     let mut endpoint = None;
     let mut keep_table = false;
     let mut diagram: Option<&str> = None;
@@ -171,6 +179,10 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             "--terminate" => terminate
                 .get_or_insert_with(Vec::new)
                 .push(value("an instance id")?),
+            "--spot-interruption" => spot
+                .get_or_insert_with(Vec::new)
+                .push(value("an instance id")?),
+            "--warm-pool" => warm_pool.push(value("an instance id")?),
             "--no-failures" => no_failures = true,
             "--dynamodb-endpoint" => endpoint = Some(endpoint_url(&value("a URL")?)?),
             "--keep-table" => keep_table = true,
@@ -199,6 +211,8 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
         if scenario.is_some()
             || fail_joins.is_some()
             || terminate.is_some()
+            || spot.is_some()
+            || !warm_pool.is_empty()
             || no_failures
             || endpoint.is_some()
         {
@@ -217,9 +231,15 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
         return Err("--keep-table keeps the table of --dynamodb-endpoint: give that too".into());
     }
     if model == "backup" {
-        if scenario.is_some() || fail_joins.is_some() || terminate.is_some() || no_failures {
+        if scenario.is_some()
+            || fail_joins.is_some()
+            || terminate.is_some()
+            || spot.is_some()
+            || !warm_pool.is_empty()
+            || no_failures
+        {
             return Err(
-                "--scenario, --fail-join, --terminate and --no-failures are the cluster model's"
+                "--scenario, --fail-join, --terminate, --spot-interruption, --warm-pool and --no-failures are the cluster model's"
                     .into(),
             );
         }
@@ -229,6 +249,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             keep_table,
         });
     }
+    let explicit_terminate = terminate.is_some();
     let mut scenario = scenario.unwrap_or_default();
     if let Some(ids) = fail_joins {
         scenario.failing_joins = ids.into_iter().collect();
@@ -238,6 +259,26 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     }
     if let Some(ids) = terminate {
         scenario.terminate = ids;
+    }
+    if let Some(ids) = spot {
+        // An interruption brings its own termination: the scenario's (not one asked for here)
+        // is dropped for those instances.
+        if !explicit_terminate {
+            scenario.terminate.retain(|id| !ids.contains(id));
+        }
+        scenario.spot_interruptions = ids;
+    }
+    for id in warm_pool {
+        let known: Vec<&str> = scenario.nodes.iter().map(|n| n.id.as_str()).collect();
+        let known = known.join(", ");
+        let node = scenario
+            .nodes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .ok_or_else(|| {
+                format!("--warm-pool: instance `{id}` is not in the scenario (known: {known})")
+            })?;
+        node.warm_pool = true;
     }
     scenario.validate().map_err(|e| e.to_string())?;
     Ok(Command::Run {

@@ -201,6 +201,23 @@ fn bad_arguments_and_scenario_files_are_clear_errors() {
                 .to_owned(),
         ),
         (
+            vec!["--spot-interruption", "i-zzz"],
+            "instance `i-zzz` is not in the scenario".to_owned(),
+        ),
+        (
+            vec!["--warm-pool", "i-zzz"],
+            "--warm-pool: instance `i-zzz` is not in the scenario".to_owned(),
+        ),
+        (
+            vec![
+                "--terminate",
+                "i-0a1b2c3d4e5f60002",
+                "--spot-interruption",
+                "i-0a1b2c3d4e5f60002",
+            ],
+            "is both terminated and interrupted".to_owned(),
+        ),
+        (
             vec!["--keep-table"],
             "--keep-table keeps the table of --dynamodb-endpoint".to_owned(),
         ),
@@ -214,4 +231,99 @@ fn bad_arguments_and_scenario_files_are_clear_errors() {
         assert!(stderr.ends_with("(lifecycle-local --help lists the options)\n"));
         assert!(out.stdout.is_empty());
     }
+}
+
+/// The rows of `instance` in the timeline, in order.
+fn rows_of<'a>(stdout: &'a str, instance: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(instance))
+        .collect()
+}
+
+#[test]
+fn a_spot_interruption_drains_the_worker_before_its_terminate_action() {
+    let out = local(&[
+        "--spot-interruption",
+        "i-0a1b2c3d4e5f60002",
+        "--no-failures",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows = rows_of(&stdout, "i-0a1b2c3d4e5f60002");
+    let warning = rows
+        .iter()
+        .position(|r| r.contains("spot interruption"))
+        .unwrap();
+    let left = rows
+        .iter()
+        .position(|r| r.contains("left_cluster → terminated"))
+        .unwrap();
+    let terminate = rows
+        .iter()
+        .position(|r| r.contains(" terminating "))
+        .unwrap();
+    assert!(
+        rows[warning].contains("ready → removed_from_dns"),
+        "{stdout}"
+    );
+    // The drain is done before the terminate action arrives, which then only completes.
+    assert!(warning < left && left < terminate, "{stdout}");
+    assert_eq!(
+        rows.iter().filter(|r| r.contains("leave_cluster")).count(),
+        1,
+        "one drain: {stdout}"
+    );
+    assert!(
+        rows[terminate..]
+            .iter()
+            .any(|r| r.contains("EC2_INSTANCE_TERMINATING CONTINUE")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("10.0.1.11"), "out of DNS: {stdout}");
+}
+
+#[test]
+fn a_warm_pool_instance_is_prepared_in_the_pool_and_joins_when_it_enters_the_group() {
+    let out = local(&["--warm-pool", "i-0a1b2c3d4e5f60003", "--no-failures"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows = rows_of(&stdout, "i-0a1b2c3d4e5f60003");
+    assert!(
+        rows[0].contains("launching into warm pool")
+            && rows[0].contains("finished_cloud_init → warmed"),
+        "{stdout}"
+    );
+    assert!(
+        rows[1].contains("EC2_INSTANCE_LAUNCHING CONTINUE"),
+        "the pool may stop it: {stdout}"
+    );
+    let from_pool = rows
+        .iter()
+        .position(|r| r.contains("launching from warm pool"))
+        .unwrap();
+    let first_join = rows
+        .iter()
+        .position(|r| r.contains("join_cluster"))
+        .unwrap();
+    assert_eq!(
+        first_join, from_pool,
+        "no join before it leaves the pool: {stdout}"
+    );
+    assert!(
+        rows[from_pool].contains("warmed → joining_cluster"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("10.0.1.12"),
+        "in DNS once in the group: {stdout}"
+    );
 }

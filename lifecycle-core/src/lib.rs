@@ -219,6 +219,8 @@ pub use event::{
 /// | `wait` | stop after entering the destination and wait for the next event |
 /// | `settle` | the destination's only ways out react to command results, and the event is still meant to come to rest there (and complete its lifecycle action): without it, that is an error |
 /// | `on(launching, terminating, command, scheduled, scheduled = "rule")` | the events it reacts to (default: all) |
+/// | `on(launching(to = warm_pool))`, `on(launching(from = warm_pool))`, `on(terminating(from = warm_pool))` | a lifecycle action by where the instance comes from and goes (`ec2`, `auto_scaling_group`, `warm_pool`); see [`Route`] |
+/// | `on(spot_interruption, rebalance, instance_state = "terminated", maintenance)` | a Spot interruption warning, a rebalance recommendation, an EC2 state change (any, or the named state), an AWS Health scheduled change (any, or the named `eventTypeCode`): see [`EventKind`] |
 ///
 /// Triggers of one source state are tried in declaration order.
 ///

@@ -755,8 +755,8 @@ impl DynamoStore {
     ///     .behavior_version(aws_config::BehaviorVersion::latest())
     ///     .build();
     /// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "nodes");
-    /// // The same client, for the table's other uses (an operator's query, a migration).
-    /// let _scan = store.client().scan().table_name(store.table());
+    /// // The same client, for the table's other uses (an operator's look at it, a migration).
+    /// let _describe = store.client().describe_table().table_name(store.table());
     /// ```
     pub fn client(&self) -> &Client {
         &self.client
