@@ -177,6 +177,7 @@ fn bad_scenarios_are_rejected_before_anything_runs() {
             id: "i-1".into(),
             kind: "gpu".into(),
             slow_cloud_init: false,
+            warm_pool: false,
         }],
         ..Scenario::default()
     };
