@@ -75,6 +75,11 @@ pub enum On {
 }
 
 /// Where an instance comes from or goes to in a lifecycle action.
+///
+/// ```
+/// use lifecycle_analysis::{EventClass, Place};
+/// assert_eq!(EventClass::Launching(Place::Ec2, Place::WarmPool).to_string(), "a launching event from EC2 into the warm pool");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Place {
     /// Outside the group.
@@ -103,12 +108,24 @@ pub struct Route {
 
 impl Route {
     /// Any origin and destination: `on(launching)`.
+    ///
+    /// ```
+    /// use lifecycle_analysis::{Place, Route};
+    /// assert!(Route::ANY.admits(Place::Group, Place::Ec2));
+    /// ```
     pub const ANY: Route = Route {
         from: None,
         to: None,
     };
 
     /// Whether an action from `from` to `to` passes.
+    ///
+    /// ```
+    /// use lifecycle_analysis::{Place, Route};
+    /// let from_pool = Route { from: Some(Place::WarmPool), to: None };
+    /// assert!(from_pool.admits(Place::WarmPool, Place::Group));
+    /// assert!(!from_pool.admits(Place::Ec2, Place::Group));
+    /// ```
     pub fn admits(self, from: Place, to: Place) -> bool {
         self.from.is_none_or(|f| f == from) && self.to.is_none_or(|t| t == to)
     }

@@ -243,6 +243,15 @@ pub trait Effects: Send + Sync {
     /// deliveries only one runs a side-effecting task: a conditional write of the claim
     /// (holder, lease) that also moves the record's version, so every other delivery's write
     /// fails. The next state change releases it. The default needs none ([`ClaimOutcome::NotNeeded`]).
+    ///
+    /// ```
+    /// use lifecycle_core::{ClaimOutcome, ClaimRequest, Effects, LocalEffects};
+    /// lifecycle_core::testing::block_on(async {
+    ///     // Local effects need no claim: one process runs everything.
+    ///     let request = ClaimRequest { ident: "i-1", state: "joining", version: 1, holder: "d1", token: "d1.2" };
+    ///     assert_eq!(LocalEffects::new().claim(request).await.unwrap(), ClaimOutcome::NotNeeded);
+    /// });
+    /// ```
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<ClaimOutcome, EffectError> {
         let _ = request;
         Ok(ClaimOutcome::NotNeeded)
@@ -252,6 +261,20 @@ pub trait Effects: Send + Sync {
     /// `event` belongs to. Returns the command id. With `key.previous`, a command sent under
     /// that marker is this one, sent by a delivery that did not finish: adopt it rather than
     /// send another.
+    ///
+    /// ```
+    /// use lifecycle_core::{CommandKey, CommandRequest, Effects, LocalEffects, Record};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let effects = LocalEffects::new();
+    ///     let event = lifecycle_core::testing::launching("i-1");
+    ///     let key = CommandKey { marker: "d1.0".into(), previous: None };
+    ///     let id = effects
+    ///         .send_command(&event, &Record::new("i-1", "joining"), CommandRequest::new("ClusterJoin", ["i-1"]), &key)
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(effects.commands()[0].command_id, id);
+    /// });
+    /// ```
     async fn send_command(
         &self,
         event: &Event,
@@ -261,10 +284,26 @@ pub trait Effects: Send + Sync {
     ) -> Result<String, EffectError>;
 
     /// Keeps `action` alive for another heartbeat timeout.
+    ///
+    /// ```
+    /// use lifecycle_core::{Effects, LifecycleTransition, LocalEffects};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let effects = LocalEffects::new();
+    ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+    ///     effects.record_heartbeat(&action).await.unwrap();
+    ///     assert_eq!(effects.heartbeats(), [action]);
+    /// });
+    /// ```
     async fn record_heartbeat(&self, action: &LifecycleAction) -> Result<(), EffectError>;
 
     /// A state change was stored; `commands`, sent before it, are now part of the lifecycle
     /// (the others sent so far are not, and are withdrawn when the event is done).
+    ///
+    /// ```
+    /// use lifecycle_core::{Effects, LocalEffects};
+    /// // Local effects keep nothing beyond what they recorded: a stored state change is no news.
+    /// LocalEffects::new().stored(&["local-command-1".to_string()]);
+    /// ```
     fn stored(&self, commands: &[String]) {
         let _ = commands;
     }
@@ -287,9 +326,29 @@ pub trait Effects: Send + Sync {
 #[async_trait::async_trait]
 pub trait Records: Send + Sync {
     /// Loads a record; `None` if there is none.
+    ///
+    /// ```
+    /// use lifecycle_core::{MemoryStore, Record, Records};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.insert(Record::new("backup", "done"));
+    ///     assert_eq!(store.load_record("backup").await.unwrap().unwrap().state, "done");
+    /// });
+    /// ```
     async fn load_record(&self, ident: &str) -> Result<Option<Record>, EffectError>;
 
     /// Applies `update` if the record is still where it was loaded.
+    ///
+    /// ```
+    /// use lifecycle_core::{AttributeUpdate, CasOutcome, MemoryStore, Record, Records};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.insert(Record::new("i-1", "ready"));
+    ///     let set = [("LastBackup".to_string(), serde_json::json!("e-1"))];
+    ///     let update = AttributeUpdate { ident: "i-1", state: "ready", version: 0, set: &set, token: "u.1" };
+    ///     assert_eq!(Records::update_record(&store, update).await.unwrap(), CasOutcome::Applied { version: 1 });
+    /// });
+    /// ```
     async fn update_record(&self, update: AttributeUpdate<'_>) -> Result<CasOutcome, EffectError>;
 }
 

@@ -109,12 +109,24 @@ pub struct Route {
 
 impl Route {
     /// Any origin, any destination.
+    ///
+    /// ```
+    /// use lifecycle_core::{Location, Route};
+    /// assert!(Route::ANY.admits(Location::WarmPool, Location::Ec2));
+    /// ```
     pub const ANY: Route = Route {
         from: None,
         to: None,
     };
 
     /// Whether an action from `origin` to `destination` passes.
+    ///
+    /// ```
+    /// use lifecycle_core::{Location, Route};
+    /// let into_pool = Route { from: None, to: Some(Location::WarmPool) };
+    /// assert!(into_pool.admits(Location::Ec2, Location::WarmPool));
+    /// assert!(!into_pool.admits(Location::WarmPool, Location::AutoScalingGroup));
+    /// ```
     pub fn admits(self, origin: Location, destination: Location) -> bool {
         self.from.is_none_or(|f| f == origin) && self.to.is_none_or(|t| t == destination)
     }
@@ -328,6 +340,10 @@ pub enum EventKind {
 
 /// The instance states EC2 reports in its state-change notifications: what
 /// `on(instance_state = "...")` may name.
+///
+/// ```
+/// assert!(lifecycle_core::EC2_STATES.contains(&"shutting-down"));
+/// ```
 pub const EC2_STATES: &[&str] = &[
     "pending",
     "running",
@@ -526,8 +542,18 @@ pub enum EventFilter {
 
 impl EventFilter {
     /// `on(launching)`: every launching action.
+    ///
+    /// ```
+    /// use lifecycle_core::EventFilter;
+    /// assert!(EventFilter::LAUNCHING.accepts(&lifecycle_core::testing::launching("i-1")));
+    /// ```
     pub const LAUNCHING: EventFilter = EventFilter::Launching(Route::ANY);
     /// `on(terminating)`: every terminating action.
+    ///
+    /// ```
+    /// use lifecycle_core::EventFilter;
+    /// assert!(EventFilter::TERMINATING.accepts(&lifecycle_core::testing::terminating("i-1")));
+    /// ```
     pub const TERMINATING: EventFilter = EventFilter::Terminating(Route::ANY);
 
     /// Whether `event` passes this filter.

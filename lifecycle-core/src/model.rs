@@ -38,12 +38,72 @@ pub trait State:
     Copy + Eq + Hash + fmt::Debug + fmt::Display + FromStr<Err = UnknownState> + Send + Sync + 'static
 {
     /// Every state, in declaration order.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::State;
+    /// assert_eq!(NodeState::ALL, [NodeState::FinishedCloudInit, NodeState::Joining, NodeState::Ready, NodeState::Failed]);
+    /// ```
     const ALL: &'static [Self];
 
     /// The stored (snake_case) name.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::State;
+    /// assert_eq!(NodeState::FinishedCloudInit.name(), "finished_cloud_init");
+    /// ```
     fn name(self) -> &'static str;
 
     /// Position in [`State::ALL`].
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::State;
+    /// assert_eq!(NodeState::Joining.index(), 1);
+    /// ```
     fn index(self) -> usize;
 }
 
@@ -368,26 +428,179 @@ pub struct TaskFailure<E> {
 /// ```
 pub trait LifecycleModel: Send + Sync {
     /// The generated state enum.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::LifecycleModel;
+    /// fn initial<M: LifecycleModel>(model: &M) -> Option<M::State> {
+    ///     model.definition().initial
+    /// }
+    /// assert_eq!(initial(&Node), Some(NodeState::FinishedCloudInit));
+    /// ```
     type State: State;
     /// The model's own error type (`error = ...`), returned by its tasks.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::LifecycleModel;
+    /// fn describe<M: LifecycleModel>(error: &M::Error) -> String {
+    ///     format!("the model failed: {error}")
+    /// }
+    /// assert_eq!(describe::<Node>(&JoinError("no token".into())), "the model failed: no token");
+    /// ```
     type Error: fmt::Debug + fmt::Display + Send + Sync + 'static;
 
     /// The model as data.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::LifecycleModel;
+    /// assert_eq!(Node::DEFINITION.initial, Some(NodeState::FinishedCloudInit));
+    /// ```
     const DEFINITION: ModelDefinition<Self::State>;
     /// The state diagram in Mermaid syntax (`stateDiagram-v2`).
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::LifecycleModel;
+    /// assert!(Node::MERMAID.contains("finished_cloud_init --> joining: join (on launching, wait)"));
+    /// ```
     const MERMAID: &'static str;
     /// The state diagram in Graphviz DOT syntax.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::LifecycleModel;
+    /// assert!(Node::DOT.contains("finished_cloud_init -> joining"));
+    /// ```
     const DOT: &'static str;
 
     /// The model as data: [`LifecycleModel::DEFINITION`] (a copy: a few pointers). The dispatcher reads the definition
     /// through this method, so that a model built at run time (a test's random graph) can give
     /// its own.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::LifecycleModel;
+    /// assert_eq!(Node.definition().name, "Node");
+    /// ```
     fn definition(&self) -> ModelDefinition<Self::State> {
         Self::DEFINITION
     }
 
     /// Evaluates the `when` and `unless` guards of transition `index`: whether it may fire. A
     /// guard returning `Result<bool, Error>` that fails fails the trigger, as a task would.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::{LifecycleModel, LocalEffects, Record};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let event = lifecycle_core::testing::launching("i-1");
+    ///     let mut record = Record::new("i-1", "finished_cloud_init");
+    ///     let effects = LocalEffects::new();
+    ///     let ctx = Context::new(&event, &mut record, &effects);
+    ///     // `join` has no guard: it may fire.
+    ///     assert!(Node.check_guards(0, &ctx).await.unwrap());
+    /// });
+    /// ```
     fn check_guards(
         &self,
         index: usize,
@@ -395,6 +608,34 @@ pub trait LifecycleModel: Send + Sync {
     ) -> impl Future<Output = Result<bool, TaskFailure<Self::Error>>> + Send;
 
     /// Runs the tasks of transition `index` in `phase`, stopping at the first error.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::{LifecycleModel, LocalEffects, Phase, Record};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let event = lifecycle_core::testing::launching("i-1");
+    ///     let mut record = Record::new("i-1", "finished_cloud_init");
+    ///     let effects = LocalEffects::new();
+    ///     let mut ctx = Context::new(&event, &mut record, &effects);
+    ///     // The task method of `join` runs in the `Before` phase: it sends the join command.
+    ///     Node.run_tasks(0, Phase::Before, &mut ctx).await.unwrap();
+    ///     assert_eq!(effects.commands()[0].request.document_name, "ClusterJoin");
+    /// });
+    /// ```
     fn run_tasks(
         &mut self,
         index: usize,
@@ -426,8 +667,49 @@ pub trait LifecycleModel: Send + Sync {
 /// ```
 pub trait TypedState: Send + Sync + 'static {
     /// The state enum it belongs to.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::TypedState;
+    /// let state: <node_state::Ready as TypedState>::State = NodeState::Ready;
+    /// assert_eq!(state, node_state::Ready::STATE);
+    /// ```
     type State: State;
     /// The state it stands for.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::TypedState;
+    /// assert_eq!(node_state::Ready::STATE, NodeState::Ready);
+    /// ```
     const STATE: Self::State;
 }
 
@@ -462,6 +744,29 @@ pub trait TypedState: Send + Sync + 'static {
 /// ```
 pub trait Typestate<'m, M>: Sized {
     /// The model's state enum.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::{Start, Typestate};
+    /// let mut node = Node;
+    /// let handle = NodeHandle::new(&mut node);
+    /// let state: <NodeHandle<'_, node_state::FinishedCloudInit> as Typestate<'_, Node>>::State = Typestate::state(&handle);
+    /// assert_eq!(state, NodeState::FinishedCloudInit);
+    /// ```
     type State: State;
 
     // The model is a parameter, not an associated type: a handle is as visible as the model's
@@ -470,18 +775,129 @@ pub trait Typestate<'m, M>: Sized {
     // once, at its own impl.
 
     /// A handle on `model`, which must be in `state`, the state the handle type stands for.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::Typestate;
+    /// let mut node = Node;
+    /// assert!(NodeHandle::<node_state::Joining>::resume(&mut node, NodeState::Joining).is_ok());
+    /// let mut node = Node;
+    /// let wrong = NodeHandle::<node_state::Joining>::resume(&mut node, NodeState::Ready);
+    /// assert_eq!(wrong.err().unwrap().to_string(), "expected state `joining`, found `ready`");
+    /// ```
     fn resume(model: &'m mut M, state: Self::State) -> Result<Self, WrongState>;
 
     /// The state the handle stands for.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::{Start, Typestate};
+    /// let mut node = Node;
+    /// assert_eq!(Typestate::state(&NodeHandle::new(&mut node)), NodeState::FinishedCloudInit);
+    /// ```
     fn state(&self) -> Self::State;
 
     /// The model.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::{Start, Typestate};
+    /// let mut node = Node;
+    /// let handle = NodeHandle::new(&mut node);
+    /// let _model: &Node = Typestate::model(&handle);
+    /// ```
     fn model(&self) -> &M;
 
     /// The model, mutably.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::{Start, Typestate};
+    /// let mut node = Node;
+    /// let mut handle = NodeHandle::new(&mut node);
+    /// let _model: &mut Node = Typestate::model_mut(&mut handle);
+    /// ```
     fn model_mut(&mut self) -> &mut M;
 
     /// Gives the model back.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::{Start, Typestate};
+    /// let mut node = Node;
+    /// let handle = NodeHandle::new(&mut node);
+    /// let _back: &mut Node = Typestate::into_model(handle);
+    /// ```
     fn into_model(self) -> &'m mut M;
 }
 
@@ -512,6 +928,28 @@ pub trait Typestate<'m, M>: Sized {
 /// ```
 pub trait Start<'m, M>: Typestate<'m, M> {
     /// A handle on `model`, in the initial state.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
+    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
+    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
+    /// # impl Node {
+    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
+    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Joining, to = Ready, on(command))]
+    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::{Start, Typestate};
+    /// let mut node = Node;
+    /// let handle: NodeHandle<'_, node_state::FinishedCloudInit> = Start::new(&mut node);
+    /// assert_eq!(Typestate::state(&handle), NodeState::FinishedCloudInit);
+    /// ```
     fn new(model: &'m mut M) -> Self;
 }
 

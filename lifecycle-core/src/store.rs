@@ -334,19 +334,62 @@ pub enum CasOutcome {
 /// ```
 pub trait Store: Send + Sync {
     /// The backend's error (I/O, throttling, ...).
+    ///
+    /// ```
+    /// use lifecycle_core::{MemoryStore, Store};
+    /// fn explain<S: Store>(error: &S::Error) -> String {
+    ///     format!("the node table failed: {error}")
+    /// }
+    /// let _ = explain::<MemoryStore>;
+    /// ```
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Loads a record; `None` if there is none.
+    ///
+    /// ```
+    /// use lifecycle_core::{MemoryStore, Record, Store};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.insert(Record::new("i-1", "ready"));
+    ///     assert_eq!(store.load("i-1").await.unwrap().unwrap().state, "ready");
+    ///     assert!(store.load("i-2").await.unwrap().is_none());
+    /// });
+    /// ```
     fn load(&self, ident: &str)
     -> impl Future<Output = Result<Option<Record>, Self::Error>> + Send;
 
     /// Applies `change` if the record is still in `change.from` at `change.version`.
+    ///
+    /// ```
+    /// use lifecycle_core::{CasOutcome, MemoryStore, Record, StateChange, Store};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.insert(Record::new("i-1", "ready"));
+    ///     let change = StateChange { ident: "i-1", from: "ready", version: 0, to: "draining", set: &[], token: "d1.1" };
+    ///     assert_eq!(store.compare_and_set(change).await.unwrap(), CasOutcome::Applied { version: 1 });
+    ///     // From a state it is no longer in: nothing written.
+    ///     let stale = StateChange { ident: "i-1", from: "ready", version: 0, to: "gone", set: &[], token: "d2.1" };
+    ///     assert_eq!(store.compare_and_set(stale).await.unwrap(), CasOutcome::Conflict);
+    /// });
+    /// ```
     fn compare_and_set(
         &self,
         change: StateChange<'_>,
     ) -> impl Future<Output = Result<CasOutcome, Self::Error>> + Send;
 
     /// Applies `update` if the record is still in `update.state` at `update.version`.
+    ///
+    /// ```
+    /// use lifecycle_core::{AttributeUpdate, CasOutcome, MemoryStore, Record, Store};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let store = MemoryStore::new();
+    ///     store.insert(Record::new("i-1", "ready"));
+    ///     let set = [("Zone".to_string(), serde_json::json!("eu-central-1a"))];
+    ///     let update = AttributeUpdate { ident: "i-1", state: "ready", version: 0, set: &set, token: "u.1" };
+    ///     assert_eq!(store.update_attributes(update).await.unwrap(), CasOutcome::Applied { version: 1 });
+    ///     assert_eq!(store.get("i-1").unwrap().get_str("Zone"), Some("eu-central-1a"));
+    /// });
+    /// ```
     fn update_attributes(
         &self,
         update: AttributeUpdate<'_>,
