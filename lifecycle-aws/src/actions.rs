@@ -92,6 +92,18 @@ pub enum Completed {
 pub trait LifecycleActions: Send + Sync {
     /// `CompleteLifecycleAction`, with the token (the instance id when there is none), in the
     /// action's own region ([`LifecycleAction::region`]), else in `region`.
+    ///
+    /// ```
+    /// use lifecycle_aws::actions::{Completed, LifecycleActions};
+    /// use lifecycle_aws::testing::RecordingActions;
+    /// use lifecycle_core::{LifecycleResult, LifecycleTransition};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let actions = RecordingActions::new();
+    ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+    ///     let done = actions.complete(&action, Some("eu-central-1"), LifecycleResult::Continue).await.unwrap();
+    ///     assert_eq!(done, Completed::Done);
+    /// });
+    /// ```
     async fn complete(
         &self,
         action: &LifecycleAction,
@@ -100,6 +112,17 @@ pub trait LifecycleActions: Send + Sync {
     ) -> Result<Completed, ActionError>;
 
     /// `RecordLifecycleActionHeartbeat`: another heartbeat timeout for `action`.
+    ///
+    /// ```
+    /// use lifecycle_aws::actions::{Completed, LifecycleActions};
+    /// use lifecycle_aws::testing::RecordingActions;
+    /// use lifecycle_core::LifecycleTransition;
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let actions = RecordingActions::new();
+    ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+    ///     assert_eq!(actions.heartbeat(&action, None).await.unwrap(), Completed::Done);
+    /// });
+    /// ```
     async fn heartbeat(
         &self,
         action: &LifecycleAction,

@@ -70,14 +70,50 @@ where
 #[async_trait::async_trait]
 pub trait CommandSender: Send + Sync {
     /// Sends `request`; returns the command id.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::CommandSender;
+    /// use lifecycle_aws::testing::RecordingCommands;
+    /// use lifecycle_core::CommandRequest;
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let commands = RecordingCommands::new();
+    ///     let id = commands.send(&CommandRequest::new("ClusterLeave", ["i-1"])).await.unwrap();
+    ///     assert_eq!(commands.sent()[0].0, id);
+    /// });
+    /// ```
     async fn send(&self, request: &CommandRequest) -> Result<String, EffectError>;
 
     /// Cancels a command sent moments ago.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::CommandSender;
+    /// use lifecycle_aws::testing::RecordingCommands;
+    /// use lifecycle_core::CommandRequest;
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let commands = RecordingCommands::new();
+    ///     let id = commands.send(&CommandRequest::new("ClusterLeave", ["i-1"])).await.unwrap();
+    ///     commands.cancel(&id).await.unwrap();
+    ///     assert_eq!(commands.cancelled(), [id]);
+    /// });
+    /// ```
     async fn cancel(&self, command_id: &str) -> Result<(), EffectError>;
 
     /// A command for `request`'s first instance sent earlier with `marker` in its comment and
     /// not cancelled: what a delivery that died after sending left behind. The default finds
     /// nothing (a sender that cannot look commands up sends again).
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::{CommandSender, marked_comment};
+    /// use lifecycle_aws::testing::RecordingCommands;
+    /// use lifecycle_core::CommandRequest;
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let commands = RecordingCommands::new();
+    ///     let request = CommandRequest::new("ClusterJoin", ["i-1"]).comment(marked_comment(None, "d1.0"));
+    ///     let id = commands.send(&request).await.unwrap();
+    ///     assert_eq!(commands.find(&request, "d1.0").await.unwrap(), Some(id));
+    ///     assert_eq!(commands.find(&request, "d9.0").await.unwrap(), None);
+    /// });
+    /// ```
     async fn find(
         &self,
         request: &CommandRequest,

@@ -68,6 +68,16 @@ pub struct DirectoryError {
 #[async_trait::async_trait]
 pub trait InstanceDirectory: Send + Sync {
     /// The instance's facts; `None` if EC2 has no such instance.
+    ///
+    /// ```
+    /// use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, KnownInstances};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let known = KnownInstances::default();
+    ///     known.add("i-1", InstanceFacts { private_ip: None, group: Some("workers".into()) });
+    ///     assert!(known.describe("i-1").await.unwrap().is_some());
+    ///     assert!(known.describe("i-9").await.unwrap().is_none(), "EC2 has no such instance");
+    /// });
+    /// ```
     async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, DirectoryError>;
 }
 

@@ -498,6 +498,12 @@ pub struct Step {
 /// ```
 pub trait Clock: Send + Sync {
     /// Now.
+    ///
+    /// ```
+    /// use lifecycle_aws::runtime::{Clock, SystemClock};
+    /// let now = SystemClock.now();
+    /// assert!(now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() > 1_700_000_000);
+    /// ```
     fn now(&self) -> SystemTime;
 }
 

@@ -395,6 +395,22 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Claims a record for `request.holder` until `until` (epoch seconds), if it is still at
     /// `request.state` and `request.version` and no claim holds at `now`. The claim moves the
     /// version; the next state change releases it.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let request = lifecycle_core::ClaimRequest { ident: "i-1", state: "joining", version: 0, holder: "d1", token: "d1.1" };
+    ///     let claimed = table.claim(request, 1_060, 1_000).await.unwrap();
+    ///     assert_eq!(claimed, lifecycle_core::ClaimOutcome::Claimed { version: 1 });
+    ///     // Another delivery's claim on the same version: lost.
+    ///     let other = lifecycle_core::ClaimRequest { holder: "d2", token: "d2.1", ..request };
+    ///     assert_eq!(table.claim(other, 1_060, 1_000).await.unwrap(), lifecycle_core::ClaimOutcome::Lost);
+    /// });
+    /// ```
     fn claim(
         &self,
         request: ClaimRequest<'_>,
@@ -405,6 +421,22 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Lets `holder`'s claim on `ident` (at `version`) run out now, keeping its holder's name:
     /// the next delivery takes it over at once and finds the commands sent under it. Nothing
     /// if the record moved on.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let request = lifecycle_core::ClaimRequest { ident: "i-1", state: "joining", version: 0, holder: "d1", token: "d1.1" };
+    ///     table.claim(request, 1_060, 1_000).await.unwrap();
+    ///     table.release_claim("i-1", "d1", 1).await.unwrap();
+    ///     let record = table.load("i-1").await.unwrap().unwrap();
+    ///     assert_eq!(record.claimed_by(), Some("d1"), "the holder's name stays");
+    ///     assert!(record.claimed_until().unwrap() < 1_000, "but the claim ran out");
+    /// });
+    /// ```
     fn release_claim(
         &self,
         ident: &str,
@@ -415,6 +447,23 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Registers a command. Registering it again under the same marker (a retry, or a
     /// delivery adopting a command an earlier one sent) is no error; another command with the
     /// same id is.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let targets = ["i-1".to_string()];
+    ///     table.register_command(lifecycle_aws::store::CommandRegistration {
+    ///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+    ///         comment: None, document_name: "ClusterJoin", registered_at: 1_000, sent_at_version: 0,
+    ///         due_at: 1_240, waiter: "Node", marker: "d1.0",
+    ///     }).await.unwrap();
+    ///     assert_eq!(table.peek_command("c-1").await.unwrap().unwrap().owner, "i-1");
+    /// });
+    /// ```
     fn register_command(
         &self,
         registration: CommandRegistration<'_>,
@@ -422,6 +471,24 @@ pub trait NodeTable: Store<Error = StoreError> {
 
     /// Takes a command out of the table. `None` if it is not there: not ours, a duplicate
     /// result whose twin already took it, or not registered yet.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let targets = ["i-1".to_string()];
+    ///     table.register_command(lifecycle_aws::store::CommandRegistration {
+    ///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+    ///         comment: None, document_name: "ClusterJoin", registered_at: 1_000, sent_at_version: 0,
+    ///         due_at: 1_240, waiter: "Node", marker: "d1.0",
+    ///     }).await.unwrap();
+    ///     assert!(table.consume_command("c-1").await.unwrap().is_some());
+    ///     assert!(table.consume_command("c-1").await.unwrap().is_none(), "taken once");
+    /// });
+    /// ```
     fn consume_command(
         &self,
         command_id: &str,
@@ -430,6 +497,24 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// When the wait for a command registered without a time (by the original library)
     /// started: the first call notes `now` on it (and puts it in `waiter`'s index of waits),
     /// later calls return what was noted.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let targets = ["i-1".to_string()];
+    ///     table.register_command(lifecycle_aws::store::CommandRegistration {
+    ///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+    ///         comment: None, document_name: "ClusterJoin", registered_at: 1_000, sent_at_version: 0,
+    ///         due_at: 1_240, waiter: "Node", marker: "d1.0",
+    ///     }).await.unwrap();
+    ///     // A command registered with a time keeps it.
+    ///     assert_eq!(table.first_seen("c-1", "Node", 5_000).await.unwrap(), 1_000);
+    /// });
+    /// ```
     fn first_seen(
         &self,
         command_id: &str,
@@ -438,6 +523,24 @@ pub trait NodeTable: Store<Error = StoreError> {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Reads a command without consuming it.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let targets = ["i-1".to_string()];
+    ///     table.register_command(lifecycle_aws::store::CommandRegistration {
+    ///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+    ///         comment: None, document_name: "ClusterJoin", registered_at: 1_000, sent_at_version: 0,
+    ///         due_at: 1_240, waiter: "Node", marker: "d1.0",
+    ///     }).await.unwrap();
+    ///     assert!(table.peek_command("c-1").await.unwrap().is_some());
+    ///     assert!(table.peek_command("c-1").await.unwrap().is_some(), "not consumed");
+    /// });
+    /// ```
     fn peek_command(
         &self,
         command_id: &str,
@@ -446,6 +549,24 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// The waits of model `waiter` due at `now` (`DueAt <= now` in the index of waits),
     /// earliest first, at most `limit`, starting after `after`: what the sweep handles. Reads
     /// only waiting items.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let targets = ["i-1".to_string()];
+    ///     table.register_command(lifecycle_aws::store::CommandRegistration {
+    ///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+    ///         comment: None, document_name: "ClusterJoin", registered_at: 1_000, sent_at_version: 0,
+    ///         due_at: 1_240, waiter: "Node", marker: "d1.0",
+    ///     }).await.unwrap();
+    ///     assert!(table.due_waits("Node", 1_000, None, 50).await.unwrap().waits.is_empty(), "not due yet");
+    ///     assert_eq!(table.due_waits("Node", 1_240, None, 50).await.unwrap().waits.len(), 1);
+    /// });
+    /// ```
     fn due_waits(
         &self,
         waiter: &str,
@@ -455,6 +576,24 @@ pub trait NodeTable: Store<Error = StoreError> {
     ) -> impl Future<Output = Result<DueWaits, StoreError>> + Send;
 
     /// Moves a waiting item's next look to `due_at`. Nothing if it no longer waits.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let targets = ["i-1".to_string()];
+    ///     table.register_command(lifecycle_aws::store::CommandRegistration {
+    ///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+    ///         comment: None, document_name: "ClusterJoin", registered_at: 1_000, sent_at_version: 0,
+    ///         due_at: 1_240, waiter: "Node", marker: "d1.0",
+    ///     }).await.unwrap();
+    ///     table.reschedule("c-1", 2_000).await.unwrap();
+    ///     assert!(table.due_waits("Node", 1_240, None, 50).await.unwrap().waits.is_empty());
+    /// });
+    /// ```
     fn reschedule(
         &self,
         ident: &str,
@@ -463,6 +602,18 @@ pub trait NodeTable: Store<Error = StoreError> {
 
     /// Lets a record expire at `expires_at` (epoch seconds) through the table's TTL: a finished
     /// lifecycle's record is kept that long, for inspection.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     table.retain_until("i-1", 1_764_400_000).await.unwrap();
+    ///     assert_eq!(table.load("i-1").await.unwrap().unwrap().attributes["ExpiresAt"], 1_764_400_000_u64);
+    /// });
+    /// ```
     fn retain_until(
         &self,
         ident: &str,
@@ -472,6 +623,26 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Parks a launch on `ident`'s record while the record is still in one of `waiting` (the
     /// states before the initial one), due for `waiter`'s sweep at `due_at`. `false` if it no
     /// longer is: run the launch now.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     table.records().insert(Record::new("i-1", "pending"));
+    ///     let pending = lifecycle_aws::store::PendingLifecycle {
+    ///         action: lifecycle_core::testing::action("i-1", lifecycle_core::LifecycleTransition::Launching),
+    ///         event_id: "e-1".into(),
+    ///         parked_at: Some(1_000),
+    ///     };
+    ///     assert!(table.park_lifecycle("i-1", &["new", "pending"], &pending, "Node", 1_240).await.unwrap());
+    ///     // Past cloud-init: not parked, run the launch now.
+    ///     table.records().insert(Record::new("i-1", "finished_cloud_init"));
+    ///     assert!(!table.park_lifecycle("i-1", &["new", "pending"], &pending, "Node", 1_240).await.unwrap());
+    /// });
+    /// ```
     fn park_lifecycle(
         &self,
         ident: &str,
@@ -482,6 +653,18 @@ pub trait NodeTable: Store<Error = StoreError> {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Creates `ident` in `state` if it does not exist. `false` if it already did.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     assert!(table.create("backup", "backup").await.unwrap());
+    ///     assert!(!table.create("backup", "backup").await.unwrap());
+    /// });
+    /// ```
     fn create(
         &self,
         ident: &str,
@@ -492,6 +675,21 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// none, if it is in one of `from` otherwise: what cloud-init's progress does to a record
     /// (the Lambda writes it, from EC2's facts). Moves the version; leaves a parked launch on
     /// the record (the table's stream resumes it). `false` if the record is elsewhere.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::NodeTable;
+    /// use lifecycle_core::{Record, Store};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "joining"));
+    ///     let set = [("InstanceIp".to_string(), serde_json::json!("10.0.3.7"))];
+    ///     assert!(table.register_instance("i-2", "finished_cloud_init", &["new", "pending"], &set).await.unwrap());
+    ///     assert_eq!(table.load("i-2").await.unwrap().unwrap().get_str("InstanceIp"), Some("10.0.3.7"));
+    ///     // `i-1` is past cloud-init: left alone.
+    ///     assert!(!table.register_instance("i-1", "finished_cloud_init", &["new", "pending"], &set).await.unwrap());
+    /// });
+    /// ```
     fn register_instance(
         &self,
         ident: &str,
