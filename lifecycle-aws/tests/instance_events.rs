@@ -363,10 +363,15 @@ fn an_instance_terminated_outside_its_group_is_noticed_by_its_state_change() {
         // `stopping`: no trigger reacts, nothing changes.
         lambda.deliver(&instance_state_event(I, "stopping")).await;
         assert_eq!(lambda.state(I), "ready");
+        let record = lambda.runtime.store().records().get(I).unwrap();
+        assert!(!record.attributes.contains_key("ExpiresAt"));
         lambda.deliver(&instance_state_event(I, "terminated")).await;
         assert_eq!(lambda.state(I), "gone");
         let record = lambda.runtime.store().records().get(I).unwrap();
         assert_eq!(record.attributes["Vanished"], true);
+        // Its lifecycle is over: the record expires after the retention, as after a
+        // termination's completion.
+        assert!(record.attributes.contains_key("ExpiresAt"), "{record:?}");
         // No lifecycle action: nothing to complete beyond the launch.
         assert_eq!(lambda.actions.completions().len(), 1);
     });

@@ -1906,8 +1906,13 @@ where
             _ => None,
         };
         // A terminated instance's lifecycle is over: its record expires after the retention.
-        if completed.is_some()
-            && event.lifecycle_transition() == Some(LifecycleTransition::Terminating)
+        // So does one EC2 reports terminated (outside its group, with no lifecycle action)
+        // that the model brought to its end.
+        let terminated_by_ec2 = matches!(&event.kind, EventKind::InstanceState { state } if state == "terminated")
+            && report.states.len() > 1;
+        if ((completed.is_some()
+            && event.lifecycle_transition() == Some(LifecycleTransition::Terminating))
+            || terminated_by_ec2)
             && M::DEFINITION.is_terminal(report.end)
         {
             let expires = epoch_seconds(self.clock.now()) + self.retention.as_secs();
