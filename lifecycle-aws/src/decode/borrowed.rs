@@ -82,7 +82,11 @@ struct LifecycleDetail<'a> {
 
 /// The invocation in `bytes`, if it is one this path decodes.
 pub(super) fn decode(bytes: &[u8]) -> Option<Invocation> {
-    let mut top: BridgeEvent<'_> = serde_json::from_slice(bytes).ok()?;
+    // The whole text must be UTF-8, as the `Value` path requires: serde_json does not check
+    // the strings it skips (an SNS signature, a certificate URL), and a payload that only the
+    // fast path accepted would decode differently by path (the fuzzer found one).
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut top: BridgeEvent<'_> = serde_json::from_str(text).ok()?;
     let Some(records) = top.records.take() else {
         return Some(Invocation::Events(vec![lifecycle_action(top)?]));
     };
@@ -274,6 +278,12 @@ mod tests {
         ] {
             check(&other, false);
         }
+        // Not UTF-8 in a field the fast path skips: rejected as the `Value` path rejects it.
+        let mut invalid = sns(&event).to_string().into_bytes();
+        let at = invalid.windows(12).position(|w| w == b"c2lnbmF0dXJl").unwrap();
+        invalid[at + 2] = 0xb8;
+        assert!(super::decode(&invalid).is_none());
+        assert!(decode_event(&invalid).is_err());
         for bytes in [&b"{"[..], b"", b"nul", b"{\"id\": \"a\", \"id\": \"b\"}"] {
             assert!(super::decode(bytes).is_none());
             assert_eq!(
