@@ -280,7 +280,10 @@ mod tests {
         }
         // Not UTF-8 in a field the fast path skips: rejected as the `Value` path rejects it.
         let mut invalid = sns(&event).to_string().into_bytes();
-        let at = invalid.windows(12).position(|w| w == b"c2lnbmF0dXJl").unwrap();
+        let at = invalid
+            .windows(12)
+            .position(|w| w == b"c2lnbmF0dXJl")
+            .unwrap();
         invalid[at + 2] = 0xb8;
         assert!(super::decode(&invalid).is_none());
         assert!(decode_event(&invalid).is_err());
