@@ -206,16 +206,15 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     if !matches!(model.as_str(), "cluster" | "backup") {
         return Err(format!("unknown model `{model}`: cluster or backup"));
     }
+    let scenario_options = scenario.is_some()
+        || fail_joins.is_some()
+        || terminate.is_some()
+        || spot.is_some()
+        || !warm_pool.is_empty()
+        || no_failures;
     if let Some(diagram) = diagram {
         let cluster = model == "cluster";
-        if scenario.is_some()
-            || fail_joins.is_some()
-            || terminate.is_some()
-            || spot.is_some()
-            || !warm_pool.is_empty()
-            || no_failures
-            || endpoint.is_some()
-        {
+        if scenario_options || endpoint.is_some() {
             return Err(format!(
                 "{diagram} prints the diagram only: drop the scenario and table options"
             ));
@@ -231,13 +230,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
         return Err("--keep-table keeps the table of --dynamodb-endpoint: give that too".into());
     }
     if model == "backup" {
-        if scenario.is_some()
-            || fail_joins.is_some()
-            || terminate.is_some()
-            || spot.is_some()
-            || !warm_pool.is_empty()
-            || no_failures
-        {
+        if scenario_options {
             return Err(
                 "--scenario, --fail-join, --terminate, --spot-interruption, --warm-pool and --no-failures are the cluster model's"
                     .into(),

@@ -145,6 +145,18 @@ impl Lambda {
             .collect()
     }
 
+    /// `instance` launches into the group and joins: `ready`, its launch completed.
+    async fn launched(&self, instance: &str) {
+        self.deliver(&lifecycle_action_event(
+            instance,
+            "workers",
+            LifecycleTransition::Launching,
+        ))
+        .await;
+        self.finish_last(instance, "Success").await;
+        assert_eq!(self.state(instance), "ready");
+    }
+
     /// Finishes the last command sent with `status`.
     async fn finish_last(&self, instance: &str, status: &str) -> Vec<Outcome> {
         let (id, request) = self.commands.sent().pop().unwrap();
@@ -178,14 +190,7 @@ const I: &str = "i-0a1b2c3d4e5f60001";
 fn a_spot_interruption_drains_once_and_the_termination_after_it_finds_the_drain() {
     rt().block_on(async {
         let lambda = Lambda::new(&[I]);
-        lambda
-            .deliver(&lifecycle_action_event(
-                I,
-                "workers",
-                LifecycleTransition::Launching,
-            ))
-            .await;
-        lambda.finish_last(I, "Success").await;
+        lambda.launched(I).await;
         assert_eq!(lambda.state(I), "ready");
         assert_eq!(lambda.actions.completions().len(), 1, "the launch");
 
@@ -229,14 +234,7 @@ fn a_spot_interruption_drains_once_and_the_termination_after_it_finds_the_drain(
 fn a_rebalance_recommendation_drains_and_a_failed_drain_still_lets_the_termination_go() {
     rt().block_on(async {
         let lambda = Lambda::new(&[I]);
-        lambda
-            .deliver(&lifecycle_action_event(
-                I,
-                "workers",
-                LifecycleTransition::Launching,
-            ))
-            .await;
-        lambda.finish_last(I, "Success").await;
+        lambda.launched(I).await;
         lambda.deliver(&rebalance_event(I)).await;
         let terminate = lifecycle_action_event(I, "workers", LifecycleTransition::Terminating);
         lambda.deliver(&terminate).await;
@@ -253,14 +251,7 @@ fn a_rebalance_recommendation_drains_and_a_failed_drain_still_lets_the_terminati
 fn a_termination_without_warning_drains_itself() {
     rt().block_on(async {
         let lambda = Lambda::new(&[I]);
-        lambda
-            .deliver(&lifecycle_action_event(
-                I,
-                "workers",
-                LifecycleTransition::Launching,
-            ))
-            .await;
-        lambda.finish_last(I, "Success").await;
+        lambda.launched(I).await;
         lambda
             .deliver(&lifecycle_action_event(
                 I,
@@ -352,14 +343,7 @@ fn a_warm_pool_instance_terminated_in_the_pool_leaves_without_a_drain() {
 fn an_instance_terminated_outside_its_group_is_noticed_by_its_state_change() {
     rt().block_on(async {
         let lambda = Lambda::new(&[I]);
-        lambda
-            .deliver(&lifecycle_action_event(
-                I,
-                "workers",
-                LifecycleTransition::Launching,
-            ))
-            .await;
-        lambda.finish_last(I, "Success").await;
+        lambda.launched(I).await;
         // `stopping`: no trigger reacts, nothing changes.
         lambda.deliver(&instance_state_event(I, "stopping")).await;
         assert_eq!(lambda.state(I), "ready");
@@ -383,14 +367,7 @@ fn a_scheduled_retirement_drains_every_affected_instance_and_skips_unknown_ones(
     rt().block_on(async {
         let lambda = Lambda::new(&[I, J]);
         for instance in [I, J] {
-            lambda
-                .deliver(&lifecycle_action_event(
-                    instance,
-                    "workers",
-                    LifecycleTransition::Launching,
-                ))
-                .await;
-            lambda.finish_last(instance, "Success").await;
+            lambda.launched(instance).await;
         }
         let outcomes = lambda
             .deliver(&maintenance_event(
