@@ -177,6 +177,13 @@ impl ClusterNode {
             )
             .await?;
         ctx.set("JoinCommandId", command);
+        // Events without a lifecycle action (a Spot warning, a state change) name no group:
+        // the role is read from the record then. Auto Scaling's word, kept for them (a record
+        // the original library wrote has no group of its own).
+        if let Some(action) = ctx.lifecycle() {
+            let group = action.auto_scaling_group_name.clone();
+            ctx.set("AutoScalingGroupName", group);
+        }
         Ok(())
     }
 

@@ -318,11 +318,55 @@ fn sixteen_lambda_processes_racing_send_each_command_once_and_complete_once() {
     let calls = autoscaling.count("CompleteLifecycleAction");
     assert_eq!(autoscaling.accepted.lock().unwrap().len(), 1);
     assert!(calls >= 1);
+
+    // A Spot interruption warning, raced: one drain (one ClusterLeave), whoever wins.
+    let warning = lifecycle_aws::testing::spot_interruption_event(instance);
+    let (warning_failed, warning_runs) = cluster.race("spot", &warning);
+    let sent = commands();
+    let leaves: Vec<&(String, String)> = sent.iter().filter(|(_, d)| d == "ClusterLeave").collect();
+    assert_eq!(leaves.len(), 1, "{sent:?}");
+    // The terminate action, raced while the drain runs: it waits for the drain, completed by
+    // none of the 16.
+    let terminate = lifecycle_aws::testing::lifecycle_action_event(
+        instance,
+        "cluster-nodes",
+        lifecycle_core::LifecycleTransition::Terminating,
+    );
+    cluster.race("terminate", &terminate);
+    assert_eq!(
+        autoscaling.accepted.lock().unwrap().len(),
+        1,
+        "not before the drain"
+    );
+    // The drain's result, raced: the termination that waited runs once and is completed once,
+    // and nothing drains again.
+    let left = json!({
+        "version": "0", "id": "evt-race-leave-result", "detail-type": "EC2 Command Status-change Notification",
+        "source": "aws.ssm", "account": "123456789012", "time": "2026-11-25T10:05:00Z",
+        "region": "eu-central-1",
+        "resources": [format!("arn:aws:ec2:eu-central-1:123456789012:instance/{instance}")],
+        "detail": {"command-id": leaves[0].0, "document-name": "ClusterLeave",
+            "requested-date-time": "2026-01-01T00:00:00.000Z", "status": "Success"}
+    });
+    cluster.race("leave-result", &left);
+    let sent = commands();
+    assert_eq!(
+        sent.iter().filter(|(_, d)| d == "ClusterLeave").count(),
+        1,
+        "{sent:?}"
+    );
+    assert_eq!(
+        autoscaling.accepted.lock().unwrap().len(),
+        2,
+        "launch and termination, once each"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     println!(
         "process race: {RACERS} cluster-lambda processes per event; launch: {launch_runs} runs \
          ({launch_failed} told to come back), result: {result_runs} runs ({result_failed} told to \
          come back); SendCommand in SSM: 2 (ClusterJoin, ClusterLabelNode); \
-         CompleteLifecycleAction: {calls} calls, 1 accepted"
+         CompleteLifecycleAction: {calls} calls, 1 accepted; Spot warning: {warning_runs} runs \
+         ({warning_failed} told to come back), 1 ClusterLeave; the termination raced during the \
+         drain and after it: completed once"
     );
 }
