@@ -9,6 +9,8 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Ident, ImplItem, ItemImpl, LitStr, Path, Signature, Token, Type, Visibility};
 
+use lifecycle_analysis::{Place, Route};
+
 use crate::check::Errors;
 
 pub struct Model {
@@ -68,8 +70,8 @@ impl TransitionDef {
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum EventFilterDef {
-    Launching(RouteDef),
-    Terminating(RouteDef),
+    Launching(Route),
+    Terminating(Route),
     Command,
     Scheduled(Option<String>),
     SpotInterruption,
@@ -78,43 +80,27 @@ pub enum EventFilterDef {
     Maintenance(Option<String>),
 }
 
-/// `from = ..., to = ...` of `launching(...)` / `terminating(...)`.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct RouteDef {
-    pub from: Option<PlaceDef>,
-    pub to: Option<PlaceDef>,
+/// The places a route names in the attribute (`launching(to = warm_pool)`), in the order of
+/// [`Place`]'s variants.
+pub const PLACE_NAMES: &[&str] = &["ec2", "auto_scaling_group", "warm_pool"];
+
+/// How the attribute writes `place`.
+pub fn place_name(place: Place) -> &'static str {
+    match place {
+        Place::Ec2 => PLACE_NAMES[0],
+        Place::Group => PLACE_NAMES[1],
+        Place::WarmPool => PLACE_NAMES[2],
+    }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum PlaceDef {
-    Ec2,
-    Group,
-    WarmPool,
-}
-
-impl PlaceDef {
-    pub const NAMES: &[&str] = &["ec2", "auto_scaling_group", "warm_pool"];
-
-    fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "ec2" => Some(PlaceDef::Ec2),
-            "auto_scaling_group" => Some(PlaceDef::Group),
-            "warm_pool" => Some(PlaceDef::WarmPool),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PlaceDef::Ec2 => "ec2",
-            PlaceDef::Group => "auto_scaling_group",
-            PlaceDef::WarmPool => "warm_pool",
-        }
-    }
+fn place_named(name: &str) -> Option<Place> {
+    [Place::Ec2, Place::Group, Place::WarmPool]
+        .into_iter()
+        .find(|&p| place_name(p) == name)
 }
 
 /// The state names EC2's state-change notifications carry (`lifecycle_core::EC2_STATES`).
-const EC2_STATES: &[&str] = &[
+pub(crate) const EC2_STATES: &[&str] = &[
     "pending",
     "running",
     "stopping",
@@ -501,22 +487,20 @@ fn event_filters(
 }
 
 /// The route of `launching(...)` or `terminating(...)`, if one is given.
-fn route(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<RouteDef> {
-    let mut route = RouteDef::default();
+fn route(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Route> {
+    let mut route = Route::ANY;
     if !meta.input.peek(syn::token::Paren) {
         return Ok(route);
     }
     meta.parse_nested_meta(|side| {
         let key = key_of(&side);
         let place: Ident = side.value()?.parse()?;
-        let Some(found) = PlaceDef::from_name(&place.to_string()) else {
-            let hint = match crate::check::did_you_mean(
-                &place.to_string(),
-                PlaceDef::NAMES.iter().copied(),
-            ) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("expected one of: {}", PlaceDef::NAMES.join(", ")),
-            };
+        let Some(found) = place_named(&place.to_string()) else {
+            let hint =
+                match crate::check::did_you_mean(&place.to_string(), PLACE_NAMES.iter().copied()) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("expected one of: {}", PLACE_NAMES.join(", ")),
+                };
             errors.push(syn::Error::new(
                 place.span(),
                 format!("unknown place `{place}`; {hint}"),

@@ -620,8 +620,8 @@ fn graph(model: &Model, checked: &Checked) -> Graph {
                     .on
                     .iter()
                     .map(|f| match f {
-                        EventFilterDef::Launching(r) => On::Launching(route(r)),
-                        EventFilterDef::Terminating(r) => On::Terminating(route(r)),
+                        EventFilterDef::Launching(r) => On::Launching(*r),
+                        EventFilterDef::Terminating(r) => On::Terminating(*r),
                         EventFilterDef::Command => On::Command,
                         EventFilterDef::Scheduled(rule) => On::Scheduled(rule.clone()),
                         EventFilterDef::SpotInterruption => On::SpotInterruption,
@@ -759,22 +759,6 @@ fn roots_text(model: &Model) -> String {
         parts.push(format!("the external state `{s}`"));
     }
     parts.join(" or ")
-}
-
-fn route(route: &crate::ast::RouteDef) -> lifecycle_analysis::Route {
-    use crate::ast::PlaceDef;
-    use lifecycle_analysis::Place;
-    let place = |p: Option<PlaceDef>| {
-        p.map(|p| match p {
-            PlaceDef::Ec2 => Place::Ec2,
-            PlaceDef::Group => Place::Group,
-            PlaceDef::WarmPool => Place::WarmPool,
-        })
-    };
-    lifecycle_analysis::Route {
-        from: place(route.from),
-        to: place(route.to),
-    }
 }
 
 #[cfg(test)]

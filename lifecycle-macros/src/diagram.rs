@@ -20,13 +20,13 @@ fn label(t: &TransitionDef) -> String {
             t.on.iter()
                 .map(|f| {
                     use crate::ast::EventFilterDef as F;
-                    let route = |name: &str, r: &crate::ast::RouteDef| {
+                    let route = |name: &str, r: &lifecycle_analysis::Route| {
                         let mut label = name.to_owned();
                         if let Some(from) = r.from {
-                            label.push_str(&format!(" from {}", from.name()));
+                            label.push_str(&format!(" from {}", crate::ast::place_name(from)));
                         }
                         if let Some(to) = r.to {
-                            label.push_str(&format!(" to {}", to.name()));
+                            label.push_str(&format!(" to {}", crate::ast::place_name(to)));
                         }
                         label
                     };

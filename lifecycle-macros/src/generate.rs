@@ -6,7 +6,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident};
 
-use crate::ast::{EventFilterDef, Model, PlaceDef, RouteDef};
+use lifecycle_analysis::{Place, Route};
+
+use crate::ast::{EventFilterDef, Model};
 use crate::check::{Checked, snake_case};
 use crate::diagram;
 
@@ -371,17 +373,17 @@ fn definition(model: &Model, checked: &Checked) -> TokenStream {
                 Some(name) => quote!(::core::option::Option::Some(#name)),
                 None => quote!(::core::option::Option::None),
             };
-            let place = |place: Option<PlaceDef>| match place {
-                Some(PlaceDef::Ec2) => quote!(::core::option::Option::Some(#krate::Location::Ec2)),
-                Some(PlaceDef::Group) => {
+            let place = |place: Option<Place>| match place {
+                Some(Place::Ec2) => quote!(::core::option::Option::Some(#krate::Location::Ec2)),
+                Some(Place::Group) => {
                     quote!(::core::option::Option::Some(#krate::Location::AutoScalingGroup))
                 }
-                Some(PlaceDef::WarmPool) => {
+                Some(Place::WarmPool) => {
                     quote!(::core::option::Option::Some(#krate::Location::WarmPool))
                 }
                 None => quote!(::core::option::Option::None),
             };
-            let route = |r: &RouteDef| {
+            let route = |r: &Route| {
                 let (from, to) = (place(r.from), place(r.to));
                 quote!(#krate::Route { from: #from, to: #to })
             };

@@ -83,6 +83,13 @@ fn expand(
 mod tests {
     use quote::quote;
 
+    /// The macro cannot depend on lifecycle-core (core re-exports it), so it keeps its own list
+    /// of the states `on(instance_state = "...")` accepts: the same as the core's.
+    #[test]
+    fn the_instance_states_checked_are_the_cores() {
+        assert_eq!(crate::ast::EC2_STATES, lifecycle_core::EC2_STATES);
+    }
+
     /// A task's doc comment is what a reader of the typestate handle's method needs too.
     #[test]
     fn task_doc_comments_are_carried_to_the_handle_methods() {
