@@ -413,18 +413,33 @@ fn rows<S: lifecycle_core::State>(
             kept_alive,
             expired,
             failed,
+            reconciled,
+            recompleted,
+            unhandled,
             ..
-        } => out.push(line(
-            "",
-            "",
-            format!(
+        } => {
+            let mut what = format!(
                 "sweep: {} kept alive, {} expired, {} failed",
                 kept_alive.len(),
                 expired.len(),
                 failed.len()
-            ),
-        )),
+            );
+            if !reconciled.is_empty() {
+                what.push_str(&format!(
+                    "; Auto Scaling holds actions no event brought, started: {}",
+                    reconciled.join(", ")
+                ));
+            }
+            if !recompleted.is_empty() {
+                what.push_str(&format!("; completed again: {}", recompleted.join(", ")));
+            }
+            if !unhandled.is_empty() {
+                what.push_str(&format!("; unhandled: {}", unhandled.join("; ")));
+            }
+            out.push(line("", "", what))
+        }
         Outcome::Ignored { reason } => out.push(line("", "", format!("ignored: {reason}"))),
+        Outcome::Refused { reason, .. } => out.push(line("", "", format!("refused: {reason}"))),
         Outcome::PerInstance { outcomes } => {
             for outcome in outcomes {
                 out.extend(rows(definition, outcome, line));

@@ -49,6 +49,7 @@
 pub mod actions;
 pub mod decode;
 pub mod effects;
+pub mod fleet;
 pub mod instances;
 pub mod lambda;
 pub mod local;

@@ -66,6 +66,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod fake_auto_scaling;
+pub use fake_auto_scaling::{ApiFault, FakeAutoScaling};
+
 use lifecycle_core::{
     CommandRequest, EffectError, LifecycleAction, LifecycleResult, LifecycleTransition, Location,
     Record,

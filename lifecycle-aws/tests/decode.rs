@@ -729,10 +729,20 @@ fn health_scheduled_changes_name_every_affected_instance() {
         if detail_type == "AWS Health Event (EC2 accountNotification)"),
         "{err}"
     );
+    // AWS Health's own example names the instance by its ARN, with no top-level `resources`;
+    // an entity that is not an instance (a volume) is skipped.
+    let Notification::Maintenance { instance_ids, .. } =
+        single(&sample("health-instance-retirement-arn.json"))
+    else {
+        panic!()
+    };
+    assert_eq!(instance_ids, ["i-abcd1111"]);
     // A scheduled change that names no instance.
     let mut none: Value =
         serde_json::from_slice(&sample("health-instance-retirement.json")).unwrap();
-    none["detail"]["affectedEntities"] = json!([{"entityValue": "vol-0abc"}]);
+    none["detail"]["affectedEntities"] = json!([{"entityValue": "vol-0abc"},
+        {"entityValue": "arn:aws:ec2:us-east-1:123456789012:volume/vol-0abc"},
+        {"entityValue": "arn:aws:rds:us-east-1:123456789012:instance/i-0abc"}]);
     assert!(matches!(
         decode_event(none.to_string().as_bytes()),
         Err(DecodeError::WrongType { field, .. }) if field == "event.detail.affectedEntities"

@@ -77,6 +77,7 @@ impl Setup {
                 failed,
                 skipped,
                 unfinished,
+                ..
             } => {
                 assert!(failed.is_empty(), "{failed:?}");
                 assert!(skipped.is_empty() && !unfinished);

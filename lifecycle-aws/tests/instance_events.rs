@@ -3,6 +3,8 @@
 //! table, recording SSM and Auto Scaling): each command sent once, each lifecycle action
 //! completed once.
 
+mod common;
+
 use std::sync::Arc;
 
 use lifecycle_aws::local::MemoryTable;
@@ -12,88 +14,10 @@ use lifecycle_aws::testing::{
     lifecycle_action_event, maintenance_event, rebalance_event, routed_lifecycle_action_event,
     spot_interruption_event,
 };
-use lifecycle_core::{
-    CommandRequest, Context, EffectError, LifecycleResult, LifecycleTransition, Location, Record,
-    lifecycle_model,
-};
+use lifecycle_core::{LifecycleResult, LifecycleTransition, Location, Record};
 use serde_json::Value;
 
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct NodeError(#[from] EffectError);
-
-/// A worker of a group with a warm pool, on Spot: prepared in the pool, joined in the group,
-/// drained once whatever announces its end first.
-pub struct Worker;
-
-#[lifecycle_model(
-    states(FinishedCloudInit, Warmed, Joining, Ready, Draining, Drained, Gone, Failed),
-    initial = FinishedCloudInit,
-    terminal(Gone, Failed),
-    failure = Failed,
-    error = NodeError,
-)]
-impl Worker {
-    /// Into the warm pool: install and pull images, but join nothing: the pool stops it.
-    #[transition(from = FinishedCloudInit, to = Warmed, on(launching(to = warm_pool)))]
-    async fn prepare(&mut self, ctx: &mut Context<'_>) -> Result<(), NodeError> {
-        ctx.set("Prepared", true);
-        Ok(())
-    }
-
-    /// Into the group, new or from the warm pool: join.
-    #[transition(
-        from(FinishedCloudInit, Warmed),
-        to = Joining,
-        on(launching(to = auto_scaling_group)),
-        wait
-    )]
-    async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), NodeError> {
-        let instance = ctx.record().ident.clone();
-        ctx.send_command(CommandRequest::new("ClusterJoin", [instance]))
-            .await?;
-        Ok(())
-    }
-
-    #[transition(from = Joining, to = Ready, on(command))]
-    async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    /// Whatever comes first: the Spot warning, the rebalance recommendation, a retirement, or
-    /// the termination itself.
-    #[transition(
-        from = Ready,
-        to = Draining,
-        on(spot_interruption, rebalance, maintenance, terminating),
-        wait
-    )]
-    async fn drain(&mut self, ctx: &mut Context<'_>) -> Result<(), NodeError> {
-        let instance = ctx.record().ident.clone();
-        ctx.send_command(CommandRequest::new("ClusterLeave", [instance]))
-            .await?;
-        Ok(())
-    }
-
-    #[transition(from = Draining, to = Drained, on(command), ignore_errors)]
-    async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    /// The termination that finds the drain done: nothing to do again.
-    #[transition(from(Warmed, Drained), to = Gone, on(terminating))]
-    async fn leave(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    /// Terminated without a lifecycle action (outside the group, or the Spot reclaim):
-    /// whatever the record was doing, it is over.
-    #[transition(from(Warmed, Ready, Draining, Drained), to = Gone, on(instance_state = "terminated"))]
-    async fn vanished(&mut self, ctx: &mut Context<'_>) -> Result<(), NodeError> {
-        ctx.set("Vanished", true);
-        Ok(())
-    }
-}
+use common::worker::Worker;
 
 struct Lambda {
     runtime: Runtime<Worker, fn() -> Worker, MemoryTable>,
@@ -205,9 +129,33 @@ fn a_spot_interruption_drains_once_and_the_termination_after_it_finds_the_drain(
         let outcomes = lambda.deliver(&terminate).await;
         assert_eq!(stop(&outcomes[0]), "deferred");
         assert_eq!(lambda.actions.completions().len(), 1);
-        // The drain finishes: drained, and the termination that waited runs, from there.
-        lambda.finish_last(I, "Success").await;
+        // The drain finishes: drained, and the termination that waited runs, from there. The
+        // drain sees the status SSM reported (Success), not a failure: only a launch is cut
+        // short by a termination.
+        let outcomes = lambda.finish_last(I, "Success").await;
         assert_eq!(lambda.state(I), "gone");
+        let Outcome::Dispatched {
+            triggers,
+            failure,
+            deferred,
+            ..
+        } = &outcomes[0]
+        else {
+            panic!("dispatched: {outcomes:?}")
+        };
+        assert_eq!(
+            (triggers.as_slice(), failure),
+            (&["drained".to_owned()][..], &None)
+        );
+        let Some(Outcome::Dispatched { triggers, .. }) = deferred.as_deref() else {
+            panic!("the termination ran after the drain: {outcomes:?}")
+        };
+        assert_eq!(triggers, &["leave"]);
+        let record = lambda.runtime.store().records().get(I).unwrap();
+        assert!(
+            record.attributes.get("DrainFailed").is_none(),
+            "not the failed-drain path"
+        );
         // The termination delivered once more: nothing runs again.
         lambda.deliver(&terminate).await;
 
@@ -240,6 +188,11 @@ fn a_rebalance_recommendation_drains_and_a_failed_drain_still_lets_the_terminati
         lambda.deliver(&terminate).await;
         lambda.finish_last(I, "Failed").await;
         assert_eq!(lambda.state(I), "gone");
+        let record = lambda.runtime.store().records().get(I).unwrap();
+        assert_eq!(
+            record.attributes.get("DrainFailed"),
+            Some(&Value::Bool(true))
+        );
         assert_eq!(lambda.documents(), ["ClusterJoin", "ClusterLeave"]);
         let completions = lambda.actions.completions();
         assert_eq!(completions.len(), 2);

@@ -85,6 +85,7 @@ impl Setup {
                 failed,
                 skipped,
                 unfinished,
+                ..
             } => {
                 assert!(failed.is_empty(), "{failed:?}");
                 (kept_alive, expired, skipped, unfinished)

@@ -689,14 +689,19 @@ fn noted_termination(event: &Event, action: &LifecycleAction) -> Value {
 /// The key that identifies a lifecycle action across its events: its token, and its
 /// transition (a launch and a termination never share a key, whatever their tokens).
 fn action_key(action: &LifecycleAction) -> String {
-    let transition = match action.lifecycle_transition {
-        LifecycleTransition::Launching => "launch",
-        LifecycleTransition::Terminating => "terminate",
-    };
+    let transition = transition_suffix(action.lifecycle_transition);
     // No spaces: the key is one word of the stored progress.
     match &action.lifecycle_action_token {
-        Some(token) => format!("{}/{transition}", token.replace(' ', "_")),
-        None => format!("{}/{transition}", action.ec2_instance_id.replace(' ', "_")),
+        Some(token) => format!("{}{transition}", token.replace(' ', "_")),
+        None => format!("{}{transition}", action.ec2_instance_id.replace(' ', "_")),
+    }
+}
+
+/// How a lifecycle action's key ends: `/launch` or `/terminate`.
+fn transition_suffix(transition: LifecycleTransition) -> &'static str {
+    match transition {
+        LifecycleTransition::Launching => "/launch",
+        LifecycleTransition::Terminating => "/terminate",
     }
 }
 
@@ -912,13 +917,35 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         report.stop = StopReason::NotAwaited;
         return Ok(report);
     }
+    // The same lifecycle action under two keys: a lifecycle of this transition waits on the
+    // record, started by an event of another key — reconciliation started it from Auto
+    // Scaling's view (no token: keyed by the instance), and this is its late event, or the
+    // other way round. One instance has one open action per transition: this one is already
+    // being handled, and its lifecycle completes it.
+    if let Some(action) = &event.lifecycle
+        && matches!(event.kind, EventKind::Launching | EventKind::Terminating)
+        && let Some(progress) = LifecycleProgress::of(record)
+        && progress.waiting
+        && progress.token != action_key(action)
+        && progress
+            .token
+            .ends_with(transition_suffix(action.lifecycle_transition))
+    {
+        tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, handled_by = %progress.event_id, "this lifecycle action is already handled under another key: nothing to do");
+        report.stop = StopReason::Refused;
+        return Ok(report);
+    }
     // A termination while the launch waits for its command: the launch's next event (its
     // result, or the deadline's) goes to the model as a failure — the instance is going — and
     // the termination runs after it, once.
     let deferred = deferred_termination(record);
+    // Only a launch is cut short: a drain (a wait some other event started, with no lifecycle
+    // action of its own) sees the status SSM reported, and the termination runs after it.
+    let launch_waits =
+        LifecycleProgress::of(record).is_some_and(|p| p.waiting && p.token.ends_with("/launch"));
     let terminated_result;
     let event = match (&deferred, &event.kind) {
-        (Some(_), EventKind::CommandResult { command_id, .. }) => {
+        (Some(_), EventKind::CommandResult { command_id, .. }) if launch_waits => {
             terminated_result = Event {
                 kind: EventKind::CommandResult {
                     command_id: command_id.clone(),

@@ -686,13 +686,13 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
                 })?
                 .iter()
                 .filter_map(|e| str_at(e, &["entityValue"]))
-                .filter(|v| is_instance_id(v))
+                .filter_map(instance_of_entity)
                 .map(str::to_owned)
                 .collect();
             if instance_ids.is_empty() {
                 return Err(DecodeError::WrongType {
                     field: entities_at,
-                    expected: "at least one EC2 instance id (`entityValue`)",
+                    expected: "at least one EC2 instance (`entityValue`: an id or an instance ARN)",
                 });
             }
             Ok(Notification::Maintenance {
@@ -742,6 +742,26 @@ fn instance_field(detail: &Value, at: &str) -> Result<String, DecodeError> {
         });
     }
     Ok(id.to_owned())
+}
+
+/// The instance an AWS Health entity names: its id (`i-0abc...`), or its ARN
+/// (`arn:aws:ec2:REGION:ACCOUNT:instance/i-0abc...`), as AWS Health's own EC2 retirement
+/// example writes it. Anything else (a volume, a host) is none.
+fn instance_of_entity(value: &str) -> Option<&str> {
+    let id = match value.strip_prefix("arn:") {
+        Some(arn) => {
+            // partition:service:region:account:resource
+            let mut parts = arn.splitn(5, ':');
+            let (_partition, service, _region, _account) =
+                (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+            if service != "ec2" {
+                return None;
+            }
+            parts.next()?.strip_prefix("instance/")?
+        }
+        None => value,
+    };
+    is_instance_id(id).then_some(id)
 }
 
 fn is_instance_id(id: &str) -> bool {

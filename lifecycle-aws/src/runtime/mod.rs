@@ -57,9 +57,13 @@ use crate::decode::{
     CommandProgress, DecodeError, Invocation, Notification, READY_TAG, StreamChange, decode_value,
 };
 use crate::effects::{AwsEffects, CommandSender, SsmCommands};
+use crate::fleet::{AutoScalingFleet, Fleet};
 use crate::instances::{Ec2Directory, InstanceDirectory, KnownInstances};
-use crate::store::{DynamoStore, NodeTable, PendingLifecycle, StoreError, pending_from_image};
+use crate::store::{
+    DynamoStore, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, pending_from_image,
+};
 
+mod reconcile;
 mod sweep;
 
 /// Why a notification could not be handled.
@@ -150,6 +154,17 @@ pub enum HandleError {
         ident: String,
         /// What failed.
         message: String,
+    },
+    /// A lifecycle action event without a lifecycle action token: Auto Scaling always sends
+    /// one, so this one was written by someone else. Bad input, not retried.
+    #[error(
+        "lifecycle action event {event_id} for `{instance}` carries no LifecycleActionToken: Auto Scaling always sends one"
+    )]
+    NoActionToken {
+        /// The event.
+        event_id: String,
+        /// The instance it names.
+        instance: String,
     },
     /// EC2 could not be asked about an instance. Redelivery retries.
     #[error(transparent)]
@@ -286,10 +301,32 @@ pub enum Outcome {
         /// The time budget ran out: the rest, still due, is left to the next sweep.
         #[serde(default)]
         unfinished: bool,
+        /// Instances waiting in a lifecycle hook of the reconciled groups that no lifecycle
+        /// handled (their event lost): their lifecycle was started, as if the event had come.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reconciled: Vec<String>,
+        /// Instances whose lifecycle had ended but whose action Auto Scaling still held (the
+        /// completion lost): completed again with the result noted on the record.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        recompleted: Vec<String>,
+        /// Actions Auto Scaling holds that nothing here can handle, with the reason (no record:
+        /// cloud-init never registered the instance): for the operator.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unhandled: Vec<String>,
     },
     /// Nothing to do.
     Ignored {
         /// Why.
+        reason: String,
+    },
+    /// A lifecycle event whose action Auto Scaling does not hold (forged, replayed, or late
+    /// after its action ended): nothing written, nothing sent, nothing completed.
+    Refused {
+        /// The event.
+        event_id: String,
+        /// The instance it names.
+        ident: String,
+        /// What Auto Scaling holds instead.
         reason: String,
     },
     /// An event about several instances (an AWS Health scheduled change): what it led to for
@@ -578,6 +615,8 @@ pub struct Runtime<M, F, T = DynamoStore> {
     sweep_budget: Duration,
     retention: Duration,
     sweep_rule: String,
+    fleet: Option<Arc<dyn Fleet>>,
+    groups: Vec<String>,
     _model: std::marker::PhantomData<fn() -> M>,
 }
 
@@ -638,6 +677,7 @@ where
             new_model,
         )
         .with_instances(Arc::new(Ec2Directory(aws_sdk_ec2::Client::new(config))))
+        .with_fleet(Arc::new(AutoScalingFleet::new(config)))
     }
 }
 
@@ -702,6 +742,9 @@ where
             sweep_budget: Duration::from_secs(20),
             retention: Duration::from_secs(3 * 24 * 3600),
             sweep_rule: "lifecycle-sweep".to_owned(),
+            // Local runs have no Auto Scaling to ask (`with_fleet`).
+            fleet: None,
+            groups: Vec::new(),
             _model: std::marker::PhantomData,
         }
     }
@@ -1093,6 +1136,82 @@ where
         self
     }
 
+    /// Where Auto Scaling's own view comes from ([`Runtime::new`] sets the Auto Scaling API).
+    /// With it, a lifecycle event is acted on only if Auto Scaling holds its action (one
+    /// `DescribeAutoScalingInstances` before anything is written; otherwise
+    /// [`Outcome::Refused`]), an event without a token is refused as bad input
+    /// ([`HandleError::NoActionToken`]), and the sweep reconciles the groups of
+    /// [`Runtime::with_groups`]. Without it (local runs), every event is taken as it comes.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::{Outcome, Runtime};
+    /// # use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands, lifecycle_action_event};
+    /// # use lifecycle_core::{lifecycle_model, Context, LifecycleTransition, Record};
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
+    /// # impl Node {
+    /// #     #[transition(from = Start, to = Done, ignore_errors)]
+    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+    /// # }
+    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    /// let table = MemoryTable::new();
+    /// table.records().insert(Record::new("i-1", "start"));
+    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    ///     .with_fleet(aws.clone());
+    /// aws.set_instance("i-1", "workers", "InService");
+    /// // A launch event for an instance in service: Auto Scaling holds no such action.
+    /// let forged = lifecycle_action_event("i-1", "workers", LifecycleTransition::Launching);
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    ///     let answer = runtime.handle(&forged).await.unwrap();
+    ///     assert_eq!(answer["outcomes"][0]["outcome"], "refused");
+    /// });
+    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "start", "nothing written");
+    /// ```
+    pub fn with_fleet(mut self, fleet: Arc<dyn Fleet>) -> Self {
+        self.fleet = Some(fleet);
+        self
+    }
+
+    /// The Auto Scaling groups the sweep reconciles: each of their instances that waits in a
+    /// lifecycle hook with no lifecycle handling it (its event lost) gets that lifecycle
+    /// started, as if its event had come. Needs [`Runtime::with_fleet`]. Default: none.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::{Outcome, Runtime};
+    /// # use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, Context, Record};
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
+    /// # impl Node {
+    /// #     #[transition(from = Start, to = Done, on(launching))]
+    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+    /// # }
+    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    /// let table = MemoryTable::new();
+    /// table.records().insert(Record::new("i-1", "start"));
+    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    ///     .with_fleet(aws.clone())
+    ///     .with_groups(["workers"]);
+    /// let _lost = aws.launch("i-1", "workers"); // its event never arrives
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    ///     let Outcome::Swept { reconciled, .. } = runtime.sweep().await.unwrap() else { panic!() };
+    ///     assert_eq!(reconciled, ["i-1"]);
+    /// });
+    /// assert_eq!(aws.lifecycle_state("i-1").as_deref(), Some("InService"));
+    /// ```
+    pub fn with_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The node table.
     ///
     /// ```
@@ -1454,10 +1573,16 @@ where
         match notification {
             Notification::LifecycleAction { id, region, action } => {
                 let span = tracing::info_span!("event", event_id = %id, instance_id = %action.ec2_instance_id);
-                let event = Event::lifecycle(id, action);
-                self.run_lifecycle(event, region.as_deref(), None)
-                    .instrument(span)
-                    .await
+                async {
+                    if let Some(refused) = self.verify_held(&id, &action, region.as_deref()).await?
+                    {
+                        return Ok(refused);
+                    }
+                    let event = Event::lifecycle(id, action);
+                    self.run_lifecycle(event, region.as_deref(), None).await
+                }
+                .instrument(span)
+                .await
             }
             Notification::TestNotification => Ok(ignored("autoscaling:TEST_NOTIFICATION")),
             Notification::InstanceActivity { .. } => Ok(ignored(
@@ -1678,6 +1803,11 @@ where
             command_id = %command_id,
             instance_id = %command.instance_id
         );
+        if command.marker.is_none() {
+            self.adopt_original_wait(&command)
+                .instrument(span.clone())
+                .await?;
+        }
         let event = Event::command_result(
             id,
             command_id.clone(),
@@ -1692,6 +1822,81 @@ where
         // Handled: a duplicate of this result now finds nothing.
         self.store.consume_command(&command_id).await?;
         Ok(outcome)
+    }
+
+    /// Whether Auto Scaling holds `action` (when the runtime can ask it): `Some` outcome,
+    /// logged with the event id, when it does not — a forged or replayed event, or one that
+    /// comes after its action ended. Nothing is read or written before this answer.
+    async fn verify_held(
+        &self,
+        event_id: &str,
+        action: &lifecycle_core::LifecycleAction,
+        region: Option<&str>,
+    ) -> Result<Option<Outcome>, HandleError> {
+        let Some(fleet) = &self.fleet else {
+            return Ok(None);
+        };
+        if action.lifecycle_action_token.is_none() {
+            return Err(HandleError::NoActionToken {
+                event_id: event_id.to_owned(),
+                instance: action.ec2_instance_id.clone(),
+            });
+        }
+        let region = action.region.as_deref().or(region);
+        let instance = fleet.instance(&action.ec2_instance_id, region).await?;
+        if instance.as_ref().is_some_and(|i| i.holds(action)) {
+            return Ok(None);
+        }
+        let reason = match instance {
+            None => "Auto Scaling does not know the instance".to_owned(),
+            Some(i) => format!(
+                "Auto Scaling holds no {} action for it in group `{}`: the instance is `{}` in group `{}`",
+                crate::fleet::WaitState::of_action(action).as_aws_str(),
+                action.auto_scaling_group_name,
+                i.lifecycle_state,
+                i.group
+            ),
+        };
+        tracing::warn!(%reason, "lifecycle action refused: nothing written, nothing sent");
+        Ok(Some(Outcome::Refused {
+            event_id: event_id.to_owned(),
+            ident: action.ec2_instance_id.clone(),
+            reason,
+        }))
+    }
+
+    /// A command the original library sent (no claim marker) for a record this library wrote:
+    /// while both libraries handle events on one table (a migration's blue/green moment), the
+    /// original moves a record and sends a command without noting that the record waits for
+    /// it. A record that waits for nothing of this library's is made to wait for the
+    /// original's command (one conditional write), so that command's result moves it on.
+    async fn adopt_original_wait(&self, command: &RegisteredCommand) -> Result<(), HandleError> {
+        let Some(record) = self.store.load(&command.owner).await? else {
+            return Ok(());
+        };
+        if record.version == 0
+            || record.awaited_commands().next().is_some()
+            || LifecycleProgress::of(&record).is_some_and(|p| p.waiting)
+        {
+            return Ok(());
+        }
+        let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
+        let set = [(
+            lifecycle_core::attr::AWAITED_COMMAND.to_owned(),
+            Value::String(command.command_id.clone()),
+        )];
+        let change = lifecycle_core::StateChange {
+            ident: &record.ident,
+            from: &record.state,
+            version: record.version,
+            to: &record.state,
+            set: &set,
+            token: &token,
+        };
+        if self.store.compare_and_set(change).await? != lifecycle_core::CasOutcome::Conflict {
+            tracing::info!(state = %record.state, "the original library moved the record and sent this command: the record waits for it");
+        }
+        Ok(())
     }
 
     async fn scheduled(

@@ -123,12 +123,22 @@ where
                 None => break,
             }
         }
+        // Then what Auto Scaling holds that no lifecycle handles (a lost event's action).
+        let reconciled = if swept.unfinished {
+            Default::default()
+        } else {
+            self.reconcile(started).await
+        };
+        swept.failed.extend(reconciled.failed);
         Ok(Outcome::Swept {
             kept_alive: swept.kept_alive,
             expired: swept.expired,
             failed: swept.failed,
             skipped: swept.skipped,
-            unfinished: swept.unfinished,
+            unfinished: swept.unfinished || reconciled.unfinished,
+            reconciled: reconciled.started,
+            recompleted: reconciled.completed,
+            unhandled: reconciled.unhandled,
         })
     }
 

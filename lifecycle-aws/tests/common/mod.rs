@@ -4,6 +4,8 @@
 
 pub mod faults;
 pub mod node;
+pub mod stepped;
+pub mod worker;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

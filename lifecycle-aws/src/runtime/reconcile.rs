@@ -1,0 +1,267 @@
+//! Reconciliation: the sweep asks Auto Scaling which instances of the model's groups wait in
+//! a lifecycle hook, and starts the lifecycle of every action no lifecycle handles — its event
+//! was lost (Auto Scaling sends them best-effort), or went to the dead-letter queue.
+//!
+//! A reconciled lifecycle is the one its event would have started: the same model, the same
+//! exactly-once protocol, with an action that has no token (completion and heartbeats name
+//! the instance and the hook, which Auto Scaling accepts in place of a token). Its event, if
+//! it comes after all, finds the action taken: refused by Auto Scaling's view once the action
+//! is over, or by the dispatcher while the lifecycle waits (one action per transition and
+//! instance, whatever its key).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use lifecycle_core::{
+    Event, LifecycleAction, LifecycleModel, LifecycleProgress, LifecycleResult,
+    LifecycleTransition, Location, Record, State,
+};
+use tracing::Instrument;
+
+use super::{HandleError, Runtime, epoch_seconds};
+use crate::fleet::{Fleet, FleetInstance, Hook, WaitState};
+use crate::store::{NodeTable, pending_from_image};
+
+/// What reconciliation did for one waiting instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Reconciled {
+    /// A lifecycle handles the action already (it waits, is parked, or holds the claim).
+    Handled,
+    /// No lifecycle handled it: started.
+    Started,
+    /// The lifecycle ended, its completion did not reach Auto Scaling: completed again.
+    Completed,
+    /// Nothing here can handle it (the reason, for the operator).
+    Unhandled(String),
+}
+
+/// What the sweep's reconciliation did, for its outcome.
+#[derive(Debug, Default)]
+pub(super) struct Reconciliation {
+    pub(super) started: Vec<String>,
+    pub(super) completed: Vec<String>,
+    pub(super) unhandled: Vec<String>,
+    pub(super) failed: Vec<String>,
+    pub(super) unfinished: bool,
+}
+
+impl<M, F, T> Runtime<M, F, T>
+where
+    M: LifecycleModel,
+    F: Fn() -> M + Send + Sync,
+    T: NodeTable,
+{
+    /// Reconciles the groups of [`Runtime::with_groups`] with Auto Scaling's view, within
+    /// the sweep's time budget (what is left waits for the next sweep).
+    pub(super) async fn reconcile(&self, started: std::time::Instant) -> Reconciliation {
+        let mut done = Reconciliation::default();
+        let Some(fleet) = self.fleet.as_deref() else {
+            return done;
+        };
+        if self.groups.is_empty() {
+            return done;
+        }
+        let waiting = match fleet.waiting(&self.groups, None).await {
+            Ok(waiting) => waiting,
+            Err(e) => {
+                tracing::error!(error = %e, "could not ask Auto Scaling what waits: the next sweep tries again");
+                done.failed.push(format!("reconcile: {e}"));
+                return done;
+            }
+        };
+        let mut hooks = HashMap::new();
+        for instance in waiting {
+            if started.elapsed() >= self.sweep_budget {
+                done.unfinished = true;
+                break;
+            }
+            let id = instance.instance_id.clone();
+            let span = tracing::info_span!("reconcile", instance_id = %id, group = %instance.group, lifecycle_state = %instance.lifecycle_state);
+            match self
+                .reconcile_instance(fleet, &instance, &mut hooks)
+                .instrument(span)
+                .await
+            {
+                Ok(Reconciled::Handled) => {}
+                Ok(Reconciled::Started) => done.started.push(id),
+                Ok(Reconciled::Completed) => done.completed.push(id),
+                Ok(Reconciled::Unhandled(reason)) => {
+                    tracing::warn!(instance_id = %id, %reason, "Auto Scaling holds an action nothing here handles");
+                    done.unhandled.push(format!("{id}: {reason}"));
+                }
+                // Another delivery works on it (its event came after all): it is handled.
+                Err(HandleError::Busy { .. }) => {}
+                Err(e) => {
+                    tracing::error!(instance_id = %id, error = %e, "could not reconcile: the next sweep tries again");
+                    done.failed.push(id);
+                }
+            }
+        }
+        done
+    }
+
+    /// One instance Auto Scaling holds in a lifecycle hook.
+    async fn reconcile_instance(
+        &self,
+        fleet: &dyn Fleet,
+        instance: &FleetInstance,
+        hooks: &mut HashMap<String, Vec<Hook>>,
+    ) -> Result<Reconciled, HandleError> {
+        let Some(wait) = instance.wait() else {
+            return Ok(Reconciled::Handled);
+        };
+        let Some(record) = self.store.load(&instance.instance_id).await? else {
+            return Ok(Reconciled::Unhandled(
+                "no record: cloud-init has not registered the instance".to_owned(),
+            ));
+        };
+        if record
+            .claimed_until()
+            .is_some_and(|until| until >= epoch_seconds(self.clock.now()))
+        {
+            return Ok(Reconciled::Handled);
+        }
+        // Which hook holds it matters only to act: asked once per sweep and group, and only
+        // for actions no lifecycle handles.
+        let mut action = reconciled_action(instance, wait, &record, &M::DEFINITION);
+        let event = Event::lifecycle(event_id(wait, &instance.instance_id), action.clone());
+        let decision = decide::<M>(&record, wait, &event);
+        if matches!(decision, Decision::Start | Decision::Complete(_)) {
+            if !hooks.contains_key(&instance.group) {
+                let described = fleet.hooks(&instance.group, None).await?;
+                hooks.insert(instance.group.clone(), described);
+            }
+            let Some(hook) = hooks[&instance.group]
+                .iter()
+                .filter(|h| h.transition == wait.transition())
+                .min_by(|a, b| a.name.cmp(&b.name))
+            else {
+                return Ok(Reconciled::Unhandled(format!(
+                    "group `{}` has no {} hook",
+                    instance.group,
+                    wait.transition().as_aws_str()
+                )));
+            };
+            action.lifecycle_hook_name = hook.name.clone();
+            action.notification_metadata = hook.notification_metadata.clone();
+        }
+        let event = Event::lifecycle(event.id, action.clone());
+        match decision {
+            Decision::Handled => Ok(Reconciled::Handled),
+            Decision::Unhandled(reason) => Ok(Reconciled::Unhandled(reason)),
+            Decision::Complete(result) => {
+                tracing::warn!(%result, "the lifecycle ended but Auto Scaling still holds its action: completing it again");
+                self.complete(&action, None, result).await?;
+                Ok(Reconciled::Completed)
+            }
+            Decision::Start => {
+                tracing::warn!(event_id = %event.id, "no lifecycle handles this action (its event was lost): starting it");
+                Box::pin(self.run_lifecycle(event, None, None)).await?;
+                Ok(Reconciled::Started)
+            }
+        }
+    }
+}
+
+enum Decision {
+    Handled,
+    Start,
+    Complete(LifecycleResult),
+    Unhandled(String),
+}
+
+/// Whether the record shows a lifecycle handling Auto Scaling's open action of `wait`.
+fn decide<M: LifecycleModel>(record: &Record, wait: WaitState, event: &Event) -> Decision {
+    let progress = LifecycleProgress::of(record);
+    let suffix = match wait.transition() {
+        LifecycleTransition::Launching => "/launch",
+        LifecycleTransition::Terminating => "/terminate",
+    };
+    let this_transition = progress
+        .as_ref()
+        .filter(|p| p.token.ends_with(suffix))
+        .cloned();
+    if this_transition.as_ref().is_some_and(|p| p.waiting) {
+        return Decision::Handled;
+    }
+    let Ok(state) = M::State::from_str(&record.state) else {
+        return Decision::Unhandled(format!(
+            "the record's state `{}` is not a state of model {}",
+            record.state,
+            M::DEFINITION.name
+        ));
+    };
+    let def = &M::DEFINITION;
+    match wait.transition() {
+        LifecycleTransition::Launching => {
+            if pending_from_image(&record.ident, &record.attributes).is_some() {
+                // Parked until cloud-init finishes: the sweep keeps it alive.
+                return Decision::Handled;
+            }
+            let is_new = def.initial == Some(state) || def.is_before_initial(state);
+            if is_new || def.triggers_from(state).any(|(_, t)| t.accepts(event)) {
+                return Decision::Start;
+            }
+            match this_transition {
+                Some(p) => Decision::Complete(p.result),
+                None => Decision::Unhandled(format!(
+                    "the record is in `{}`, past its launch, with nothing the launch can do there",
+                    record.state
+                )),
+            }
+        }
+        LifecycleTransition::Terminating => {
+            if lifecycle_core::deferred_termination(record).is_some() {
+                // Noted: it runs once the wait before it is over.
+                return Decision::Handled;
+            }
+            match this_transition {
+                Some(p) => Decision::Complete(p.result),
+                None => Decision::Start,
+            }
+        }
+    }
+}
+
+/// The event id of a reconciled action: the same for every sweep that tries it, so a sweep
+/// cut off half way is resumed by the next, as a redelivered event is.
+fn event_id(wait: WaitState, instance: &str) -> String {
+    let what = match wait {
+        WaitState::Launching => "launch",
+        WaitState::LaunchingIntoWarmPool => "launch-into-warm-pool",
+        WaitState::Terminating => "terminate",
+        WaitState::TerminatingInWarmPool => "terminate-in-warm-pool",
+    };
+    format!("reconcile-{what}-{instance}")
+}
+
+/// The lifecycle action Auto Scaling holds, as its event would have named it, without the
+/// token Auto Scaling does not tell (and, until it is known, the hook). Where a launch into the group comes from is not in
+/// `Pending:Wait`: from the warm pool if the record is past its launch (prepared there).
+fn reconciled_action<S: State>(
+    instance: &FleetInstance,
+    wait: WaitState,
+    record: &Record,
+    def: &lifecycle_core::ModelDefinition<S>,
+) -> LifecycleAction {
+    let is_new = S::from_str(&record.state)
+        .is_ok_and(|s| def.initial == Some(s) || def.is_before_initial(s));
+    let (origin, destination) = match wait {
+        WaitState::Launching if is_new => (Location::Ec2, Location::AutoScalingGroup),
+        WaitState::Launching => (Location::WarmPool, Location::AutoScalingGroup),
+        WaitState::LaunchingIntoWarmPool => (Location::Ec2, Location::WarmPool),
+        WaitState::Terminating => (Location::AutoScalingGroup, Location::Ec2),
+        WaitState::TerminatingInWarmPool => (Location::WarmPool, Location::Ec2),
+    };
+    LifecycleAction {
+        auto_scaling_group_name: instance.group.clone(),
+        lifecycle_hook_name: String::new(),
+        lifecycle_action_token: None,
+        ec2_instance_id: instance.instance_id.clone(),
+        lifecycle_transition: wait.transition(),
+        notification_metadata: None,
+        region: None,
+        origin: Some(origin),
+        destination: Some(destination),
+    }
+}

@@ -1,0 +1,613 @@
+//! Lost events and forged ones, through the Lambda's code path (`Runtime::handle_bytes`, the
+//! in-memory node table, recording SSM) against Auto Scaling in memory
+//! (`testing::FakeAutoScaling`): the sweep finds every action no lifecycle handles and starts
+//! it; an event that comes late, before, during or after that, or races it, gives one
+//! lifecycle, one command, one completion; an event for an action Auto Scaling does not hold
+//! changes nothing.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::stepped::Stepped;
+use common::worker::Worker;
+use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::runtime::{HandleError, Outcome, Runtime};
+use lifecycle_aws::testing::{
+    ApiFault, FakeAutoScaling, RecordingCommands, command_status_event, lifecycle_action_event,
+    scheduled_event,
+};
+use lifecycle_core::{LifecycleResult, LifecycleTransition, Record};
+use serde_json::Value;
+
+const I: &str = "i-0a1b2c3d4e5f60001";
+const GROUP: &str = "workers";
+
+struct Fleet {
+    runtime: Runtime<Worker, fn() -> Worker, Stepped<MemoryTable>>,
+    aws: Arc<FakeAutoScaling>,
+    commands: Arc<RecordingCommands>,
+}
+
+/// What a sweep reported.
+#[derive(Debug, Default)]
+struct Swept {
+    reconciled: Vec<String>,
+    recompleted: Vec<String>,
+    unhandled: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl Fleet {
+    /// `instances` registered by cloud-init (`finished_cloud_init`), in group `workers`; the
+    /// table's calls interleave with other tasks as `seed` decides.
+    fn new(seed: u64, instances: &[&str]) -> Self {
+        let table = MemoryTable::new();
+        for instance in instances {
+            table
+                .records()
+                .insert(Record::new(*instance, "finished_cloud_init"));
+        }
+        let aws = Arc::new(
+            FakeAutoScaling::new()
+                .with_group(GROUP)
+                .with_group("others"),
+        );
+        let commands = Arc::new(RecordingCommands::new());
+        let runtime = Runtime::with_parts(
+            Stepped::new(table, seed),
+            commands.clone(),
+            aws.clone(),
+            (|| Worker) as fn() -> Worker,
+        )
+        .with_fleet(aws.clone())
+        .with_groups([GROUP, "others"]);
+        Fleet {
+            runtime,
+            aws,
+            commands,
+        }
+    }
+
+    async fn deliver(&self, event: &Value) -> Result<Vec<Outcome>, HandleError> {
+        self.runtime
+            .handle_bytes(event.to_string().as_bytes())
+            .await
+            .map(|answer| answer.outcomes)
+    }
+
+    /// Delivers `event` as a queue would: again while it fails in a way that may pass.
+    async fn deliver_until_done(&self, event: &Value) -> Vec<Outcome> {
+        for _ in 0..10 {
+            match self.deliver(event).await {
+                Ok(outcomes) => return outcomes,
+                Err(e) if e.is_retryable() => tokio::task::yield_now().await,
+                Err(e) => panic!("{event}: {e}"),
+            }
+        }
+        panic!("{event}: still failing after 10 deliveries")
+    }
+
+    async fn sweep(&self) -> Swept {
+        let outcomes = self
+            .deliver(&scheduled_event("lifecycle-sweep"))
+            .await
+            .unwrap();
+        let [
+            Outcome::Swept {
+                reconciled,
+                recompleted,
+                unhandled,
+                failed,
+                ..
+            },
+        ] = <[Outcome; 1]>::try_from(outcomes).unwrap()
+        else {
+            panic!("not a sweep")
+        };
+        Swept {
+            reconciled,
+            recompleted,
+            unhandled,
+            failed,
+        }
+    }
+
+    fn record(&self, instance: &str) -> Record {
+        self.runtime
+            .store()
+            .inner()
+            .records()
+            .get(instance)
+            .unwrap()
+    }
+
+    fn state(&self, instance: &str) -> String {
+        self.record(instance).state
+    }
+
+    fn documents(&self) -> Vec<String> {
+        self.commands
+            .sent()
+            .into_iter()
+            .map(|(_, r)| r.document_name)
+            .collect()
+    }
+
+    /// SSM reports the last command sent to `instance` finished with `status`.
+    async fn finish_last(&self, instance: &str, status: &str) -> Vec<Outcome> {
+        let (id, request) = self
+            .commands
+            .sent()
+            .into_iter()
+            .rfind(|(_, r)| r.instance_ids.first().map(String::as_str) == Some(instance))
+            .expect("a command was sent to the instance");
+        self.deliver_until_done(&command_status_event(
+            &id,
+            instance,
+            &request.document_name,
+            status,
+        ))
+        .await
+    }
+
+    /// The completions Auto Scaling accepted for `instance`: transition and result.
+    fn completions(&self, instance: &str) -> Vec<(LifecycleTransition, LifecycleResult)> {
+        self.aws
+            .completions()
+            .into_iter()
+            .filter(|c| c.action.ec2_instance_id == instance)
+            .map(|c| (c.action.lifecycle_transition, c.result))
+            .collect()
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn refused(outcomes: &[Outcome]) -> bool {
+    matches!(outcomes, [Outcome::Refused { .. }])
+        || matches!(outcomes, [Outcome::Dispatched { stop, completed: None, .. }] if stop == "refused")
+}
+
+#[test]
+fn a_lost_launch_is_started_by_the_sweep_and_completed_once() {
+    rt().block_on(async {
+        let fleet = Fleet::new(0, &[I]);
+        let _lost = fleet.aws.launch(I, GROUP);
+
+        let swept = fleet.sweep().await;
+        assert_eq!(swept.reconciled, [I]);
+        assert_eq!(fleet.state(I), "joining");
+        assert_eq!(fleet.documents(), ["ClusterJoin"]);
+        // A second sweep finds the lifecycle waiting: nothing new.
+        let again = fleet.sweep().await;
+        assert!(
+            again.reconciled.is_empty() && again.failed.is_empty(),
+            "{again:?}"
+        );
+
+        fleet.finish_last(I, "Success").await;
+        assert_eq!(fleet.state(I), "ready");
+        assert_eq!(
+            fleet.completions(I),
+            [(LifecycleTransition::Launching, LifecycleResult::Continue)]
+        );
+        // Completed by instance id and hook: Auto Scaling told no token.
+        let completion = &fleet.aws.completions()[0];
+        assert_eq!(completion.action.lifecycle_action_token, None);
+        assert_eq!(
+            completion.action.lifecycle_hook_name,
+            "workers-on-launching"
+        );
+        assert_eq!(fleet.aws.lifecycle_state(I).as_deref(), Some("InService"));
+        assert_eq!(fleet.aws.refused(), 0);
+        assert_eq!(fleet.documents(), ["ClusterJoin"]);
+    });
+}
+
+#[test]
+fn a_lost_termination_is_drained_before_the_instance_goes() {
+    rt().block_on(async {
+        let fleet = Fleet::new(0, &[I]);
+        let launch = fleet.aws.launch(I, GROUP);
+        fleet.deliver_until_done(&launch).await;
+        fleet.finish_last(I, "Success").await;
+        let _lost = fleet.aws.terminate(I);
+
+        let swept = fleet.sweep().await;
+        assert_eq!(swept.reconciled, [I]);
+        assert_eq!(fleet.state(I), "draining");
+        fleet.finish_last(I, "Success").await;
+        // The termination's own drain ends `drained` (the worker's `leave` is for a
+        // termination that finds a drain done).
+        assert_eq!(fleet.state(I), "drained");
+        assert_eq!(fleet.documents(), ["ClusterJoin", "ClusterLeave"]);
+        assert_eq!(
+            fleet.completions(I),
+            [
+                (LifecycleTransition::Launching, LifecycleResult::Continue),
+                (LifecycleTransition::Terminating, LifecycleResult::Continue)
+            ]
+        );
+        assert_eq!(fleet.aws.lifecycle_state(I).as_deref(), Some("Terminated"));
+        assert!(fleet.sweep().await.reconciled.is_empty());
+    });
+}
+
+#[test]
+fn lost_warm_pool_launches_are_prepared_then_joined() {
+    rt().block_on(async {
+        let fleet = Fleet::new(0, &[I]);
+        let _lost = fleet.aws.launch_into_warm_pool(I, GROUP);
+        assert_eq!(fleet.sweep().await.reconciled, [I]);
+        assert_eq!(fleet.state(I), "warmed");
+        assert_eq!(
+            fleet.aws.lifecycle_state(I).as_deref(),
+            Some("Warmed:Stopped")
+        );
+        assert!(fleet.documents().is_empty(), "prepared, not joined");
+
+        let _lost = fleet.aws.launch_from_warm_pool(I);
+        assert_eq!(fleet.sweep().await.reconciled, [I]);
+        assert_eq!(fleet.state(I), "joining");
+        fleet.finish_last(I, "Success").await;
+        assert_eq!(fleet.state(I), "ready");
+        assert_eq!(
+            fleet.completions(I),
+            [
+                (LifecycleTransition::Launching, LifecycleResult::Continue),
+                (LifecycleTransition::Launching, LifecycleResult::Continue)
+            ]
+        );
+        assert_eq!(fleet.aws.lifecycle_state(I).as_deref(), Some("InService"));
+    });
+}
+
+#[test]
+fn a_lifecycle_whose_completion_never_reached_auto_scaling_is_completed_by_the_sweep() {
+    rt().block_on(async {
+        let fleet = Fleet::new(0, &[I]);
+        let launch = fleet.aws.launch(I, GROUP);
+        fleet.deliver_until_done(&launch).await;
+        // The join's result moves the record to `ready`, and the completion is throttled;
+        // the result's message then goes to the dead-letter queue, never delivered again.
+        fleet
+            .aws
+            .fail_next("CompleteLifecycleAction", ApiFault::Throttle);
+        let (id, request) = fleet.commands.sent().pop().unwrap();
+        let result = command_status_event(&id, I, &request.document_name, "Success");
+        assert!(fleet.deliver(&result).await.unwrap_err().is_retryable());
+        assert_eq!(fleet.state(I), "ready");
+        assert!(fleet.completions(I).is_empty());
+
+        let swept = fleet.sweep().await;
+        assert_eq!(swept.recompleted, [I], "{swept:?}");
+        assert!(swept.reconciled.is_empty());
+        assert_eq!(
+            fleet.completions(I),
+            [(LifecycleTransition::Launching, LifecycleResult::Continue)]
+        );
+        assert_eq!(fleet.documents(), ["ClusterJoin"]);
+    });
+}
+
+#[test]
+fn an_instance_with_no_record_is_reported_not_started() {
+    rt().block_on(async {
+        let fleet = Fleet::new(0, &[]);
+        let _lost = fleet.aws.launch(I, GROUP);
+        let swept = fleet.sweep().await;
+        assert!(swept.reconciled.is_empty());
+        assert_eq!(swept.unhandled.len(), 1);
+        assert!(
+            swept.unhandled[0].contains("cloud-init has not registered"),
+            "{swept:?}"
+        );
+        assert!(fleet.commands.sent().is_empty());
+    });
+}
+
+/// The late event, delivered at each moment of the reconciled lifecycle.
+#[test]
+fn a_late_event_finds_its_action_taken_whenever_it_comes() {
+    for transition in [
+        LifecycleTransition::Launching,
+        LifecycleTransition::Terminating,
+    ] {
+        for moment in ["before the sweep", "while waiting", "after the end"] {
+            rt().block_on(async {
+                let fleet = Fleet::new(0, &[I]);
+                if transition == LifecycleTransition::Terminating {
+                    let launch = fleet.aws.launch(I, GROUP);
+                    fleet.deliver_until_done(&launch).await;
+                    fleet.finish_last(I, "Success").await;
+                }
+                let late = match transition {
+                    LifecycleTransition::Launching => fleet.aws.launch(I, GROUP),
+                    LifecycleTransition::Terminating => fleet.aws.terminate(I),
+                };
+                let context = format!("{transition:?}, the event {moment}");
+                if moment == "before the sweep" {
+                    fleet.deliver_until_done(&late).await;
+                    assert!(fleet.sweep().await.reconciled.is_empty(), "{context}");
+                } else {
+                    assert_eq!(fleet.sweep().await.reconciled, [I], "{context}");
+                }
+                if moment == "while waiting" {
+                    let outcomes = fleet.deliver_until_done(&late).await;
+                    assert!(refused(&outcomes), "{context}: {outcomes:?}");
+                }
+                fleet.finish_last(I, "Success").await;
+                if moment == "after the end" {
+                    let outcomes = fleet.deliver_until_done(&late).await;
+                    assert!(refused(&outcomes), "{context}: {outcomes:?}");
+                }
+                let expected = match transition {
+                    LifecycleTransition::Launching => ("ready", vec!["ClusterJoin"], 1),
+                    LifecycleTransition::Terminating => {
+                        ("drained", vec!["ClusterJoin", "ClusterLeave"], 2)
+                    }
+                };
+                assert_eq!(fleet.state(I), expected.0, "{context}");
+                assert_eq!(fleet.documents(), expected.1, "{context}");
+                assert_eq!(fleet.completions(I).len(), expected.2, "{context}");
+                assert_eq!(fleet.aws.refused(), 0, "{context}: no completion repeated");
+            });
+        }
+    }
+}
+
+/// The late event and the sweep run at once, interleaved at every call of the node table in
+/// an order each seed decides: one lifecycle, one command, one completion.
+#[test]
+fn a_late_event_racing_the_sweep_gives_one_lifecycle() {
+    let seeds = 300;
+    // Whose lifecycle completed the action: the event's (with its token) or the sweep's.
+    let mut winners = std::collections::BTreeMap::new();
+    for seed in 0..seeds {
+        for transition in [
+            LifecycleTransition::Launching,
+            LifecycleTransition::Terminating,
+        ] {
+            rt().block_on(async {
+                let fleet = Fleet::new(seed, &[I]);
+                if transition == LifecycleTransition::Terminating {
+                    let launch = fleet.aws.launch(I, GROUP);
+                    fleet.deliver_until_done(&launch).await;
+                    fleet.finish_last(I, "Success").await;
+                }
+                let late = match transition {
+                    LifecycleTransition::Launching => fleet.aws.launch(I, GROUP),
+                    LifecycleTransition::Terminating => fleet.aws.terminate(I),
+                };
+                let (delivered, _swept) = tokio::join!(fleet.deliver(&late), fleet.sweep());
+                if delivered.is_err() {
+                    // Busy (the sweep held the claim): the queue delivers it again.
+                    fleet.deliver_until_done(&late).await;
+                }
+                fleet.finish_last(I, "Success").await;
+                // Whatever is left: the event once more, a sweep.
+                fleet.deliver_until_done(&late).await;
+                fleet.sweep().await;
+                let context = format!("seed {seed}, {transition:?}");
+                let (state, documents, completions) = match transition {
+                    LifecycleTransition::Launching => ("ready", vec!["ClusterJoin"], 1),
+                    LifecycleTransition::Terminating => {
+                        ("drained", vec!["ClusterJoin", "ClusterLeave"], 2)
+                    }
+                };
+                assert_eq!(fleet.state(I), state, "{context}");
+                assert_eq!(fleet.documents(), documents, "{context}");
+                assert_eq!(fleet.completions(I).len(), completions, "{context}");
+                assert_eq!(fleet.aws.refused(), 0, "{context}");
+                let last = fleet.aws.completions().pop().unwrap();
+                let winner = match last.action.lifecycle_action_token {
+                    Some(_) => "the event",
+                    None => "the sweep",
+                };
+                *winners
+                    .entry((format!("{transition:?}"), winner))
+                    .or_insert(0) += 1;
+            });
+        }
+    }
+    println!("{seeds} seeds each, won by: {winners:?}");
+    // The seeds interleave both ways: each side wins some races.
+    assert_eq!(winners.len(), 4, "{winners:?}");
+}
+
+#[test]
+fn forged_and_replayed_lifecycle_events_change_nothing() {
+    rt().block_on(async {
+        let fleet = Fleet::new(0, &[I, "i-0other"]);
+        let launch = fleet.aws.launch(I, GROUP);
+        fleet.deliver_until_done(&launch).await;
+        fleet.finish_last(I, "Success").await;
+        assert_eq!(fleet.aws.lifecycle_state(I).as_deref(), Some("InService"));
+        let before = fleet.record(I);
+        let sent = fleet.commands.sent().len();
+        let completions = fleet.aws.completions().len();
+
+        // A terminate event for an instance in service, with a token that looks right.
+        let forged = lifecycle_action_event(I, GROUP, LifecycleTransition::Terminating);
+        let outcomes = fleet.deliver(&forged).await.unwrap();
+        let [Outcome::Refused { reason, .. }] = outcomes.as_slice() else {
+            panic!("{outcomes:?}")
+        };
+        assert!(reason.contains("InService"), "{reason}");
+        // No token at all: bad input, not retried.
+        let mut tokenless = forged.clone();
+        tokenless["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("LifecycleActionToken");
+        let error = fleet.deliver(&tokenless).await.unwrap_err();
+        assert!(
+            matches!(error, HandleError::NoActionToken { .. }),
+            "{error}"
+        );
+        assert!(!error.is_retryable());
+        // The launch replayed after it completed.
+        assert!(refused(&fleet.deliver(&launch).await.unwrap()));
+        // An instance of another group, waiting there: not this group's action.
+        let _theirs = fleet.aws.terminate("i-0other");
+        fleet
+            .aws
+            .set_instance("i-0other", "others", "Terminating:Wait");
+        let other_group =
+            lifecycle_action_event("i-0other", GROUP, LifecycleTransition::Terminating);
+        assert!(refused(&fleet.deliver(&other_group).await.unwrap()));
+        // An instance Auto Scaling does not know.
+        let unknown = lifecycle_action_event("i-0unknown", GROUP, LifecycleTransition::Launching);
+        assert!(refused(&fleet.deliver(&unknown).await.unwrap()));
+
+        assert_eq!(fleet.record(I), before, "nothing written");
+        assert_eq!(fleet.commands.sent().len(), sent, "nothing sent");
+        assert_eq!(
+            fleet.aws.completions().len(),
+            completions,
+            "nothing completed"
+        );
+        assert_eq!(fleet.state("i-0other"), "finished_cloud_init");
+    });
+}
+
+#[test]
+fn auto_scaling_throttled_or_its_answer_lost_is_tried_again() {
+    rt().block_on(async {
+        let instances: Vec<String> = (1..=5).map(|n| format!("i-0a1b2c3d4e5f6000{n}")).collect();
+        let ids: Vec<&str> = instances.iter().map(String::as_str).collect();
+        let fleet = Fleet::new(0, &ids);
+        for instance in &ids {
+            let _lost = fleet.aws.launch(instance, GROUP);
+        }
+        // The sweep's question throttled, then its answer lost: nothing started, no error
+        // beyond the sweep's own report; the next sweep starts them all.
+        fleet
+            .aws
+            .fail_next("DescribeAutoScalingGroups", ApiFault::Throttle);
+        let swept = fleet.sweep().await;
+        assert!(
+            swept.reconciled.is_empty() && swept.failed.len() == 1,
+            "{swept:?}"
+        );
+        fleet
+            .aws
+            .fail_next("DescribeAutoScalingGroups", ApiFault::LoseAnswer);
+        assert!(fleet.sweep().await.reconciled.is_empty());
+        fleet
+            .aws
+            .fail_next("DescribeLifecycleHooks", ApiFault::Throttle);
+        let swept = fleet.sweep().await;
+        assert_eq!(swept.failed.len(), 1, "{swept:?}");
+        assert_eq!(swept.reconciled.len(), 4, "{swept:?}");
+        assert_eq!(fleet.sweep().await.reconciled.len(), 1);
+
+        // A completion applied and its answer lost: the result is delivered again, and the
+        // action is completed once.
+        fleet
+            .aws
+            .fail_next("CompleteLifecycleAction", ApiFault::LoseAnswer);
+        for instance in &ids {
+            fleet.finish_last(instance, "Success").await;
+        }
+        for instance in &ids {
+            assert_eq!(fleet.state(instance), "ready");
+            assert_eq!(fleet.completions(instance).len(), 1, "{instance}");
+        }
+        assert_eq!(fleet.documents().len(), 5);
+
+        // The check before a lifecycle event's first write, throttled: the event is retried.
+        let extra = "i-0a1b2c3d4e5f60009";
+        fleet
+            .runtime
+            .store()
+            .inner()
+            .records()
+            .insert(Record::new(extra, "finished_cloud_init"));
+        let launch = fleet.aws.launch(extra, GROUP);
+        fleet
+            .aws
+            .fail_next("DescribeAutoScalingInstances", ApiFault::Throttle);
+        let error = fleet.deliver(&launch).await.unwrap_err();
+        assert!(error.is_retryable(), "{error}");
+        assert_eq!(fleet.state(extra), "finished_cloud_init", "nothing written");
+        fleet.deliver_until_done(&launch).await;
+        assert_eq!(fleet.state(extra), "joining");
+    });
+}
+
+/// What the sweep costs: Auto Scaling calls per sweep of 1,000 instances in 5 groups with 10
+/// waiting, and per lifecycle started by an event.
+#[test]
+fn reconciliation_costs_grow_with_what_waits() {
+    rt().block_on(async {
+        let groups: Vec<String> = (1..=5).map(|g| format!("group-{g}")).collect();
+        let table = MemoryTable::new();
+        let mut aws = FakeAutoScaling::new();
+        for group in &groups {
+            aws = aws.with_group(group);
+        }
+        let aws = Arc::new(aws);
+        let mut waiting = Vec::new();
+        for n in 0..1000 {
+            let instance = format!("i-{n:017x}");
+            // Every hundredth waits, two in each group.
+            let group = &groups[if n % 100 == 0 { n / 100 % 5 } else { n % 5 }];
+            if n % 100 == 0 {
+                table
+                    .records()
+                    .insert(Record::new(&instance, "finished_cloud_init"));
+                let _lost = aws.launch(&instance, group);
+                waiting.push(instance);
+            } else {
+                aws.set_instance(&instance, group, "InService");
+            }
+        }
+        let runtime = Runtime::with_parts(
+            table,
+            Arc::new(RecordingCommands::new()),
+            aws.clone(),
+            (|| Worker) as fn() -> Worker,
+        )
+        .with_fleet(aws.clone())
+        .with_groups(groups.clone());
+        let Outcome::Swept { reconciled, .. } = runtime.sweep().await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(reconciled.len(), 10);
+        let calls = aws.all_calls();
+        println!("one sweep of 1000 instances in 5 groups, 10 waiting: {calls:?}");
+        assert_eq!(aws.calls("DescribeAutoScalingGroups"), 1);
+        assert_eq!(
+            aws.calls("DescribeLifecycleHooks"),
+            5,
+            "once per group with a wait"
+        );
+        assert_eq!(aws.calls("DescribeAutoScalingInstances"), 0);
+        assert_eq!(calls.len(), 6);
+        // A second sweep: the 10 lifecycles wait for their commands: one call, nothing
+        // started twice.
+        let Outcome::Swept { reconciled, .. } = runtime.sweep().await.unwrap() else {
+            panic!()
+        };
+        assert!(reconciled.is_empty());
+        assert_eq!(aws.all_calls().len(), 7);
+        assert_eq!(aws.calls("DescribeAutoScalingGroups"), 2);
+
+        // A lifecycle started by its event: one DescribeAutoScalingInstances before anything.
+        let before = aws.all_calls().len();
+        runtime
+            .store()
+            .records()
+            .insert(Record::new("i-0event", "finished_cloud_init"));
+        let event = aws.launch("i-0event", "group-1");
+        runtime.handle(&event).await.unwrap();
+        assert_eq!(aws.all_calls()[before..], ["DescribeAutoScalingInstances"]);
+    });
+}
