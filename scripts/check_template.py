@@ -23,16 +23,31 @@ from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# (resource, statement Sid) -> why a wildcard resource is needed there.
+# (resource, statement Sid) -> (why a wildcard resource is needed there, the only actions the
+# statement may allow: an action added to such a statement would get the wildcard too).
 ALLOWED_WILDCARDS = {
-    ("ClusterFunction", "Instances"): "ec2:DescribeInstances has no resource-level permissions",
+    ("ClusterFunction", "Instances"): (
+        "ec2:DescribeInstances has no resource-level permissions",
+        {"ec2:DescribeInstances"},
+    ),
     ("ClusterFunction", "CancelUnregisteredCommands"): (
         "ssm:ListCommands has no resource-level permissions; ssm:CancelCommand is asked for "
-        "commands by id, which IAM cannot name before they exist"
+        "commands by id, which IAM cannot name before they exist",
+        {"ssm:CancelCommand", "ssm:ListCommands"},
     ),
     ("BackupFunction", "CancelUnregisteredCommands"): (
         "ssm:ListCommands has no resource-level permissions; ssm:CancelCommand is asked for "
-        "commands by id, which IAM cannot name before they exist"
+        "commands by id, which IAM cannot name before they exist",
+        {"ssm:CancelCommand", "ssm:ListCommands"},
+    ),
+    ("ClusterFunction", "AutoScalingView"): (
+        "Auto Scaling's Describe* calls have no resource-level permissions",
+        {
+            "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeWarmPool",
+            "autoscaling:DescribeLifecycleHooks",
+        },
     ),
 }
 
@@ -87,6 +102,10 @@ def check(template):
             if arn is None or "*" not in precise:
                 continue
             if (name, sid) in ALLOWED_WILDCARDS:
+                allowed = ALLOWED_WILDCARDS[(name, sid)][1]
+                extra = sorted(set(map(str, as_list(statement.get("Action", [])))) - allowed)
+                if extra:
+                    problems.append(f"{where}: {extra} added to a statement allowed a wildcard resource")
                 continue
             if arn == "*" or not narrowed:
                 problems.append(f"{where}: wildcard resource {arn} with no condition narrowing it")
@@ -209,11 +228,17 @@ def self_test(template):
     def tag_any_instance(r):
         del r["NodeRegistrationPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]["aws:ARN"]
 
+    def action_added_to_a_wildcard_statement(r):
+        for statement in r["ClusterFunction"]["Properties"]["Policies"][0]["Statement"]:
+            if statement.get("Sid") == "AutoScalingView":
+                statement["Action"].append("autoscaling:UpdateAutoScalingGroup")
+
     def rule_not_allowed(r):
         arns = r["EventQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
         arns.pop()
 
     for change in (
+        action_added_to_a_wildcard_statement,
         rule_not_allowed,
         wildcard_action,
         wildcard_resource,

@@ -12,8 +12,8 @@ use std::time::Duration;
 use lifecycle_aws::runtime::{Outcome, Runtime};
 use lifecycle_aws::store::NodeTable;
 use lifecycle_aws::testing::{
-    RecordingActions, RecordingCommands, command_status_event, lifecycle_action_event,
-    routed_lifecycle_action_event, scheduled_event, spot_interruption_event, stream_record_event,
+    FakeAutoScaling, RecordingActions, RecordingCommands, command_status_event, scheduled_event,
+    spot_interruption_event, stream_record_event,
 };
 use lifecycle_core::{
     LifecycleModel, LifecycleResult, LifecycleTransition, Location, ModelDefinition, Record,
@@ -62,6 +62,10 @@ pub struct Scenario {
     /// and two minutes later the terminate lifecycle action.
     #[serde(default)]
     pub spot_interruptions: Vec<String>,
+    /// Lifecycle action events that never arrive: `ID` (the instance's launch into its group)
+    /// or `ID:terminating`. Auto Scaling holds the action all the same; the sweep finds it.
+    #[serde(default)]
+    pub lose_events: Vec<String>,
 }
 
 impl Default for Scenario {
@@ -84,6 +88,7 @@ impl Default for Scenario {
             failing_joins: ["i-0a1b2c3d4e5f60003".to_owned()].into(),
             terminate: vec!["i-0a1b2c3d4e5f60002".into()],
             spot_interruptions: Vec::new(),
+            lose_events: Vec::new(),
         }
     }
 }
@@ -136,6 +141,28 @@ impl Scenario {
                     id.clone(),
                     known.join(", "),
                 ));
+            }
+        }
+        for lost in &self.lose_events {
+            let (id, which) = lost.split_once(':').unwrap_or((lost, "launching"));
+            if !known.contains(&id) {
+                return Err(SimulationError::UnknownInstance(
+                    id.to_owned(),
+                    known.join(", "),
+                ));
+            }
+            if !matches!(which, "launching" | "terminating") {
+                return Err(SimulationError::Scenario(format!(
+                    "lost event `{lost}`: `{which}` is neither launching nor terminating (write `ID` or `ID:terminating`)"
+                )));
+            }
+            if which == "terminating"
+                && !self.terminate.contains(&id.to_owned())
+                && !self.spot_interruptions.contains(&id.to_owned())
+            {
+                return Err(SimulationError::Scenario(format!(
+                    "lost event `{lost}`: `{id}` is not terminated in this scenario"
+                )));
             }
         }
         if let Some(both) = self
@@ -235,7 +262,21 @@ struct Delivery {
     instance: String,
     label: String,
     payload: Value,
+    /// A lifecycle action Auto Scaling opens at `at`: the payload is its event.
+    opens: Option<Opens>,
 }
+
+/// What Auto Scaling does to an instance that opens a lifecycle action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opens {
+    Launch,
+    LaunchIntoWarmPool,
+    LaunchFromWarmPool,
+    Terminate,
+}
+
+/// How often the template's `lifecycle-sweep` rule runs.
+const SWEEP_PERIOD: u64 = 300;
 
 impl Delivery {
     /// A timeline row of this delivery.
@@ -467,14 +508,27 @@ pub async fn simulate<T: NodeTable>(
 ) -> Result<Report, SimulationError> {
     scenario.validate()?;
     let ssm = Arc::new(RecordingCommands::new());
-    let autoscaling = Arc::new(RecordingActions::new());
+    // Auto Scaling in memory: it holds each action until it is completed, and the runtime
+    // asks it, as deployed, before acting on an event and in the sweep.
+    let autoscaling = Arc::new(FakeAutoScaling::new().with_group(GROUP));
     let clock = Arc::new(SimulatedClock::default());
     let dns = MemoryDns::default();
     let model_dns = dns.clone();
     let runtime = Runtime::with_parts(table, ssm.clone(), autoscaling.clone(), move || {
         ClusterNode::new(model_dns.clone())
     })
-    .with_clock(clock.clone());
+    .with_clock(clock.clone())
+    .with_fleet(autoscaling.clone())
+    .with_groups([GROUP]);
+    let mut lost: BTreeSet<(String, &str)> = scenario
+        .lose_events
+        .iter()
+        .map(|l| {
+            let (id, which) = l.split_once(':').unwrap_or((l, "launching"));
+            (id.to_owned(), which)
+        })
+        .collect();
+    let mut sweeps = BTreeSet::new();
     let table_error = |e: lifecycle_aws::store::StoreError| SimulationError::Table(e.to_string());
 
     // cloud-init: registers the instance, and marks it finished as its last line.
@@ -529,6 +583,7 @@ pub async fn simulate<T: NodeTable>(
             instance: id.clone(),
             label: "spot interruption".into(),
             payload: spot_interruption_event(id),
+            opens: None,
         });
         queue.push(lifecycle_event(
             id,
@@ -544,7 +599,41 @@ pub async fn simulate<T: NodeTable>(
         ));
     }
 
-    while let Some(delivery) = queue.pop() {
+    while let Some(mut delivery) = queue.pop() {
+        if let Some(opens) = delivery.opens {
+            let id = &delivery.instance;
+            delivery.payload = match opens {
+                Opens::Launch => autoscaling.launch(id, GROUP),
+                Opens::LaunchIntoWarmPool => autoscaling.launch_into_warm_pool(id, GROUP),
+                Opens::LaunchFromWarmPool => autoscaling.launch_from_warm_pool(id),
+                Opens::Terminate => autoscaling.terminate(id),
+            };
+            let which = if opens == Opens::Terminate {
+                "terminating"
+            } else {
+                "launching"
+            };
+            // A launch into the warm pool is not the one `ID` names: its group launch is.
+            if opens != Opens::LaunchIntoWarmPool && lost.remove(&(id.clone(), which)) {
+                timeline.push(delivery.row(
+                    "",
+                    "",
+                    "event lost: Auto Scaling holds the action, no event arrives".into(),
+                ));
+                // The next run of the sweep's schedule finds it.
+                let sweep_at = (delivery.at / SWEEP_PERIOD + 1) * SWEEP_PERIOD;
+                if sweeps.insert(sweep_at) {
+                    queue.push(Delivery {
+                        at: sweep_at,
+                        instance: String::new(),
+                        label: "lifecycle-sweep".into(),
+                        payload: scheduled_event("lifecycle-sweep"),
+                        opens: None,
+                    });
+                }
+                continue;
+            }
+        }
         events += 1;
         let outcomes = deliver(&runtime, &clock, &delivery).await?;
         let at = Duration::from_secs(delivery.at);
@@ -569,6 +658,7 @@ pub async fn simulate<T: NodeTable>(
                     instance: delivery.instance.clone(),
                     label: "stream".into(),
                     payload: stream_record_event(&before, &after),
+                    opens: None,
                 });
             }
             timeline.extend(rows(&ClusterNode::DEFINITION, outcome, &line));
@@ -608,6 +698,7 @@ pub async fn simulate<T: NodeTable>(
                 instance: target.clone(),
                 label: format!("{} {status}", request.document_name),
                 payload: command_status_event(command_id, target, &request.document_name, status),
+                opens: None,
             });
         }
         commands_seen = sent.len();
@@ -687,6 +778,7 @@ pub async fn simulate_backup<T: NodeTable>(table: T) -> Result<Report, Simulatio
             instance: "backup".into(),
             label: "scheduled backup".into(),
             payload: scheduled_event("backup"),
+            opens: None,
         });
     }
     while let Some(delivery) = queue.pop() {
@@ -709,6 +801,7 @@ pub async fn simulate_backup<T: NodeTable>(table: T) -> Result<Report, Simulatio
                     &request.document_name,
                     "Success",
                 ),
+                opens: None,
             });
         }
         commands_seen = sent.len();
@@ -763,37 +856,34 @@ async fn set_state<T: NodeTable>(
     }
 }
 
-/// An Auto Scaling lifecycle action of the simulated group, as EventBridge delivers it.
 /// A launch of a warm-pool instance: into the pool (`to` = `WarmPool`) or from it into the
-/// group.
+/// group. Auto Scaling opens the action when its time comes, and sends its event.
 fn routed_event(instance: &str, to: Location, at: u64) -> Delivery {
-    let (from, label) = match to {
-        Location::WarmPool => (Location::Ec2, "launching into warm pool"),
-        _ => (Location::WarmPool, "launching from warm pool"),
+    let (opens, label) = match to {
+        Location::WarmPool => (Opens::LaunchIntoWarmPool, "launching into warm pool"),
+        _ => (Opens::LaunchFromWarmPool, "launching from warm pool"),
     };
     Delivery {
         at,
         instance: instance.to_owned(),
         label: label.to_owned(),
-        payload: routed_lifecycle_action_event(
-            instance,
-            GROUP,
-            LifecycleTransition::Launching,
-            from,
-            to,
-        ),
+        payload: Value::Null,
+        opens: Some(opens),
     }
 }
 
+/// A lifecycle action of the simulated group: Auto Scaling opens it when its time comes, and
+/// sends its event (as EventBridge delivers it).
 fn lifecycle_event(instance: &str, transition: LifecycleTransition, at: u64) -> Delivery {
-    let label = match transition {
-        LifecycleTransition::Launching => "launching",
-        LifecycleTransition::Terminating => "terminating",
+    let (opens, label) = match transition {
+        LifecycleTransition::Launching => (Opens::Launch, "launching"),
+        LifecycleTransition::Terminating => (Opens::Terminate, "terminating"),
     };
     Delivery {
         at,
         instance: instance.to_owned(),
         label: label.to_owned(),
-        payload: lifecycle_action_event(instance, GROUP, transition),
+        payload: Value::Null,
+        opens: Some(opens),
     }
 }

@@ -18,11 +18,12 @@ use lifecycle_examples::status;
 
 const USAGE: &str = "usage: lifecycle-local [--model cluster|backup] [--scenario FILE] [--fail-join ID]...
                        [--terminate ID]... [--spot-interruption ID]... [--warm-pool ID]...
-                       [--no-failures] [--dynamodb-endpoint URL [--keep-table]]
+                       [--lose-event ID[:terminating]]... [--no-failures]
+                       [--dynamodb-endpoint URL [--keep-table]]
        lifecycle-local [--model cluster|backup] --diagram | --dot
        lifecycle-local --version
        lifecycle-local status --table TABLE [--endpoint-url URL] [--model cluster|backup]
-                       [--deadline SECONDS] [--all] [--json]
+                       [--deadline SECONDS] [--groups GROUP,...] [--all] [--json]
 
 Runs a simulated Auto Scaling group through the cluster model, with every event as the JSON AWS
 delivers, handled by the same runtime as the Lambda; SSM and Auto Scaling are simulated, and so
@@ -41,6 +42,10 @@ backup, two nights.
                             warning, the terminate action two minutes later (repeatable)
   --warm-pool ID            ID launches into the warm pool first, into the group later
                             (repeatable)
+  --lose-event ID           ID's launch event never arrives (ID:terminating: its terminate event):
+                            Auto Scaling holds the action all the same, and the next sweep (every
+                            5 minutes) finds it and starts its lifecycle (repeatable; scenario
+                            file: \"lose_events\": [...])
   --no-failures             no join command fails
   --dynamodb-endpoint URL   keep the node table in a DynamoDB-compatible server at URL (a new
                             table per run, deleted at the end) instead of in memory
@@ -53,7 +58,9 @@ backup, two nights.
 status: what waits in a node table (standard AWS configuration; --endpoint-url for a local
 server): each waiting lifecycle of the model (instance, state, what it waits for, since when,
 deadline), read from the index of waits. --all lists every record's state instead (a Scan);
---json prints JSON; --deadline is the runtime's LIFECYCLE_WAIT_DEADLINE_SECONDS (default 3600).";
+--json prints JSON; --deadline is the runtime's LIFECYCLE_WAIT_DEADLINE_SECONDS (default 3600).
+--groups (the cluster model's LIFECYCLE_GROUPS) also lists the lifecycle actions Auto Scaling
+holds in those groups that no lifecycle handles (a lost event's), and what the next sweep does.";
 
 #[derive(Debug)]
 struct StatusArgs {
@@ -63,11 +70,13 @@ struct StatusArgs {
     deadline: u64,
     all: bool,
     json: bool,
+    groups: Vec<String>,
 }
 
 fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let (mut table, mut endpoint, mut waiter) = (None, None, ClusterNode::DEFINITION.name);
     let (mut deadline, mut all, mut json) = (3600, false, false);
+    let mut groups = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |what: &str| args.next().ok_or_else(|| format!("{arg} needs {what}"));
@@ -89,9 +98,20 @@ fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, Strin
             }
             "--all" => all = true,
             "--json" => json = true,
+            "--groups" => {
+                groups = value("group names, comma-separated")?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
             "--help" | "-h" => return Ok(Command::Help),
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if !groups.is_empty() && waiter != ClusterNode::DEFINITION.name {
+        return Err("--groups: the backup model reacts to no Auto Scaling group".into());
     }
     Ok(Command::Status(StatusArgs {
         table: table.ok_or("status needs --table TABLE")?,
@@ -100,6 +120,7 @@ fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, Strin
         deadline,
         all,
         json,
+        groups,
     }))
 }
 
@@ -108,7 +129,8 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
     if let Some(url) = &args.endpoint {
         loader = loader.endpoint_url(url);
     }
-    let client = aws_sdk_dynamodb::Client::new(&loader.load().await);
+    let sdk = loader.load().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = DynamoStore::new(client, &args.table);
     let as_json = |value: serde_json::Value| format!("{value:#}\n");
     if args.all {
@@ -125,10 +147,30 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
     let rows = status::waiting(&table, args.waiter, deadline)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(if args.json {
-        as_json(serde_json::json!(rows))
+    let unhandled = if args.groups.is_empty() {
+        Vec::new()
     } else {
-        status::waiting_table(&rows)
+        lifecycle_aws::runtime::Runtime::new(&sdk, &args.table, ClusterNode::default)
+            .with_groups(args.groups.clone())
+            .unhandled_actions()
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    Ok(match (args.json, args.groups.is_empty()) {
+        (true, true) => as_json(serde_json::json!(rows)),
+        (true, false) => as_json(serde_json::json!({
+            "waiting": rows,
+            "unhandled": unhandled.iter().map(|u| serde_json::json!({
+                "instance": u.instance.instance_id, "group": u.instance.group,
+                "lifecycle_state": u.instance.lifecycle_state, "next_sweep": u.next_sweep,
+            })).collect::<Vec<_>>(),
+        })),
+        (false, true) => status::waiting_table(&rows),
+        (false, false) => format!(
+            "{}\n{}",
+            status::waiting_table(&rows),
+            status::unhandled_table(&unhandled)
+        ),
     })
 }
 
@@ -158,6 +200,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut terminate = None::<Vec<String>>;
     let mut spot = None::<Vec<String>>;
     let mut warm_pool = Vec::new();
+    let mut lose = Vec::new();
     let mut endpoint = None;
     let mut keep_table = false;
     let mut diagram: Option<&str> = None;
@@ -183,6 +226,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
                 .get_or_insert_with(Vec::new)
                 .push(value("an instance id")?),
             "--warm-pool" => warm_pool.push(value("an instance id")?),
+            "--lose-event" => lose.push(value("an instance id, or ID:terminating")?),
             "--no-failures" => no_failures = true,
             "--dynamodb-endpoint" => endpoint = Some(endpoint_url(&value("a URL")?)?),
             "--keep-table" => keep_table = true,
@@ -211,6 +255,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
         || terminate.is_some()
         || spot.is_some()
         || !warm_pool.is_empty()
+        || !lose.is_empty()
         || no_failures;
     if let Some(diagram) = diagram {
         let cluster = model == "cluster";
@@ -232,7 +277,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     if model == "backup" {
         if scenario_options {
             return Err(
-                "--scenario, --fail-join, --terminate, --spot-interruption, --warm-pool and --no-failures are the cluster model's"
+                "--scenario, --fail-join, --terminate, --spot-interruption, --warm-pool, --lose-event and --no-failures are the cluster model's"
                     .into(),
             );
         }
@@ -273,7 +318,10 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             })?;
         node.warm_pool = true;
     }
-    scenario.validate().map_err(|e| e.to_string())?;
+    scenario.lose_events.extend(lose);
+    scenario
+        .validate()
+        .map_err(|e| format!("--lose-event: {e}"))?;
     Ok(Command::Run {
         scenario: Some(scenario),
         endpoint,

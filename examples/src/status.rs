@@ -181,3 +181,37 @@ pub fn records_table(rows: &[RecordState]) -> String {
     out.push_str(&format!("{} records\n", rows.len()));
     out
 }
+
+/// Actions Auto Scaling holds that no lifecycle handles (`--groups`): one line each, with
+/// what the next sweep does about it.
+///
+/// ```
+/// use lifecycle_aws::fleet::FleetInstance;
+/// use lifecycle_aws::runtime::UnhandledAction;
+/// let row = UnhandledAction {
+///     instance: FleetInstance { instance_id: "i-1".into(), group: "workers".into(), lifecycle_state: "Pending:Wait".into() },
+///     next_sweep: "starts its lifecycle (its event was lost)".into(),
+/// };
+/// let table = lifecycle_examples::status::unhandled_table(&[row]);
+/// assert!(table.contains("i-1") && table.ends_with("1 held by Auto Scaling, handled by no lifecycle\n"));
+/// ```
+pub fn unhandled_table(rows: &[lifecycle_aws::runtime::UnhandledAction]) -> String {
+    let mut out = format!(
+        "{:<20} {:<20} {:<24} {}\n",
+        "instance", "group", "Auto Scaling state", "the next sweep"
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "{:<20} {:<20} {:<24} {}\n",
+            row.instance.instance_id,
+            row.instance.group,
+            row.instance.lifecycle_state,
+            row.next_sweep
+        ));
+    }
+    out.push_str(&format!(
+        "{} held by Auto Scaling, handled by no lifecycle\n",
+        rows.len()
+    ));
+    out
+}

@@ -1,6 +1,8 @@
 //! The cluster Lambda binary, run as Lambda runs it: a Runtime API on 127.0.0.1 (served here)
 //! hands it one launching event; the node table and SSM are moto_server's.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -129,6 +131,9 @@ fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
                 .to_owned()
         });
 
+    // Auto Scaling holds the launch's action: the instance waits in its launch hook.
+    let autoscaling = std::sync::Arc::new(common::AutoScaling::default());
+    autoscaling.hold("tok", "i-0lambda", "cluster-nodes", "Pending:Wait");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let api = listener.local_addr().unwrap().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cluster-lambda"))
@@ -147,6 +152,7 @@ fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
         .env("WORKER_GROUP_NAME", "cluster-nodes")
         .env("AWS_REGION", "eu-central-1")
         .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ENDPOINT_URL_AUTO_SCALING", autoscaling.serve())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")

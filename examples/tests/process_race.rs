@@ -4,110 +4,19 @@
 //! action completed once has no active action any more). Side effects are counted where they
 //! land: commands in SSM, completions at the Auto Scaling endpoint.
 
-use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
+mod common;
+
+use common::AutoScaling;
+
 const RACERS: usize = 16;
-
-/// Auto Scaling's CompleteLifecycleAction, counted: the first completion of a token is
-/// accepted, a repeat gets "No active Lifecycle Action found".
-#[derive(Default)]
-struct AutoScaling {
-    requests: Mutex<Vec<String>>,
-    accepted: Mutex<HashSet<String>>,
-}
-
-impl AutoScaling {
-    fn serve(self: &Arc<Self>) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let this = self.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let this = this.clone();
-                std::thread::spawn(move || this.answer(stream));
-            }
-        });
-        format!("http://{address}")
-    }
-
-    fn answer(&self, stream: std::net::TcpStream) {
-        let mut writer = stream.try_clone().unwrap();
-        let mut reader = BufReader::new(stream);
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let mut length = 0;
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                if header == "\r\n" || header.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let form = String::from_utf8(body).unwrap();
-            let param = |name: &str| {
-                form.split('&')
-                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let action = param("Action");
-            self.requests.lock().unwrap().push(action.clone());
-            let token = param("LifecycleActionToken");
-            let fresh =
-                action != "CompleteLifecycleAction" || self.accepted.lock().unwrap().insert(token);
-            let (status, body) = if fresh {
-                (
-                    "200 OK",
-                    format!(
-                        "<{action}Response xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">\
-                         <{action}Result/><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>\
-                         </{action}Response>"
-                    ),
-                )
-            } else {
-                (
-                    "400 Bad Request",
-                    "<ErrorResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">\
-                     <Error><Type>Sender</Type><Code>ValidationError</Code><Message>No active \
-                     Lifecycle Action found with token</Message></Error><RequestId>r</RequestId>\
-                     </ErrorResponse>"
-                        .to_owned(),
-                )
-            };
-            write!(
-                writer,
-                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-        }
-    }
-
-    fn count(&self, action: &str) -> usize {
-        let requests = self.requests.lock().unwrap();
-        requests.iter().filter(|a| *a == action).count()
-    }
-}
 
 struct Cluster {
     endpoint: String,
@@ -282,6 +191,7 @@ fn sixteen_lambda_processes_racing_send_each_command_once_and_complete_once() {
             "LifecycleHookName": "on-launch", "EC2InstanceId": instance,
             "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"}
     });
+    autoscaling.hold("tok-race", instance, "cluster-nodes", "Pending:Wait");
     let (launch_failed, launch_runs) = cluster.race("launch", &launch);
     let sent = commands();
     assert_eq!(sent.len(), 1, "{RACERS} processes sent {sent:?}");
@@ -319,6 +229,19 @@ fn sixteen_lambda_processes_racing_send_each_command_once_and_complete_once() {
     assert_eq!(autoscaling.accepted.lock().unwrap().len(), 1);
     assert!(calls >= 1);
 
+    // A terminate event for the instance in service (anyone who may write to the queue can
+    // send one), raced: Auto Scaling holds no such action, so all 16 refuse it and nothing
+    // drains.
+    let forged = lifecycle_aws::testing::lifecycle_action_event(
+        instance,
+        "cluster-nodes",
+        lifecycle_core::LifecycleTransition::Terminating,
+    );
+    let (forged_failed, _) = cluster.race("forged", &forged);
+    assert_eq!(forged_failed, 0);
+    assert_eq!(commands().len(), 2, "nothing sent for a forged termination");
+    assert_eq!(autoscaling.accepted.lock().unwrap().len(), 1);
+
     // A Spot interruption warning, raced: one drain (one ClusterLeave), whoever wins.
     let warning = lifecycle_aws::testing::spot_interruption_event(instance);
     let (warning_failed, warning_runs) = cluster.race("spot", &warning);
@@ -327,10 +250,12 @@ fn sixteen_lambda_processes_racing_send_each_command_once_and_complete_once() {
     assert_eq!(leaves.len(), 1, "{sent:?}");
     // The terminate action, raced while the drain runs: it waits for the drain, completed by
     // none of the 16.
-    let terminate = lifecycle_aws::testing::lifecycle_action_event(
+    let terminate = forged;
+    autoscaling.hold(
+        &format!("token-terminating-{instance}"),
         instance,
         "cluster-nodes",
-        lifecycle_core::LifecycleTransition::Terminating,
+        "Terminating:Wait",
     );
     cluster.race("terminate", &terminate);
     assert_eq!(
@@ -366,7 +291,7 @@ fn sixteen_lambda_processes_racing_send_each_command_once_and_complete_once() {
          ({launch_failed} told to come back), result: {result_runs} runs ({result_failed} told to \
          come back); SendCommand in SSM: 2 (ClusterJoin, ClusterLabelNode); \
          CompleteLifecycleAction: {calls} calls, 1 accepted; Spot warning: {warning_runs} runs \
-         ({warning_failed} told to come back), 1 ClusterLeave; the termination raced during the \
-         drain and after it: completed once"
+         ({warning_failed} told to come back), 1 ClusterLeave; a forged termination raced: \
+         refused by all; the termination raced during the drain and after it: completed once"
     );
 }

@@ -1,6 +1,8 @@
 //! `lifecycle-local status` on a known node table in moto_server: the waiting list (from the
 //! index of waits), `--all`, `--json`.
 
+mod common;
+
 use std::process::Command;
 
 use aws_config::{BehaviorVersion, Region};
@@ -126,4 +128,108 @@ i-0ccc0000000000003  worker     ready
     assert_eq!(json[0]["ident"], "i-0aaa0000000000001");
     assert_eq!(json[0]["since"], 1_795_564_800u64);
     assert_eq!(json[1]["waits_for"], "cloud-init (parked launch)");
+}
+
+/// `--groups`: the actions Auto Scaling holds that no lifecycle handles (their events lost),
+/// from Auto Scaling (an endpoint served here: moto has no wait states) and the table.
+#[test]
+fn status_lists_the_actions_auto_scaling_holds_that_no_lifecycle_handles() {
+    let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
+        .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test");
+    assert!(endpoint.starts_with("http://127.0.0.1:"));
+    let config = block_on(
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("eu-central-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .endpoint_url(&endpoint)
+            .load(),
+    );
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("status-held-{}", std::process::id());
+    block_on(lifecycle_aws::store::DynamoStore::create_table(
+        client.clone(),
+        &table,
+    ))
+    .unwrap();
+    // Its launch event lost: registered by cloud-init, no lifecycle ran.
+    put(
+        &client,
+        &table,
+        json!({"Ident": "i-0ccc0000000000003", "ItemStatus": "finished_cloud_init"}),
+    );
+    // Handled: its launch waits for its join.
+    put(
+        &client,
+        &table,
+        json!({"Ident": "i-0eee0000000000005", "ItemStatus": "joining_cluster",
+        "Version": 3, "LifecycleProgress": "CONTINUE wait tok-5/launch evt-5"}),
+    );
+    let autoscaling = std::sync::Arc::new(common::AutoScaling::default());
+    autoscaling.hold(
+        "tok-3",
+        "i-0ccc0000000000003",
+        "cluster-nodes",
+        "Pending:Wait",
+    );
+    autoscaling.hold(
+        "tok-4",
+        "i-0ddd0000000000004",
+        "cluster-nodes",
+        "Pending:Wait",
+    );
+    autoscaling.hold(
+        "tok-5",
+        "i-0eee0000000000005",
+        "cluster-nodes",
+        "Pending:Wait",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle-local"))
+        .args([
+            "status",
+            "--table",
+            &table,
+            "--groups",
+            "cluster-nodes,cluster-managers",
+        ])
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
+        .env("AWS_ENDPOINT_URL_AUTO_SCALING", autoscaling.serve())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("instance             group"))
+        .unwrap();
+    assert_eq!(
+        lines[start + 1].split_whitespace().collect::<Vec<_>>()[..3],
+        ["i-0ccc0000000000003", "cluster-nodes", "Pending:Wait"]
+    );
+    assert!(
+        lines[start + 1].ends_with("starts its lifecycle (its event was lost)"),
+        "{stdout}"
+    );
+    assert!(
+        lines[start + 2].starts_with("i-0ddd0000000000004"),
+        "{stdout}"
+    );
+    assert!(
+        lines[start + 2].contains("cloud-init has not registered the instance"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[start + 3],
+        "2 held by Auto Scaling, handled by no lifecycle",
+        "{stdout}"
+    );
+    assert_eq!(autoscaling.count("DescribeAutoScalingGroups"), 1);
 }

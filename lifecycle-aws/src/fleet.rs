@@ -202,6 +202,15 @@ impl Hook {
     }
 }
 
+/// Whether Auto Scaling holds a lifecycle action ([`Fleet::held`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// The instance waits in the hook of that action.
+    Yes,
+    /// It does not: what Auto Scaling holds instead, as a sentence for the log.
+    No(String),
+}
+
 /// Auto Scaling's view of the model's groups, behind a trait so it can be replaced (tests,
 /// [`FakeAutoScaling`](crate::testing::FakeAutoScaling)).
 #[async_trait::async_trait]
@@ -212,6 +221,28 @@ pub trait Fleet: Send + Sync {
         instance_id: &str,
         region: Option<&str>,
     ) -> Result<Option<FleetInstance>, ActionError>;
+
+    /// Whether Auto Scaling holds `action`: its instance waits, in the action's group, in the
+    /// hook that action opened. Asked before a lifecycle event's first write; by default one
+    /// [`Fleet::instance`] call.
+    async fn held(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+    ) -> Result<Held, ActionError> {
+        let instance = self.instance(&action.ec2_instance_id, region).await?;
+        Ok(match instance {
+            Some(instance) if instance.holds(action) => Held::Yes,
+            Some(instance) => Held::No(format!(
+                "Auto Scaling holds no {} action for it in group `{}`: the instance is `{}` in group `{}`",
+                WaitState::of_action(action).as_aws_str(),
+                action.auto_scaling_group_name,
+                instance.lifecycle_state,
+                instance.group
+            )),
+            None => Held::No("Auto Scaling does not know the instance".to_owned()),
+        })
+    }
 
     /// The instances of `groups` (and of their warm pools) that wait in a lifecycle hook
     /// (`DescribeAutoScalingGroups`, `DescribeWarmPool` for groups with a warm pool, every

@@ -62,6 +62,7 @@ pub use serde_json::value::RawValue;
 ///     sweep_budget: Duration::from_secs(20),
 ///     retention: Duration::from_secs(3 * 24 * 3600),
 ///     sweep_rule: "lifecycle-sweep".into(),
+///     groups: vec!["cluster-managers".into(), "cluster-workers".into()],
 /// };
 /// assert_eq!(config.table, "lifecycle-nodes");
 /// ```
@@ -87,6 +88,9 @@ pub struct LambdaConfig {
     pub retention: Duration,
     /// `LIFECYCLE_SWEEP_RULE`: see [`Runtime::with_sweep_rule`] (default `lifecycle-sweep`).
     pub sweep_rule: String,
+    /// `LIFECYCLE_GROUPS`: the Auto Scaling groups the sweep reconciles, comma-separated (see
+    /// [`Runtime::with_groups`]; default none).
+    pub groups: Vec<String>,
 }
 
 /// A configuration variable is missing or invalid.
@@ -182,6 +186,13 @@ impl LambdaConfig {
         let sweep_rule = var("LIFECYCLE_SWEEP_RULE")
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "lifecycle-sweep".into());
+        let groups = var("LIFECYCLE_GROUPS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect();
         let log = var("LIFECYCLE_LOG").unwrap_or_else(|| "info".into());
         #[cfg(feature = "json-logs")]
         tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| ConfigError {
@@ -198,6 +209,7 @@ impl LambdaConfig {
             sweep_budget,
             retention,
             sweep_rule,
+            groups,
         })
     }
 
@@ -231,6 +243,7 @@ impl LambdaConfig {
             .with_sweep_budget(self.sweep_budget)
             .with_retention(self.retention)
             .with_sweep_rule(self.sweep_rule.clone())
+            .with_groups(self.groups.clone())
     }
 }
 

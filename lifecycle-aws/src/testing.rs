@@ -582,3 +582,61 @@ impl LifecycleActions for RecordingActions {
         Ok(Completed::Done)
     }
 }
+
+/// As a [`Fleet`](crate::fleet::Fleet), the recorder holds every action it has not completed
+/// (and knows no group's waits or hooks): with [`Runtime::with_fleet`], events are checked as
+/// deployed, and a repeat after the completion is refused.
+///
+/// [`Runtime::with_fleet`]: crate::runtime::Runtime::with_fleet
+///
+/// ```
+/// use lifecycle_aws::actions::LifecycleActions;
+/// use lifecycle_aws::fleet::{Fleet, Held};
+/// use lifecycle_aws::testing::RecordingActions;
+/// use lifecycle_core::{LifecycleResult, LifecycleTransition};
+/// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///     let actions = RecordingActions::new();
+///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+///     assert_eq!(actions.held(&action, None).await.unwrap(), Held::Yes);
+///     actions.complete(&action, None, LifecycleResult::Continue).await.unwrap();
+///     assert!(matches!(actions.held(&action, None).await.unwrap(), Held::No(_)));
+/// });
+/// ```
+#[async_trait::async_trait]
+impl crate::fleet::Fleet for RecordingActions {
+    async fn instance(
+        &self,
+        _instance_id: &str,
+        _region: Option<&str>,
+    ) -> Result<Option<crate::fleet::FleetInstance>, ActionError> {
+        Ok(None)
+    }
+
+    async fn held(
+        &self,
+        action: &LifecycleAction,
+        _region: Option<&str>,
+    ) -> Result<crate::fleet::Held, ActionError> {
+        Ok(if self.is_completed(action) {
+            crate::fleet::Held::No("the action was completed".to_owned())
+        } else {
+            crate::fleet::Held::Yes
+        })
+    }
+
+    async fn waiting(
+        &self,
+        _groups: &[String],
+        _region: Option<&str>,
+    ) -> Result<Vec<crate::fleet::FleetInstance>, ActionError> {
+        Ok(Vec::new())
+    }
+
+    async fn hooks(
+        &self,
+        _group: &str,
+        _region: Option<&str>,
+    ) -> Result<Vec<crate::fleet::Hook>, ActionError> {
+        Ok(Vec::new())
+    }
+}

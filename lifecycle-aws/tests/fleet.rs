@@ -53,7 +53,8 @@ fn a_fleet_launches_at_once_and_time_per_event_stays_flat() {
             let recorded = Arc::new(Recorded::default());
             let runtime: Fleet = Arc::new(
                 Runtime::new(&config, table, (|| Node) as fn() -> Node)
-                    .with_actions(recorded.clone()),
+                    .with_actions(recorded.clone())
+                    .with_fleet(recorded.clone()),
             );
             let idents: Vec<String> = (0..size).map(|i| format!("i-fleet{i:05}")).collect();
             for ident in &idents {

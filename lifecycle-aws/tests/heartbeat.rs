@@ -44,6 +44,7 @@ impl Setup {
         )));
         let runtime = Runtime::new(&config, table, (|| Node) as fn() -> Node)
             .with_actions(recorded.clone())
+            .with_fleet(recorded.clone())
             .with_clock(clock.clone())
             .with_wait_deadline(DEADLINE);
         Setup {

@@ -611,3 +611,81 @@ fn reconciliation_costs_grow_with_what_waits() {
         assert_eq!(aws.all_calls()[before..], ["DescribeAutoScalingInstances"]);
     });
 }
+
+/// A clock the test moves.
+#[derive(Default)]
+struct TestClock(std::sync::atomic::AtomicU64);
+
+impl lifecycle_aws::runtime::Clock for TestClock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(
+                1_795_600_800 + self.0.load(std::sync::atomic::Ordering::Relaxed),
+            )
+    }
+}
+
+/// A hook whose global timeout (100 heartbeat timeouts of a minute: 100 minutes) comes before
+/// the configured deadline (3 hours): the wait ends before Auto Scaling would end it, and the
+/// model's failure path decides the result, not the hook's default.
+#[test]
+fn the_model_decides_before_the_hooks_global_timeout() {
+    rt().block_on(async {
+        let hook = lifecycle_aws::fleet::Hook::new(
+            GROUP,
+            "workers-on-launching",
+            LifecycleTransition::Launching,
+            std::time::Duration::from_secs(60),
+            LifecycleResult::Continue,
+        );
+        let aws = Arc::new(FakeAutoScaling::new().with_group(GROUP).with_hook(hook));
+        let table = MemoryTable::new();
+        table
+            .records()
+            .insert(Record::new(I, "finished_cloud_init"));
+        let clock = Arc::new(TestClock::default());
+        let commands = Arc::new(RecordingCommands::new());
+        let runtime = Runtime::with_parts(
+            table,
+            commands.clone(),
+            aws.clone(),
+            (|| Worker) as fn() -> Worker,
+        )
+        .with_fleet(aws.clone())
+        .with_clock(clock.clone())
+        .with_heartbeat_interval(std::time::Duration::from_secs(30))
+        .with_wait_deadline(std::time::Duration::from_secs(3 * 3600));
+        let launch = aws.launch(I, GROUP);
+        runtime.handle(&launch).await.unwrap();
+        assert_eq!(runtime.store().records().get(I).unwrap().state, "joining");
+
+        // 100 minutes less two heartbeat intervals: 5,940 s. Just before, a heartbeat.
+        clock.0.store(5_900, std::sync::atomic::Ordering::Relaxed);
+        let Outcome::Swept {
+            kept_alive,
+            expired,
+            ..
+        } = runtime.sweep().await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((kept_alive.len(), expired.len()), (1, 0));
+        assert_eq!(aws.heartbeats(), [I]);
+        clock.0.store(5_940, std::sync::atomic::Ordering::Relaxed);
+        let Outcome::Swept { expired, .. } = runtime.sweep().await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(expired.len(), 1);
+        // The model's failure path ran: ABANDON, its decision, not the hook's CONTINUE.
+        assert_eq!(runtime.store().records().get(I).unwrap().state, "failed");
+        let completions = aws.completions();
+        assert_eq!(completions.len(), 1);
+        assert_eq!(completions[0].result, LifecycleResult::Abandon);
+        assert!(
+            aws.timed_out().is_empty(),
+            "before Auto Scaling's own timeout"
+        );
+        // Without the hook's timeouts (the configured 3 hours), the same wait would still
+        // have been kept alive at 5,940 s: the hook's limit is what ended it.
+    });
+}

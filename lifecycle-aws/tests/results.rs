@@ -242,6 +242,62 @@ fn a_command_of_the_original_library_resumes_the_lifecycle_it_belongs_to() {
     });
 }
 
+/// Both libraries on one table (a migration's blue/green moment): this library launched the
+/// worker (its record has a version and this library's progress note), the original handled
+/// its termination — moved the record to `leaving` and registered its leave command, noting no
+/// wait. The original's command result moves the record on, and the action completes once.
+#[test]
+fn a_record_the_original_library_moved_takes_the_original_librarys_command() {
+    common::run(async {
+        let f = Fixture::new().await;
+        f.put(
+            json!({"Ident": "i-w1", "ItemStatus": "leaving", "ItemType": "worker",
+            "Version": 4, "WriteToken": "d1.4",
+            "LifecycleProgress": "CONTINUE rest token-launch-w1/launch launch-w1"}),
+        )
+        .await;
+        for (ident, state) in [("i-m1", "ready"), ("i-m2", "ready")] {
+            f.put(json!({"Ident": ident, "ItemStatus": state, "ItemType": "worker"}))
+                .await;
+        }
+        f.put(original_leave_command("cmd-orig")).await;
+
+        let response = f
+            .handle(command_status("cmd-orig", "i-m1", "Success", LONG_AGO))
+            .await
+            .unwrap();
+        assert_eq!(
+            end_of(&outcome(&response)),
+            ("gone", "finished", Some("CONTINUE"))
+        );
+        assert_eq!(f.state("i-w1").await, "gone");
+        let completions = f.completions();
+        assert_eq!(completions.len(), 1);
+        assert_eq!(completions[0].0, "i-w1");
+        assert_eq!(completions[0].1, LifecycleTransition::Terminating);
+        // Delivered again: nothing more.
+        f.handle(command_status("cmd-orig", "i-m1", "Success", LONG_AGO))
+            .await
+            .unwrap();
+        assert_eq!(f.completions().len(), 1);
+        // A result of a command of this library's that the record does not wait for (a
+        // fire-and-forget command) still moves nothing: only the original's are adopted.
+        f.put(
+            json!({"Ident": "i-w2", "ItemStatus": "leaving", "ItemType": "worker",
+            "Version": 4, "WriteToken": "d1.4",
+            "LifecycleProgress": "CONTINUE rest token-launch-w2/launch launch-w2"}),
+        )
+        .await;
+        register(&f, "cmd-ours", "i-w2", 3).await;
+        let response = f
+            .handle(command_status("cmd-ours", "i-w2", "Success", LONG_AGO))
+            .await
+            .unwrap();
+        assert_eq!(end_of(&outcome(&response)).1, "not_awaited");
+        assert_eq!(f.state("i-w2").await, "leaving");
+    });
+}
+
 #[test]
 fn a_command_of_the_original_library_gets_a_deadline_from_when_it_is_first_seen() {
     common::run(async {

@@ -35,6 +35,7 @@ impl Setup {
         let clock = TestClock::at(SystemTime::UNIX_EPOCH + Duration::from_secs(START));
         let runtime = Runtime::new(&config, table, (|| Node) as fn() -> Node)
             .with_actions(recorded.clone())
+            .with_fleet(recorded.clone())
             .with_clock(clock.clone())
             .with_wait_deadline(DEADLINE)
             .with_sweep_budget(budget);
@@ -137,10 +138,11 @@ fn a_parked_launch_is_kept_alive_then_abandoned_at_its_deadline() {
             assert!(!record.attributes.contains_key(gone), "{gone} left");
         }
         assert_eq!(s.sweep().await, (vec![], vec![], vec![], false));
-        // A redelivery of the launching event finds the launch over: nothing parked or run
-        // again, nothing more accepted.
+        // A redelivery of the launching event finds the launch over (Auto Scaling no longer
+        // holds its action): nothing parked or run again, nothing more accepted.
         let again = s.handle(launching("i-p1")).await;
-        assert_eq!(end_of(&again).0, "abandoned", "{again:?}");
+        assert!(matches!(again, Outcome::Refused { .. }), "{again:?}");
+        assert_eq!(s.record("i-p1").await.state, "abandoned");
         assert!(
             !s.record("i-p1")
                 .await

@@ -3,7 +3,8 @@
 //! lacks, is counted behind its trait.
 //!
 //! One launching event through the 13-transition model: 1 read, 1 write per state change,
-//! 1 CompleteLifecycleAction, 0 scans. (The original library makes about 105 calls.)
+//! 1 DescribeAutoScalingInstances (does Auto Scaling hold the action?), 1
+//! CompleteLifecycleAction, 0 scans. (The original library makes about 105 calls.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,7 @@ use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 use lifecycle_aws::effects::CommandSender;
+use lifecycle_aws::fleet::{Fleet, FleetInstance, Hook};
 use lifecycle_aws::runtime::Runtime;
 use lifecycle_aws::store::DynamoStore;
 use lifecycle_core::{CommandRequest, EffectError, LifecycleAction, LifecycleResult};
@@ -84,6 +86,35 @@ impl LifecycleActions for CountedActions {
     }
 }
 
+/// Auto Scaling's view, counted: the instance waits in its launch hook.
+#[async_trait::async_trait]
+impl Fleet for CountedActions {
+    async fn instance(
+        &self,
+        instance_id: &str,
+        _: Option<&str>,
+    ) -> Result<Option<FleetInstance>, ActionError> {
+        self.0.lock().unwrap().push("DescribeAutoScalingInstances");
+        Ok(Some(FleetInstance {
+            instance_id: instance_id.to_owned(),
+            group: "workers".to_owned(),
+            lifecycle_state: "Pending:Wait".to_owned(),
+        }))
+    }
+
+    async fn waiting(
+        &self,
+        _: &[String],
+        _: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError> {
+        Ok(Vec::new())
+    }
+
+    async fn hooks(&self, _: &str, _: Option<&str>) -> Result<Vec<Hook>, ActionError> {
+        Ok(Vec::new())
+    }
+}
+
 struct NoCommands;
 
 #[async_trait::async_trait]
@@ -141,7 +172,8 @@ fn one_launch_through_13_transitions_makes_one_read_and_one_write_per_state_chan
                 Arc::new(NoCommands),
                 actions.clone(),
                 Launch::default,
-            );
+            )
+            .with_fleet(actions.clone());
             let event = serde_json::json!({
                 "version": "0", "id": "evt-calls", "detail-type": "EC2 Instance-launch Lifecycle Action",
                 "source": "aws.autoscaling", "account": "123456789012", "time": "2026-11-25T10:00:00Z",
@@ -166,6 +198,9 @@ fn one_launch_through_13_transitions_makes_one_read_and_one_write_per_state_chan
                 BTreeMap::from([("GetItem".to_owned(), 1), ("UpdateItem".to_owned(), 13)]),
                 "1 read + 1 write per state change, and nothing else (no Scan, no Query)"
             );
-            assert_eq!(*actions.0.lock().unwrap(), ["CompleteLifecycleAction"]);
+            assert_eq!(
+                *actions.0.lock().unwrap(),
+                ["DescribeAutoScalingInstances", "CompleteLifecycleAction"]
+            );
         });
 }

@@ -63,7 +63,9 @@ use crate::store::{
     DynamoStore, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, pending_from_image,
 };
 
+mod deadline;
 mod reconcile;
+pub use reconcile::UnhandledAction;
 mod sweep;
 
 /// Why a notification could not be handled.
@@ -617,6 +619,7 @@ pub struct Runtime<M, F, T = DynamoStore> {
     sweep_rule: String,
     fleet: Option<Arc<dyn Fleet>>,
     groups: Vec<String>,
+    hooks: deadline::HookCache,
     _model: std::marker::PhantomData<fn() -> M>,
 }
 
@@ -745,6 +748,7 @@ where
             // Local runs have no Auto Scaling to ask (`with_fleet`).
             fleet: None,
             groups: Vec::new(),
+            hooks: deadline::HookCache::default(),
             _model: std::marker::PhantomData,
         }
     }
@@ -1843,19 +1847,8 @@ where
             });
         }
         let region = action.region.as_deref().or(region);
-        let instance = fleet.instance(&action.ec2_instance_id, region).await?;
-        if instance.as_ref().is_some_and(|i| i.holds(action)) {
+        let crate::fleet::Held::No(reason) = fleet.held(action, region).await? else {
             return Ok(None);
-        }
-        let reason = match instance {
-            None => "Auto Scaling does not know the instance".to_owned(),
-            Some(i) => format!(
-                "Auto Scaling holds no {} action for it in group `{}`: the instance is `{}` in group `{}`",
-                crate::fleet::WaitState::of_action(action).as_aws_str(),
-                action.auto_scaling_group_name,
-                i.lifecycle_state,
-                i.group
-            ),
         };
         tracing::warn!(%reason, "lifecycle action refused: nothing written, nothing sent");
         Ok(Some(Outcome::Refused {

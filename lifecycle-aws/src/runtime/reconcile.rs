@@ -22,6 +22,16 @@ use super::{HandleError, Runtime, epoch_seconds};
 use crate::fleet::{Fleet, FleetInstance, Hook, WaitState};
 use crate::store::{NodeTable, pending_from_image};
 
+/// An action Auto Scaling holds that no lifecycle handles
+/// ([`Runtime::unhandled_actions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnhandledAction {
+    /// The instance, its group and its wait state.
+    pub instance: FleetInstance,
+    /// What the next sweep does about it, as a sentence.
+    pub next_sweep: String,
+}
+
 /// What reconciliation did for one waiting instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Reconciled {
@@ -100,6 +110,93 @@ where
         done
     }
 
+    /// The actions Auto Scaling holds in the groups of [`Runtime::with_groups`] that no
+    /// lifecycle handles, each with what the next sweep will do about it: what reconciliation
+    /// would act on, asked without acting (one `DescribeAutoScalingGroups` per 100 groups, one
+    /// read per waiting instance). For an operator's view: `lifecycle-local status --groups`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, Context, Record};
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
+    /// # impl Node {
+    /// #     #[transition(from = Start, to = Done, on(launching))]
+    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+    /// # }
+    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    /// let table = MemoryTable::new();
+    /// table.records().insert(Record::new("i-1", "start"));
+    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    ///     .with_fleet(aws.clone())
+    ///     .with_groups(["workers"]);
+    /// let _lost = aws.launch("i-1", "workers");
+    /// let _unregistered = aws.launch("i-2", "workers");
+    /// let unhandled = tokio::runtime::Builder::new_current_thread().build().unwrap()
+    ///     .block_on(runtime.unhandled_actions()).unwrap();
+    /// assert_eq!(unhandled.len(), 2);
+    /// assert_eq!((unhandled[0].instance.instance_id.as_str(), unhandled[0].next_sweep.as_str()),
+    ///     ("i-1", "starts its lifecycle (its event was lost)"));
+    /// assert!(unhandled[1].next_sweep.contains("cloud-init has not registered"));
+    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "start", "nothing done");
+    /// ```
+    pub async fn unhandled_actions(&self) -> Result<Vec<UnhandledAction>, HandleError> {
+        let Some(fleet) = self.fleet.as_deref() else {
+            return Ok(Vec::new());
+        };
+        if self.groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut unhandled = Vec::new();
+        for instance in fleet.waiting(&self.groups, None).await? {
+            let next_sweep = match self.classify(&instance).await?.0 {
+                Decision::Handled => continue,
+                Decision::Start => "starts its lifecycle (its event was lost)".to_owned(),
+                Decision::Complete(result) => format!(
+                    "completes it {result} again (its lifecycle ended; the completion was lost)"
+                ),
+                Decision::Unhandled(reason) => format!("nothing: {reason}"),
+            };
+            unhandled.push(UnhandledAction {
+                instance,
+                next_sweep,
+            });
+        }
+        unhandled.sort_by(|a, b| a.instance.instance_id.cmp(&b.instance.instance_id));
+        Ok(unhandled)
+    }
+
+    /// What the record says of the action Auto Scaling holds for `instance`, and the action
+    /// and event a reconciled lifecycle would run (without the hook's name yet).
+    async fn classify(
+        &self,
+        instance: &FleetInstance,
+    ) -> Result<(Decision, Option<Event>), HandleError> {
+        let Some(wait) = instance.wait() else {
+            return Ok((Decision::Handled, None));
+        };
+        let Some(record) = self.store.load(&instance.instance_id).await? else {
+            return Ok((
+                Decision::Unhandled(
+                    "no record: cloud-init has not registered the instance".to_owned(),
+                ),
+                None,
+            ));
+        };
+        if record
+            .claimed_until()
+            .is_some_and(|until| until >= epoch_seconds(self.clock.now()))
+        {
+            return Ok((Decision::Handled, None));
+        }
+        let action = reconciled_action(instance, wait, &record, &M::DEFINITION);
+        let event = Event::lifecycle(event_id(wait, &instance.instance_id), action);
+        Ok((decide::<M>(&record, wait, &event), Some(event)))
+    }
+
     /// One instance Auto Scaling holds in a lifecycle hook.
     async fn reconcile_instance(
         &self,
@@ -107,25 +204,16 @@ where
         instance: &FleetInstance,
         hooks: &mut HashMap<String, Vec<Hook>>,
     ) -> Result<Reconciled, HandleError> {
-        let Some(wait) = instance.wait() else {
-            return Ok(Reconciled::Handled);
+        let (decision, event) = self.classify(instance).await?;
+        let (Some(wait), Some(event)) = (instance.wait(), event) else {
+            return Ok(match decision {
+                Decision::Unhandled(reason) => Reconciled::Unhandled(reason),
+                _ => Reconciled::Handled,
+            });
         };
-        let Some(record) = self.store.load(&instance.instance_id).await? else {
-            return Ok(Reconciled::Unhandled(
-                "no record: cloud-init has not registered the instance".to_owned(),
-            ));
-        };
-        if record
-            .claimed_until()
-            .is_some_and(|until| until >= epoch_seconds(self.clock.now()))
-        {
-            return Ok(Reconciled::Handled);
-        }
+        let mut action = event.lifecycle.clone().expect("a lifecycle event");
         // Which hook holds it matters only to act: asked once per sweep and group, and only
         // for actions no lifecycle handles.
-        let mut action = reconciled_action(instance, wait, &record, &M::DEFINITION);
-        let event = Event::lifecycle(event_id(wait, &instance.instance_id), action.clone());
-        let decision = decide::<M>(&record, wait, &event);
         if matches!(decision, Decision::Start | Decision::Complete(_)) {
             if !hooks.contains_key(&instance.group) {
                 let described = fleet.hooks(&instance.group, None).await?;

@@ -159,7 +159,8 @@ where
     pub(super) async fn overdue(&self, command: &RegisteredCommand) -> Result<bool, HandleError> {
         let now = epoch_seconds(self.clock.now());
         let since = self.wait_start(command, now).await?;
-        Ok(now >= since.saturating_add(self.wait_deadline.as_secs()))
+        let (deadline, _) = self.deadline(command.lifecycle.as_ref(), since).await;
+        Ok(now >= deadline)
     }
 
     /// One due command: `true` if its wait ended.
@@ -169,14 +170,20 @@ where
         now: u64,
     ) -> Result<bool, HandleError> {
         let since = self.wait_start(&command, now).await?;
-        if now < since + self.wait_deadline.as_secs() {
+        let (deadline, limit) = self.deadline(command.lifecycle.as_ref(), since).await;
+        if now < deadline {
             match &command.lifecycle {
                 Some(action) => {
                     if self.actions.heartbeat(action, None).await? == Completed::Done {
-                        tracing::info!("heartbeat: still waiting for the command");
-                        self.store
-                            .reschedule(&command.command_id, self.next_look(now, since))
-                            .await?;
+                        tracing::info!(
+                            deadline,
+                            limit = limit.as_str(),
+                            "heartbeat: still waiting for the command"
+                        );
+                        let next = now
+                            .saturating_add(self.heartbeat_interval.as_secs())
+                            .min(deadline);
+                        self.store.reschedule(&command.command_id, next).await?;
                         return Ok(false);
                     }
                     tracing::warn!(
@@ -191,6 +198,13 @@ where
                     return Ok(false);
                 }
             }
+        }
+        if now >= deadline {
+            tracing::warn!(
+                deadline,
+                limit = limit.as_str(),
+                "the wait reached its deadline: the model decides now"
+            );
         }
         self.expire(command).await.map(|_| true)
     }

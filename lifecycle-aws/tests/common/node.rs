@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
+use lifecycle_aws::fleet::{Fleet, FleetInstance, Held, Hook};
 use lifecycle_aws::runtime::{HandleError, Outcome, Runtime};
 use lifecycle_aws::store::to_attribute;
 use lifecycle_core::{
@@ -150,6 +151,48 @@ impl LifecycleActions for Recorded {
     }
 }
 
+/// Auto Scaling holds every action it has not completed and that has not timed out.
+#[async_trait::async_trait]
+impl Fleet for Recorded {
+    async fn instance(
+        &self,
+        _instance_id: &str,
+        _region: Option<&str>,
+    ) -> Result<Option<FleetInstance>, ActionError> {
+        Ok(None)
+    }
+
+    async fn held(&self, action: &LifecycleAction, _: Option<&str>) -> Result<Held, ActionError> {
+        let token = &action.lifecycle_action_token;
+        let gone = token
+            .as_ref()
+            .is_some_and(|t| self.gone.lock().unwrap().contains(t));
+        let completed = self
+            .completions
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.3 == *token && c.1 == action.lifecycle_transition);
+        Ok(if gone || completed {
+            Held::No("completed, or timed out".into())
+        } else {
+            Held::Yes
+        })
+    }
+
+    async fn waiting(
+        &self,
+        _: &[String],
+        _: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError> {
+        Ok(Vec::new())
+    }
+
+    async fn hooks(&self, _: &str, _: Option<&str>) -> Result<Vec<Hook>, ActionError> {
+        Ok(Vec::new())
+    }
+}
+
 pub struct Fixture {
     pub runtime: Runtime<Node, fn() -> Node>,
     pub recorded: Arc<Recorded>,
@@ -167,8 +210,9 @@ impl Fixture {
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let table = super::node_table(&dynamodb).await;
         let recorded = Arc::new(Recorded::default());
-        let runtime =
-            Runtime::new(&config, table, (|| Node) as fn() -> Node).with_actions(recorded.clone());
+        let runtime = Runtime::new(&config, table, (|| Node) as fn() -> Node)
+            .with_actions(recorded.clone())
+            .with_fleet(recorded.clone());
         Fixture {
             runtime,
             recorded,
