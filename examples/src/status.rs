@@ -104,6 +104,7 @@ pub async fn all_records(table: &DynamoStore) -> Result<Vec<RecordState>, StoreE
             operation: "Scan",
             table: table.table().to_owned(),
             message: lifecycle_aws::store::error_chain(&e),
+            transient: lifecycle_aws::store::is_transient(&e),
         })?;
         for item in page.items() {
             let Some(state) = text(item, "ItemStatus") else {

@@ -22,13 +22,13 @@ use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 use lifecycle_core::{LifecycleAction, LifecycleResult};
 
-use crate::store::error_chain;
+use crate::store::{error_chain, is_transient};
 
 /// An Auto Scaling call failed.
 ///
 /// ```
 /// use lifecycle_aws::actions::ActionError;
-/// let error = ActionError { operation: "CompleteLifecycleAction", instance: "i-1".into(), message: "Throttling".into() };
+/// let error = ActionError { operation: "CompleteLifecycleAction", instance: "i-1".into(), message: "Throttling".into(), transient: true };
 /// assert_eq!(error.to_string(), "Auto Scaling CompleteLifecycleAction for i-1: Throttling");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +40,9 @@ pub struct ActionError {
     pub instance: String,
     /// The SDK's error, with its cause chain.
     pub message: String,
+    /// Whether the same call may succeed later (throttling, a server error, a timeout, a lost
+    /// connection); access denied or a validation error will not.
+    pub transient: bool,
 }
 
 /// How a completion ended.
@@ -240,6 +243,7 @@ impl LifecycleActions for AutoScalingActions {
                 operation: "CompleteLifecycleAction",
                 instance: action.ec2_instance_id.clone(),
                 message: error_chain(&e),
+                transient: is_transient(&e),
             }),
         }
     }
@@ -265,6 +269,7 @@ impl LifecycleActions for AutoScalingActions {
                 operation: "RecordLifecycleActionHeartbeat",
                 instance: action.ec2_instance_id.clone(),
                 message: error_chain(&e),
+                transient: is_transient(&e),
             }),
         }
     }

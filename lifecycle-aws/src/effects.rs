@@ -459,7 +459,10 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
             .claim(request, self.lease_until, self.now)
             .await
             .map_err(|e| match e {
-                StoreError::Request { .. } => EffectError::transient("claim", e.to_string()),
+                StoreError::Request {
+                    transient: true, ..
+                } => EffectError::transient("claim", e.to_string()),
+                StoreError::Request { .. } => EffectError::new("claim", e.to_string()),
                 StoreError::Malformed { .. } => EffectError::new("claim", e.to_string()),
             })?;
         if !matches!(outcome, ClaimOutcome::Claimed { .. }) {

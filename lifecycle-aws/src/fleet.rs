@@ -29,7 +29,8 @@ use aws_sdk_autoscaling::Client;
 use lifecycle_core::{LifecycleAction, LifecycleResult, LifecycleTransition, Location};
 
 use crate::actions::ActionError;
-use crate::store::error_chain;
+use crate::store::{error_chain, is_transient};
+use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 
 /// A lifecycle wait state of an instance, as Auto Scaling reports it (`LifecycleState`).
 ///
@@ -308,11 +309,16 @@ impl AutoScalingFleet {
     }
 }
 
-fn failed(operation: &'static str, about: &str, message: String) -> ActionError {
+fn failed<E, R>(operation: &'static str, about: &str, error: &SdkError<E, R>) -> ActionError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug + 'static,
+{
     ActionError {
         operation,
         instance: about.to_owned(),
-        message,
+        message: error_chain(error),
+        transient: is_transient(error),
     }
 }
 
@@ -329,7 +335,7 @@ impl Fleet for AutoScalingFleet {
             .instance_ids(instance_id)
             .send()
             .await
-            .map_err(|e| failed("DescribeAutoScalingInstances", instance_id, error_chain(&e)))?;
+            .map_err(|e| failed("DescribeAutoScalingInstances", instance_id, &e))?;
         Ok(output
             .auto_scaling_instances()
             .iter()
@@ -360,13 +366,7 @@ impl Fleet for AutoScalingFleet {
                     .set_next_token(next.take())
                     .send()
                     .await
-                    .map_err(|e| {
-                        failed(
-                            "DescribeAutoScalingGroups",
-                            &names.join(","),
-                            error_chain(&e),
-                        )
-                    })?;
+                    .map_err(|e| failed("DescribeAutoScalingGroups", &names.join(","), &e))?;
                 for group in output.auto_scaling_groups() {
                     let name = group.auto_scaling_group_name().unwrap_or_default();
                     if group.warm_pool_configuration().is_some() {
@@ -400,7 +400,7 @@ impl Fleet for AutoScalingFleet {
                     .set_next_token(next.take())
                     .send()
                     .await
-                    .map_err(|e| failed("DescribeWarmPool", &group, error_chain(&e)))?;
+                    .map_err(|e| failed("DescribeWarmPool", &group, &e))?;
                 for instance in output.instances() {
                     let state = instance.lifecycle_state().map(|s| s.as_str()).unwrap_or("");
                     if WaitState::from_aws(state).is_some() {
@@ -427,7 +427,7 @@ impl Fleet for AutoScalingFleet {
             .auto_scaling_group_name(group)
             .send()
             .await
-            .map_err(|e| failed("DescribeLifecycleHooks", group, error_chain(&e)))?;
+            .map_err(|e| failed("DescribeLifecycleHooks", group, &e))?;
         let mut hooks = Vec::new();
         for hook in output.lifecycle_hooks() {
             let transition = match hook.lifecycle_transition() {

@@ -93,6 +93,13 @@ pub struct LambdaConfig {
     pub groups: Vec<String>,
 }
 
+/// The values a duration variable may take, and why.
+struct SecondsRange {
+    min: u64,
+    max: u64,
+    why: &'static str,
+}
+
 /// A configuration variable is missing or invalid.
 ///
 /// Its `Debug` is its sentence too: `main` returning it prints
@@ -162,6 +169,14 @@ impl LambdaConfig {
     /// assert_eq!(config.retention.as_secs(), 3 * 24 * 3600);
     /// assert_eq!(config.sweep_rule, "lifecycle-sweep");
     /// assert!(LambdaConfig::from_vars(|_| None).is_err());
+    /// // A value outside what it can mean is one sentence, not an overflow later.
+    /// let huge = LambdaConfig::from_vars(|name| match name {
+    ///     "LIFECYCLE_TABLE" => Some("nodes".to_owned()),
+    ///     "LIFECYCLE_CLAIM_LEASE_SECONDS" => Some(u64::MAX.to_string()),
+    ///     _ => None,
+    /// });
+    /// assert_eq!(huge.unwrap_err().to_string(), "environment variable LIFECYCLE_CLAIM_LEASE_SECONDS: \
+    ///     18446744073709551615 seconds is out of range: 1 to 900 (no Lambda invocation runs longer than 15 minutes)");
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table = var("LIFECYCLE_TABLE")
@@ -170,19 +185,82 @@ impl LambdaConfig {
                 name: "LIFECYCLE_TABLE",
                 problem: "not set: name the node table".into(),
             })?;
-        let seconds = |name: &'static str, default: u64| match var(name) {
-            None => Ok(Duration::from_secs(default)),
-            Some(s) => s.parse().map(Duration::from_secs).map_err(|_| ConfigError {
+        // Each duration within what it can mean: a value past its range is a typo, and would
+        // make the runtime's arithmetic on times overflow.
+        let seconds = |name: &'static str, default: u64, range: SecondsRange| {
+            let Some(text) = var(name) else {
+                return Ok(Duration::from_secs(default));
+            };
+            let value: u64 = text.trim().parse().map_err(|_| ConfigError {
                 name,
-                problem: format!("`{s}` is not a whole number of seconds"),
-            }),
+                problem: format!("`{text}` is not a whole number of seconds"),
+            })?;
+            if !(range.min..=range.max).contains(&value) {
+                return Err(ConfigError {
+                    name,
+                    problem: format!(
+                        "{value} seconds is out of range: {} to {} ({})",
+                        range.min, range.max, range.why
+                    ),
+                });
+            }
+            Ok(Duration::from_secs(value))
         };
-        let command_grace = seconds("LIFECYCLE_COMMAND_GRACE_SECONDS", 120)?;
-        let wait_deadline = seconds("LIFECYCLE_WAIT_DEADLINE_SECONDS", 3600)?;
-        let claim_lease = seconds("LIFECYCLE_CLAIM_LEASE_SECONDS", 60)?;
-        let heartbeat_interval = seconds("LIFECYCLE_HEARTBEAT_SECONDS", 240)?;
-        let sweep_budget = seconds("LIFECYCLE_SWEEP_BUDGET_SECONDS", 20)?;
-        let retention = seconds("LIFECYCLE_RETENTION_SECONDS", 3 * 24 * 3600)?;
+        const DAY: u64 = 24 * 3600;
+        let command_grace = seconds(
+            "LIFECYCLE_COMMAND_GRACE_SECONDS",
+            120,
+            SecondsRange {
+                min: 0,
+                max: DAY,
+                why: "a registration is milliseconds behind its command",
+            },
+        )?;
+        let wait_deadline = seconds(
+            "LIFECYCLE_WAIT_DEADLINE_SECONDS",
+            3600,
+            SecondsRange {
+                min: 1,
+                max: 2 * DAY,
+                why: "no lifecycle hook waits longer than 48 hours",
+            },
+        )?;
+        let claim_lease = seconds(
+            "LIFECYCLE_CLAIM_LEASE_SECONDS",
+            60,
+            SecondsRange {
+                min: 1,
+                max: 900,
+                why: "no Lambda invocation runs longer than 15 minutes",
+            },
+        )?;
+        let heartbeat_interval = seconds(
+            "LIFECYCLE_HEARTBEAT_SECONDS",
+            240,
+            SecondsRange {
+                min: 1,
+                max: 7200,
+                why: "a hook's heartbeat timeout is at most 2 hours",
+            },
+        )?;
+        let sweep_budget = seconds(
+            "LIFECYCLE_SWEEP_BUDGET_SECONDS",
+            20,
+            SecondsRange {
+                min: 1,
+                max: 900,
+                why: "no Lambda invocation runs longer than 15 minutes",
+            },
+        )?;
+        let retention = seconds(
+            "LIFECYCLE_RETENTION_SECONDS",
+            3 * DAY,
+            SecondsRange {
+                min: 0,
+                max: 3650 * DAY,
+                why: "at most ten years",
+            },
+        )?;
         let sweep_rule = var("LIFECYCLE_SWEEP_RULE")
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "lifecycle-sweep".into());

@@ -421,3 +421,30 @@ fn a_malformed_record_is_a_typed_error() {
         assert_eq!(err.to_string(), "item `i-1`: no ItemStatus");
     });
 }
+
+/// A table that does not exist (a typo in `LIFECYCLE_TABLE`) is not made to exist by
+/// delivering the event again: a permanent error.
+#[test]
+fn a_missing_table_is_a_permanent_error() {
+    common::run(async {
+        let config = common::sdk_config().await;
+        let store = lifecycle_aws::store::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            "no-such-table",
+        );
+        let error = lifecycle_core::Store::load(&store, "i-1")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                lifecycle_aws::store::StoreError::Request {
+                    transient: false,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(!lifecycle_aws::runtime::HandleError::Store(error).is_retryable());
+    });
+}

@@ -1008,7 +1008,16 @@ impl<'a> Context<'a> {
         // A token of its own, not the delivery's: one delivery may try several updates of the
         // same record at the same version (a stale copy, then a fresh one), and only a retry of
         // this very request may find its token there and count as applied.
-        let token = write_token(&delivery_id(), record.version + 1);
+        let Some(next) = record.version.checked_add(1) else {
+            return Err(EffectError::new(
+                "update_record",
+                format!(
+                    "record `{}` has a Version no write can follow",
+                    record.ident
+                ),
+            ));
+        };
+        let token = write_token(&delivery_id(), next);
         let update = AttributeUpdate {
             ident: &record.ident,
             state: &record.state,

@@ -467,6 +467,18 @@ pub enum DispatchError<S, E, StoreError> {
     /// There is no record for this instance.
     #[error("no record for `{0}`")]
     UnknownRecord(String),
+    /// The record's `Version` is past [`MAX_VERSION`](crate::MAX_VERSION): corrupt or forged,
+    /// not written by counting. Nothing is written.
+    #[error(
+        "record `{ident}` has Version {version}, past the largest a record can reach ({}): the item is corrupt",
+        crate::MAX_VERSION
+    )]
+    VersionOutOfRange {
+        /// The record.
+        ident: String,
+        /// Its stored version.
+        version: u64,
+    },
     /// The store failed; nothing after the failed write was done.
     #[error("store error: {0}")]
     Store(#[source] StoreError),
@@ -895,6 +907,13 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     // A copy (a few pointers): the model is borrowed mutably by its tasks below.
     let def = model.definition();
     let start: M::State = record.state.parse()?;
+    if record.version > crate::MAX_VERSION {
+        // Each write below adds one: never past what a u64 holds.
+        return Err(DispatchError::VersionOutOfRange {
+            ident: record.ident.clone(),
+            version: record.version,
+        });
+    }
     let mut report = Report {
         event_id: event.id.clone(),
         ident: record.ident.clone(),

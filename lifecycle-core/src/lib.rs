@@ -232,7 +232,8 @@ pub use model::{
     Typestate, UnknownState, WrongState,
 };
 pub use store::{
-    AttributeUpdate, CasOutcome, MemoryStore, Record, StateChange, Store, apply_change, attr,
+    AttributeUpdate, CasOutcome, MAX_VERSION, MemoryStore, Record, StateChange, Store,
+    apply_change, attr,
 };
 
 /// Used by generated code; not part of the public API.

@@ -34,6 +34,16 @@ pub struct Record {
     pub attributes: Map<String, Value>,
 }
 
+/// The largest `Version` a record may hold. Versions count writes from 0, one at a time: no
+/// record is written 2^63 times, so a larger one is corrupt or forged, and the dispatcher
+/// refuses it ([`DispatchError::VersionOutOfRange`](crate::DispatchError::VersionOutOfRange))
+/// rather than count past what a `u64` holds.
+///
+/// ```
+/// assert_eq!(lifecycle_core::MAX_VERSION, u64::MAX / 2);
+/// ```
+pub const MAX_VERSION: u64 = u64::MAX / 2;
+
 impl Record {
     /// A record in `state` with no attributes.
     ///
@@ -625,7 +635,9 @@ fn precondition(record: &Record, state: &str, version: u64, token: &str) -> Resu
     if record.state == state && record.version == version {
         return Ok(());
     }
-    if record.version == version + 1 && record.get_str(attr::WRITE_TOKEN) == Some(token) {
+    if Some(record.version) == version.checked_add(1)
+        && record.get_str(attr::WRITE_TOKEN) == Some(token)
+    {
         return Err(CasOutcome::Applied {
             version: record.version,
         });

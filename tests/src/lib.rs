@@ -1,6 +1,8 @@
 //! Helpers shared by the test suites and benchmarks: events as the AWS layer would build
 //! them, and a runtime to block on.
 
+pub mod invocation;
+
 use lifecycle_core::{
     CommandStatus, Context, Event, LifecycleAction, LifecycleTransition, lifecycle_model,
 };

@@ -196,9 +196,11 @@ impl HandleError {
                 | HandleError::CommandNotAwaitedYet(_)
                 | HandleError::Busy { .. }
                 | HandleError::Transient { .. }
-                | HandleError::Store(StoreError::Request { .. })
-                | HandleError::Action(_)
-        )
+                | HandleError::Store(StoreError::Request {
+                    transient: true,
+                    ..
+                })
+        ) || matches!(self, HandleError::Action(e) if e.transient)
     }
 }
 
@@ -1191,7 +1193,7 @@ where
     /// # pub struct Node;
     /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
     /// # impl Node {
-    /// #     #[transition(from = Start, to = Done, on(launching))]
+    /// #     #[transition(from = Start, to = Done, on(launching), ignore_errors)]
     /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
     /// # }
     /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
@@ -1873,7 +1875,7 @@ where
         {
             return Ok(());
         }
-        let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
+        let token = next_write_token(&record)?;
         let set = [(
             lifecycle_core::attr::AWAITED_COMMAND.to_owned(),
             Value::String(command.command_id.clone()),
@@ -1915,7 +1917,7 @@ where
             }
         };
         // A run that ended (terminal state) starts over; one still waiting is resumed.
-        let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
+        let token = next_write_token(&record)?;
         if let Some(change) =
             lifecycle_core::scheduled_restart(&M::DEFINITION, &record, start, &token)
             && let lifecycle_core::CasOutcome::Applied { version } =
@@ -2047,24 +2049,23 @@ where
                 until,
             });
         }
-        let lease_until = INVOCATION_DEADLINE
-            .try_with(|deadline| *deadline)
-            .map_or(now + self.claim_lease, |deadline| {
-                deadline.min(now + self.claim_lease)
-            });
         let seconds = epoch_seconds(now);
+        let lease = seconds.saturating_add(self.claim_lease.as_secs());
+        let lease_until = INVOCATION_DEADLINE
+            .try_with(|deadline| epoch_seconds(*deadline))
+            .map_or(lease, |deadline| deadline.min(lease));
         let effects = AwsEffects::new(
             &*self.commands,
             &self.store,
             &*self.actions,
             region,
             seconds,
-            epoch_seconds(lease_until),
+            lease_until,
         )
         .with_waits(
             M::DEFINITION.name,
-            seconds + self.heartbeat_interval.as_secs(),
-            seconds + self.wait_deadline.as_secs(),
+            seconds.saturating_add(self.heartbeat_interval.as_secs()),
+            seconds.saturating_add(self.wait_deadline.as_secs()),
         );
         let mut model = (self.new_model)();
         // Boxed: the dispatcher's future nests the model's task futures, and nested again
@@ -2113,7 +2114,7 @@ where
             || terminated_by_ec2)
             && M::DEFINITION.is_terminal(report.end)
         {
-            let expires = epoch_seconds(self.clock.now()) + self.retention.as_secs();
+            let expires = epoch_seconds(self.clock.now()).saturating_add(self.retention.as_secs());
             if let Err(e) = self.store.retain_until(&report.ident, expires).await {
                 tracing::warn!(error = %e, "could not set the record's expiry");
             }
@@ -2201,6 +2202,20 @@ where
                 Ok(format!("{result} (no active lifecycle action)"))
             }
         }
+    }
+}
+
+/// A write token for the write after `record`'s version (`DELIVERY.VERSION`), or the record is
+/// malformed: its version is past [`lifecycle_core::MAX_VERSION`] and no write can follow it.
+pub(super) fn next_write_token(record: &Record) -> Result<String, HandleError> {
+    match record.version.checked_add(1) {
+        Some(next) if record.version <= lifecycle_core::MAX_VERSION => {
+            Ok(format!("{}.{next}", lifecycle_core::delivery_id()))
+        }
+        _ => Err(HandleError::Store(StoreError::Malformed {
+            ident: record.ident.clone(),
+            problem: "Version is past the largest a record can reach by counting writes".to_owned(),
+        })),
     }
 }
 
@@ -2298,27 +2313,13 @@ fn requested_within(requested: &str, grace: Duration, now: SystemTime) -> bool {
         .map_or(true, |age| age < grace)
 }
 
-/// `2018-11-08T18:43:30.506Z` → a time. Only the UTC form AWS writes.
+/// `2018-11-08T18:43:30.506Z` → a time, parsed by the AWS SDK's own RFC 3339 parser (the
+/// field comes from an event anyone who can publish to the queue writes: any text, any year).
+/// `None` for anything that is not such a time.
 fn parse_rfc3339_utc(text: &str) -> Option<SystemTime> {
-    let text = text.strip_suffix('Z')?;
-    let (date, time) = text.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
-    // Days from the civil date (Howard Hinnant's algorithm), valid for the Gregorian calendar.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
-    let nanos = format!("{fraction:0<9}").get(..9)?.parse::<u32>().ok()?;
-    let seconds = u64::try_from(seconds).ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos))
+    use aws_sdk_ssm::primitives::{DateTime, DateTimeFormat};
+    let time = DateTime::from_str(text, DateTimeFormat::DateTime).ok()?;
+    SystemTime::try_from(time).ok()
 }
 
 #[cfg(test)]
@@ -2340,6 +2341,17 @@ mod tests {
             1_795_564_800
         );
         assert_eq!(parse_rfc3339_utc("yesterday"), None);
+        // What a forged event may carry: no panic, no wrapped time, just no time.
+        for text in [
+            "9999999999999999999-01-01T00:00:00Z",
+            "-9223372036854775808-01-01T00:00:00Z",
+            "9000000000000000000-01-01T00:00:00Z",
+            "2026-01-01T9000000000000000000:00:00Z",
+            "2026-13-45T99:99:99Z",
+            "",
+        ] {
+            assert_eq!(parse_rfc3339_utc(text), None, "{text}");
+        }
         assert!(!requested_within(
             "2018-11-08T18:43:30.506Z",
             Duration::from_secs(120),

@@ -124,7 +124,7 @@ where
     /// # pub struct Node;
     /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
     /// # impl Node {
-    /// #     #[transition(from = Start, to = Done, on(launching))]
+    /// #     #[transition(from = Start, to = Done, on(launching), ignore_errors)]
     /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
     /// # }
     /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));

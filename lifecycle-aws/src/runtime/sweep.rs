@@ -17,7 +17,8 @@ where
     /// When the sweep next looks at a wait that started at `since`: its next heartbeat, or its
     /// deadline if that comes first.
     pub(super) fn next_look(&self, now: u64, since: u64) -> u64 {
-        (now + self.heartbeat_interval.as_secs()).min(since + self.wait_deadline.as_secs())
+        now.saturating_add(self.heartbeat_interval.as_secs())
+            .min(since.saturating_add(self.wait_deadline.as_secs()))
     }
 
     /// Handles the waits that are due, from the sparse index of waits (a `Query` for
@@ -193,7 +194,10 @@ where
                 // No hook to keep alive: the next look is the deadline.
                 None => {
                     self.store
-                        .reschedule(&command.command_id, since + self.wait_deadline.as_secs())
+                        .reschedule(
+                            &command.command_id,
+                            since.saturating_add(self.wait_deadline.as_secs()),
+                        )
                         .await?;
                     return Ok(false);
                 }
@@ -218,7 +222,7 @@ where
         now: u64,
     ) -> Result<bool, HandleError> {
         let since = pending.parked_at.unwrap_or(now);
-        if now < since + self.wait_deadline.as_secs() {
+        if now < since.saturating_add(self.wait_deadline.as_secs()) {
             if self.actions.heartbeat(&pending.action, None).await? == Completed::Done {
                 tracing::info!("heartbeat: the launch still waits for cloud-init");
                 self.store
@@ -239,7 +243,7 @@ where
         // one conditional write that also takes the parked launch off, so a stream record or a
         // redelivery that comes later does not run the launch.
         let failure = M::DEFINITION.failure.map(|state| state.name());
-        let token = format!("{}.{}", lifecycle_core::delivery_id(), record.version + 1);
+        let token = super::next_write_token(&record)?;
         let set = [(
             lifecycle_core::PROGRESS_ATTRIBUTE.to_owned(),
             lifecycle_core::progress_note(

@@ -47,6 +47,11 @@ pub(super) fn record_from_item(
             .map_err(|_| malformed("Version is not an integer"))?,
         Some(_) => return Err(malformed("Version is not a number")),
     };
+    if version > lifecycle_core::MAX_VERSION {
+        return Err(malformed(
+            "Version is past the largest a record can reach by counting writes",
+        ));
+    }
     item.remove(attr::IDENT);
     let attributes: Map<String, Value> = item
         .iter()

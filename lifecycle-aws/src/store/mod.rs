@@ -251,6 +251,10 @@ pub enum StoreError {
         table: String,
         /// The SDK's error, with its cause chain.
         message: String,
+        /// Whether the same request may succeed later: throttling, a server error, a timeout,
+        /// a lost connection ([`is_transient`]). Access denied, a validation error or a
+        /// missing table are not: delivering the event again changes nothing.
+        transient: bool,
     },
     /// An item lacks an attribute this library needs, or has the wrong type.
     #[error("item `{ident}`: {problem}")]
@@ -861,7 +865,7 @@ impl DynamoStore {
         };
         let store = DynamoStore::new(client, table);
         let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
-            store.request_error_message("CreateTable", e.to_string())
+            store.request_error_message("CreateTable", e.to_string(), false)
         };
         let key = |name: &str, key_type| {
             KeySchemaElement::builder()
@@ -905,11 +909,17 @@ impl DynamoStore {
         Ok(store)
     }
 
-    fn request_error_message(&self, operation: &'static str, message: String) -> StoreError {
+    fn request_error_message(
+        &self,
+        operation: &'static str,
+        message: String,
+        transient: bool,
+    ) -> StoreError {
         StoreError::Request {
             operation,
             table: self.table.clone(),
             message,
+            transient,
         }
     }
 
@@ -962,10 +972,11 @@ impl DynamoStore {
 
     fn request_error<E, R>(&self, operation: &'static str, error: SdkError<E, R>) -> StoreError
     where
-        E: std::error::Error + 'static,
+        E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
         R: std::fmt::Debug + 'static,
     {
-        self.request_error_message(operation, error_chain(&error))
+        let transient = is_transient(&error);
+        self.request_error_message(operation, error_chain(&error), transient)
     }
 }
 

@@ -327,6 +327,7 @@ impl FakeAutoScaling {
                 operation,
                 instance: about.to_owned(),
                 message: "Throttling: Rate exceeded".to_owned(),
+                transient: true,
             }),
             Some(ApiFault::LoseAnswer) => Ok(true),
             None => Ok(false),
@@ -339,6 +340,7 @@ fn lost(operation: &'static str, about: &str) -> ActionError {
         operation,
         instance: about.to_owned(),
         message: "dispatch failure: the connection was closed before the answer".to_owned(),
+        transient: true,
     }
 }
 

@@ -126,6 +126,7 @@ fn store_error(operation: &'static str, message: String) -> StoreError {
         operation,
         table: "faulty".into(),
         message,
+        transient: true,
     }
 }
 
@@ -390,6 +391,7 @@ impl LifecycleActions for FaultyActions {
                 operation: "CompleteLifecycleAction",
                 instance: action.ec2_instance_id.clone(),
                 message,
+                transient: true,
             })?
     }
 
@@ -408,6 +410,7 @@ impl LifecycleActions for FaultyActions {
                 operation: "RecordLifecycleActionHeartbeat",
                 instance: action.ec2_instance_id.clone(),
                 message,
+                transient: true,
             })?
     }
 }
