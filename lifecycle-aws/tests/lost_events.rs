@@ -125,7 +125,7 @@ fn run_seed(seed: u64, figures: &mut Figures) {
     let mut sweep_at = SWEEP_PERIOD;
     at(&mut queue, sweep_at, Happening::Sweep);
     let mut commands_seen = 0;
-    let mut terminating = vec![false; INSTANCES];
+    let mut terminating = [false; INSTANCES];
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

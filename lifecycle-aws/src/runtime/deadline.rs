@@ -15,9 +15,12 @@ use crate::store::NodeTable;
 /// How long the hooks of a group are taken as described before they are asked again.
 const HOOKS_KEPT_SECONDS: u64 = 300;
 
-/// The hooks of each group (by region and group), with when they were described.
+/// A group, in its region (`None`: the runtime's own).
+type GroupKey = (Option<String>, String);
+
+/// The hooks of each group, with when they were described (epoch seconds).
 #[derive(Debug, Default)]
-pub(super) struct HookCache(Mutex<HashMap<(Option<String>, String), (u64, Vec<Hook>)>>);
+pub(super) struct HookCache(Mutex<HashMap<GroupKey, (u64, Vec<Hook>)>>);
 
 /// Which limit ends a wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
