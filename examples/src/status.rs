@@ -60,6 +60,8 @@ pub async fn waiting(
                     "cloud-init (parked launch)".to_owned(),
                     pending.parked_at,
                 ),
+                // A record at rest, checked now and then for its instance: nothing waits.
+                Ok(Wait::AliveCheck { .. }) => continue,
                 Err(e) => (String::from("?"), format!("malformed: {e}"), None),
             };
             let state = match table.load(&ident).await {
@@ -67,7 +69,7 @@ pub async fn waiting(
                 _ => "?".to_owned(),
             };
             rows.push(Waiting {
-                deadline: since.map(|s| s + deadline.as_secs()),
+                deadline: since.map(|s| s.saturating_add(deadline.as_secs())),
                 ident,
                 state,
                 waits_for,

@@ -223,6 +223,20 @@ pub trait Fleet: Send + Sync {
         region: Option<&str>,
     ) -> Result<Option<FleetInstance>, ActionError>;
 
+    /// Several instances at once (`DescribeAutoScalingInstances`, 50 ids a call): those Auto
+    /// Scaling knows, in any state. By default one [`Fleet::instance`] call each.
+    async fn instances(
+        &self,
+        instance_ids: &[String],
+        region: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError> {
+        let mut known = Vec::new();
+        for id in instance_ids {
+            known.extend(self.instance(id, region).await?);
+        }
+        Ok(known)
+    }
+
     /// Whether Auto Scaling holds `action`: its instance waits, in the action's group, in the
     /// hook that action opened. Asked before a lifecycle event's first write; by default one
     /// [`Fleet::instance`] call.
@@ -345,6 +359,36 @@ impl Fleet for AutoScalingFleet {
                 group: i.auto_scaling_group_name().unwrap_or_default().to_owned(),
                 lifecycle_state: i.lifecycle_state().unwrap_or_default().to_owned(),
             }))
+    }
+
+    async fn instances(
+        &self,
+        instance_ids: &[String],
+        region: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError> {
+        let client = self.client(region);
+        let mut known = Vec::new();
+        // At most 50 ids per request (the API's limit).
+        for ids in instance_ids.chunks(50) {
+            let output = client
+                .describe_auto_scaling_instances()
+                .set_instance_ids(Some(ids.to_vec()))
+                .max_records(50)
+                .send()
+                .await
+                .map_err(|e| failed("DescribeAutoScalingInstances", &ids.join(","), &e))?;
+            known.extend(
+                output
+                    .auto_scaling_instances()
+                    .iter()
+                    .map(|i| FleetInstance {
+                        instance_id: i.instance_id().unwrap_or_default().to_owned(),
+                        group: i.auto_scaling_group_name().unwrap_or_default().to_owned(),
+                        lifecycle_state: i.lifecycle_state().unwrap_or_default().to_owned(),
+                    }),
+            );
+        }
+        Ok(known)
     }
 
     async fn waiting(

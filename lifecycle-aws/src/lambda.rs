@@ -63,6 +63,7 @@ pub use serde_json::value::RawValue;
 ///     retention: Duration::from_secs(3 * 24 * 3600),
 ///     sweep_rule: "lifecycle-sweep".into(),
 ///     groups: vec!["cluster-managers".into(), "cluster-workers".into()],
+///     alive_check: Duration::from_secs(3600),
 /// };
 /// assert_eq!(config.table, "lifecycle-nodes");
 /// ```
@@ -91,6 +92,8 @@ pub struct LambdaConfig {
     /// `LIFECYCLE_GROUPS`: the Auto Scaling groups the sweep reconciles, comma-separated (see
     /// [`Runtime::with_groups`]; default none).
     pub groups: Vec<String>,
+    /// `LIFECYCLE_ALIVE_CHECK_SECONDS`: see [`Runtime::with_alive_check`] (default 3600).
+    pub alive_check: Duration,
 }
 
 /// The values a duration variable may take, and why.
@@ -264,6 +267,15 @@ impl LambdaConfig {
         let sweep_rule = var("LIFECYCLE_SWEEP_RULE")
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "lifecycle-sweep".into());
+        let alive_check = seconds(
+            "LIFECYCLE_ALIVE_CHECK_SECONDS",
+            3600,
+            SecondsRange {
+                min: 300,
+                max: 7 * DAY,
+                why: "no more often than the sweep runs, at least weekly",
+            },
+        )?;
         let groups = var("LIFECYCLE_GROUPS")
             .unwrap_or_default()
             .split(',')
@@ -288,6 +300,7 @@ impl LambdaConfig {
             retention,
             sweep_rule,
             groups,
+            alive_check,
         })
     }
 
@@ -322,6 +335,7 @@ impl LambdaConfig {
             .with_retention(self.retention)
             .with_sweep_rule(self.sweep_rule.clone())
             .with_groups(self.groups.clone())
+            .with_alive_check(self.alive_check)
     }
 }
 

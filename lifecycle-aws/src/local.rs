@@ -124,7 +124,12 @@ impl Store for MemoryTable {
             .unwrap_or_else(|never| match never {});
         if let CasOutcome::Applied { .. } = outcome {
             self.records.update(change.ident, |record| {
-                for key in [attr::PENDING_LIFECYCLE, attr::WAIT_SHARD, attr::DUE_AT] {
+                for key in [
+                    attr::PENDING_LIFECYCLE,
+                    attr::WAIT_SHARD,
+                    attr::DUE_AT,
+                    attr::ALIVE_CHECK,
+                ] {
                     record.attributes.remove(key);
                 }
             });
@@ -299,9 +304,14 @@ impl NodeTable for MemoryTable {
                         pending,
                     })
                 }
+                None if record.attributes.get(attr::ALIVE_CHECK) == Some(&serde_json::Value::Bool(true)) => {
+                    Ok(Wait::AliveCheck {
+                        ident: record.ident.clone(),
+                    })
+                }
                 None => Err(StoreError::Malformed {
                     ident: record.ident.clone(),
-                    problem: "in the index of waits, but neither a command nor a parked launch"
+                    problem: "in the index of waits, but neither a command, a parked launch nor an alive check"
                         .into(),
                 }),
             };
@@ -375,6 +385,29 @@ impl NodeTable for MemoryTable {
                     attributes.insert(attr::DUE_AT.into(), due_at.into());
                 }
                 parked
+            })
+            .unwrap_or(false))
+    }
+
+    async fn schedule_alive_check(
+        &self,
+        ident: &str,
+        version: u64,
+        waiter: &str,
+        due_at: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .records
+            .update(ident, |record| {
+                let at_rest = record.version == version
+                    && !record.attributes.contains_key(attr::PENDING_LIFECYCLE);
+                if at_rest {
+                    let attributes = &mut record.attributes;
+                    attributes.insert(attr::WAIT_SHARD.into(), waiter.into());
+                    attributes.insert(attr::DUE_AT.into(), due_at.into());
+                    attributes.insert(attr::ALIVE_CHECK.into(), true.into());
+                }
+                at_rest
             })
             .unwrap_or(false))
     }

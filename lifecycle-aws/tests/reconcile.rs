@@ -689,3 +689,76 @@ fn the_model_decides_before_the_hooks_global_timeout() {
         // have been kept alive at 5,940 s: the hook's limit is what ended it.
     });
 }
+
+/// An instance terminated outside its group (from the console, a Spot reclaim) with its
+/// state-change event lost: the sweep's check of records at rest finds Auto Scaling no longer
+/// knows it, and the model ends the record (which then expires); an instance still in service
+/// is only looked at again an interval later.
+#[test]
+fn a_record_whose_instance_vanished_is_brought_to_its_end() {
+    rt().block_on(async {
+        let aws = Arc::new(FakeAutoScaling::new().with_group(GROUP));
+        let table = MemoryTable::new();
+        let other = "i-0a1b2c3d4e5f60002";
+        for id in [I, other] {
+            table
+                .records()
+                .insert(Record::new(id, "finished_cloud_init"));
+        }
+        let clock = Arc::new(TestClock::default());
+        let commands = Arc::new(RecordingCommands::new());
+        let runtime = Runtime::with_parts(
+            table,
+            commands.clone(),
+            aws.clone(),
+            (|| Worker) as fn() -> Worker,
+        )
+        .with_fleet(aws.clone())
+        .with_groups([GROUP])
+        .with_clock(clock.clone());
+        for id in [I, other] {
+            let launch = aws.launch(id, GROUP);
+            runtime.handle(&launch).await.unwrap();
+            let (command, request) = commands.sent().pop().unwrap();
+            let result = command_status_event(&command, id, &request.document_name, "Success");
+            runtime.handle(&result).await.unwrap();
+            let record = runtime.store().records().get(id).unwrap();
+            assert_eq!(record.state, "ready");
+            assert_eq!(record.attributes.get("AliveCheck"), Some(&Value::Bool(true)));
+        }
+        aws.forget(I);
+
+        let Outcome::Swept { vanished, .. } = runtime.sweep().await.unwrap() else {
+            panic!()
+        };
+        assert!(vanished.is_empty(), "not due before the interval");
+        clock.0.store(3600, std::sync::atomic::Ordering::Relaxed);
+        let before = aws.calls("DescribeAutoScalingInstances");
+        let Outcome::Swept {
+            vanished,
+            kept_alive,
+            failed,
+            ..
+        } = runtime.sweep().await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((vanished, kept_alive, failed), (vec![I.to_owned()], vec![other.to_owned()], vec![]));
+        assert_eq!(
+            aws.calls("DescribeAutoScalingInstances") - before,
+            1,
+            "both asked in one call"
+        );
+        let record = runtime.store().records().get(I).unwrap();
+        assert_eq!(record.state, "gone");
+        assert_eq!(record.attributes.get("Vanished"), Some(&Value::Bool(true)));
+        assert!(record.attributes.contains_key("ExpiresAt"), "it expires");
+        assert!(!record.attributes.contains_key("DueAt"), "out of the index");
+        // The one still in service is looked at again an interval later, not before.
+        let Outcome::Swept { kept_alive, vanished, .. } = runtime.sweep().await.unwrap() else {
+            panic!()
+        };
+        assert!(kept_alive.is_empty() && vanished.is_empty());
+        assert_eq!(runtime.store().records().get(other).unwrap().state, "ready");
+    });
+}

@@ -317,6 +317,10 @@ pub enum Outcome {
         /// cloud-init never registered the instance): for the operator.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         unhandled: Vec<String>,
+        /// Records at rest whose instance Auto Scaling no longer knows (terminated outside its
+        /// group, its events lost): the model was given `instance_state = "terminated"`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        vanished: Vec<String>,
     },
     /// Nothing to do.
     Ignored {
@@ -621,6 +625,7 @@ pub struct Runtime<M, F, T = DynamoStore> {
     sweep_rule: String,
     fleet: Option<Arc<dyn Fleet>>,
     groups: Vec<String>,
+    alive_check: Duration,
     hooks: deadline::HookCache,
     _model: std::marker::PhantomData<fn() -> M>,
 }
@@ -750,6 +755,7 @@ where
             // Local runs have no Auto Scaling to ask (`with_fleet`).
             fleet: None,
             groups: Vec::new(),
+            alive_check: Duration::from_secs(3600),
             hooks: deadline::HookCache::default(),
             _model: std::marker::PhantomData,
         }
@@ -1215,6 +1221,15 @@ where
         S: Into<String>,
     {
         self.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How often the sweep checks that the instance of a record at rest still exists, when it
+    /// reconciles ([`Runtime::with_groups`]): a record whose instance Auto Scaling no longer
+    /// knows (terminated outside its group, its state-change event lost) gets an
+    /// `instance_state = "terminated"` event, so the model ends it. Default one hour.
+    pub fn with_alive_check(mut self, interval: Duration) -> Self {
+        self.alive_check = interval;
         self
     }
 
@@ -2134,8 +2149,42 @@ where
             if let Outcome::Dispatched { deferred, .. } = &mut outcome {
                 *deferred = Some(Box::new(then.await?));
             }
+            return Ok(outcome);
         }
+        self.schedule_alive_check(&record, &event, &report).await;
         Ok(outcome)
+    }
+
+    /// A record an instance's event left at rest (not waiting, not at its end) is checked now
+    /// and then for its instance still existing, when the runtime reconciles: a record whose
+    /// instance vanished with its events lost is not left for ever. Scheduled once per rest
+    /// (the next state change takes it off); best effort: the next event schedules it again.
+    async fn schedule_alive_check(&self, record: &Record, event: &Event, report: &ModelReport<M>) {
+        if self.fleet.is_none()
+            || self.groups.is_empty()
+            || event.instance_id.is_none()
+            || report.stop == StopReason::LostRace
+            || M::DEFINITION.is_terminal(report.end)
+            || M::DEFINITION.is_before_initial(report.end)
+            || lifecycle_core::is_waiting(record)
+            || lifecycle_core::deferred_termination(record).is_some()
+            || (report.states.len() == 1
+                && record.attributes.contains_key(crate::store::attr::DUE_AT))
+        {
+            return;
+        }
+        let due = epoch_seconds(self.clock.now()).saturating_add(self.alive_check.as_secs());
+        match self
+            .store
+            .schedule_alive_check(&record.ident, record.version, M::DEFINITION.name, due)
+            .await
+        {
+            Ok(true) => tracing::debug!(due, "the instance's existence is checked at"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not schedule the check that the instance still exists")
+            }
+        }
     }
 
     /// After a dispatch: a claim still held is let go, so the next delivery takes over at

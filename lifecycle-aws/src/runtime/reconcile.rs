@@ -32,6 +32,14 @@ pub struct UnhandledAction {
     pub next_sweep: String,
 }
 
+/// What the sweep's check of records at rest found.
+#[derive(Debug, Default)]
+pub(super) struct AliveChecked {
+    pub(super) alive: Vec<String>,
+    pub(super) vanished: Vec<String>,
+    pub(super) failed: Vec<String>,
+}
+
 /// What reconciliation did for one waiting instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Reconciled {
@@ -108,6 +116,72 @@ where
             }
         }
         done
+    }
+
+    /// Records at rest due for the check that their instance still exists: one
+    /// `DescribeAutoScalingInstances` per 50. An instance Auto Scaling still knows (in service,
+    /// in standby, in the warm pool, ...) is checked again after the interval; one it no longer
+    /// knows, or knows as terminated, has gone without its events: the model gets
+    /// `instance_state = "terminated"` (as EC2's own event would have said), and a model that
+    /// ends the record there lets it expire. Either way the record is not checked again until
+    /// it rests anew.
+    pub(super) async fn check_alive(&self, idents: Vec<String>, now: u64) -> AliveChecked {
+        let mut checked = AliveChecked::default();
+        let Some(fleet) = self.fleet.as_deref() else {
+            return checked;
+        };
+        let known = match fleet.instances(&idents, None).await {
+            Ok(known) => known,
+            Err(e) => {
+                tracing::error!(error = %e, "could not ask Auto Scaling about records at rest: the next sweep tries again");
+                checked.failed.extend(idents);
+                return checked;
+            }
+        };
+        for ident in idents {
+            let state = known
+                .iter()
+                .find(|i| i.instance_id == ident)
+                .map(|i| i.lifecycle_state.as_str());
+            let gone = state.is_none_or(|s| s == "Terminated" || s == "Warmed:Terminated");
+            if !gone {
+                let next = now.saturating_add(self.alive_check.as_secs());
+                match self.store.reschedule(&ident, next).await {
+                    Ok(()) => checked.alive.push(ident),
+                    Err(e) => {
+                        tracing::error!(instance_id = %ident, error = %e, "could not reschedule the check");
+                        checked.failed.push(ident);
+                    }
+                }
+                continue;
+            }
+            tracing::warn!(instance_id = %ident, auto_scaling_state = state.unwrap_or("unknown"), "the instance is gone, its events lost: the model is told it terminated");
+            let event = Event::instance(
+                format!("vanished-{ident}"),
+                ident.clone(),
+                lifecycle_core::EventKind::InstanceState {
+                    state: "terminated".to_owned(),
+                },
+            );
+            // Out of the way first (a record the model leaves where it is is not told twice);
+            // a record the model moves on is taken out of the index, or checked anew if it
+            // comes to rest again.
+            let told = match self.store.reschedule(&ident, u64::MAX).await {
+                Ok(()) => Box::pin(self.instance_event(event, None)).await,
+                Err(e) => Err(e.into()),
+            };
+            match told {
+                Ok(_) => checked.vanished.push(ident),
+                Err(e) => {
+                    tracing::error!(instance_id = %ident, error = %e, "could not end the record of a vanished instance: the next sweep tries again");
+                    if let Err(e) = self.store.reschedule(&ident, now).await {
+                        tracing::error!(instance_id = %ident, error = %e, "could not reschedule the check");
+                    }
+                    checked.failed.push(ident);
+                }
+            }
+        }
+        checked
     }
 
     /// The actions Auto Scaling holds in the groups of [`Runtime::with_groups`] that no

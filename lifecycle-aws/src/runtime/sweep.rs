@@ -75,13 +75,16 @@ where
                 .store
                 .due_waits(M::DEFINITION.name, now, cursor.take(), 50)
                 .await?;
+            // Records at rest whose instance is checked: asked together, after the page.
+            let mut alive_checks = Vec::new();
             for wait in page.waits {
                 if swept.looked_at > 0 && started.elapsed() >= self.sweep_budget {
                     swept.unfinished = true;
-                    break 'pages;
+                    break;
                 }
                 swept.looked_at += 1;
                 match wait {
+                    Ok(Wait::AliveCheck { ident }) => alive_checks.push(ident),
                     Err(e) => {
                         // Names and the problem only: attribute values may hold secrets.
                         tracing::error!(error = %e, "skipped a malformed item in the index of waits");
@@ -119,6 +122,15 @@ where
                     }
                 }
             }
+            if !alive_checks.is_empty() {
+                let checked = self.check_alive(alive_checks, now).await;
+                swept.kept_alive.extend(checked.alive);
+                swept.vanished.extend(checked.vanished);
+                swept.failed.extend(checked.failed);
+            }
+            if swept.unfinished {
+                break 'pages;
+            }
             match page.next {
                 Some(next) => cursor = Some(next),
                 None => break,
@@ -140,6 +152,7 @@ where
             reconciled: reconciled.started,
             recompleted: reconciled.completed,
             unhandled: reconciled.unhandled,
+            vanished: swept.vanished,
         })
     }
 
@@ -307,6 +320,7 @@ where
 /// What one sweep did, as it goes.
 #[derive(Default)]
 struct Swept {
+    vanished: Vec<String>,
     looked_at: usize,
     kept_alive: Vec<String>,
     expired: Vec<String>,

@@ -236,9 +236,16 @@ pub(super) fn wait_from_item(item: &HashMap<String, AttributeValue>) -> Result<W
             ident: ident.to_owned(),
             pending: pending_from_value(ident, &from_attribute(pending))?,
         }),
+        None if item.get(attr::ALIVE_CHECK) == Some(&AttributeValue::Bool(true)) => {
+            Ok(Wait::AliveCheck {
+                ident: ident.to_owned(),
+            })
+        }
         None => Err(StoreError::Malformed {
             ident: ident.to_owned(),
-            problem: "in the index of waits, but neither a command nor a parked launch".into(),
+            problem:
+                "in the index of waits, but neither a command, a parked launch nor an alive check"
+                    .into(),
         }),
     }
 }

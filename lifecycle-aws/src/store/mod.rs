@@ -147,6 +147,13 @@ pub mod attr {
     /// assert_eq!(lifecycle_aws::store::attr::DUE_AT, "DueAt");
     /// ```
     pub const DUE_AT: &str = "DueAt";
+    /// A record at rest whose instance the sweep checks, now and then, still exists: set with
+    /// `WaitShard` and `DueAt`, removed by the next state change.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_aws::store::attr::ALIVE_CHECK, "AliveCheck");
+    /// ```
+    pub const ALIVE_CHECK: &str = "AliveCheck";
     pub use lifecycle_core::attr::{AWAITED_COMMAND, CLAIMED_BY, CLAIMED_UNTIL, WRITE_TOKEN};
 }
 
@@ -192,6 +199,12 @@ pub enum Wait {
         ident: String,
         /// The parked launch.
         pending: PendingLifecycle,
+    },
+    /// A record at rest, due for the check that its instance still exists
+    /// ([`NodeTable::schedule_alive_check`]).
+    AliveCheck {
+        /// The instance.
+        ident: String,
     },
 }
 
@@ -656,6 +669,34 @@ pub trait NodeTable: Store<Error = StoreError> {
         due_at: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Puts the record `ident`, at rest at `version`, in the index of waits for a check that
+    /// its instance still exists at `due_at` (`WaitShard` = `waiter`, `DueAt`, `AliveCheck`):
+    /// bookkeeping that moves no version, applied only if the record is still at `version`
+    /// with no parked launch. The record's next state change takes it out again. `false` if
+    /// the record moved on.
+    ///
+    /// ```
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::store::{NodeTable, Wait};
+    /// use lifecycle_core::Record;
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     table.records().insert(Record::new("i-1", "ready"));
+    ///     assert!(table.schedule_alive_check("i-1", 0, "Node", 1_000).await.unwrap());
+    ///     let page = table.due_waits("Node", 1_000, None, 10).await.unwrap();
+    ///     assert!(matches!(&page.waits[0], Ok(Wait::AliveCheck { ident }) if ident == "i-1"));
+    ///     // At another version: moved on, not scheduled.
+    ///     assert!(!table.schedule_alive_check("i-1", 7, "Node", 1_000).await.unwrap());
+    /// });
+    /// ```
+    fn schedule_alive_check(
+        &self,
+        ident: &str,
+        version: u64,
+        waiter: &str,
+        due_at: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Creates `ident` in `state` if it does not exist. `false` if it already did.
     ///
     /// ```
@@ -787,6 +828,16 @@ impl<T: NodeTable + ?Sized> NodeTable for &T {
         due_at: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         (**self).park_lifecycle(ident, waiting, pending, waiter, due_at)
+    }
+
+    fn schedule_alive_check(
+        &self,
+        ident: &str,
+        version: u64,
+        waiter: &str,
+        due_at: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).schedule_alive_check(ident, version, waiter, due_at)
     }
 
     fn create(
@@ -1344,6 +1395,41 @@ impl NodeTable for DynamoStore {
         }
     }
 
+    async fn schedule_alive_check(
+        &self,
+        ident: &str,
+        version: u64,
+        waiter: &str,
+        due_at: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(ident))
+            .update_expression("SET #shard = :shard, #due = :due, #alive = :alive")
+            .condition_expression(
+                "#version = :version AND attribute_not_exists(#pending) AND attribute_exists(#ident)",
+            )
+            .expression_attribute_names("#shard", attr::WAIT_SHARD)
+            .expression_attribute_names("#due", attr::DUE_AT)
+            .expression_attribute_names("#alive", attr::ALIVE_CHECK)
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_names("#pending", attr::PENDING_LIFECYCLE)
+            .expression_attribute_names("#ident", attr::IDENT)
+            .expression_attribute_values(":shard", s(waiter))
+            .expression_attribute_values(":due", n(due_at))
+            .expression_attribute_values(":alive", AttributeValue::Bool(true))
+            .expression_attribute_values(":version", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
+        }
+    }
+
     async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
         let result = self
             .client
@@ -1490,13 +1576,14 @@ impl DynamoStore {
             // Every state change releases the record's claim, and takes a parked launch off:
             // this library writes a record only once it left the states a launch is parked in,
             // so its first write is that launch's (resumed or redelivered) first state change.
-            remove.push_str(" REMOVE #by, #until, #pending, #shard, #due");
+            remove.push_str(" REMOVE #by, #until, #pending, #shard, #due, #alive");
             names.extend([
                 ("#by".to_owned(), attr::CLAIMED_BY.to_owned()),
                 ("#until".to_owned(), attr::CLAIMED_UNTIL.to_owned()),
                 ("#pending".to_owned(), attr::PENDING_LIFECYCLE.to_owned()),
                 ("#shard".to_owned(), attr::WAIT_SHARD.to_owned()),
                 ("#due".to_owned(), attr::DUE_AT.to_owned()),
+                ("#alive".to_owned(), attr::ALIVE_CHECK.to_owned()),
             ]);
         }
         for (i, (key, value)) in attributes
@@ -1513,6 +1600,7 @@ impl DynamoStore {
                         | attr::PENDING_LIFECYCLE
                         | attr::WAIT_SHARD
                         | attr::DUE_AT
+                        | attr::ALIVE_CHECK
                 )
             })
             .enumerate()

@@ -196,6 +196,14 @@ impl FakeAutoScaling {
         );
     }
 
+    /// Auto Scaling forgets `instance`, holding no action for it: terminated outside its group
+    /// (from the EC2 console, by a Spot reclaim), or detached, with no event seen.
+    pub fn forget(&self, instance: &str) {
+        let mut state = lock(&self.state);
+        state.open.remove(instance);
+        state.instances.remove(instance);
+    }
+
     /// The action Auto Scaling holds for `instance`, with its token, as its event names it.
     pub fn held_action(&self, instance: &str) -> Option<LifecycleAction> {
         let state = lock(&self.state);
@@ -461,6 +469,25 @@ impl Fleet for FakeAutoScaling {
             return Err(lost(OP, instance_id));
         }
         Ok(lock(&self.state).instances.get(instance_id).cloned())
+    }
+
+    async fn instances(
+        &self,
+        instance_ids: &[String],
+        _region: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError> {
+        const OP: &str = "DescribeAutoScalingInstances";
+        let about = instance_ids.join(",");
+        for _ in 0..instance_ids.len().div_ceil(50) {
+            if self.call(OP, &about)? {
+                return Err(lost(OP, &about));
+            }
+        }
+        let state = lock(&self.state);
+        Ok(instance_ids
+            .iter()
+            .filter_map(|id| state.instances.get(id).cloned())
+            .collect())
     }
 
     async fn waiting(

@@ -296,6 +296,22 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
             .map_err(|m| store_error("UpdateItem", m))?
     }
 
+    async fn schedule_alive_check(
+        &self,
+        ident: &str,
+        version: u64,
+        waiter: &str,
+        due_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.faults
+            .call_again("UpdateItem", || {
+                self.inner
+                    .schedule_alive_check(ident, version, waiter, due_at)
+            })
+            .await
+            .map_err(|m| store_error("UpdateItem", m))?
+    }
+
     async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
         self.faults
             .call_again("PutItem", || self.inner.create(ident, state))

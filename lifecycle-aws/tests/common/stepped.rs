@@ -156,6 +156,19 @@ impl<T: NodeTable + Sync> NodeTable for Stepped<T> {
             .await
     }
 
+    async fn schedule_alive_check(
+        &self,
+        ident: &str,
+        version: u64,
+        waiter: &str,
+        due_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.step().await;
+        self.inner
+            .schedule_alive_check(ident, version, waiter, due_at)
+            .await
+    }
+
     async fn create(&self, ident: &str, state: &str) -> Result<bool, StoreError> {
         self.step().await;
         self.inner.create(ident, state).await
