@@ -144,14 +144,26 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
         });
     }
     let deadline = std::time::Duration::from_secs(args.deadline);
-    let rows = status::waiting(&table, args.waiter, deadline)
+    let mut rows = status::waiting(&table, args.waiter, deadline)
         .await
         .map_err(|e| e.to_string())?;
     let unhandled = if args.groups.is_empty() {
         Vec::new()
     } else {
-        lifecycle_aws::runtime::Runtime::new(&sdk, &args.table, ClusterNode::default)
+        let runtime = lifecycle_aws::runtime::Runtime::new(&sdk, &args.table, ClusterNode::default)
             .with_groups(args.groups.clone())
+            .with_wait_deadline(deadline);
+        // Which limit applies to each wait: the configured deadline, or the hook's own.
+        for row in &mut rows {
+            if let (Some(action), Some(since)) = (&row.action, row.since) {
+                let (at, limit) = runtime.wait_deadline(Some(action), since).await;
+                row.deadline = Some(at);
+                if limit == lifecycle_aws::runtime::Limit::HookGlobalTimeout {
+                    row.limit = "hook";
+                }
+            }
+        }
+        runtime
             .unhandled_actions()
             .await
             .map_err(|e| e.to_string())?

@@ -21,6 +21,12 @@ pub struct Waiting {
     pub since: Option<u64>,
     /// Its deadline (epoch seconds), if known.
     pub deadline: Option<u64>,
+    /// Which limit sets the deadline: `configured` (the runtime's wait deadline), or `hook`
+    /// (the lifecycle hook's global timeout comes first; known with `--groups`).
+    pub limit: &'static str,
+    /// The lifecycle action the wait belongs to, if any.
+    #[serde(skip)]
+    pub action: Option<lifecycle_core::LifecycleAction>,
 }
 
 /// One record of the table, for `--all`.
@@ -49,20 +55,22 @@ pub async fn waiting(
             .due_waits(waiter, u64::MAX, cursor.take(), 100)
             .await?;
         for wait in page.waits {
-            let (ident, waits_for, since) = match wait {
+            let (ident, waits_for, since, action) = match wait {
                 Ok(Wait::Command(command)) => (
                     command.owner.clone(),
                     format!("command {}", command.command_id),
                     command.registered_at,
+                    command.lifecycle,
                 ),
                 Ok(Wait::Parked { ident, pending }) => (
                     ident,
                     "cloud-init (parked launch)".to_owned(),
                     pending.parked_at,
+                    Some(pending.action),
                 ),
                 // A record at rest, checked now and then for its instance: nothing waits.
                 Ok(Wait::AliveCheck { .. }) => continue,
-                Err(e) => (String::from("?"), format!("malformed: {e}"), None),
+                Err(e) => (String::from("?"), format!("malformed: {e}"), None, None),
             };
             let state = match table.load(&ident).await {
                 Ok(Some(record)) => record.state,
@@ -74,6 +82,8 @@ pub async fn waiting(
                 state,
                 waits_for,
                 since,
+                limit: "configured",
+                action,
             });
         }
         match page.next {
@@ -163,7 +173,10 @@ pub fn waiting_table(rows: &[Waiting]) -> String {
             row.state,
             row.waits_for,
             time(row.since),
-            time(row.deadline)
+            match row.limit {
+                "hook" => format!("{} (hook's timeout)", time(row.deadline)),
+                _ => time(row.deadline),
+            }
         ));
     }
     out.push_str(&format!("{} waiting\n", rows.len()));

@@ -724,7 +724,10 @@ fn a_record_whose_instance_vanished_is_brought_to_its_end() {
             runtime.handle(&result).await.unwrap();
             let record = runtime.store().records().get(id).unwrap();
             assert_eq!(record.state, "ready");
-            assert_eq!(record.attributes.get("AliveCheck"), Some(&Value::Bool(true)));
+            assert_eq!(
+                record.attributes.get("AliveCheck"),
+                Some(&Value::Bool(true))
+            );
         }
         aws.forget(I);
 
@@ -743,7 +746,10 @@ fn a_record_whose_instance_vanished_is_brought_to_its_end() {
         else {
             panic!()
         };
-        assert_eq!((vanished, kept_alive, failed), (vec![I.to_owned()], vec![other.to_owned()], vec![]));
+        assert_eq!(
+            (vanished, kept_alive, failed),
+            (vec![I.to_owned()], vec![other.to_owned()], vec![])
+        );
         assert_eq!(
             aws.calls("DescribeAutoScalingInstances") - before,
             1,
@@ -755,7 +761,12 @@ fn a_record_whose_instance_vanished_is_brought_to_its_end() {
         assert!(record.attributes.contains_key("ExpiresAt"), "it expires");
         assert!(!record.attributes.contains_key("DueAt"), "out of the index");
         // The one still in service is looked at again an interval later, not before.
-        let Outcome::Swept { kept_alive, vanished, .. } = runtime.sweep().await.unwrap() else {
+        let Outcome::Swept {
+            kept_alive,
+            vanished,
+            ..
+        } = runtime.sweep().await.unwrap()
+        else {
             panic!()
         };
         assert!(kept_alive.is_empty() && vanished.is_empty());

@@ -22,17 +22,23 @@ type GroupKey = (Option<String>, String);
 #[derive(Debug, Default)]
 pub(super) struct HookCache(Mutex<HashMap<GroupKey, (u64, Vec<Hook>)>>);
 
-/// Which limit ends a wait.
+/// Which limit ends a wait ([`Runtime::wait_deadline`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Limit {
-    /// `LIFECYCLE_WAIT_DEADLINE_SECONDS`.
+pub enum Limit {
+    /// `LIFECYCLE_WAIT_DEADLINE_SECONDS` ([`Runtime::with_wait_deadline`]).
     Configured,
-    /// The hook's global timeout, less the margin.
+    /// The lifecycle hook's global timeout, less two heartbeat intervals.
     HookGlobalTimeout,
 }
 
 impl Limit {
-    pub(super) fn as_str(self) -> &'static str {
+    /// The limit in words.
+    ///
+    /// ```
+    /// use lifecycle_aws::runtime::Limit;
+    /// assert_eq!(Limit::HookGlobalTimeout.as_str(), "the lifecycle hook's global timeout");
+    /// ```
+    pub fn as_str(self) -> &'static str {
         match self {
             Limit::Configured => "the configured wait deadline",
             Limit::HookGlobalTimeout => "the lifecycle hook's global timeout",
@@ -87,6 +93,50 @@ where
         hooks
             .into_iter()
             .find(|h| h.name == action.lifecycle_hook_name)
+    }
+
+    /// When a wait for `action` that started at `since` (epoch seconds) ends, and which limit
+    /// decides: the configured deadline, or the hook's global timeout less two heartbeat
+    /// intervals when that comes first (the hook's timeouts asked of Auto Scaling, kept five
+    /// minutes; without [`Runtime::with_fleet`], or for a wait with no lifecycle action, the
+    /// configured one). What the sweep applies; `lifecycle-local status --groups` shows it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::{Limit, Runtime};
+    /// # use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// # use lifecycle_core::{lifecycle_model, Context, LifecycleResult, LifecycleTransition};
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
+    /// # impl Node {
+    /// #     #[transition(from = Start, to = Done, ignore_errors)]
+    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+    /// # }
+    /// use lifecycle_aws::fleet::Hook;
+    /// use std::time::Duration;
+    /// // A hook with a heartbeat timeout of a minute: its global timeout is 100 minutes.
+    /// let hook = Hook::new("workers", "on-launch", LifecycleTransition::Launching, Duration::from_secs(60), LifecycleResult::Abandon);
+    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers").with_hook(hook));
+    /// let runtime = Runtime::with_parts(MemoryTable::new(), Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    ///     .with_fleet(aws.clone());
+    /// let _event = aws.launch("i-1", "workers");
+    /// let action = aws.held_action("i-1").unwrap();
+    /// let wait = tokio::runtime::Builder::new_current_thread().build().unwrap()
+    ///     .block_on(runtime.wait_deadline(Some(&action), 1_000));
+    /// // 6,000 s less two heartbeat intervals (240 s each), before the configured 3,600 s? No:
+    /// assert_eq!(wait, (1_000 + 3_600, Limit::Configured));
+    /// let runtime = runtime.with_wait_deadline(Duration::from_secs(24 * 3600));
+    /// let wait = tokio::runtime::Builder::new_current_thread().build().unwrap()
+    ///     .block_on(runtime.wait_deadline(Some(&action), 1_000));
+    /// assert_eq!(wait, (1_000 + 6_000 - 480, Limit::HookGlobalTimeout));
+    /// ```
+    pub async fn wait_deadline(
+        &self,
+        action: Option<&LifecycleAction>,
+        since: u64,
+    ) -> (u64, Limit) {
+        self.deadline(action, since).await
     }
 
     /// When the wait that started at `since` for `action` ends, and which limit decides.

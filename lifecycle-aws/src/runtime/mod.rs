@@ -64,6 +64,7 @@ use crate::store::{
 };
 
 mod deadline;
+pub use deadline::Limit;
 mod reconcile;
 pub use reconcile::UnhandledAction;
 mod sweep;
