@@ -576,6 +576,17 @@ pub enum Finding {
         /// The transition.
         transition: usize,
     },
+    /// `on(launching...)` on a transition from a state no launch it reacts to ever reaches: a
+    /// launch runs from the initial state on, through transitions that react to it without
+    /// `wait`/`stop` (and into failure handling); a launch from the warm pool reaches the states
+    /// a launch into the pool can lead to. A wait whose only way out is such a trigger is
+    /// stuck for ever.
+    LaunchingNeverArrives {
+        /// The transition.
+        transition: usize,
+        /// The source state no such launch reaches.
+        state: usize,
+    },
     /// A transition that can fail, in a model with no failure state.
     NeedsFailureState {
         /// The first such transition.
@@ -666,12 +677,135 @@ pub fn analyse(graph: &Graph) -> Vec<Finding> {
             findings.push(Finding::TerminatingFromInitial { transition: index });
         }
     }
+    if graph.initial.is_some() {
+        // A model that handles a warm pool says so with a route (`to = warm_pool`, ...); one
+        // that does not is not held to launches through a pool it does not know of.
+        let warm_pool = graph.transitions.iter().any(|t| {
+            t.on.iter().any(|on| match on {
+                On::Launching(route) | On::Terminating(route) => {
+                    route.from == Some(Place::WarmPool) || route.to == Some(Place::WarmPool)
+                }
+                _ => false,
+            })
+        });
+        let arrives: Vec<(EventClass, Vec<bool>)> = LAUNCH_ROUTES
+            .iter()
+            .filter(|&&(from, to)| warm_pool || (from, to) == (Place::Ec2, Place::Group))
+            .map(|&(from, to)| {
+                let class = EventClass::Launching(from, to);
+                let present = launch_present(graph, &outgoing, &class);
+                (class, present)
+            })
+            .collect();
+        for (index, t) in graph.transitions.iter().enumerate() {
+            let launching = t.on.iter().any(|on| matches!(on, On::Launching(_)));
+            // A transition that reacts to other events as well is not dead for them.
+            let only_launching = t.on.iter().all(|on| matches!(on, On::Launching(_)));
+            if !launching || !only_launching {
+                continue;
+            }
+            if let Some(&state) = t.sources.iter().find(|&&s| {
+                !graph.before_initial.contains(&s)
+                    && !arrives
+                        .iter()
+                        .any(|(class, present)| present[s] && t.accepts(class))
+            }) {
+                findings.push(Finding::LaunchingNeverArrives {
+                    transition: index,
+                    state,
+                });
+            }
+        }
+    }
     if graph.failure.is_none()
         && let Some(transition) = graph.transitions.iter().position(|t| !t.ignore_errors)
     {
         findings.push(Finding::NeedsFailureState { transition });
     }
     findings
+}
+
+/// The states a launching event of `class` can be tried in. A launch into the group or the
+/// warm pool starts at the initial state (the dispatcher refuses it anywhere else); one from
+/// the warm pool where a launch into the pool can have left the record, whatever happened to
+/// it since. From there a launch goes on through the transitions that react to it and do not
+/// end the event (`wait`/`stop`), and into failure handling if a task fails on the way.
+fn launch_present(graph: &Graph, outgoing: &[Vec<usize>], class: &EventClass) -> Vec<bool> {
+    let mut present = vec![false; graph.states];
+    let mut queue: Vec<usize> = match class {
+        EventClass::Launching(Place::WarmPool, _) => {
+            let into_pool = launch_present(
+                graph,
+                outgoing,
+                &EventClass::Launching(Place::Ec2, Place::WarmPool),
+            );
+            // Anywhere the record can go from there while the instance is in the pool: by the
+            // pool launch's own next events (its commands' results) and the other events of an
+            // instance's life — not by a launch into the group or a termination, which take
+            // it out of the pool.
+            let in_pool = [
+                EventClass::Launching(Place::Ec2, Place::WarmPool),
+                EventClass::Command,
+                EventClass::Scheduled(None),
+                EventClass::SpotInterruption,
+                EventClass::Rebalance,
+                EventClass::InstanceState(None),
+                EventClass::Maintenance(None),
+            ];
+            let mut after = into_pool.clone();
+            let mut stack: Vec<usize> = (0..graph.states).filter(|&s| into_pool[s]).collect();
+            while let Some(s) = stack.pop() {
+                for &t in &outgoing[s] {
+                    let transition = &graph.transitions[t];
+                    let in_pool_event = in_pool.iter().any(|class| transition.accepts(class))
+                        || transition.on.iter().any(|on| {
+                            matches!(
+                                on,
+                                On::Scheduled(Some(_))
+                                    | On::InstanceState(Some(_))
+                                    | On::Maintenance(Some(_))
+                            )
+                        });
+                    if let Some(d) = transition.dest
+                        && in_pool_event
+                        && !after[d]
+                    {
+                        after[d] = true;
+                        stack.push(d);
+                    }
+                }
+            }
+            (0..graph.states).filter(|&s| after[s]).collect()
+        }
+        _ => graph.initial.into_iter().collect(),
+    };
+    for &s in &queue {
+        present[s] = true;
+    }
+    let mut reaches_failure = false;
+    while let Some(s) = queue.pop() {
+        for &t in &outgoing[s] {
+            let transition = &graph.transitions[t];
+            if !transition.accepts(class) {
+                continue;
+            }
+            reaches_failure |= !transition.ignore_errors;
+            if transition.rests() {
+                continue;
+            }
+            if let Some(d) = transition.dest
+                && !present[d]
+            {
+                present[d] = true;
+                queue.push(d);
+            }
+        }
+        if let Some(f) = graph.failure.filter(|&f| reaches_failure && !present[f]) {
+            present[f] = true;
+            queue.push(f);
+        }
+    }
+    present
 }
 
 fn reachable(graph: &Graph, outgoing: &[Vec<usize>]) -> Vec<bool> {
@@ -979,6 +1113,53 @@ mod tests {
             findings,
             vec![Finding::TerminatingFromInitial { transition: 0 }]
         );
+    }
+
+    #[test]
+    fn a_launch_reaches_only_what_it_runs_through() {
+        // 0 = initial, 1 = joining (entered with `wait`), 2 = ready.
+        let launch = |from, to, wait| Transition {
+            sources: vec![from],
+            dest: Some(to),
+            wait,
+            ignore_errors: true,
+            on: vec![On::Launching(Route::ANY)],
+            ..Default::default()
+        };
+        let mut g = graph(3, vec![launch(0, 1, true), launch(1, 2, false)]);
+        g.terminal = vec![2];
+        assert_eq!(
+            analyse(&g),
+            vec![Finding::LaunchingNeverArrives {
+                transition: 1,
+                state: 1
+            }]
+        );
+        // Without the `wait`, the same launch goes on into `joining`: no finding.
+        g.transitions[0].wait = false;
+        assert_eq!(analyse(&g), vec![]);
+        // A launch from the warm pool reaches where a launch into the pool leads, and only
+        // there: not `joining`, entered by a launch into the group only.
+        g.transitions[0].wait = true;
+        g.transitions[0].on = vec![On::Launching(Route {
+            from: None,
+            to: Some(Place::Group),
+        })];
+        let from_pool = vec![On::Launching(Route {
+            from: Some(Place::WarmPool),
+            to: None,
+        })];
+        g.transitions[1].on = from_pool.clone();
+        assert_eq!(
+            analyse(&g),
+            vec![Finding::LaunchingNeverArrives {
+                transition: 1,
+                state: 1
+            }]
+        );
+        // Into the pool (the same transition for any launch): then from the pool, from there.
+        g.transitions[0].on = vec![On::Launching(Route::ANY)];
+        assert_eq!(analyse(&g), vec![]);
     }
 
     #[test]

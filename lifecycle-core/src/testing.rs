@@ -69,9 +69,9 @@ use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
 
 use crate::{
-    CommandStatus, Event, LifecycleAction, LifecycleModel, LifecycleResult, LifecycleTransition,
-    LocalEffects, MemoryStore, ModelDispatchError, ModelReport, Record, SentCommand, State, Store,
-    dispatch, scheduled_restart,
+    CommandStatus, Event, EventKind, LifecycleAction, LifecycleModel, LifecycleResult,
+    LifecycleTransition, LocalEffects, Location, MemoryStore, ModelDispatchError, ModelReport,
+    Record, SentCommand, State, Store, dispatch, scheduled_restart,
 };
 
 /// The Auto Scaling group of the events built here.
@@ -172,6 +172,124 @@ pub fn command_result(
 /// ```
 pub fn scheduled(rule: &str) -> Event {
     Event::scheduled(format!("schedule-{rule}"), rule)
+}
+
+/// A lifecycle action of `instance` in group `group` (not [`GROUP`]): for a model whose tasks
+/// read the group (a node's role from its group, say).
+///
+/// ```
+/// use lifecycle_core::LifecycleTransition;
+/// let event = lifecycle_core::testing::lifecycle_in("i-1", "managers", LifecycleTransition::Launching);
+/// assert_eq!(event.lifecycle.unwrap().auto_scaling_group_name, "managers");
+/// ```
+pub fn lifecycle_in(instance: &str, group: &str, transition: LifecycleTransition) -> Event {
+    let mut event = match transition {
+        LifecycleTransition::Launching => launching(instance),
+        LifecycleTransition::Terminating => terminating(instance),
+    };
+    if let Some(action) = event.lifecycle.as_mut() {
+        action.auto_scaling_group_name = group.to_owned();
+        action.lifecycle_hook_name = action.lifecycle_hook_name.replacen(GROUP, group, 1);
+    }
+    event
+}
+
+/// A lifecycle action of `instance` going from `origin` to `destination`: with a warm pool, a
+/// launch into the pool (`Ec2` → `WarmPool`), from it into the group (`WarmPool` →
+/// `AutoScalingGroup`), or a termination in the pool (`WarmPool` → `Ec2`). Each route its own
+/// event id and token, as AWS gives them.
+///
+/// ```
+/// use lifecycle_core::{LifecycleTransition, Location};
+/// let event = lifecycle_core::testing::routed("i-1", LifecycleTransition::Launching, Location::Ec2, Location::WarmPool);
+/// assert_eq!(event.lifecycle.unwrap().destination(), Location::WarmPool);
+/// ```
+pub fn routed(
+    instance: &str,
+    transition: LifecycleTransition,
+    origin: Location,
+    destination: Location,
+) -> Event {
+    let route = format!("{}-{}", origin.as_aws_str(), destination.as_aws_str());
+    let mut action = action(instance, transition);
+    action.origin = Some(origin);
+    action.destination = Some(destination);
+    if let Some(token) = action.lifecycle_action_token.as_mut() {
+        token.push('-');
+        token.push_str(&route);
+    }
+    let id = match transition {
+        LifecycleTransition::Launching => format!("launch-{instance}-{route}"),
+        LifecycleTransition::Terminating => format!("terminate-{instance}-{route}"),
+    };
+    Event::lifecycle(id, action)
+}
+
+/// EC2's Spot interruption warning for `instance` (two minutes before it is taken back).
+///
+/// ```
+/// use lifecycle_core::EventKind;
+/// let event = lifecycle_core::testing::spot_interruption("i-1");
+/// assert!(matches!(event.kind, EventKind::SpotInterruption { .. }) && event.lifecycle.is_none());
+/// ```
+pub fn spot_interruption(instance: &str) -> Event {
+    Event::instance(
+        format!("spot-{instance}"),
+        instance,
+        EventKind::SpotInterruption {
+            action: "terminate".into(),
+        },
+    )
+}
+
+/// EC2's rebalance recommendation for `instance`.
+///
+/// ```
+/// use lifecycle_core::EventKind;
+/// assert_eq!(lifecycle_core::testing::rebalance("i-1").kind, EventKind::RebalanceRecommendation);
+/// ```
+pub fn rebalance(instance: &str) -> Event {
+    Event::instance(
+        format!("rebalance-{instance}"),
+        instance,
+        EventKind::RebalanceRecommendation,
+    )
+}
+
+/// EC2's state change of `instance` to `state` (`terminated`, `stopped`, ...).
+///
+/// ```
+/// use lifecycle_core::EventKind;
+/// let event = lifecycle_core::testing::instance_state("i-1", "terminated");
+/// assert_eq!(event.kind, EventKind::InstanceState { state: "terminated".into() });
+/// ```
+pub fn instance_state(instance: &str, state: &str) -> Event {
+    Event::instance(
+        format!("state-{state}-{instance}"),
+        instance,
+        EventKind::InstanceState {
+            state: state.to_owned(),
+        },
+    )
+}
+
+/// AWS Health's scheduled change of type `event_type` (e.g.
+/// `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED`) for `instance`.
+///
+/// ```
+/// use lifecycle_core::EventKind;
+/// let event = lifecycle_core::testing::maintenance("i-1", "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED");
+/// assert!(matches!(event.kind, EventKind::Maintenance { ref event_type, .. } if event_type == "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"));
+/// ```
+pub fn maintenance(instance: &str, event_type: &str) -> Event {
+    Event::instance(
+        format!("maintenance-{instance}"),
+        instance,
+        EventKind::Maintenance {
+            event_type: event_type.to_owned(),
+            starts: None,
+        },
+    )
 }
 
 /// Runs `future` to completion on the current thread, with no async runtime: enough for
@@ -275,6 +393,7 @@ pub struct Harness<M: LifecycleModel> {
     effects: LocalEffects,
     completions: Vec<Completion>,
     delivered: usize,
+    deferred: Option<ModelReport<M>>,
 }
 
 impl<M: LifecycleModel> Harness<M> {
@@ -308,6 +427,7 @@ impl<M: LifecycleModel> Harness<M> {
             effects: LocalEffects::new(),
             completions: Vec::new(),
             delivered: 0,
+            deferred: None,
         }
     }
 
@@ -603,7 +723,73 @@ impl<M: LifecycleModel> Harness<M> {
                 result,
             });
         }
+        // As the Lambda does: a termination that came while this lifecycle (a launch, or a
+        // drain another event started) waited runs now that it is over, and is completed.
+        self.deferred = None;
+        if let Some(termination) = crate::deferred_termination(&record)
+            && !crate::is_waiting(&record)
+            && report.stop != crate::StopReason::LostRace
+        {
+            let then = dispatch(
+                &mut self.model,
+                &self.store,
+                &mut record,
+                &termination,
+                &self.effects,
+            );
+            let then = Box::pin(then).await?;
+            if let (Some(result), Some(action)) = (then.lifecycle_result, &termination.lifecycle) {
+                self.completions.push(Completion {
+                    event_id: termination.id.clone(),
+                    action: action.clone(),
+                    result,
+                });
+            }
+            self.deferred = Some(then);
+        }
         Ok(report)
+    }
+
+    /// What the termination that waited for the last event's lifecycle did, when that event
+    /// ended it and the termination ran after it ([`Harness::deliver`] runs it, as the Lambda
+    /// does); `None` otherwise.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, EffectError};
+    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct E(#[from] EffectError);
+    /// # pub struct Node;
+    /// # #[lifecycle_model(states(Start, Ready, Draining, Drained, Gone, Failed), initial = Start,
+    /// #     terminal(Gone, Failed), failure = Failed, error = E)]
+    /// # impl Node {
+    /// #     #[transition(from = Start, to = Ready, on(launching))]
+    /// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
+    /// #     #[transition(from = Ready, to = Draining, on(spot_interruption), wait)]
+    /// #     async fn drain(&mut self, ctx: &mut Context<'_>) -> Result<(), E> {
+    /// #         let id = ctx.record().ident.clone();
+    /// #         ctx.send_command(CommandRequest::new("ClusterLeave", [id])).await?;
+    /// #         Ok(())
+    /// #     }
+    /// #     #[transition(from = Draining, to = Drained, on(command), ignore_errors)]
+    /// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
+    /// #     #[transition(from = Drained, to = Gone, on(terminating))]
+    /// #     async fn leave(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
+    /// # }
+    /// use lifecycle_core::testing::{spot_interruption, terminating, Harness};
+    /// use lifecycle_core::{CommandStatus, LifecycleResult, StopReason};
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::Ready);
+    ///     harness.deliver(&spot_interruption("i-1")).await.unwrap(); // the drain starts
+    ///     let report = harness.deliver(&terminating("i-1")).await.unwrap();
+    ///     assert_eq!(report.stop, StopReason::Deferred, "it waits for the drain");
+    ///     // The drain's result: drained, then the termination runs from there, completed once.
+    ///     harness.finish_command("i-1", CommandStatus::Success).await.unwrap();
+    ///     assert_eq!(harness.deferred().unwrap().end, NodeState::Gone);
+    ///     assert_eq!(harness.completions().len(), 1);
+    ///     assert_eq!(harness.completions()[0].result, LifecycleResult::Continue);
+    /// });
+    /// ```
+    pub fn deferred(&self) -> Option<&ModelReport<M>> {
+        self.deferred.as_ref()
     }
 
     /// The state `ident`'s record is in, if it exists and names a state of the model.

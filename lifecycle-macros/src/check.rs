@@ -729,6 +729,27 @@ fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors) {
                     ),
                 );
             }
+            Finding::LaunchingNeverArrives { transition, state } => {
+                let t = &transitions[transition];
+                let span =
+                    t.on.iter()
+                        .zip(&t.on_spans)
+                        .find(|(f, _)| matches!(f, EventFilterDef::Launching(_)))
+                        .map_or(t.span, |(_, &span)| span);
+                let initial = model
+                    .config
+                    .initial
+                    .as_ref()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default();
+                errors.at(
+                    span,
+                    format!(
+                        "a launching event never reaches `{}`, so `{}` can never fire there: a launch runs from the initial state `{initial}` on, only through transitions that react to it without `wait` or `stop`, and a launch from the warm pool only where a launch into the pool can lead; react to the event that does reach `{}` (`on(command)` after a `wait`, say), or write `on(launching(from = warm_pool))` for an instance leaving the warm pool",
+                        states[state], t.method, states[state]
+                    ),
+                );
+            }
             Finding::NeedsFailureState { transition } => {
                 let t = &transitions[transition];
                 errors.at(
