@@ -22,7 +22,8 @@ const USAGE: &str = "usage: lifecycle-local [--model cluster|backup] [--scenario
                        [--dynamodb-endpoint URL [--keep-table]]
        lifecycle-local [--model cluster|backup] --diagram | --dot
        lifecycle-local --version
-       lifecycle-local status --table TABLE [--endpoint-url URL] [--model cluster|backup]
+       lifecycle-local status --table TABLE [--endpoint-url URL]
+                       [--model cluster|backup | --waiter MODEL_NAME]
                        [--deadline SECONDS] [--groups GROUP,...] [--all] [--json]
 
 Runs a simulated Auto Scaling group through the cluster model, with every event as the JSON AWS
@@ -60,13 +61,16 @@ server): each waiting lifecycle of the model (instance, state, what it waits for
 deadline), read from the index of waits. --all lists every record's state instead (a Scan);
 --json prints JSON; --deadline is the runtime's LIFECYCLE_WAIT_DEADLINE_SECONDS (default 3600).
 --groups (the cluster model's LIFECYCLE_GROUPS) also lists the lifecycle actions Auto Scaling
-holds in those groups that no lifecycle handles (a lost event's), and what the next sweep does.";
+holds in those groups that no lifecycle handles (a lost event's), and what the next sweep does.
+--waiter MODEL_NAME lists the waits of any model sharing the table (its type's name: the index
+of waits is sharded by it). It needs the table's region and credentials as any AWS tool does
+(AWS_REGION, AWS_PROFILE or AWS_ACCESS_KEY_ID...).";
 
 #[derive(Debug)]
 struct StatusArgs {
     table: String,
     endpoint: Option<String>,
-    waiter: &'static str,
+    waiter: String,
     deadline: u64,
     all: bool,
     json: bool,
@@ -74,21 +78,36 @@ struct StatusArgs {
 }
 
 fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
-    let (mut table, mut endpoint, mut waiter) = (None, None, ClusterNode::DEFINITION.name);
+    let (mut table, mut endpoint) = (None, None);
+    let mut waiter = ClusterNode::DEFINITION.name.to_owned();
     let (mut deadline, mut all, mut json) = (3600, false, false);
     let mut groups = Vec::new();
+    let mut custom_waiter = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |what: &str| args.next().ok_or_else(|| format!("{arg} needs {what}"));
         match arg.as_str() {
             "--table" => table = Some(value("a table name")?),
-            "--endpoint-url" => endpoint = Some(value("a URL")?),
+            "--endpoint-url" => endpoint = Some(endpoint_url(&arg, &value("a URL")?)?),
+            "--waiter" => {
+                let name = value("a model's name")?;
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(format!("--waiter `{name}` is not a model's name: give its type's name, e.g. ClusterNode"));
+                }
+                waiter = name;
+                custom_waiter = true;
+            }
             "--model" => {
                 waiter = match value("a model name")?.as_str() {
                     "cluster" => ClusterNode::DEFINITION.name,
                     "backup" => NightlyBackup::DEFINITION.name,
-                    other => return Err(format!("unknown model `{other}`: cluster or backup")),
+                    other => {
+                        return Err(format!(
+                            "unknown model `{other}`: cluster or backup (another model's waits: --waiter ITS_NAME)"
+                        ));
+                    }
                 }
+                .to_owned()
             }
             "--deadline" => {
                 let text = value("seconds")?;
@@ -111,7 +130,11 @@ fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, Strin
         }
     }
     if !groups.is_empty() && waiter != ClusterNode::DEFINITION.name {
-        return Err("--groups: the backup model reacts to no Auto Scaling group".into());
+        return Err(if custom_waiter {
+            "--groups needs the model's own code to tell what its next sweep would do: it works with the cluster model; for yours, call Runtime::unhandled_actions".into()
+        } else {
+            "--groups: the backup model reacts to no Auto Scaling group".into()
+        });
     }
     Ok(Command::Status(StatusArgs {
         table: table.ok_or("status needs --table TABLE")?,
@@ -130,6 +153,29 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
         loader = loader.endpoint_url(url);
     }
     let sdk = loader.load().await;
+    // The SDK's own messages for these ("missing signing region", a page about the instance
+    // metadata service) say little to someone at a terminal.
+    if sdk.region().is_none() {
+        return Err(
+            "no AWS region: set AWS_REGION (or a region in your AWS profile) to the table's".into(),
+        );
+    }
+    match sdk.credentials_provider() {
+        Some(provider) => {
+            use aws_sdk_dynamodb::config::ProvideCredentials;
+            if let Err(e) = provider.provide_credentials().await {
+                return Err(format!(
+                    "no AWS credentials ({e}): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                ));
+            }
+        }
+        None => {
+            return Err(
+                "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .into(),
+            );
+        }
+    }
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = DynamoStore::new(client, &args.table);
     let as_json = |value: serde_json::Value| format!("{value:#}\n");
@@ -144,7 +190,7 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
         });
     }
     let deadline = std::time::Duration::from_secs(args.deadline);
-    let mut rows = status::waiting(&table, args.waiter, deadline)
+    let mut rows = status::waiting(&table, &args.waiter, deadline)
         .await
         .map_err(|e| e.to_string())?;
     let unhandled = if args.groups.is_empty() {
@@ -240,7 +286,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             "--warm-pool" => warm_pool.push(value("an instance id")?),
             "--lose-event" => lose.push(value("an instance id, or ID:terminating")?),
             "--no-failures" => no_failures = true,
-            "--dynamodb-endpoint" => endpoint = Some(endpoint_url(&value("a URL")?)?),
+            "--dynamodb-endpoint" => endpoint = Some(endpoint_url(&arg, &value("a URL")?)?),
             "--keep-table" => keep_table = true,
             "--diagram" | "--dot" => {
                 if let Some(other) = diagram.filter(|d| *d != arg) {
@@ -343,7 +389,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
 
 /// `url` if it reads as an http(s) URL with a host: the SDK's own message for anything else is
 /// a page of internals.
-fn endpoint_url(url: &str) -> Result<String, String> {
+fn endpoint_url(flag: &str, url: &str) -> Result<String, String> {
     let host = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -351,7 +397,7 @@ fn endpoint_url(url: &str) -> Result<String, String> {
     match host {
         Some(host) if !host.is_empty() => Ok(url.to_owned()),
         _ => Err(format!(
-            "--dynamodb-endpoint `{url}` is not a URL: give one like http://127.0.0.1:8000"
+            "{flag} `{url}` is not a URL: give one like http://127.0.0.1:8000"
         )),
     }
 }

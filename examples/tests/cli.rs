@@ -327,3 +327,47 @@ fn a_warm_pool_instance_is_prepared_in_the_pool_and_joins_when_it_enters_the_gro
         "in DNS once in the group: {stdout}"
     );
 }
+
+/// `status` says what it needs, in a sentence, before any request: a region, credentials, a
+/// URL that is one, a model's name.
+#[test]
+fn status_says_what_it_needs_before_asking_aws() {
+    let status = |env: &[(&str, &str)], args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle-local"));
+        command
+            .args(["status", "--table", "nodes"])
+            .args(args)
+            .env_clear()
+            .env("HOME", std::env::temp_dir())
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let out = command.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(
+        status(&[], &[]).starts_with("lifecycle-local status: no AWS region: set AWS_REGION"),
+        "{}",
+        status(&[], &[])
+    );
+    let no_credentials = status(&[("AWS_REGION", "eu-west-1")], &[]);
+    assert!(
+        no_credentials.starts_with("lifecycle-local status: no AWS credentials")
+            && no_credentials.contains("AWS_PROFILE"),
+        "{no_credentials}"
+    );
+    let not_a_url = status(&[], &["--endpoint-url", "localhost:8000"]);
+    assert!(
+        not_a_url.starts_with("lifecycle-local: --endpoint-url `localhost:8000` is not a URL"),
+        "{not_a_url}"
+    );
+    let not_a_name = status(&[], &["--waiter", "my model"]);
+    assert!(not_a_name.contains("is not a model's name"), "{not_a_name}");
+    let groups_for_another_model = status(&[], &["--waiter", "MyNode", "--groups", "workers"]);
+    assert!(
+        groups_for_another_model.contains("Runtime::unhandled_actions"),
+        "{groups_for_another_model}"
+    );
+}
