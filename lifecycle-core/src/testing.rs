@@ -63,6 +63,8 @@
 //! });
 //! ```
 
+pub mod example;
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
