@@ -570,6 +570,17 @@ pub enum Finding {
         /// The state it enters.
         state: usize,
     },
+    /// An internal transition (no destination, or its own source) that fires on a command
+    /// result, without `stop`, in a state whose every way out reacts only to command results:
+    /// the first result it handles (a partial one) brings the event to rest, the lifecycle
+    /// action completes before the command has finished, and the real result finds nothing
+    /// waiting for it.
+    InternalSettlesWait {
+        /// The transition.
+        transition: usize,
+        /// The state that waits for a command.
+        state: usize,
+    },
     /// `on(terminating)` on a transition from the initial state: a termination is refused
     /// while the instance's launch has not run, so it can never fire there.
     TerminatingFromInitial {
@@ -669,6 +680,26 @@ pub fn analyse(graph: &Graph) -> Vec<Finding> {
                         state: dest,
                     });
                 }
+            }
+        }
+        if graph.initial.is_some() && !t.stop && !t.settle && t.accepts(&EventClass::Command) {
+            let waiting = t.sources.iter().copied().find(|&s| {
+                let internal = t.leaves(s).is_none();
+                let exits: Vec<&Transition> = outgoing[s]
+                    .iter()
+                    .map(|&e| &graph.transitions[e])
+                    .filter(|e| e.leaves(s).is_some())
+                    .collect();
+                internal
+                    && !graph.terminal.contains(&s)
+                    && !exits.is_empty()
+                    && exits.iter().all(|e| e.reacts_only_to_commands())
+            });
+            if let Some(state) = waiting {
+                findings.push(Finding::InternalSettlesWait {
+                    transition: index,
+                    state,
+                });
             }
         }
         if t.on.iter().any(|on| matches!(on, On::Terminating(_)))
@@ -1159,6 +1190,46 @@ mod tests {
         );
         // Into the pool (the same transition for any launch): then from the pool, from there.
         g.transitions[0].on = vec![On::Launching(Route::ANY)];
+        assert_eq!(analyse(&g), vec![]);
+    }
+
+    #[test]
+    fn an_internal_transition_on_a_command_result_in_a_waiting_state_must_stop() {
+        // 0 = initial, 1 = joining (waits for its command), 2 = ready.
+        let join = Transition {
+            sources: vec![0],
+            dest: Some(1),
+            wait: true,
+            ignore_errors: true,
+            on: vec![On::Launching(Route::ANY)],
+            ..Default::default()
+        };
+        let joined = Transition {
+            sources: vec![1],
+            dest: Some(2),
+            ignore_errors: true,
+            on: vec![On::Command],
+            ..Default::default()
+        };
+        // Guarded (`when(partial)`, say): otherwise it would shadow `joined`.
+        let progress = Transition {
+            sources: vec![1],
+            dest: None,
+            guarded: true,
+            ignore_errors: true,
+            on: vec![On::Command],
+            ..Default::default()
+        };
+        let mut g = graph(3, vec![join, progress, joined]);
+        g.terminal = vec![2];
+        assert_eq!(
+            analyse(&g),
+            vec![Finding::InternalSettlesWait {
+                transition: 1,
+                state: 1
+            }]
+        );
+        g.transitions[1].stop = true;
         assert_eq!(analyse(&g), vec![]);
     }
 

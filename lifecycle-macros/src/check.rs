@@ -729,6 +729,16 @@ fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors) {
                     ),
                 );
             }
+            Finding::InternalSettlesWait { transition, state } => {
+                let t = &transitions[transition];
+                errors.at(
+                    t.span,
+                    format!(
+                        "`{}` reacts to command results inside `{}` without leaving it, and without `stop`, while `{}` waits for a command: the first result it handles (a partial one) would bring the event to rest and complete the lifecycle action before the command has run, and the real result would find nothing waiting; add `stop`",
+                        t.method, states[state], states[state]
+                    ),
+                );
+            }
             Finding::LaunchingNeverArrives { transition, state } => {
                 let t = &transitions[transition];
                 let span =
