@@ -87,15 +87,65 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 pub fn after_errors(model: &Model, error: syn::Error) -> TokenStream {
     let error = error.to_compile_error();
     let item = &model.item;
-    let mut names: Vec<String> = model.config.states.iter().map(|s| s.to_string()).collect();
-    names.sort();
-    names.dedup();
-    let state_enum = if names.len() == model.config.states.len() && !names.is_empty() {
-        state_enum(model)
-    } else {
-        TokenStream::new()
+    let mut declared: Vec<String> = model.config.states.iter().map(|s| s.to_string()).collect();
+    declared.sort();
+    declared.dedup();
+    if declared.len() != model.config.states.len() || declared.is_empty() {
+        return quote! { #error #item };
+    }
+    let state_enum = state_enum(model);
+    // With a state enum and an error type, the model still implements `LifecycleModel`, with
+    // nothing in it: the user's tests and `main`, which use it, compile on, and the errors
+    // above are the only ones. (The crate fails to compile anyway: this is never run.)
+    let fallback = match &model.config.error {
+        Some(error_ty) => {
+            let krate = &model.config.krate;
+            let ty = &model.self_ty;
+            let Names { state, .. } = names(model);
+            let name = ty.to_string();
+            quote! {
+                impl #krate::LifecycleModel for #ty {
+                    type State = #state;
+                    type Error = #error_ty;
+                    const DEFINITION: #krate::ModelDefinition<#state> = #krate::ModelDefinition {
+                        name: #name,
+                        initial: ::core::option::Option::None,
+                        before_initial: &[],
+                        external: &[],
+                        terminal: &[],
+                        failure: ::core::option::Option::None,
+                        schedules: &[],
+                        transitions: &[],
+                        outgoing: &[],
+                    };
+                    const MERMAID: &'static str = "";
+                    const DOT: &'static str = "";
+                    // Futures that hold nothing of the model's: whatever it is, they are Send.
+                    fn check_guards(
+                        &self,
+                        _index: usize,
+                        _ctx: &#krate::Context<'_>,
+                    ) -> impl ::core::future::Future<
+                        Output = ::core::result::Result<bool, #krate::TaskFailure<Self::Error>>,
+                    > + ::core::marker::Send {
+                        ::core::future::ready(::core::result::Result::Ok(false))
+                    }
+                    fn run_tasks(
+                        &mut self,
+                        _index: usize,
+                        _phase: #krate::Phase,
+                        _ctx: &mut #krate::Context<'_>,
+                    ) -> impl ::core::future::Future<
+                        Output = ::core::result::Result<(), #krate::TaskFailure<Self::Error>>,
+                    > + ::core::marker::Send {
+                        ::core::future::ready(::core::result::Result::Ok(()))
+                    }
+                }
+            }
+        }
+        None => TokenStream::new(),
     };
-    quote! { #error #item #state_enum }
+    quote! { #error #item #state_enum #fallback }
 }
 
 fn state_enum(model: &Model) -> TokenStream {
