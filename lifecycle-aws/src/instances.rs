@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use aws_sdk_ec2::error::ProvideErrorMetadata;
 
 /// An instance as EC2 describes it.
 ///
@@ -92,12 +91,15 @@ pub trait InstanceDirectory: Send + Sync {
 ///     .build();
 /// let directory: Arc<dyn InstanceDirectory> = Arc::new(Ec2Directory(aws_sdk_ec2::Client::new(&config)));
 /// ```
+#[cfg(feature = "ec2")]
 #[derive(Debug, Clone)]
 pub struct Ec2Directory(pub aws_sdk_ec2::Client);
 
+#[cfg(feature = "ec2")]
 #[async_trait::async_trait]
 impl InstanceDirectory for Ec2Directory {
     async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, DirectoryError> {
+        use aws_sdk_ec2::error::ProvideErrorMetadata;
         let output = match self
             .0
             .describe_instances()

@@ -58,7 +58,7 @@ use crate::decode::{
 };
 use crate::effects::{AwsEffects, CommandSender, SsmCommands};
 use crate::fleet::{AutoScalingFleet, Fleet};
-use crate::instances::{Ec2Directory, InstanceDirectory, KnownInstances};
+use crate::instances::{InstanceDirectory, KnownInstances};
 use crate::store::{
     DynamoStore, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, pending_from_image,
 };
@@ -687,8 +687,23 @@ where
             Arc::new(AutoScalingActions::new(config)),
             new_model,
         )
-        .with_instances(Arc::new(Ec2Directory(aws_sdk_ec2::Client::new(config))))
         .with_fleet(Arc::new(AutoScalingFleet::new(config)))
+        .with_ec2_instances(config)
+    }
+
+    /// EC2 for the facts of instances reporting their cloud-init progress (feature `ec2`).
+    #[cfg(feature = "ec2")]
+    fn with_ec2_instances(self, config: &SdkConfig) -> Self {
+        self.with_instances(Arc::new(crate::instances::Ec2Directory(
+            aws_sdk_ec2::Client::new(config),
+        )))
+    }
+
+    /// Without the `ec2` feature no EC2 client is built: an instance's cloud-init tag event
+    /// finds no facts and writes nothing (give one with [`Runtime::with_instances`]).
+    #[cfg(not(feature = "ec2"))]
+    fn with_ec2_instances(self, _config: &SdkConfig) -> Self {
+        self
     }
 }
 
