@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-
 /// An instance as EC2 describes it.
 ///
 /// ```

@@ -64,6 +64,7 @@ pub use serde_json::value::RawValue;
 ///     sweep_rule: "lifecycle-sweep".into(),
 ///     groups: vec!["cluster-managers".into(), "cluster-workers".into()],
 ///     alive_check: Duration::from_secs(3600),
+///     metrics: true,
 /// };
 /// assert_eq!(config.table, "lifecycle-nodes");
 /// ```
@@ -94,6 +95,9 @@ pub struct LambdaConfig {
     pub groups: Vec<String>,
     /// `LIFECYCLE_ALIVE_CHECK_SECONDS`: see [`Runtime::with_alive_check`] (default 3600).
     pub alive_check: Duration,
+    /// `LIFECYCLE_METRICS`: `on` (default) writes CloudWatch metrics as log lines
+    /// ([`crate::metrics`]), `off` does not.
+    pub metrics: bool,
 }
 
 /// The values a duration variable may take, and why.
@@ -276,6 +280,16 @@ impl LambdaConfig {
                 why: "no more often than the sweep runs, at least weekly",
             },
         )?;
+        let metrics = match var("LIFECYCLE_METRICS").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "LIFECYCLE_METRICS",
+                    problem: format!("`{other}` is neither `on` nor `off`"),
+                });
+            }
+        };
         let groups = var("LIFECYCLE_GROUPS")
             .unwrap_or_default()
             .split(',')
@@ -301,6 +315,7 @@ impl LambdaConfig {
             sweep_rule,
             groups,
             alive_check,
+            metrics,
         })
     }
 
@@ -336,6 +351,11 @@ impl LambdaConfig {
             .with_sweep_rule(self.sweep_rule.clone())
             .with_groups(self.groups.clone())
             .with_alive_check(self.alive_check)
+            .with_metrics(if self.metrics {
+                crate::metrics::Metrics::stdout()
+            } else {
+                crate::metrics::Metrics::default()
+            })
     }
 }
 

@@ -53,6 +53,7 @@ pub mod fleet;
 pub mod instances;
 pub mod lambda;
 pub mod local;
+pub mod metrics;
 pub mod runtime;
 pub mod store;
 pub mod testing;

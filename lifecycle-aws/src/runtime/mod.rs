@@ -627,6 +627,7 @@ pub struct Runtime<M, F, T = DynamoStore> {
     fleet: Option<Arc<dyn Fleet>>,
     groups: Vec<String>,
     alive_check: Duration,
+    metrics: crate::metrics::Metrics,
     hooks: deadline::HookCache,
     _model: std::marker::PhantomData<fn() -> M>,
 }
@@ -772,6 +773,8 @@ where
             fleet: None,
             groups: Vec::new(),
             alive_check: Duration::from_secs(3600),
+            // Local runs write no metric lines (`with_metrics`).
+            metrics: crate::metrics::Metrics::default(),
             hooks: deadline::HookCache::default(),
             _model: std::marker::PhantomData,
         }
@@ -1240,6 +1243,33 @@ where
         self
     }
 
+    /// Where CloudWatch metrics go, as Embedded Metric Format log lines
+    /// ([`crate::metrics`]; the Lambda: standard output). Default: nowhere.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use lifecycle_aws::local::MemoryTable;
+    /// # use lifecycle_aws::runtime::Runtime;
+    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_aws::metrics::Metrics;
+    /// use lifecycle_core::testing::example::{Node, NodeState};
+    /// let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    /// let kept = lines.clone();
+    /// let table = MemoryTable::new();
+    /// table.records().insert(lifecycle_core::Record::new("i-1", "finished_cloud_init"));
+    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), Arc::new(RecordingActions::new()), || Node)
+    ///     .with_metrics(Metrics::to(Arc::new(move |line: &str| kept.lock().unwrap().push(line.to_owned()))));
+    /// let sweep = lifecycle_aws::testing::scheduled_event("lifecycle-sweep");
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    ///     .block_on(runtime.handle(&sweep)).unwrap();
+    /// assert!(lines.lock().unwrap()[0].contains("\"SweepDuration\""));
+    /// # let _ = NodeState::Ready;
+    /// ```
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// How often the sweep checks that the instance of a record at rest still exists, when it
     /// reconciles ([`Runtime::with_groups`]): a record whose instance Auto Scaling no longer
     /// knows (terminated outside its group, its state-change event lost) gets an
@@ -1504,7 +1534,11 @@ where
             Invocation::Events(notifications) => {
                 let mut outcomes = Vec::with_capacity(notifications.len());
                 for notification in notifications {
-                    outcomes.push(self.process(notification).await?);
+                    let outcome = self.process(notification).await;
+                    if let Err(e) = &outcome {
+                        self.failed(e);
+                    }
+                    outcomes.push(outcome?);
                 }
                 Ok(Answer {
                     batch_item_failures: None,
@@ -1528,6 +1562,7 @@ where
                     match result {
                         Ok(outcome) => outcomes.push(outcome),
                         Err(e) => {
+                            self.failed(&e);
                             let (event_id, instance_id) = about.unwrap_or_default();
                             tracing::error!(message_id = %message.message_id, event_id, instance_id, error = %e, retryable = e.is_retryable(), "message failed");
                             failures.push(BatchItemFailure {
@@ -1551,6 +1586,7 @@ where
                     match (self.resume_parked(change).await, sequence_number) {
                         (Ok(outcome), _) => outcomes.push(outcome),
                         (Err(e), Some(sequence_number)) => {
+                            self.failed(&e);
                             tracing::error!(%sequence_number, error = %e, retryable = e.is_retryable(), "stream record failed");
                             failures.push(BatchItemFailure {
                                 item_identifier: sequence_number,
@@ -1812,6 +1848,7 @@ where
                 }
                 if let Some(action) = &command.lifecycle {
                     self.actions.heartbeat(action, None).await?;
+                    self.metric("Heartbeats", &[]);
                     return Ok(Outcome::Heartbeat { command_id });
                 }
                 return Ok(ignored(format!(
@@ -1874,6 +1911,7 @@ where
             return Ok(None);
         };
         if action.lifecycle_action_token.is_none() {
+            self.metric("EventsRefused", &[("Reason", "no_token")]);
             return Err(HandleError::NoActionToken {
                 event_id: event_id.to_owned(),
                 instance: action.ec2_instance_id.clone(),
@@ -1884,6 +1922,7 @@ where
             return Ok(None);
         };
         tracing::warn!(%reason, "lifecycle action refused: nothing written, nothing sent");
+        self.metric("EventsRefused", &[("Reason", "not_held")]);
         Ok(Some(Outcome::Refused {
             event_id: event_id.to_owned(),
             ident: action.ec2_instance_id.clone(),
@@ -2260,13 +2299,49 @@ where
         match completed {
             Completed::Done => {
                 tracing::info!(%result, transition, "lifecycle action completed");
+                self.metric(
+                    "LifecyclesCompleted",
+                    &[("Transition", transition), ("Result", result.as_aws_str())],
+                );
                 Ok(result.to_string())
             }
             Completed::NoActiveAction => {
                 tracing::warn!(%result, transition, "no active lifecycle action (already completed or timed out)");
+                self.metric("CompletionsRepeated", &[("Transition", transition)]);
                 Ok(format!("{result} (no active lifecycle action)"))
             }
         }
+    }
+}
+
+impl<M, F, T> Runtime<M, F, T>
+where
+    M: LifecycleModel,
+    F: Fn() -> M + Send + Sync,
+    T: NodeTable,
+{
+    /// One count of metric `name` for this model, now.
+    pub(super) fn metric(&self, name: &str, dimensions: &[(&str, &str)]) {
+        self.metrics
+            .count(M::DEFINITION.name, name, dimensions, self.now_ms());
+    }
+
+    /// Now, in epoch milliseconds (the metrics' timestamps).
+    pub(super) fn now_ms(&self) -> u64 {
+        self.clock
+            .now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// An event's handling failed: counted by whether delivering it again may help.
+    fn failed(&self, error: &HandleError) {
+        let retryable = if error.is_retryable() {
+            "true"
+        } else {
+            "false"
+        };
+        self.metric("EventsFailed", &[("Retryable", retryable)]);
     }
 }
 

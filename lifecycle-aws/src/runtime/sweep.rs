@@ -143,6 +143,23 @@ where
             self.reconcile(started).await
         };
         swept.failed.extend(reconciled.failed);
+        for (kind, ids) in [
+            ("started", &reconciled.started),
+            ("recompleted", &reconciled.completed),
+            ("unhandled", &reconciled.unhandled),
+            ("vanished", &swept.vanished),
+        ] {
+            for _ in ids.iter() {
+                self.metric("Reconciled", &[("Kind", kind)]);
+            }
+        }
+        self.metrics.milliseconds(
+            M::DEFINITION.name,
+            "SweepDuration",
+            started.elapsed().as_secs_f64() * 1000.0,
+            &[],
+            self.now_ms(),
+        );
         Ok(Outcome::Swept {
             kept_alive: swept.kept_alive,
             expired: swept.expired,
@@ -194,6 +211,7 @@ where
                             limit = limit.as_str(),
                             "heartbeat: still waiting for the command"
                         );
+                        self.metric("Heartbeats", &[]);
                         let next = now
                             .saturating_add(self.heartbeat_interval.as_secs())
                             .min(deadline);
@@ -222,6 +240,11 @@ where
                 limit = limit.as_str(),
                 "the wait reached its deadline: the model decides now"
             );
+            let limit = match limit {
+                super::deadline::Limit::Configured => "configured",
+                super::deadline::Limit::HookGlobalTimeout => "hook",
+            };
+            self.metric("WaitsExpired", &[("Limit", limit)]);
         }
         self.expire(command).await.map(|_| true)
     }
@@ -249,6 +272,7 @@ where
             deadline_seconds = self.wait_deadline.as_secs(),
             "cloud-init did not finish in time: the parked launch ends ABANDON"
         );
+        self.metric("WaitsExpired", &[("Limit", "configured")]);
         let Some(record) = self.store.load(ident).await? else {
             return Ok(true);
         };
