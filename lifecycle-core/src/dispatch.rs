@@ -907,6 +907,17 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     // A copy (a few pointers): the model is borrowed mutably by its tasks below.
     let def = model.definition();
     let start: M::State = record.state.parse()?;
+    if record.state != start.name()
+        && let Some(former) = def.former.iter().find(|f| f.name == record.state)
+    {
+        // Stored by an earlier version of the model: read as what it became, written with its
+        // new name at the next state change.
+        if former.retired {
+            tracing::info!(event_id = %event.id, ident = %record.ident, stored = %record.state, now = %start, "a retired state's record goes where the model says");
+        } else {
+            tracing::info!(event_id = %event.id, ident = %record.ident, stored = %record.state, now = %start, "a record stored under a former name");
+        }
+    }
     if record.version > crate::MAX_VERSION {
         // Each write below adds one: never past what a u64 holds.
         return Err(DispatchError::VersionOutOfRange {

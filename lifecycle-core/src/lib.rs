@@ -199,6 +199,8 @@ pub use event::{
 /// | `terminal(A, ...)` | states with no way out |
 /// | `failure = A` | the state entered when a task fails |
 /// | `schedules(A, ...)` | states a scheduled rule of the same name starts the model in |
+/// | `renamed(old = A, ...)` | a state an earlier version stored as `old` is `A` now: its records are read as `A` and written as `A` at their next change ([`FormerState`]) |
+/// | `retired(old => A, ...)` | a state an earlier version had is gone: its records are read as in `A` (the failure state, say) and go on from there |
 /// | `error = Type` | the model's error type, returned by every task |
 /// | `crate = path` | where `lifecycle_core` is, if not `::lifecycle_core` |
 /// | `vis = pub(crate)` | visibility of the generated state enum, handle and state module (default `pub`); works whatever the model type's own visibility |
@@ -228,8 +230,8 @@ pub use event::{
 /// What the macro generates and what the compiler proves: see the [crate documentation](crate).
 pub use lifecycle_macros::lifecycle_model;
 pub use model::{
-    LifecycleModel, ModelDefinition, Phase, Start, State, TaskFailure, Transition, TypedState,
-    Typestate, UnknownState, WrongState,
+    FormerState, LifecycleModel, ModelDefinition, Phase, Start, State, TaskFailure, Transition,
+    TypedState, Typestate, UnknownState, WrongState,
 };
 pub use store::{
     AttributeUpdate, CasOutcome, MAX_VERSION, MemoryStore, Record, StateChange, Store,

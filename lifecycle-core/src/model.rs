@@ -281,6 +281,42 @@ pub struct ModelDefinition<S: 'static> {
     /// For each state (by [`State::index`]), the indices into `transitions` of the triggers
     /// that can fire from it, in declaration order.
     pub outgoing: &'static [&'static [usize]],
+    /// State names an earlier version of the model stored, and what a record in one is read as
+    /// (`renamed(...)`, `retired(...)`).
+    pub former: &'static [FormerState<S>],
+}
+
+/// A state name an earlier version of a model stored (`renamed(old = New)` or
+/// `retired(old => State)`): a record still in it is read as `now`, and is written with `now`'s
+/// name at its next state change.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, Context};
+/// # pub struct Node;
+/// # #[lifecycle_model(states(Start, Joining, Done, Failed), initial = Start, terminal(Done, Failed),
+/// #     failure = Failed, renamed(joining_cluster = Joining), retired(labeling => Failed), error = std::fmt::Error)]
+/// # impl Node {
+/// #     #[transition(from = Start, to = Joining, ignore_errors)]
+/// #     async fn join(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+/// #     #[transition(from = Joining, to = Done, ignore_errors)]
+/// #     async fn done(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+/// # }
+/// use lifecycle_core::{FormerState, LifecycleModel};
+/// let former = Node::DEFINITION.former;
+/// assert_eq!(former[0], FormerState { name: "joining_cluster", now: NodeState::Joining, retired: false });
+/// assert_eq!(former[1], FormerState { name: "labeling", now: NodeState::Failed, retired: true });
+/// // A record stored in a former name reads as the state it became.
+/// assert_eq!("joining_cluster".parse::<NodeState>().unwrap(), NodeState::Joining);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormerState<S: 'static> {
+    /// The name records may still hold.
+    pub name: &'static str,
+    /// The state such a record is in now.
+    pub now: S,
+    /// `retired(...)`: the state is gone and its records were moved on (`now` is where, not
+    /// what it became).
+    pub retired: bool,
 }
 
 impl<S: State> ModelDefinition<S> {

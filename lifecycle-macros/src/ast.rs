@@ -33,6 +33,11 @@ pub struct Config {
     pub terminal: Vec<Ident>,
     pub failure: Option<Ident>,
     pub schedules: Vec<Ident>,
+    /// `renamed(old = New, ...)`: stored names of an earlier version, and their new states.
+    pub renamed: Vec<(Ident, Ident)>,
+    /// `retired(old => State, ...)`: stored names of states that are gone, and where their
+    /// records go.
+    pub retired: Vec<(Ident, Ident)>,
     pub error: Option<Type>,
     pub krate: Path,
     pub vis: Visibility,
@@ -111,8 +116,7 @@ pub(crate) const EC2_STATES: &[&str] = &[
 
 const EVENTS: &str = "launching, terminating, command, scheduled, spot_interruption, rebalance, instance_state, maintenance";
 
-const MODEL_KEYS: &str =
-    "states, initial, before_initial, external, terminal, failure, schedules, error, crate, vis";
+const MODEL_KEYS: &str = "states, initial, before_initial, external, terminal, failure, schedules, renamed, retired, error, crate, vis";
 const TRANSITION_KEYS: &str =
     "from, to, when, unless, prepare, before, after, ignore_errors, stop, wait, settle, on";
 
@@ -247,6 +251,8 @@ impl Config {
             terminal: Vec::new(),
             failure: None,
             schedules: Vec::new(),
+            renamed: Vec::new(),
+            retired: Vec::new(),
             error: None,
             krate: syn::parse_quote!(::lifecycle_core),
             vis: syn::parse_quote!(pub),
@@ -267,6 +273,8 @@ impl Config {
                 "terminal" => config.terminal = idents(&meta)?,
                 "failure" => config.failure = Some(single_ident(&meta)?),
                 "schedules" => config.schedules = idents(&meta)?,
+                "renamed" => config.renamed = former_states(&meta, false, errors)?,
+                "retired" => config.retired = former_states(&meta, true, errors)?,
                 "error" => config.error = Some(meta.value()?.parse()?),
                 "crate" => config.krate = meta.value()?.parse()?,
                 "vis" => config.vis = meta.value()?.parse()?,
@@ -396,6 +404,42 @@ fn single_ident(meta: &ParseNestedMeta<'_>) -> syn::Result<Ident> {
 }
 
 /// `key = Ident` or `key(Ident, Ident, ...)`
+/// `renamed(old = New, ...)` (`retired: false`) or `retired(old => State, ...)`. The wrong
+/// arrow is reported and the pair kept: the rest of the attribute is still read.
+fn former_states(
+    meta: &ParseNestedMeta<'_>,
+    retired: bool,
+    errors: &mut Errors,
+) -> syn::Result<Vec<(Ident, Ident)>> {
+    let key = key_of(meta);
+    let form = if retired {
+        "`retired(old_name => State, ...)`: where the records of a state that is gone go"
+    } else {
+        "`renamed(old_name = NewState, ...)`: what a state stored as `old_name` is called now"
+    };
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(format!("expected {form}")));
+    }
+    let mut pairs = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        let old = inner.path.require_ident()?.clone();
+        let arrow = inner.input.peek(Token![=>]);
+        if arrow {
+            inner.input.parse::<Token![=>]>()?;
+        } else if inner.input.peek(Token![=]) {
+            inner.input.parse::<Token![=]>()?;
+        } else {
+            return Err(inner.error(format!("expected {form}")));
+        }
+        if arrow != retired {
+            errors.push(syn::Error::new(old.span(), format!("`{key}` takes {form}")));
+        }
+        pairs.push((old, inner.input.parse::<Ident>()?));
+        Ok(())
+    })?;
+    Ok(pairs)
+}
+
 fn idents(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Ident>> {
     if meta.input.peek(Token![=]) {
         return Ok(vec![meta.value()?.parse()?]);

@@ -55,6 +55,8 @@ pub struct Checked {
     pub terminal: Vec<usize>,
     pub failure: Option<usize>,
     pub schedules: Vec<usize>,
+    /// Former stored names: the name, the state its records are read as, retired or renamed.
+    pub former: Vec<(String, usize, bool)>,
     /// Parallel to `Model::transitions`.
     pub transitions: Vec<Resolved>,
     /// For each state, the transitions that can fire from it, in declaration order.
@@ -223,6 +225,32 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
     }
     let terminal = states.resolve_all(&config.terminal, errors);
     let schedules = states.resolve_all(&config.schedules, errors);
+    let mut former: Vec<(String, usize, bool)> = Vec::new();
+    for (pairs, retired) in [(&config.renamed, false), (&config.retired, true)] {
+        let key = if retired { "retired" } else { "renamed" };
+        for (old, now) in pairs {
+            let name = snake_case(&old.to_string());
+            if let Some(current) = stored.get(&name) {
+                errors.at(
+                    old.span(),
+                    format!(
+                        "`{name}` is the stored name of state `{current}`, which the model still has: `{key}(...)` names a state an earlier version had; remove it here, or rename `{current}`"
+                    ),
+                );
+                continue;
+            }
+            if former.iter().any(|(n, ..)| *n == name) {
+                errors.at(
+                    old.span(),
+                    format!("`{name}` is given twice in renamed/retired: a former state becomes one state; give it once"),
+                );
+                continue;
+            }
+            if let Some(now) = states.resolve(now, errors) {
+                former.push((name, now, retired));
+            }
+        }
+    }
     if config.initial.is_none() && config.schedules.is_empty() && !config.states.is_empty() {
         errors.at(
             call_site,
@@ -268,6 +296,7 @@ pub fn check(model: &Model, errors: &mut Errors) -> Option<Checked> {
         terminal: terminal?,
         failure,
         schedules: schedules?,
+        former,
         transitions: transitions.into_iter().collect::<Option<Vec<_>>>()?,
         outgoing: Vec::new(),
         error: config.error.clone()?,

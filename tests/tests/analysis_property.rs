@@ -127,6 +127,7 @@ impl LifecycleModel for Random {
         schedules: &[],
         transitions: &[],
         outgoing: &[],
+        former: &[],
     };
     const MERMAID: &'static str = "";
     const DOT: &'static str = "";
@@ -295,6 +296,7 @@ fn definition(graph: &Graph) -> ModelDefinition<S> {
         schedules: &[],
         transitions: leak(transitions),
         outgoing: leak(outgoing),
+        former: &[],
     }
 }
 

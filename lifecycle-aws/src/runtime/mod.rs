@@ -2019,9 +2019,10 @@ where
             .iter()
             .map(|s| s.name())
             .collect();
-        let record = if event.kind == EventKind::Launching
-            && before_initial.contains(&record.state.as_str())
-        {
+        // Parsed, not compared: a record in a former name of such a state counts too.
+        let still_before_initial =
+            M::State::from_str(&record.state).is_ok_and(|s| M::DEFINITION.is_before_initial(s));
+        let record = if event.kind == EventKind::Launching && still_before_initial {
             if LifecycleProgress::of(&record).is_some_and(|p| p.event_id == event.id && !p.waiting)
             {
                 // This very launch already ended (its parked wait ran out): not parked again.
