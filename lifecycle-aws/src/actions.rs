@@ -193,7 +193,8 @@ impl AutoScalingActions {
         }
     }
 
-    fn client(&self, region: Option<&str>) -> Client {
+    /// The client of `region` (the configuration's own when `None`), built once.
+    pub(crate) fn client(&self, region: Option<&str>) -> Client {
         let Some(region) = region.filter(|r| Some(*r) != self.config.region().map(Region::as_ref))
         else {
             return self.default.clone();

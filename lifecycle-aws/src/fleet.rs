@@ -20,15 +20,11 @@
 //! });
 //! ```
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_config::{Region, SdkConfig};
-use aws_sdk_autoscaling::Client;
 use lifecycle_core::{LifecycleAction, LifecycleResult, LifecycleTransition, Location};
 
-use crate::actions::ActionError;
+use crate::actions::{ActionError, AutoScalingActions};
 use crate::store::{error_chain, is_transient};
 use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 
@@ -214,38 +210,68 @@ pub enum Held {
 
 /// Auto Scaling's view of the model's groups, behind a trait so it can be replaced (tests,
 /// [`FakeAutoScaling`](crate::testing::FakeAutoScaling)).
+/// [`AutoScalingActions`](crate::actions::AutoScalingActions) implements it on the API.
 #[async_trait::async_trait]
 pub trait Fleet: Send + Sync {
-    /// One instance (`DescribeAutoScalingInstances`): `None` if Auto Scaling does not know it.
-    async fn instance(
-        &self,
-        instance_id: &str,
-        region: Option<&str>,
-    ) -> Result<Option<FleetInstance>, ActionError>;
-
-    /// Several instances at once (`DescribeAutoScalingInstances`, 50 ids a call): those Auto
-    /// Scaling knows, in any state. By default one [`Fleet::instance`] call each.
+    /// The instances of `instance_ids` Auto Scaling knows, in any state
+    /// (`DescribeAutoScalingInstances`, 50 ids a call); an id it does not know is left out.
     async fn instances(
         &self,
         instance_ids: &[String],
         region: Option<&str>,
-    ) -> Result<Vec<FleetInstance>, ActionError> {
-        let mut known = Vec::new();
-        for id in instance_ids {
-            known.extend(self.instance(id, region).await?);
-        }
-        Ok(known)
+    ) -> Result<Vec<FleetInstance>, ActionError>;
+
+    /// The instances in `group`'s warm pool (`DescribeWarmPool`, every page): empty for a
+    /// group with none.
+    async fn warm_pool(
+        &self,
+        group: &str,
+        region: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError>;
+
+    /// The instances of `groups` (and of their warm pools) that wait in a lifecycle hook
+    /// (`DescribeAutoScalingGroups`, [`Fleet::warm_pool`] for groups with a warm pool, every
+    /// page).
+    async fn waiting(
+        &self,
+        groups: &[String],
+        region: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError>;
+
+    /// The lifecycle hooks of `group` (`DescribeLifecycleHooks`).
+    async fn hooks(&self, group: &str, region: Option<&str>) -> Result<Vec<Hook>, ActionError>;
+
+    /// One instance: `None` if Auto Scaling does not know it.
+    async fn instance(
+        &self,
+        instance_id: &str,
+        region: Option<&str>,
+    ) -> Result<Option<FleetInstance>, ActionError> {
+        let mut known = self.instances(&[instance_id.to_owned()], region).await?;
+        Ok(known.pop())
     }
 
     /// Whether Auto Scaling holds `action`: its instance waits, in the action's group, in the
-    /// hook that action opened. Asked before a lifecycle event's first write; by default one
-    /// [`Fleet::instance`] call.
+    /// hook that action opened. Asked before a lifecycle event's first write: one
+    /// [`Fleet::instance`] call, and for a warm-pool action whose instance that does not find,
+    /// a look in the group's warm pool ([`Fleet::warm_pool`]).
     async fn held(
         &self,
         action: &LifecycleAction,
         region: Option<&str>,
     ) -> Result<Held, ActionError> {
-        let instance = self.instance(&action.ec2_instance_id, region).await?;
+        let mut instance = self.instance(&action.ec2_instance_id, region).await?;
+        let in_pool = matches!(
+            WaitState::of_action(action),
+            WaitState::LaunchingIntoWarmPool | WaitState::TerminatingInWarmPool
+        );
+        if instance.is_none() && in_pool {
+            instance = self
+                .warm_pool(&action.auto_scaling_group_name, region)
+                .await?
+                .into_iter()
+                .find(|i| i.instance_id == action.ec2_instance_id);
+        }
         Ok(match instance {
             Some(instance) if instance.holds(action) => Held::Yes,
             Some(instance) => Held::No(format!(
@@ -257,69 +283,6 @@ pub trait Fleet: Send + Sync {
             )),
             None => Held::No("Auto Scaling does not know the instance".to_owned()),
         })
-    }
-
-    /// The instances of `groups` (and of their warm pools) that wait in a lifecycle hook
-    /// (`DescribeAutoScalingGroups`, `DescribeWarmPool` for groups with a warm pool, every
-    /// page).
-    async fn waiting(
-        &self,
-        groups: &[String],
-        region: Option<&str>,
-    ) -> Result<Vec<FleetInstance>, ActionError>;
-
-    /// The lifecycle hooks of `group` (`DescribeLifecycleHooks`).
-    async fn hooks(&self, group: &str, region: Option<&str>) -> Result<Vec<Hook>, ActionError>;
-}
-
-/// [`Fleet`] through the Auto Scaling API; one client per region, as
-/// [`AutoScalingActions`](crate::actions::AutoScalingActions).
-///
-/// ```
-/// use lifecycle_aws::fleet::{AutoScalingFleet, Fleet};
-/// let config = aws_config::SdkConfig::builder()
-///     .region(aws_config::Region::new("eu-central-1"))
-///     .behavior_version(aws_config::BehaviorVersion::latest())
-///     .build();
-/// let fleet: std::sync::Arc<dyn Fleet> = std::sync::Arc::new(AutoScalingFleet::new(&config));
-/// ```
-#[derive(Debug)]
-pub struct AutoScalingFleet {
-    config: SdkConfig,
-    default: Client,
-    regional: Mutex<HashMap<String, Client>>,
-}
-
-impl AutoScalingFleet {
-    /// Clients built from `config`.
-    pub fn new(config: &SdkConfig) -> Self {
-        Self::with_client(config, Client::new(config))
-    }
-
-    /// Uses `client` for the configuration's own region (e.g. one with an endpoint override).
-    pub fn with_client(config: &SdkConfig, client: Client) -> Self {
-        AutoScalingFleet {
-            config: config.clone(),
-            default: client,
-            regional: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn client(&self, region: Option<&str>) -> Client {
-        let Some(region) = region.filter(|r| Some(*r) != self.config.region().map(Region::as_ref))
-        else {
-            return self.default.clone();
-        };
-        let mut regional = self.regional.lock().unwrap_or_else(|e| e.into_inner());
-        regional
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = aws_sdk_autoscaling::config::Builder::from(&self.config)
-                    .region(Region::new(region.to_owned()))
-                    .build();
-                Client::from_conf(config)
-            })
-            .clone()
     }
 }
 
@@ -337,30 +300,7 @@ where
 }
 
 #[async_trait::async_trait]
-impl Fleet for AutoScalingFleet {
-    async fn instance(
-        &self,
-        instance_id: &str,
-        region: Option<&str>,
-    ) -> Result<Option<FleetInstance>, ActionError> {
-        let output = self
-            .client(region)
-            .describe_auto_scaling_instances()
-            .instance_ids(instance_id)
-            .send()
-            .await
-            .map_err(|e| failed("DescribeAutoScalingInstances", instance_id, &e))?;
-        Ok(output
-            .auto_scaling_instances()
-            .iter()
-            .find(|i| i.instance_id() == Some(instance_id))
-            .map(|i| FleetInstance {
-                instance_id: instance_id.to_owned(),
-                group: i.auto_scaling_group_name().unwrap_or_default().to_owned(),
-                lifecycle_state: i.lifecycle_state().unwrap_or_default().to_owned(),
-            }))
-    }
-
+impl Fleet for AutoScalingActions {
     async fn instances(
         &self,
         instance_ids: &[String],
@@ -389,6 +329,42 @@ impl Fleet for AutoScalingFleet {
             );
         }
         Ok(known)
+    }
+
+    async fn warm_pool(
+        &self,
+        group: &str,
+        region: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError> {
+        let client = self.client(region);
+        let mut pool = Vec::new();
+        let mut next = None;
+        loop {
+            let output = client
+                .describe_warm_pool()
+                .auto_scaling_group_name(group)
+                // At most 50 instances per page (the API's limit).
+                .max_records(50)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| failed("DescribeWarmPool", group, &e))?;
+            pool.extend(output.instances().iter().map(|instance| {
+                FleetInstance {
+                    instance_id: instance.instance_id().unwrap_or_default().to_owned(),
+                    group: group.to_owned(),
+                    lifecycle_state: instance
+                        .lifecycle_state()
+                        .map_or("", |s| s.as_str())
+                        .to_owned(),
+                }
+            }));
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(pool)
     }
 
     async fn waiting(
@@ -435,31 +411,8 @@ impl Fleet for AutoScalingFleet {
         }
         // Instances in a warm pool are not among the group's instances.
         for group in with_warm_pool {
-            let mut next = None;
-            loop {
-                let output = client
-                    .describe_warm_pool()
-                    .auto_scaling_group_name(&group)
-                    .max_records(100)
-                    .set_next_token(next.take())
-                    .send()
-                    .await
-                    .map_err(|e| failed("DescribeWarmPool", &group, &e))?;
-                for instance in output.instances() {
-                    let state = instance.lifecycle_state().map(|s| s.as_str()).unwrap_or("");
-                    if WaitState::from_aws(state).is_some() {
-                        waiting.push(FleetInstance {
-                            instance_id: instance.instance_id().unwrap_or_default().to_owned(),
-                            group: group.clone(),
-                            lifecycle_state: state.to_owned(),
-                        });
-                    }
-                }
-                match output.next_token() {
-                    Some(token) if !token.is_empty() => next = Some(token.to_owned()),
-                    _ => break,
-                }
-            }
+            let pool = self.warm_pool(&group, region).await?;
+            waiting.extend(pool.into_iter().filter(|i| i.wait().is_some()));
         }
         Ok(waiting)
     }

@@ -604,12 +604,20 @@ impl LifecycleActions for RecordingActions {
 /// ```
 #[async_trait::async_trait]
 impl crate::fleet::Fleet for RecordingActions {
-    async fn instance(
+    async fn instances(
         &self,
-        _instance_id: &str,
+        _instance_ids: &[String],
         _region: Option<&str>,
-    ) -> Result<Option<crate::fleet::FleetInstance>, ActionError> {
-        Ok(None)
+    ) -> Result<Vec<crate::fleet::FleetInstance>, ActionError> {
+        Ok(Vec::new())
+    }
+
+    async fn warm_pool(
+        &self,
+        _group: &str,
+        _region: Option<&str>,
+    ) -> Result<Vec<crate::fleet::FleetInstance>, ActionError> {
+        Ok(Vec::new())
     }
 
     async fn held(

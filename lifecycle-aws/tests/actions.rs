@@ -151,7 +151,7 @@ fn a_heartbeat_for_a_gone_action_says_so() {
 }
 
 mod fleet {
-    //! Auto Scaling's view (`AutoScalingFleet`): what it asks, page by page.
+    //! Auto Scaling's view (`AutoScalingActions` as a `Fleet`): what it asks, page by page.
 
     use aws_sdk_autoscaling::Client;
     use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
@@ -163,7 +163,8 @@ mod fleet {
         WarmPoolConfiguration,
     };
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use lifecycle_aws::fleet::{AutoScalingFleet, Fleet, Held};
+    use lifecycle_aws::actions::AutoScalingActions;
+    use lifecycle_aws::fleet::{Fleet, Held};
     use lifecycle_core::{LifecycleResult, LifecycleTransition};
 
     use super::{action, config, query_error, run};
@@ -219,7 +220,10 @@ mod fleet {
                     .build()
             });
         let pool = mock!(Client::describe_warm_pool)
-            .match_requests(|r| r.auto_scaling_group_name() == Some("workers"))
+            .match_requests(|r| {
+                // 50 at most: the API refuses more.
+                r.auto_scaling_group_name() == Some("workers") && r.max_records() == Some(50)
+            })
             .then_output(|| {
                 DescribeWarmPoolOutput::builder()
                     .instances(instance("i-4", LifecycleState::WarmedPendingWait))
@@ -231,7 +235,7 @@ mod fleet {
             RuleMode::MatchAny,
             [&first, &second, &pool]
         );
-        let fleet = AutoScalingFleet::with_client(&config(), client);
+        let fleet = AutoScalingActions::with_client(&config(), client);
         let groups = ["workers".to_owned(), "web".to_owned()];
         let waiting = run(fleet.waiting(&groups, None)).unwrap();
         let found: Vec<(&str, &str, &str)> = waiting
@@ -277,12 +281,41 @@ mod fleet {
                     .build()
             });
         let fleet =
-            AutoScalingFleet::with_client(&config(), mock_client!(aws_sdk_autoscaling, [&rule]));
+            AutoScalingActions::with_client(&config(), mock_client!(aws_sdk_autoscaling, [&rule]));
         let Held::No(reason) = run(fleet.held(&action(Some("t")), None)).unwrap() else {
             panic!("an instance in service holds no launch")
         };
         assert!(reason.contains("`InService`"), "{reason}");
         assert_eq!(rule.num_calls(), 1);
+    }
+
+    /// A warm-pool action whose instance `DescribeAutoScalingInstances` does not list is
+    /// looked for in the group's warm pool.
+    #[test]
+    fn a_warm_pool_action_is_looked_for_in_the_warm_pool() {
+        let instances = mock!(Client::describe_auto_scaling_instances)
+            .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
+        let pool = mock!(Client::describe_warm_pool)
+            .match_requests(|r| r.auto_scaling_group_name() == Some("workers"))
+            .then_output(|| {
+                DescribeWarmPoolOutput::builder()
+                    .instances(instance("i-0abc", LifecycleState::WarmedPendingWait))
+                    .build()
+            });
+        let fleet = AutoScalingActions::with_client(
+            &config(),
+            mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, [&instances, &pool]),
+        );
+        let mut into_pool = action(Some("t"));
+        into_pool.destination = Some(lifecycle_core::Location::WarmPool);
+        assert_eq!(run(fleet.held(&into_pool, None)).unwrap(), Held::Yes);
+        assert_eq!((instances.num_calls(), pool.num_calls()), (1, 1));
+        // A launch into the group is not looked for there.
+        assert!(matches!(
+            run(fleet.held(&action(Some("t")), None)).unwrap(),
+            Held::No(_)
+        ));
+        assert_eq!(pool.num_calls(), 1);
     }
 
     #[test]
@@ -312,7 +345,7 @@ mod fleet {
                     .build()
             });
         let fleet =
-            AutoScalingFleet::with_client(&config(), mock_client!(aws_sdk_autoscaling, [&rule]));
+            AutoScalingActions::with_client(&config(), mock_client!(aws_sdk_autoscaling, [&rule]));
         let hooks = run(fleet.hooks("workers", None)).unwrap();
         assert_eq!(hooks.len(), 2);
         assert_eq!(hooks[0].transition, LifecycleTransition::Launching);
@@ -332,7 +365,7 @@ mod fleet {
         let rule = mock!(Client::describe_auto_scaling_instances)
             .then_http_response(|| query_error("Throttling", "Rate exceeded"));
         let fleet =
-            AutoScalingFleet::with_client(&config(), mock_client!(aws_sdk_autoscaling, [&rule]));
+            AutoScalingActions::with_client(&config(), mock_client!(aws_sdk_autoscaling, [&rule]));
         let error = run(fleet.held(&action(Some("t")), None)).unwrap_err();
         assert_eq!(error.operation, "DescribeAutoScalingInstances");
         assert!(error.message.contains("Throttling"), "{error}");

@@ -581,6 +581,11 @@ fn reconciliation_costs_grow_with_what_waits() {
             panic!()
         };
         assert_eq!(reconciled.len(), 10);
+        assert_eq!(
+            runtime.store().records().reads(),
+            10,
+            "one read per waiting instance"
+        );
         let calls = aws.all_calls();
         println!("one sweep of 1000 instances in 5 groups, 10 waiting: {calls:?}");
         assert_eq!(aws.calls("DescribeAutoScalingGroups"), 1);
@@ -597,6 +602,7 @@ fn reconciliation_costs_grow_with_what_waits() {
             panic!()
         };
         assert!(reconciled.is_empty());
+        assert_eq!(runtime.store().records().reads(), 20);
         assert_eq!(aws.all_calls().len(), 7);
         assert_eq!(aws.calls("DescribeAutoScalingGroups"), 2);
 
@@ -691,9 +697,10 @@ fn the_model_decides_before_the_hooks_global_timeout() {
 }
 
 /// An instance terminated outside its group (from the console, a Spot reclaim) with its
-/// state-change event lost: the sweep's check of records at rest finds Auto Scaling no longer
-/// knows it, and the model ends the record (which then expires); an instance still in service
-/// is only looked at again an interval later.
+/// state-change event lost: the sweep's check of records at rest finds neither Auto Scaling
+/// nor EC2 knows it, and the model ends the record (which then expires). An instance Auto
+/// Scaling does not list but EC2 still knows (detached, or not listed where it is) is only
+/// looked at again an interval later.
 #[test]
 fn a_record_whose_instance_vanished_is_brought_to_its_end() {
     rt().block_on(async {
@@ -707,6 +714,7 @@ fn a_record_whose_instance_vanished_is_brought_to_its_end() {
         }
         let clock = Arc::new(TestClock::default());
         let commands = Arc::new(RecordingCommands::new());
+        let ec2 = Arc::new(lifecycle_aws::instances::KnownInstances::default());
         let runtime = Runtime::with_parts(
             table,
             commands.clone(),
@@ -715,7 +723,8 @@ fn a_record_whose_instance_vanished_is_brought_to_its_end() {
         )
         .with_fleet(aws.clone())
         .with_groups([GROUP])
-        .with_clock(clock.clone());
+        .with_clock(clock.clone())
+        .with_instances(ec2.clone());
         for id in [I, other] {
             let launch = aws.launch(id, GROUP);
             runtime.handle(&launch).await.unwrap();
@@ -730,6 +739,9 @@ fn a_record_whose_instance_vanished_is_brought_to_its_end() {
             );
         }
         aws.forget(I);
+        // `other` too, but EC2 still has it.
+        aws.forget(other);
+        ec2.add(other, lifecycle_aws::instances::InstanceFacts::default());
 
         let Outcome::Swept { vanished, .. } = runtime.sweep().await.unwrap() else {
             panic!()

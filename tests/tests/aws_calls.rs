@@ -89,17 +89,24 @@ impl LifecycleActions for CountedActions {
 /// Auto Scaling's view, counted: the instance waits in its launch hook.
 #[async_trait::async_trait]
 impl Fleet for CountedActions {
-    async fn instance(
+    async fn instances(
         &self,
-        instance_id: &str,
+        instance_ids: &[String],
         _: Option<&str>,
-    ) -> Result<Option<FleetInstance>, ActionError> {
+    ) -> Result<Vec<FleetInstance>, ActionError> {
         self.0.lock().unwrap().push("DescribeAutoScalingInstances");
-        Ok(Some(FleetInstance {
-            instance_id: instance_id.to_owned(),
-            group: "workers".to_owned(),
-            lifecycle_state: "Pending:Wait".to_owned(),
-        }))
+        Ok(instance_ids
+            .iter()
+            .map(|id| FleetInstance {
+                instance_id: id.clone(),
+                group: "workers".to_owned(),
+                lifecycle_state: "Pending:Wait".to_owned(),
+            })
+            .collect())
+    }
+
+    async fn warm_pool(&self, _: &str, _: Option<&str>) -> Result<Vec<FleetInstance>, ActionError> {
+        Ok(Vec::new())
     }
 
     async fn waiting(

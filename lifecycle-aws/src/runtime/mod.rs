@@ -57,7 +57,7 @@ use crate::decode::{
     CommandProgress, DecodeError, Invocation, Notification, READY_TAG, StreamChange, decode_value,
 };
 use crate::effects::{AwsEffects, CommandSender, SsmCommands};
-use crate::fleet::{AutoScalingFleet, Fleet};
+use crate::fleet::Fleet;
 use crate::instances::{InstanceDirectory, KnownInstances};
 use crate::store::{
     DynamoStore, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, pending_from_image,
@@ -682,13 +682,15 @@ where
     /// assert_eq!(deployed.store().table(), "lifecycle-nodes");
     /// ```
     pub fn new(config: &SdkConfig, table: impl Into<String>, new_model: F) -> Self {
+        // One Auto Scaling client for its actions and its view.
+        let auto_scaling = Arc::new(AutoScalingActions::new(config));
         Runtime::with_parts(
             DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table),
             Arc::new(SsmCommands(aws_sdk_ssm::Client::new(config))),
-            Arc::new(AutoScalingActions::new(config)),
+            auto_scaling.clone(),
             new_model,
         )
-        .with_fleet(Arc::new(AutoScalingFleet::new(config)))
+        .with_fleet(auto_scaling)
         .with_ec2_instances(config)
     }
 
@@ -2014,6 +2016,19 @@ where
             .load(&ident)
             .await?
             .ok_or_else(|| HandleError::UnknownInstance(ident.clone()))?;
+        self.run_lifecycle_on(record, event, region, sent_at_version)
+            .await
+    }
+
+    /// [`Runtime::run_lifecycle`] on `record`, just loaded.
+    async fn run_lifecycle_on(
+        &self,
+        record: Record,
+        event: Event,
+        region: Option<&str>,
+        sent_at_version: Option<u64>,
+    ) -> Result<Outcome, HandleError> {
+        let ident = record.ident.clone();
         let before_initial: Vec<&str> = M::DEFINITION
             .before_initial
             .iter()

@@ -120,8 +120,9 @@ where
 
     /// Records at rest due for the check that their instance still exists: one
     /// `DescribeAutoScalingInstances` per 50. An instance Auto Scaling still knows (in service,
-    /// in standby, in the warm pool, ...) is checked again after the interval; one it no longer
-    /// knows, or knows as terminated, has gone without its events: the model gets
+    /// in standby, in the warm pool, ...), or that EC2 still knows, is checked again after the
+    /// interval; one Auto Scaling knows as terminated, or neither knows, has gone without its
+    /// events: the model gets
     /// `instance_state = "terminated"` (as EC2's own event would have said), and a model that
     /// ends the record there lets it expire. Either way the record is not checked again until
     /// it rests anew.
@@ -143,7 +144,20 @@ where
                 .iter()
                 .find(|i| i.instance_id == ident)
                 .map(|i| i.lifecycle_state.as_str());
-            let gone = state.is_none_or(|s| s == "Terminated" || s == "Warmed:Terminated");
+            let gone = match state {
+                Some(state) => state == "Terminated" || state == "Warmed:Terminated",
+                // Unknown to Auto Scaling (terminated outside its group, detached, or not
+                // listed where it is): gone only if EC2 does not know it either. A terminated
+                // instance stays visible in EC2 for about an hour: the next check ends it.
+                None => match self.instances.describe(&ident).await {
+                    Ok(facts) => facts.is_none(),
+                    Err(e) => {
+                        tracing::error!(instance_id = %ident, error = %e, "could not ask EC2 about a record at rest: the next sweep tries again");
+                        checked.failed.push(ident);
+                        continue;
+                    }
+                },
+            };
             if !gone {
                 let next = now.saturating_add(self.alive_check.as_secs());
                 match self.store.reschedule(&ident, next).await {
@@ -243,12 +257,12 @@ where
         Ok(unhandled)
     }
 
-    /// What the record says of the action Auto Scaling holds for `instance`, and the action
-    /// and event a reconciled lifecycle would run (without the hook's name yet).
+    /// What the record says of the action Auto Scaling holds for `instance`, and the record
+    /// with the event a reconciled lifecycle would run on it (without the hook's name yet).
     async fn classify(
         &self,
         instance: &FleetInstance,
-    ) -> Result<(Decision, Option<Event>), HandleError> {
+    ) -> Result<(Decision, Option<(Record, Event)>), HandleError> {
         let Some(wait) = instance.wait() else {
             return Ok((Decision::Handled, None));
         };
@@ -268,7 +282,8 @@ where
         }
         let action = reconciled_action(instance, wait, &record, &M::DEFINITION);
         let event = Event::lifecycle(event_id(wait, &instance.instance_id), action);
-        Ok((decide::<M>(&record, wait, &event), Some(event)))
+        let decision = decide::<M>(&record, wait, &event);
+        Ok((decision, Some((record, event))))
     }
 
     /// One instance Auto Scaling holds in a lifecycle hook.
@@ -278,14 +293,17 @@ where
         instance: &FleetInstance,
         hooks: &mut HashMap<String, Vec<Hook>>,
     ) -> Result<Reconciled, HandleError> {
-        let (decision, event) = self.classify(instance).await?;
-        let (Some(wait), Some(event)) = (instance.wait(), event) else {
+        let (decision, found) = self.classify(instance).await?;
+        let (Some(wait), Some((record, event))) = (instance.wait(), found) else {
             return Ok(match decision {
                 Decision::Unhandled(reason) => Reconciled::Unhandled(reason),
                 _ => Reconciled::Handled,
             });
         };
-        let mut action = event.lifecycle.clone().expect("a lifecycle event");
+        let Event { id, lifecycle, .. } = event;
+        let Some(mut action) = lifecycle else {
+            return Ok(Reconciled::Handled);
+        };
         // Which hook holds it matters only to act: asked once per sweep and group, and only
         // for actions no lifecycle handles.
         if matches!(decision, Decision::Start | Decision::Complete(_)) {
@@ -307,7 +325,6 @@ where
             action.lifecycle_hook_name = hook.name.clone();
             action.notification_metadata = hook.notification_metadata.clone();
         }
-        let event = Event::lifecycle(event.id, action.clone());
         match decision {
             Decision::Handled => Ok(Reconciled::Handled),
             Decision::Unhandled(reason) => Ok(Reconciled::Unhandled(reason)),
@@ -317,8 +334,10 @@ where
                 Ok(Reconciled::Completed)
             }
             Decision::Start => {
-                tracing::warn!(event_id = %event.id, "no lifecycle handles this action (its event was lost): starting it");
-                Box::pin(self.run_lifecycle(event, None, None)).await?;
+                tracing::warn!(event_id = %id, "no lifecycle handles this action (its event was lost): starting it");
+                // On the record just read: no second read.
+                let event = Event::lifecycle(id, action);
+                Box::pin(self.run_lifecycle_on(record, event, None, None)).await?;
                 Ok(Reconciled::Started)
             }
         }

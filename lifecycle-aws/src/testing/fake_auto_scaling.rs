@@ -122,8 +122,8 @@ impl FakeAutoScaling {
         self
     }
 
-    /// How many groups one page of `DescribeAutoScalingGroups`, or instances one page of
-    /// `DescribeWarmPool`, holds (AWS: at most 100).
+    /// How many groups one page of `DescribeAutoScalingGroups` holds (AWS: at most 100), and
+    /// instances one page of `DescribeWarmPool` (AWS: at most 50, whatever this says).
     pub fn with_page_size(self, size: usize) -> Self {
         lock(&self.state).page_size = size.max(1);
         self
@@ -383,6 +383,46 @@ fn after(wait: WaitState, result: LifecycleResult) -> &'static str {
     }
 }
 
+impl FakeAutoScaling {
+    /// A completion or heartbeat (`operation`): counted, its fault applied, and `act` run on
+    /// the open action `action` names — by token, or by instance id and hook when it has
+    /// none, as Auto Scaling accepts either — if there is one; "no active lifecycle action"
+    /// otherwise.
+    fn on_open_action(
+        &self,
+        operation: &'static str,
+        action: &LifecycleAction,
+        act: impl FnOnce(&mut State, &str),
+    ) -> Result<Completed, ActionError> {
+        let lose = self.call(operation, &action.ec2_instance_id)?;
+        let mut state = lock(&self.state);
+        let instance = &action.ec2_instance_id;
+        let named = state.open.get(instance).is_some_and(|open| {
+            state
+                .instances
+                .get(instance)
+                .is_some_and(|i| i.group == action.auto_scaling_group_name)
+                && open.hook == action.lifecycle_hook_name
+                && open.wait.transition() == action.lifecycle_transition
+                && action
+                    .lifecycle_action_token
+                    .as_ref()
+                    .is_none_or(|t| *t == open.token)
+        });
+        let answer = if named {
+            act(&mut state, instance);
+            Completed::Done
+        } else {
+            state.refused += 1;
+            Completed::NoActiveAction
+        };
+        if lose {
+            return Err(lost(operation, instance));
+        }
+        Ok(answer)
+    }
+}
+
 #[async_trait::async_trait]
 impl LifecycleActions for FakeAutoScaling {
     async fn complete(
@@ -391,39 +431,17 @@ impl LifecycleActions for FakeAutoScaling {
         _region: Option<&str>,
         result: LifecycleResult,
     ) -> Result<Completed, ActionError> {
-        const OP: &str = "CompleteLifecycleAction";
-        let lose = self.call(OP, &action.ec2_instance_id)?;
-        let mut state = lock(&self.state);
-        let instance = &action.ec2_instance_id;
-        // By token, or by instance id and hook when there is none: both name the same action.
-        let matches = state.open.get(instance).is_some_and(|open| {
-            state.instances[instance].group == action.auto_scaling_group_name
-                && open.hook == action.lifecycle_hook_name
-                && open.wait.transition() == action.lifecycle_transition
-                && action
-                    .lifecycle_action_token
-                    .as_ref()
-                    .is_none_or(|t| *t == open.token)
-        });
-        let answer = if matches {
-            let open = state.open.remove(instance).expect("matched");
-            let next = after(open.wait, result);
-            if let Some(i) = state.instances.get_mut(instance) {
-                i.lifecycle_state = next.to_owned();
+        self.on_open_action("CompleteLifecycleAction", action, |state, instance| {
+            if let Some(open) = state.open.remove(instance) {
+                if let Some(i) = state.instances.get_mut(instance) {
+                    i.lifecycle_state = after(open.wait, result).to_owned();
+                }
             }
             state.completions.push(Completion {
                 action: action.clone(),
                 result,
             });
-            Completed::Done
-        } else {
-            state.refused += 1;
-            Completed::NoActiveAction
-        };
-        if lose {
-            return Err(lost(OP, instance));
-        }
-        Ok(answer)
+        })
     }
 
     async fn heartbeat(
@@ -431,46 +449,18 @@ impl LifecycleActions for FakeAutoScaling {
         action: &LifecycleAction,
         _region: Option<&str>,
     ) -> Result<Completed, ActionError> {
-        const OP: &str = "RecordLifecycleActionHeartbeat";
-        let lose = self.call(OP, &action.ec2_instance_id)?;
-        let mut state = lock(&self.state);
-        let instance = &action.ec2_instance_id;
-        let open = state.open.get(instance).is_some_and(|open| {
-            open.hook == action.lifecycle_hook_name
-                && action
-                    .lifecycle_action_token
-                    .as_ref()
-                    .is_none_or(|t| *t == open.token)
-        });
-        let answer = if open {
-            state.heartbeats.push(instance.clone());
-            Completed::Done
-        } else {
-            state.refused += 1;
-            Completed::NoActiveAction
-        };
-        if lose {
-            return Err(lost(OP, instance));
-        }
-        Ok(answer)
+        self.on_open_action(
+            "RecordLifecycleActionHeartbeat",
+            action,
+            |state, instance| {
+                state.heartbeats.push(instance.to_owned());
+            },
+        )
     }
 }
 
 #[async_trait::async_trait]
 impl Fleet for FakeAutoScaling {
-    async fn instance(
-        &self,
-        instance_id: &str,
-        _region: Option<&str>,
-    ) -> Result<Option<FleetInstance>, ActionError> {
-        const OP: &str = "DescribeAutoScalingInstances";
-        let lose = self.call(OP, instance_id)?;
-        if lose {
-            return Err(lost(OP, instance_id));
-        }
-        Ok(lock(&self.state).instances.get(instance_id).cloned())
-    }
-
     async fn instances(
         &self,
         instance_ids: &[String],
@@ -490,35 +480,59 @@ impl Fleet for FakeAutoScaling {
             .collect())
     }
 
+    async fn warm_pool(
+        &self,
+        group: &str,
+        _region: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError> {
+        const OP: &str = "DescribeWarmPool";
+        let (pages, pool) = {
+            let state = lock(&self.state);
+            let pool: Vec<FleetInstance> = state
+                .instances
+                .values()
+                .filter(|i| i.group == group && i.lifecycle_state.starts_with("Warmed:"))
+                .cloned()
+                .collect();
+            // At most 50 instances a page, as the API.
+            (pool.len().div_ceil(state.page_size.min(50)).max(1), pool)
+        };
+        for _ in 0..pages {
+            if self.call(OP, group)? {
+                return Err(lost(OP, group));
+            }
+        }
+        Ok(pool)
+    }
+
     async fn waiting(
         &self,
         groups: &[String],
-        _region: Option<&str>,
+        region: Option<&str>,
     ) -> Result<Vec<FleetInstance>, ActionError> {
         // As the API pages them: `DescribeAutoScalingGroups` by groups (each with all its
-        // instances), `DescribeWarmPool` by the instances of each group's pool.
-        let (pages, pool_pages, waiting) = {
+        // instances in the group), then the warm pool of each group that has one.
+        let (pages, waiting, with_pool) = {
             let state = lock(&self.state);
-            let page = state.page_size;
-            let pages = groups.len().div_ceil(page).max(1);
-            let pool_pages: usize = groups
-                .iter()
-                .map(|g| {
-                    state
-                        .instances
-                        .values()
-                        .filter(|i| i.group == *g && i.lifecycle_state.starts_with("Warmed:"))
-                        .count()
-                        .div_ceil(page)
-                })
-                .sum();
+            let pages = groups.len().div_ceil(state.page_size).max(1);
+            let in_groups = |i: &&FleetInstance| groups.contains(&i.group);
             let waiting: Vec<FleetInstance> = state
                 .instances
                 .values()
-                .filter(|i| groups.contains(&i.group) && i.wait().is_some())
+                .filter(in_groups)
+                .filter(|i| !i.lifecycle_state.starts_with("Warmed:") && i.wait().is_some())
                 .cloned()
                 .collect();
-            (pages, pool_pages, waiting)
+            let mut with_pool: Vec<String> = state
+                .instances
+                .values()
+                .filter(in_groups)
+                .filter(|i| i.lifecycle_state.starts_with("Warmed:"))
+                .map(|i| i.group.clone())
+                .collect();
+            with_pool.sort();
+            with_pool.dedup();
+            (pages, waiting, with_pool)
         };
         let about = groups.join(",");
         for _ in 0..pages {
@@ -526,10 +540,10 @@ impl Fleet for FakeAutoScaling {
                 return Err(lost("DescribeAutoScalingGroups", &about));
             }
         }
-        for _ in 0..pool_pages {
-            if self.call("DescribeWarmPool", &about)? {
-                return Err(lost("DescribeWarmPool", &about));
-            }
+        let mut waiting = waiting;
+        for group in with_pool {
+            let pool = self.warm_pool(&group, region).await?;
+            waiting.extend(pool.into_iter().filter(|i| i.wait().is_some()));
         }
         Ok(waiting)
     }

@@ -154,12 +154,16 @@ impl LifecycleActions for Recorded {
 /// Auto Scaling holds every action it has not completed and that has not timed out.
 #[async_trait::async_trait]
 impl Fleet for Recorded {
-    async fn instance(
+    async fn instances(
         &self,
-        _instance_id: &str,
-        _region: Option<&str>,
-    ) -> Result<Option<FleetInstance>, ActionError> {
-        Ok(None)
+        _: &[String],
+        _: Option<&str>,
+    ) -> Result<Vec<FleetInstance>, ActionError> {
+        Ok(Vec::new())
+    }
+
+    async fn warm_pool(&self, _: &str, _: Option<&str>) -> Result<Vec<FleetInstance>, ActionError> {
+        Ok(Vec::new())
     }
 
     async fn held(&self, action: &LifecycleAction, _: Option<&str>) -> Result<Held, ActionError> {
