@@ -432,10 +432,10 @@ impl LifecycleActions for FakeAutoScaling {
         result: LifecycleResult,
     ) -> Result<Completed, ActionError> {
         self.on_open_action("CompleteLifecycleAction", action, |state, instance| {
-            if let Some(open) = state.open.remove(instance) {
-                if let Some(i) = state.instances.get_mut(instance) {
-                    i.lifecycle_state = after(open.wait, result).to_owned();
-                }
+            if let Some(open) = state.open.remove(instance)
+                && let Some(i) = state.instances.get_mut(instance)
+            {
+                i.lifecycle_state = after(open.wait, result).to_owned();
             }
             state.completions.push(Completion {
                 action: action.clone(),
