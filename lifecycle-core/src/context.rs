@@ -607,6 +607,28 @@ pub(crate) fn push_write_token(buffer: &mut String, delivery: &str, version: u64
     let _ = write!(buffer, ".{version}");
 }
 
+/// The token of a write made outside the dispatcher on `record` (a [`StateChange`]'s or an
+/// update's): a fresh delivery and the version the write makes. `None` for a record whose
+/// version is past [`MAX_VERSION`](crate::MAX_VERSION): no write can follow it.
+///
+/// ```
+/// use lifecycle_core::{Record, write_token_after};
+/// let mut record = Record::new("i-1", "ready");
+/// record.version = 4;
+/// assert!(write_token_after(&record).unwrap().ends_with(".5"));
+/// record.version = u64::MAX;
+/// assert_eq!(write_token_after(&record), None);
+/// ```
+///
+/// [`StateChange`]: crate::StateChange
+pub fn write_token_after(record: &Record) -> Option<String> {
+    let next = record
+        .version
+        .checked_add(1)
+        .filter(|_| record.version <= crate::MAX_VERSION)?;
+    Some(write_token(&delivery_id(), next))
+}
+
 /// A fresh id no other delivery has: 64 random bits (the standard library's per-process random
 /// hash keys, mixed with a counter and the time), in hex. Every [`Context`] gets one; a write
 /// made outside the dispatcher takes one for its [`StateChange::token`](crate::StateChange).
@@ -1008,7 +1030,7 @@ impl<'a> Context<'a> {
         // A token of its own, not the delivery's: one delivery may try several updates of the
         // same record at the same version (a stale copy, then a fresh one), and only a retry of
         // this very request may find its token there and count as applied.
-        let Some(next) = record.version.checked_add(1) else {
+        let Some(token) = write_token_after(record) else {
             return Err(EffectError::new(
                 "update_record",
                 format!(
@@ -1017,7 +1039,6 @@ impl<'a> Context<'a> {
                 ),
             ));
         };
-        let token = write_token(&delivery_id(), next);
         let update = AttributeUpdate {
             ident: &record.ident,
             state: &record.state,

@@ -128,7 +128,7 @@ pub mod testing;
 
 pub use context::{
     ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, Context, EffectError, Effects,
-    LocalEffects, Records, SentCommand, delivery_id,
+    LocalEffects, Records, SentCommand, delivery_id, write_token_after,
 };
 pub use dispatch::{
     Declined, DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,

@@ -2364,15 +2364,12 @@ where
 /// A write token for the write after `record`'s version (`DELIVERY.VERSION`), or the record is
 /// malformed: its version is past [`lifecycle_core::MAX_VERSION`] and no write can follow it.
 pub(super) fn next_write_token(record: &Record) -> Result<String, HandleError> {
-    match record.version.checked_add(1) {
-        Some(next) if record.version <= lifecycle_core::MAX_VERSION => {
-            Ok(format!("{}.{next}", lifecycle_core::delivery_id()))
-        }
-        _ => Err(HandleError::Store(StoreError::Malformed {
+    lifecycle_core::write_token_after(record).ok_or_else(|| {
+        HandleError::Store(StoreError::Malformed {
             ident: record.ident.clone(),
             problem: "Version is past the largest a record can reach by counting writes".to_owned(),
-        })),
-    }
+        })
+    })
 }
 
 fn ignored(reason: impl Into<String>) -> Outcome {
