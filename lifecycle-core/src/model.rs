@@ -291,16 +291,16 @@ pub struct ModelDefinition<S: 'static> {
 /// name at its next state change.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, Context};
-/// # pub struct Node;
-/// # #[lifecycle_model(states(Start, Joining, Done, Failed), initial = Start, terminal(Done, Failed),
-/// #     failure = Failed, renamed(joining_cluster = Joining), retired(labeling => Failed), error = std::fmt::Error)]
-/// # impl Node {
-/// #     #[transition(from = Start, to = Joining, ignore_errors)]
-/// #     async fn join(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-/// #     #[transition(from = Joining, to = Done, ignore_errors)]
-/// #     async fn done(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-/// # }
+/// use lifecycle_core::{lifecycle_model, Context};
+/// pub struct Node;
+/// #[lifecycle_model(states(Start, Joining, Done, Failed), initial = Start, terminal(Done, Failed),
+///     failure = Failed, renamed(joining_cluster = Joining), retired(labeling => Failed), error = std::fmt::Error)]
+/// impl Node {
+///     #[transition(from = Start, to = Joining, ignore_errors)]
+///     async fn join(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+///     #[transition(from = Joining, to = Done, ignore_errors)]
+///     async fn done(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+/// }
 /// use lifecycle_core::{FormerState, LifecycleModel};
 /// let former = Node::DEFINITION.former;
 /// assert_eq!(former[0], FormerState { name: "joining_cluster", now: NodeState::Joining, retired: false });

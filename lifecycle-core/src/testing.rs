@@ -757,25 +757,27 @@ impl<M: LifecycleModel> Harness<M> {
     /// does); `None` otherwise.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, EffectError};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct E(#[from] EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(Start, Ready, Draining, Drained, Gone, Failed), initial = Start,
-    /// #     terminal(Gone, Failed), failure = Failed, error = E)]
-    /// # impl Node {
-    /// #     #[transition(from = Start, to = Ready, on(launching))]
-    /// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
-    /// #     #[transition(from = Ready, to = Draining, on(spot_interruption), wait)]
-    /// #     async fn drain(&mut self, ctx: &mut Context<'_>) -> Result<(), E> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterLeave", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Draining, to = Drained, on(command), ignore_errors)]
-    /// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
-    /// #     #[transition(from = Drained, to = Gone, on(terminating))]
-    /// #     async fn leave(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
-    /// # }
+    /// use lifecycle_core::{lifecycle_model, CommandRequest, Context, EffectError};
+    /// #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct E(#[from] EffectError);
+    /// // A node that drains when a Spot warning comes, and leaves when its termination finds
+    /// // the drain done.
+    /// pub struct Node;
+    /// #[lifecycle_model(states(Start, Ready, Draining, Drained, Gone, Failed), initial = Start,
+    ///     terminal(Gone, Failed), failure = Failed, error = E)]
+    /// impl Node {
+    ///     #[transition(from = Start, to = Ready, on(launching))]
+    ///     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
+    ///     #[transition(from = Ready, to = Draining, on(spot_interruption), wait)]
+    ///     async fn drain(&mut self, ctx: &mut Context<'_>) -> Result<(), E> {
+    ///         let id = ctx.record().ident.clone();
+    ///         ctx.send_command(CommandRequest::new("ClusterLeave", [id])).await?;
+    ///         Ok(())
+    ///     }
+    ///     #[transition(from = Draining, to = Drained, on(command), ignore_errors)]
+    ///     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
+    ///     #[transition(from = Drained, to = Gone, on(terminating))]
+    ///     async fn leave(&mut self, _ctx: &mut Context<'_>) -> Result<(), E> { Ok(()) }
+    /// }
     /// use lifecycle_core::testing::{spot_interruption, terminating, Harness};
     /// use lifecycle_core::{CommandStatus, LifecycleResult, StopReason};
     /// lifecycle_core::testing::block_on(async {

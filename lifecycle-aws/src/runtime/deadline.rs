@@ -102,19 +102,14 @@ where
     /// configured one). What the sweep applies; `lifecycle-local status --groups` shows it.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::{Limit, Runtime};
-    /// # use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, Context, LifecycleResult, LifecycleTransition};
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
-    /// # impl Node {
-    /// #     #[transition(from = Start, to = Done, ignore_errors)]
-    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-    /// # }
-    /// use lifecycle_aws::fleet::Hook;
+    /// use std::sync::Arc;
     /// use std::time::Duration;
+    /// use lifecycle_aws::fleet::Hook;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::{Limit, Runtime};
+    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_core::{LifecycleResult, LifecycleTransition};
     /// // A hook with a heartbeat timeout of a minute: its global timeout is 100 minutes.
     /// let hook = Hook::new("workers", "on-launch", LifecycleTransition::Launching, Duration::from_secs(60), LifecycleResult::Abandon);
     /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers").with_hook(hook));
@@ -122,14 +117,12 @@ where
     ///     .with_fleet(aws.clone());
     /// let _event = aws.launch("i-1", "workers");
     /// let action = aws.held_action("i-1").unwrap();
-    /// let wait = tokio::runtime::Builder::new_current_thread().build().unwrap()
+    /// let wait = |runtime: &Runtime<_, _, _>| tokio::runtime::Builder::new_current_thread().build().unwrap()
     ///     .block_on(runtime.wait_deadline(Some(&action), 1_000));
-    /// // 6,000 s less two heartbeat intervals (240 s each), before the configured 3,600 s? No:
-    /// assert_eq!(wait, (1_000 + 3_600, Limit::Configured));
+    /// // 6,000 s less two heartbeat intervals (240 s each) comes after the configured 3,600 s:
+    /// assert_eq!(wait(&runtime), (1_000 + 3_600, Limit::Configured));
     /// let runtime = runtime.with_wait_deadline(Duration::from_secs(24 * 3600));
-    /// let wait = tokio::runtime::Builder::new_current_thread().build().unwrap()
-    ///     .block_on(runtime.wait_deadline(Some(&action), 1_000));
-    /// assert_eq!(wait, (1_000 + 6_000 - 480, Limit::HookGlobalTimeout));
+    /// assert_eq!(wait(&runtime), (1_000 + 6_000 - 480, Limit::HookGlobalTimeout));
     /// ```
     pub async fn wait_deadline(
         &self,

@@ -1177,20 +1177,15 @@ where
     /// [`Runtime::with_groups`]. Without it (local runs), every event is taken as it comes.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::{Outcome, Runtime};
-    /// # use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands, lifecycle_action_event};
-    /// # use lifecycle_core::{lifecycle_model, Context, LifecycleTransition, Record};
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
-    /// # impl Node {
-    /// #     #[transition(from = Start, to = Done, ignore_errors)]
-    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-    /// # }
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands, lifecycle_action_event};
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_core::{LifecycleTransition, Record};
     /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
     /// let table = MemoryTable::new();
-    /// table.records().insert(Record::new("i-1", "start"));
+    /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
     /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
     ///     .with_fleet(aws.clone());
     /// aws.set_instance("i-1", "workers", "InService");
@@ -1200,7 +1195,7 @@ where
     ///     let answer = runtime.handle(&forged).await.unwrap();
     ///     assert_eq!(answer["outcomes"][0]["outcome"], "refused");
     /// });
-    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "start", "nothing written");
+    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "finished_cloud_init", "nothing written");
     /// ```
     pub fn with_fleet(mut self, fleet: Arc<dyn Fleet>) -> Self {
         self.fleet = Some(fleet);
@@ -1212,20 +1207,15 @@ where
     /// started, as if its event had come. Needs [`Runtime::with_fleet`]. Default: none.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::{Outcome, Runtime};
-    /// # use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, Context, Record};
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
-    /// # impl Node {
-    /// #     #[transition(from = Start, to = Done, on(launching), ignore_errors)]
-    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-    /// # }
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::{Outcome, Runtime};
+    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_core::Record;
     /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
     /// let table = MemoryTable::new();
-    /// table.records().insert(Record::new("i-1", "start"));
+    /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
     /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
     ///     .with_fleet(aws.clone())
     ///     .with_groups(["workers"]);
@@ -1234,7 +1224,8 @@ where
     ///     let Outcome::Swept { reconciled, .. } = runtime.sweep().await.unwrap() else { panic!() };
     ///     assert_eq!(reconciled, ["i-1"]);
     /// });
-    /// assert_eq!(aws.lifecycle_state("i-1").as_deref(), Some("InService"));
+    /// // Its lifecycle runs as if the event had come: the node joins.
+    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "joining_cluster");
     /// ```
     pub fn with_groups<I, S>(mut self, groups: I) -> Self
     where
@@ -1249,12 +1240,12 @@ where
     /// ([`crate::metrics`]; the Lambda: standard output). Default: nowhere.
     ///
     /// ```
-    /// # use std::sync::{Arc, Mutex};
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use std::sync::{Arc, Mutex};
+    /// use lifecycle_aws::local::MemoryTable;
     /// use lifecycle_aws::metrics::Metrics;
-    /// use lifecycle_core::testing::example::{Node, NodeState};
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
     /// let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     /// let kept = lines.clone();
     /// let table = MemoryTable::new();
@@ -1265,7 +1256,6 @@ where
     /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
     ///     .block_on(runtime.handle(&sweep)).unwrap();
     /// assert!(lines.lock().unwrap()[0].contains("\"SweepDuration\""));
-    /// # let _ = NodeState::Ready;
     /// ```
     pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.metrics = metrics;

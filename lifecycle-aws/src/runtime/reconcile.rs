@@ -204,20 +204,15 @@ where
     /// read per waiting instance). For an operator's view: `lifecycle-local status --groups`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, Context, Record};
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
-    /// # impl Node {
-    /// #     #[transition(from = Start, to = Done, on(launching), ignore_errors)]
-    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-    /// # }
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_core::Record;
     /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
     /// let table = MemoryTable::new();
-    /// table.records().insert(Record::new("i-1", "start"));
+    /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
     /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
     ///     .with_fleet(aws.clone())
     ///     .with_groups(["workers"]);
@@ -229,7 +224,7 @@ where
     /// assert_eq!((unhandled[0].instance.instance_id.as_str(), unhandled[0].next_sweep.as_str()),
     ///     ("i-1", "starts its lifecycle (its event was lost)"));
     /// assert!(unhandled[1].next_sweep.contains("cloud-init has not registered"));
-    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "start", "nothing done");
+    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "finished_cloud_init", "nothing done");
     /// ```
     pub async fn unhandled_actions(&self) -> Result<Vec<UnhandledAction>, HandleError> {
         let Some(fleet) = self.fleet.as_deref() else {
