@@ -53,8 +53,9 @@ fn status(endpoint: &str, table: &str, extra: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-#[test]
-fn status_lists_who_waits_for_what_since_when_until_when() {
+/// The local server's endpoint, a DynamoDB client on it, and a new node table named after
+/// `name` and this run.
+fn new_table(name: &str) -> (String, aws_sdk_dynamodb::Client, String) {
     let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
         .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test");
     assert!(endpoint.starts_with("http://127.0.0.1:"));
@@ -66,12 +67,18 @@ fn status_lists_who_waits_for_what_since_when_until_when() {
             .load(),
     );
     let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = format!("status-nodes-{}", std::process::id());
+    let table = format!("{name}-{}", std::process::id());
     block_on(lifecycle_aws::store::DynamoStore::create_table(
         client.clone(),
         &table,
     ))
     .unwrap();
+    (endpoint, client, table)
+}
+
+#[test]
+fn status_lists_who_waits_for_what_since_when_until_when() {
+    let (endpoint, client, table) = new_table("status-nodes");
     let action = json!({"AutoScalingGroupName": "cluster-nodes", "LifecycleHookName": "on-launch",
         "LifecycleActionToken": "t-1", "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"});
     let mut joining = action.clone();
@@ -134,23 +141,7 @@ i-0ccc0000000000003  worker     ready
 /// from Auto Scaling (an endpoint served here: moto has no wait states) and the table.
 #[test]
 fn status_lists_the_actions_auto_scaling_holds_that_no_lifecycle_handles() {
-    let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
-        .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test");
-    assert!(endpoint.starts_with("http://127.0.0.1:"));
-    let config = block_on(
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("eu-central-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .endpoint_url(&endpoint)
-            .load(),
-    );
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = format!("status-held-{}", std::process::id());
-    block_on(lifecycle_aws::store::DynamoStore::create_table(
-        client.clone(),
-        &table,
-    ))
-    .unwrap();
+    let (endpoint, client, table) = new_table("status-held");
     // Its launch event lost: registered by cloud-init, no lifecycle ran.
     put(
         &client,

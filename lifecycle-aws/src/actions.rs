@@ -45,6 +45,22 @@ pub struct ActionError {
     pub transient: bool,
 }
 
+impl ActionError {
+    /// `operation`'s SDK error about `about` (an instance, a group, a list of them).
+    pub(crate) fn of_sdk<E, R>(operation: &'static str, about: &str, error: &SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + ProvideErrorMetadata + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        ActionError {
+            operation,
+            instance: about.to_owned(),
+            message: error_chain(error),
+            transient: is_transient(error),
+        }
+    }
+}
+
 /// How a completion ended.
 ///
 /// ```
@@ -240,12 +256,11 @@ impl LifecycleActions for AutoScalingActions {
         match request.send().await {
             Ok(_) => Ok(Completed::Done),
             Err(e) if is_no_active_action(&e) => Ok(Completed::NoActiveAction),
-            Err(e) => Err(ActionError {
-                operation: "CompleteLifecycleAction",
-                instance: action.ec2_instance_id.clone(),
-                message: error_chain(&e),
-                transient: is_transient(&e),
-            }),
+            Err(e) => Err(ActionError::of_sdk(
+                "CompleteLifecycleAction",
+                &action.ec2_instance_id,
+                &e,
+            )),
         }
     }
 
@@ -266,12 +281,11 @@ impl LifecycleActions for AutoScalingActions {
         match request.send().await {
             Ok(_) => Ok(Completed::Done),
             Err(e) if is_no_active_action(&e) => Ok(Completed::NoActiveAction),
-            Err(e) => Err(ActionError {
-                operation: "RecordLifecycleActionHeartbeat",
-                instance: action.ec2_instance_id.clone(),
-                message: error_chain(&e),
-                transient: is_transient(&e),
-            }),
+            Err(e) => Err(ActionError::of_sdk(
+                "RecordLifecycleActionHeartbeat",
+                &action.ec2_instance_id,
+                &e,
+            )),
         }
     }
 }

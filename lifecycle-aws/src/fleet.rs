@@ -25,8 +25,6 @@ use std::time::Duration;
 use lifecycle_core::{LifecycleAction, LifecycleResult, LifecycleTransition, Location};
 
 use crate::actions::{ActionError, AutoScalingActions};
-use crate::store::{error_chain, is_transient};
-use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 
 /// A lifecycle wait state of an instance, as Auto Scaling reports it (`LifecycleState`).
 ///
@@ -210,7 +208,7 @@ pub enum Held {
 
 /// Auto Scaling's view of the model's groups, behind a trait so it can be replaced (tests,
 /// [`FakeAutoScaling`](crate::testing::FakeAutoScaling)).
-/// [`AutoScalingActions`](crate::actions::AutoScalingActions) implements it on the API.
+/// [`AutoScalingActions`] implements it on the API.
 #[async_trait::async_trait]
 pub trait Fleet: Send + Sync {
     /// The instances of `instance_ids` Auto Scaling knows, in any state
@@ -286,19 +284,6 @@ pub trait Fleet: Send + Sync {
     }
 }
 
-fn failed<E, R>(operation: &'static str, about: &str, error: &SdkError<E, R>) -> ActionError
-where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    ActionError {
-        operation,
-        instance: about.to_owned(),
-        message: error_chain(error),
-        transient: is_transient(error),
-    }
-}
-
 #[async_trait::async_trait]
 impl Fleet for AutoScalingActions {
     async fn instances(
@@ -316,7 +301,9 @@ impl Fleet for AutoScalingActions {
                 .max_records(50)
                 .send()
                 .await
-                .map_err(|e| failed("DescribeAutoScalingInstances", &ids.join(","), &e))?;
+                .map_err(|e| {
+                    ActionError::of_sdk("DescribeAutoScalingInstances", &ids.join(","), &e)
+                })?;
             known.extend(
                 output
                     .auto_scaling_instances()
@@ -348,7 +335,7 @@ impl Fleet for AutoScalingActions {
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| failed("DescribeWarmPool", group, &e))?;
+                .map_err(|e| ActionError::of_sdk("DescribeWarmPool", group, &e))?;
             pool.extend(output.instances().iter().map(|instance| {
                 FleetInstance {
                     instance_id: instance.instance_id().unwrap_or_default().to_owned(),
@@ -386,7 +373,9 @@ impl Fleet for AutoScalingActions {
                     .set_next_token(next.take())
                     .send()
                     .await
-                    .map_err(|e| failed("DescribeAutoScalingGroups", &names.join(","), &e))?;
+                    .map_err(|e| {
+                        ActionError::of_sdk("DescribeAutoScalingGroups", &names.join(","), &e)
+                    })?;
                 for group in output.auto_scaling_groups() {
                     let name = group.auto_scaling_group_name().unwrap_or_default();
                     if group.warm_pool_configuration().is_some() {
@@ -424,7 +413,7 @@ impl Fleet for AutoScalingActions {
             .auto_scaling_group_name(group)
             .send()
             .await
-            .map_err(|e| failed("DescribeLifecycleHooks", group, &e))?;
+            .map_err(|e| ActionError::of_sdk("DescribeLifecycleHooks", group, &e))?;
         let mut hooks = Vec::new();
         for hook in output.lifecycle_hooks() {
             let transition = match hook.lifecycle_transition() {

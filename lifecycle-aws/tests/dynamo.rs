@@ -448,3 +448,26 @@ fn a_missing_table_is_a_permanent_error() {
         assert!(!lifecycle_aws::runtime::HandleError::Store(error).is_retryable());
     });
 }
+
+/// A `Version` no write can follow (past `MAX_VERSION`: corrupt or forged, not counted) is a
+/// malformed item, named, and not retried: nothing is written for it.
+#[test]
+fn a_version_past_the_largest_is_a_malformed_item() {
+    common::run(async {
+        let f = common::node::Fixture::new().await;
+        f.put(json!({"Ident": "i-v", "ItemStatus": "finished_cloud_init", "Version": u64::MAX}))
+            .await;
+        let error = Store::load(f.runtime.store(), "i-v").await.unwrap_err();
+        assert!(
+            matches!(&error, lifecycle_aws::store::StoreError::Malformed { ident, .. } if ident == "i-v"),
+            "{error}"
+        );
+        let error = f.handle(common::node::launching("i-v")).await.unwrap_err();
+        assert!(!error.is_retryable(), "{error}");
+        assert_eq!(
+            f.attribute_number("i-v", "Version").await,
+            u64::MAX,
+            "nothing written"
+        );
+    });
+}

@@ -15,13 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use common::worker::Worker;
-use lifecycle_aws::local::MemoryTable;
-use lifecycle_aws::runtime::{Clock, Runtime};
-use lifecycle_aws::testing::{
-    FakeAutoScaling, RecordingCommands, command_status_event, scheduled_event,
-};
-use lifecycle_core::{LifecycleResult, LifecycleTransition, Record};
+use common::worker::{on_fleet, registered};
+use lifecycle_aws::runtime::Clock;
+use lifecycle_aws::testing::{FakeAutoScaling, command_status_event, scheduled_event};
+use lifecycle_core::{LifecycleResult, LifecycleTransition};
 use serde_json::Value;
 
 const INSTANCES: usize = 20;
@@ -87,26 +84,12 @@ fn run_seed(seed: u64, figures: &mut Figures) {
         aws = aws.with_group(group);
     }
     let aws = Arc::new(aws);
-    let table = MemoryTable::new();
     let ids: Vec<String> = (0..INSTANCES)
         .map(|i| format!("i-{seed:08x}{i:08x}"))
         .collect();
-    for id in &ids {
-        table
-            .records()
-            .insert(Record::new(id, "finished_cloud_init"));
-    }
-    let commands = Arc::new(RecordingCommands::new());
     let clock = Arc::new(SimClock::default());
-    let runtime = Runtime::with_parts(
-        table,
-        commands.clone(),
-        aws.clone(),
-        (|| Worker) as fn() -> Worker,
-    )
-    .with_fleet(aws.clone())
-    .with_groups(GROUPS)
-    .with_clock(clock.clone());
+    let (runtime, commands) = on_fleet(registered(&ids), &aws, &GROUPS);
+    let runtime = runtime.with_clock(clock.clone());
 
     let mut queue: BTreeMap<(u64, u64), Happening> = BTreeMap::new();
     let mut order = 0;

@@ -8,15 +8,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use common::worker::Worker;
-use lifecycle_aws::local::MemoryTable;
+use common::worker::{on_fleet, registered};
 use lifecycle_aws::metrics::Metrics;
-use lifecycle_aws::runtime::Runtime;
 use lifecycle_aws::testing::{
-    FakeAutoScaling, RecordingCommands, command_status_event, lifecycle_action_event,
-    scheduled_event,
+    FakeAutoScaling, command_status_event, lifecycle_action_event, scheduled_event,
 };
-use lifecycle_core::{LifecycleTransition, Record};
+use lifecycle_core::LifecycleTransition;
 use serde_json::Value;
 
 /// Every metric, its unit, and the dimensions it has besides `Model`.
@@ -36,27 +33,13 @@ fn the_metric_lines_name_what_happened_with_bounded_dimensions() {
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let kept = lines.clone();
     let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
-    let table = MemoryTable::new();
     let instances = [
         "i-0a1b2c3d4e5f60001",
         "i-0a1b2c3d4e5f60002",
         "i-0a1b2c3d4e5f60003",
     ];
-    for id in instances {
-        table
-            .records()
-            .insert(Record::new(id, "finished_cloud_init"));
-    }
-    let commands = Arc::new(RecordingCommands::new());
-    let runtime = Runtime::with_parts(
-        table,
-        commands.clone(),
-        aws.clone(),
-        (|| Worker) as fn() -> Worker,
-    )
-    .with_fleet(aws.clone())
-    .with_groups(["workers"])
-    .with_metrics(Metrics::to(Arc::new(move |line: &str| {
+    let (runtime, commands) = on_fleet(registered(instances), &aws, &["workers"]);
+    let runtime = runtime.with_metrics(Metrics::to(Arc::new(move |line: &str| {
         kept.lock().unwrap().push(line.to_owned())
     })));
     tokio::runtime::Builder::new_current_thread()

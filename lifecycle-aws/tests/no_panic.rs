@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::worker::Worker;
 use lifecycle_aws::local::MemoryTable;
 use lifecycle_aws::runtime::{HandleError, Outcome, Runtime};
-use lifecycle_aws::store::{CommandRegistration, NodeTable, StoreError};
+use lifecycle_aws::store::{CommandRegistration, NodeTable};
 use lifecycle_aws::testing::{
     RecordingActions, RecordingCommands, command_status_event, lifecycle_action_event,
 };
@@ -153,14 +153,4 @@ fn durations_as_large_as_a_duration_holds() {
         runtime.handle(&terminate).await.unwrap();
         runtime.sweep().await.unwrap();
     });
-}
-
-/// A malformed table item is a store error that names the item, and is not retried.
-#[test]
-fn a_version_past_the_largest_is_malformed_not_retried() {
-    let error = HandleError::Store(StoreError::Malformed {
-        ident: I.into(),
-        problem: "Version is past the largest a record can reach by counting writes".into(),
-    });
-    assert!(!error.is_retryable());
 }

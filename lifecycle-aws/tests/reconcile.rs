@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 
 use common::stepped::Stepped;
-use common::worker::Worker;
+use common::worker::{Worker, on_fleet, registered};
 use lifecycle_aws::local::MemoryTable;
 use lifecycle_aws::runtime::{HandleError, Outcome, Runtime};
 use lifecycle_aws::testing::{
@@ -42,26 +42,13 @@ impl Fleet {
     /// `instances` registered by cloud-init (`finished_cloud_init`), in group `workers`; the
     /// table's calls interleave with other tasks as `seed` decides.
     fn new(seed: u64, instances: &[&str]) -> Self {
-        let table = MemoryTable::new();
-        for instance in instances {
-            table
-                .records()
-                .insert(Record::new(*instance, "finished_cloud_init"));
-        }
         let aws = Arc::new(
             FakeAutoScaling::new()
                 .with_group(GROUP)
                 .with_group("others"),
         );
-        let commands = Arc::new(RecordingCommands::new());
-        let runtime = Runtime::with_parts(
-            Stepped::new(table, seed),
-            commands.clone(),
-            aws.clone(),
-            (|| Worker) as fn() -> Worker,
-        )
-        .with_fleet(aws.clone())
-        .with_groups([GROUP, "others"]);
+        let table = Stepped::new(registered(instances), seed);
+        let (runtime, commands) = on_fleet(table, &aws, &[GROUP, "others"]);
         Fleet {
             runtime,
             aws,
@@ -569,14 +556,8 @@ fn reconciliation_costs_grow_with_what_waits() {
                 aws.set_instance(&instance, group, "InService");
             }
         }
-        let runtime = Runtime::with_parts(
-            table,
-            Arc::new(RecordingCommands::new()),
-            aws.clone(),
-            (|| Worker) as fn() -> Worker,
-        )
-        .with_fleet(aws.clone())
-        .with_groups(groups.clone());
+        let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let (runtime, _) = on_fleet(table, &aws, &groups);
         let Outcome::Swept { reconciled, .. } = runtime.sweep().await.unwrap() else {
             panic!()
         };
@@ -645,22 +626,12 @@ fn the_model_decides_before_the_hooks_global_timeout() {
             LifecycleResult::Continue,
         );
         let aws = Arc::new(FakeAutoScaling::new().with_group(GROUP).with_hook(hook));
-        let table = MemoryTable::new();
-        table
-            .records()
-            .insert(Record::new(I, "finished_cloud_init"));
         let clock = Arc::new(TestClock::default());
-        let commands = Arc::new(RecordingCommands::new());
-        let runtime = Runtime::with_parts(
-            table,
-            commands.clone(),
-            aws.clone(),
-            (|| Worker) as fn() -> Worker,
-        )
-        .with_fleet(aws.clone())
-        .with_clock(clock.clone())
-        .with_heartbeat_interval(std::time::Duration::from_secs(30))
-        .with_wait_deadline(std::time::Duration::from_secs(3 * 3600));
+        let (runtime, _) = on_fleet(registered([I]), &aws, &[]);
+        let runtime = runtime
+            .with_clock(clock.clone())
+            .with_heartbeat_interval(std::time::Duration::from_secs(30))
+            .with_wait_deadline(std::time::Duration::from_secs(3 * 3600));
         let launch = aws.launch(I, GROUP);
         runtime.handle(&launch).await.unwrap();
         assert_eq!(runtime.store().records().get(I).unwrap().state, "joining");
@@ -705,26 +676,13 @@ fn the_model_decides_before_the_hooks_global_timeout() {
 fn a_record_whose_instance_vanished_is_brought_to_its_end() {
     rt().block_on(async {
         let aws = Arc::new(FakeAutoScaling::new().with_group(GROUP));
-        let table = MemoryTable::new();
         let other = "i-0a1b2c3d4e5f60002";
-        for id in [I, other] {
-            table
-                .records()
-                .insert(Record::new(id, "finished_cloud_init"));
-        }
         let clock = Arc::new(TestClock::default());
-        let commands = Arc::new(RecordingCommands::new());
         let ec2 = Arc::new(lifecycle_aws::instances::KnownInstances::default());
-        let runtime = Runtime::with_parts(
-            table,
-            commands.clone(),
-            aws.clone(),
-            (|| Worker) as fn() -> Worker,
-        )
-        .with_fleet(aws.clone())
-        .with_groups([GROUP])
-        .with_clock(clock.clone())
-        .with_instances(ec2.clone());
+        let (runtime, commands) = on_fleet(registered([I, other]), &aws, &[GROUP]);
+        let runtime = runtime
+            .with_clock(clock.clone())
+            .with_instances(ec2.clone());
         for id in [I, other] {
             let launch = aws.launch(id, GROUP);
             runtime.handle(&launch).await.unwrap();

@@ -205,35 +205,43 @@ fn original_leave_command(command_id: &str) -> serde_json::Value {
     })
 }
 
+/// The original library's leave command for worker `i-w1` (its record `worker`), run on two
+/// managers, reports success: the worker's termination ends `gone`, completed once, and the
+/// manager it ran on is untouched.
+async fn the_original_leave_finishes(f: &Fixture, worker: serde_json::Value) {
+    f.put(worker).await;
+    for manager in ["i-m1", "i-m2"] {
+        f.put(json!({"Ident": manager, "ItemStatus": "ready", "ItemType": "worker"}))
+            .await;
+    }
+    f.put(original_leave_command("cmd-orig")).await;
+    let response = f
+        .handle(command_status("cmd-orig", "i-m1", "Success", LONG_AGO))
+        .await
+        .unwrap();
+    assert_eq!(
+        end_of(&outcome(&response)),
+        ("gone", "finished", Some("CONTINUE"))
+    );
+    assert_eq!(f.state("i-w1").await, "gone");
+    assert_eq!(
+        f.state("i-m1").await,
+        "ready",
+        "the manager it ran on is untouched"
+    );
+    let completions = f.completions();
+    assert_eq!(completions.len(), 1);
+    assert_eq!(completions[0].0, "i-w1");
+    assert_eq!(completions[0].1, LifecycleTransition::Terminating);
+}
+
 #[test]
 fn a_command_of_the_original_library_resumes_the_lifecycle_it_belongs_to() {
     common::run(async {
         let f = Fixture::new().await;
         // The original library's records: no version; the worker waits for its leave.
-        for (ident, state) in [("i-w1", "leaving"), ("i-m1", "ready"), ("i-m2", "ready")] {
-            f.put(json!({"Ident": ident, "ItemStatus": state, "ItemType": "worker"}))
-                .await;
-        }
-        f.put(original_leave_command("cmd-orig")).await;
-
-        let response = f
-            .handle(command_status("cmd-orig", "i-m1", "Success", LONG_AGO))
-            .await
-            .unwrap();
-        assert_eq!(
-            end_of(&outcome(&response)),
-            ("gone", "finished", Some("CONTINUE"))
-        );
-        assert_eq!(f.state("i-w1").await, "gone");
-        assert_eq!(
-            f.state("i-m1").await,
-            "ready",
-            "the manager it ran on is untouched"
-        );
-        let completions = f.completions();
-        assert_eq!(completions.len(), 1);
-        assert_eq!(completions[0].0, "i-w1");
-        assert_eq!(completions[0].1, LifecycleTransition::Terminating);
+        let worker = json!({"Ident": "i-w1", "ItemStatus": "leaving", "ItemType": "worker"});
+        the_original_leave_finishes(&f, worker).await;
         // Completed in the region the original library kept beside the lifecycle data.
         assert_eq!(
             *f.recorded.regions.lock().unwrap(),
@@ -250,31 +258,10 @@ fn a_command_of_the_original_library_resumes_the_lifecycle_it_belongs_to() {
 fn a_record_the_original_library_moved_takes_the_original_librarys_command() {
     common::run(async {
         let f = Fixture::new().await;
-        f.put(
-            json!({"Ident": "i-w1", "ItemStatus": "leaving", "ItemType": "worker",
+        let worker = json!({"Ident": "i-w1", "ItemStatus": "leaving", "ItemType": "worker",
             "Version": 4, "WriteToken": "d1.4",
-            "LifecycleProgress": "CONTINUE rest token-launch-w1/launch launch-w1"}),
-        )
-        .await;
-        for (ident, state) in [("i-m1", "ready"), ("i-m2", "ready")] {
-            f.put(json!({"Ident": ident, "ItemStatus": state, "ItemType": "worker"}))
-                .await;
-        }
-        f.put(original_leave_command("cmd-orig")).await;
-
-        let response = f
-            .handle(command_status("cmd-orig", "i-m1", "Success", LONG_AGO))
-            .await
-            .unwrap();
-        assert_eq!(
-            end_of(&outcome(&response)),
-            ("gone", "finished", Some("CONTINUE"))
-        );
-        assert_eq!(f.state("i-w1").await, "gone");
-        let completions = f.completions();
-        assert_eq!(completions.len(), 1);
-        assert_eq!(completions[0].0, "i-w1");
-        assert_eq!(completions[0].1, LifecycleTransition::Terminating);
+            "LifecycleProgress": "CONTINUE rest token-launch-w1/launch launch-w1"});
+        the_original_leave_finishes(&f, worker).await;
         // Delivered again: nothing more.
         f.handle(command_status("cmd-orig", "i-m1", "Success", LONG_AGO))
             .await

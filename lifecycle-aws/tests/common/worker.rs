@@ -1,7 +1,13 @@
 //! A worker of a group with a warm pool, on Spot, as the instance-events and reconciliation
 //! tests run it.
 
-use lifecycle_core::{CommandRequest, Context, EffectError, lifecycle_model};
+use std::sync::Arc;
+
+use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::runtime::Runtime;
+use lifecycle_aws::store::NodeTable;
+use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+use lifecycle_core::{CommandRequest, Context, EffectError, Record, lifecycle_model};
 
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
@@ -85,4 +91,37 @@ impl Worker {
         ctx.set("Vanished", true);
         Ok(())
     }
+}
+
+/// A node table holding `instances`, each registered by cloud-init (`finished_cloud_init`).
+pub fn registered<I: AsRef<str>>(instances: impl IntoIterator<Item = I>) -> MemoryTable {
+    let table = MemoryTable::new();
+    for instance in instances {
+        table
+            .records()
+            .insert(Record::new(instance.as_ref(), "finished_cloud_init"));
+    }
+    table
+}
+
+/// The worker's runtime on `table`.
+pub type WorkerRuntime<T> = Runtime<Worker, fn() -> Worker, T>;
+
+/// The worker on `table`, SSM recorded, and `aws` as Auto Scaling: asked before each
+/// lifecycle event, and by the sweep for what waits in `groups`.
+pub fn on_fleet<T: NodeTable>(
+    table: T,
+    aws: &Arc<FakeAutoScaling>,
+    groups: &[&str],
+) -> (WorkerRuntime<T>, Arc<RecordingCommands>) {
+    let commands = Arc::new(RecordingCommands::new());
+    let runtime = Runtime::with_parts(
+        table,
+        commands.clone(),
+        aws.clone(),
+        (|| Worker) as fn() -> Worker,
+    )
+    .with_fleet(aws.clone())
+    .with_groups(groups.iter().copied());
+    (runtime, commands)
 }
