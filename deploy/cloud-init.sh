@@ -5,8 +5,9 @@
 # from what EC2 says about it (its private address, its Auto Scaling group), and `finished`
 # moves it to finished_cloud_init, which resumes a launch parked while cloud-init ran.
 #
-# Needs the AWS CLI and an instance role with the stack's NodeRegistrationPolicy: it allows
-# ec2:CreateTags on this instance only, for this one tag only, with these two values only.
+# Needs the AWS CLI and the stack's instance profile (ManagerInstanceProfile or
+# WorkerInstanceProfile), whose NodeRegistrationPolicy allows ec2:CreateTags on this instance
+# only, for this one tag only, with these two values only.
 set -euo pipefail
 
 imds() {

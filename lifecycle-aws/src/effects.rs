@@ -309,6 +309,8 @@ pub struct AwsEffects<'a, T> {
     deadline_at: u64,
     /// The model whose lifecycle waits for the commands (their `WaitShard`).
     waiter: &'a str,
+    /// What the deployment puts before each document's name (`Runtime::with_name_prefix`).
+    document_prefix: &'a str,
     /// Every command sent or adopted, and whether a stored state change made it part of the
     /// lifecycle.
     sent: Mutex<Vec<(String, bool)>>,
@@ -346,6 +348,7 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
             heartbeat_at: u64::MAX,
             deadline_at: u64::MAX,
             waiter: "",
+            document_prefix: "",
             sent: Mutex::new(Vec::new()),
             claim: Mutex::new(None),
         }
@@ -369,6 +372,29 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
         self.waiter = waiter;
         self.heartbeat_at = heartbeat_at;
         self.deadline_at = deadline_at;
+        self
+    }
+
+    /// Sends each document under `prefix` followed by the name the model gave it (the
+    /// deployment's documents are named after its stack); the command is registered under
+    /// the model's name. Default: no prefix.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::AwsEffects;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_core::{CommandKey, CommandRequest, Effects, Record};
+    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// let effects = AwsEffects::new(&commands, &table, &actions, None, 1_000, 1_060).with_document_prefix("prod-");
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let key = CommandKey { marker: "d1.0".into(), previous: None };
+    ///     effects.send_command(&lifecycle_core::testing::launching("i-1"), &Record::new("i-1", "joining"),
+    ///         CommandRequest::new("ClusterJoin", ["i-1"]), &key).await.unwrap();
+    /// });
+    /// assert_eq!(commands.sent()[0].1.document_name, "prod-ClusterJoin");
+    /// ```
+    pub fn with_document_prefix(mut self, prefix: &'a str) -> Self {
+        self.document_prefix = prefix;
         self
     }
 
@@ -493,7 +519,9 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
             }
             None => {
                 request.comment = Some(marked_comment(request.comment.as_deref(), &key.marker));
-                let id = match self.commands.send(&request).await {
+                let mut named = request.clone();
+                named.document_name = format!("{}{}", self.document_prefix, request.document_name);
+                let id = match self.commands.send(&named).await {
                     Ok(id) => id,
                     // The answer may be lost with the command sent: look before anyone sends
                     // again.

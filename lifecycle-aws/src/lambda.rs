@@ -65,6 +65,7 @@ pub use serde_json::value::RawValue;
 ///     groups: vec!["cluster-managers".into(), "cluster-workers".into()],
 ///     alive_check: Duration::from_secs(3600),
 ///     metrics: true,
+///     name_prefix: "prod-".into(),
 /// };
 /// assert_eq!(config.table, "lifecycle-nodes");
 /// ```
@@ -98,6 +99,10 @@ pub struct LambdaConfig {
     /// `LIFECYCLE_METRICS`: `on` (default) writes CloudWatch metrics as log lines
     /// ([`crate::metrics`]), `off` does not.
     pub metrics: bool,
+    /// `LIFECYCLE_NAME_PREFIX`: what the stack puts before the names of its rules and
+    /// documents, so two stacks can share a region (see [`Runtime::with_name_prefix`];
+    /// default none).
+    pub name_prefix: String,
 }
 
 /// The values a duration variable may take, and why.
@@ -184,6 +189,15 @@ impl LambdaConfig {
     /// });
     /// assert_eq!(huge.unwrap_err().to_string(), "environment variable LIFECYCLE_CLAIM_LEASE_SECONDS: \
     ///     18446744073709551615 seconds is out of range: 1 to 900 (no Lambda invocation runs longer than 15 minutes)");
+    /// // A name prefix is what rule and document names can hold.
+    /// let prefix = |value: &str| LambdaConfig::from_vars(|name| match name {
+    ///     "LIFECYCLE_TABLE" => Some("nodes".to_owned()),
+    ///     "LIFECYCLE_NAME_PREFIX" => Some(value.to_owned()),
+    ///     _ => None,
+    /// });
+    /// assert_eq!(prefix("prod-").unwrap().name_prefix, "prod-");
+    /// assert_eq!(prefix("prod/").unwrap_err().to_string(), "environment variable LIFECYCLE_NAME_PREFIX: \
+    ///     `prod/` holds `/`: rule and document names take letters, digits, `-`, `_` and `.`");
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table = var("LIFECYCLE_TABLE")
@@ -297,6 +311,18 @@ impl LambdaConfig {
             .filter(|g| !g.is_empty())
             .map(str::to_owned)
             .collect();
+        let name_prefix = var("LIFECYCLE_NAME_PREFIX").unwrap_or_default();
+        if let Some(bad) = name_prefix
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(ConfigError {
+                name: "LIFECYCLE_NAME_PREFIX",
+                problem: format!(
+                    "`{name_prefix}` holds `{bad}`: rule and document names take letters, digits, `-`, `_` and `.`"
+                ),
+            });
+        }
         let log = var("LIFECYCLE_LOG").unwrap_or_else(|| "info".into());
         #[cfg(feature = "json-logs")]
         tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| ConfigError {
@@ -316,6 +342,7 @@ impl LambdaConfig {
             groups,
             alive_check,
             metrics,
+            name_prefix,
         })
     }
 
@@ -351,6 +378,7 @@ impl LambdaConfig {
             .with_sweep_rule(self.sweep_rule.clone())
             .with_groups(self.groups.clone())
             .with_alive_check(self.alive_check)
+            .with_name_prefix(self.name_prefix.clone())
             .with_metrics(if self.metrics {
                 crate::metrics::Metrics::stdout()
             } else {

@@ -152,3 +152,42 @@ fn a_backup_whose_result_never_comes_fails_at_its_deadline_and_the_next_night_st
         Some(format!("deadline-{command_id}").as_str())
     );
 }
+
+/// Deployed by a stack named `prod`, the rules are `prod-backup` and `prod-backup-sweep` and
+/// the document `prod-LifecycleBackup`: the model still sees `backup`, and another stack's rule
+/// is refused without a write.
+#[test]
+fn a_stack_prefix_is_taken_off_rules_and_put_on_documents() {
+    let table = MemoryTable::new();
+    let ssm = Arc::new(RecordingCommands::new());
+    let runtime = runtime(&table, ssm.clone())
+        .with_name_prefix("prod-")
+        .with_sweep_rule("backup-sweep");
+    block_on(async {
+        let error = runtime.handle(&scheduled("backup")).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "scheduled rule `backup` names no state of the model"
+        );
+        assert!(
+            table.records().get("backup").is_none(),
+            "another stack's rule wrote nothing"
+        );
+
+        let response = runtime.handle(&scheduled("prod-backup")).await.unwrap();
+        assert_eq!(response["outcomes"][0]["ident"], "backup");
+        assert_eq!(response["outcomes"][0]["end"], "backing_up");
+        let (command_id, request) = ssm.sent().pop().unwrap();
+        assert_eq!(request.document_name, "prod-LifecycleBackup");
+        let swept = runtime
+            .handle(&scheduled("prod-backup-sweep"))
+            .await
+            .unwrap();
+        assert_eq!(swept["outcomes"][0]["outcome"], "swept");
+        // The status event names the deployed document; the command id finds the lifecycle.
+        let mut status = result(&command_id, "Success");
+        status["detail"]["document-name"] = json!("prod-LifecycleBackup");
+        let response = runtime.handle(&status).await.unwrap();
+        assert_eq!(response["outcomes"][0]["end"], "done");
+    });
+}

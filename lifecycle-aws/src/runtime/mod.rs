@@ -116,7 +116,7 @@ pub enum HandleError {
     /// No record for the instance: cloud-init has not registered it (yet). Redelivery retries.
     #[error("no record for instance `{0}` in the node table")]
     UnknownInstance(String),
-    /// A scheduled rule whose name is no state of the model.
+    /// A scheduled rule whose name is no state of the model (or, with a name prefix, lacks it).
     #[error("scheduled rule `{0}` names no state of the model")]
     UnknownSchedule(String),
     /// A command result for a command not registered (yet): sent moments ago, its registration
@@ -624,6 +624,7 @@ pub struct Runtime<M, F, T = DynamoStore> {
     sweep_budget: Duration,
     retention: Duration,
     sweep_rule: String,
+    name_prefix: String,
     fleet: Option<Arc<dyn Fleet>>,
     groups: Vec<String>,
     alive_check: Duration,
@@ -771,6 +772,7 @@ where
             sweep_budget: Duration::from_secs(20),
             retention: Duration::from_secs(3 * 24 * 3600),
             sweep_rule: "lifecycle-sweep".to_owned(),
+            name_prefix: String::new(),
             // Local runs have no Auto Scaling to ask (`with_fleet`).
             fleet: None,
             groups: Vec::new(),
@@ -1091,6 +1093,38 @@ where
     /// ```
     pub fn with_sweep_rule(mut self, rule: impl Into<String>) -> Self {
         self.sweep_rule = rule.into();
+        self
+    }
+
+    /// The prefix the deployment puts before the names of its scheduled rules and SSM
+    /// documents, so that two stacks can share a region (the template uses
+    /// `<stack name>-`). The model keeps the names it was written with: a rule
+    /// `prod-backup` starts the state `backup`, `prod-lifecycle-sweep` is the sweep rule
+    /// `lifecycle-sweep`, and `ClusterJoin` is sent as `prod-ClusterJoin`. A rule without
+    /// the prefix is another stack's: [`HandleError::UnknownSchedule`]. Default: none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{lifecycle_action_event, scheduled_event, RecordingActions, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_core::{LifecycleTransition, Record};
+    /// let (commands, table) = (Arc::new(RecordingCommands::new()), MemoryTable::new());
+    /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
+    /// let runtime = Runtime::with_parts(table, commands.clone(), Arc::new(RecordingActions::new()), || Node)
+    ///     .with_name_prefix("prod-");
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    ///     runtime.handle(&lifecycle_action_event("i-1", "workers", LifecycleTransition::Launching)).await.unwrap();
+    ///     let swept = runtime.handle(&scheduled_event("prod-lifecycle-sweep")).await.unwrap();
+    ///     assert_eq!(swept["outcomes"][0]["outcome"], "swept");
+    ///     // Another stack's sweep is refused.
+    ///     assert!(runtime.handle(&scheduled_event("lifecycle-sweep")).await.is_err());
+    /// });
+    /// assert_eq!(commands.sent()[0].1.document_name, "prod-ClusterJoin");
+    /// ```
+    pub fn with_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = prefix.into();
         self
     }
 
@@ -1962,6 +1996,13 @@ where
         rule: String,
         region: Option<String>,
     ) -> Result<Outcome, HandleError> {
+        // Another stack's rule (or a rule named by hand) is not this runtime's to act on.
+        let Some(rule) = rule
+            .strip_prefix(self.name_prefix.as_str())
+            .map(str::to_owned)
+        else {
+            return Err(HandleError::UnknownSchedule(rule));
+        };
         if rule == self.sweep_rule {
             return self.sweep().await;
         }
@@ -2138,6 +2179,7 @@ where
             seconds,
             lease_until,
         )
+        .with_document_prefix(&self.name_prefix)
         .with_waits(
             M::DEFINITION.name,
             seconds.saturating_add(self.heartbeat_interval.as_secs()),
