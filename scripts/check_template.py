@@ -248,6 +248,20 @@ def documented(key, actions):
     return True
 
 
+def written_strings(value):
+    """(text, whether it is a Fn::Sub format) for every string `value` can resolve to."""
+    if isinstance(value, str):
+        yield value, False
+    elif isinstance(value, list):
+        for item in value:
+            yield from written_strings(item)
+    elif isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        yield (sub if isinstance(sub, str) else sub[0]), True
+    elif isinstance(value, dict) and "Fn::If" in value:
+        yield from written_strings(value["Fn::If"][1:])
+
+
 def key_problems(resources):
     problems = []
     for owner, _, statement in statements(resources):
@@ -259,14 +273,16 @@ def key_problems(resources):
             if keys_of(action) is None:
                 problems.append(f"aws-data: {owner}/{sid}: {action} is not an action AWS documents")
         condition = statement.get("Condition", {})
-        texts = [text_of(r) or "" for r in as_list(statement.get("Resource"))]
+        values = list(as_list(statement.get("Resource")))
         for operator, pairs in condition.items():
             for key, value in pairs.items():
                 if not documented(key, actions):
                     problems.append(f"aws-data: {owner}/{sid}: condition key {key} is not documented for {', '.join(actions)}")
-                texts.extend(text_of(v) or "" for v in as_list(value))
-        for text in texts:
-            for variable in re.findall(r"\$\{!([^}]+)\}", text):
+                values.extend(as_list(value))
+        for text, in_sub in written_strings(values):
+            # In a Fn::Sub, `${!x}` is what reaches IAM as `${x}`; in a plain string, `${x}` is.
+            pattern = r"\$\{!([^}]+)\}" if in_sub else r"\$\{([^}]+)\}"
+            for variable in re.findall(pattern, text):
                 if not documented(variable, actions):
                     problems.append(f"aws-data: {owner}/{sid}: policy variable ${{{variable}}} is not documented for {', '.join(actions)}")
     return problems
@@ -668,6 +684,13 @@ def breaks():
         del condition["ArnEquals"]
         condition["StringEquals"]["aws:ARN"] = "${ec2:SourceInstanceARN}"
 
+    def undocumented_policy_variable(r):
+        condition = statement(r, "NodeRegistrationPolicy", "TagItself")["Condition"]
+        condition["ArnEquals"]["ec2:SourceInstanceARN"] = {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/${!ec2:ResourceID}"}
+
+    def plain_string_policy_variable(r):
+        statement(r, "NodeRegistrationPolicy", "TagItself")["Resource"] = "arn:aws:ec2:eu-central-1:123456789012:instance/${ec2:SourceInstanceId}"
+
     def wildcard_action(r):
         statement(r, "ClusterExecutionRole", "NodeTable")["Action"].append("dynamodb:*")
 
@@ -713,6 +736,7 @@ def breaks():
         managed_policy_by_name, sam_made_role, condition_matching_everything, route53_every_zone,
         removed_condition, instance_policy_sending_commands, worker_reads_manager_token,
         worker_not_denied_manager_token, delete_and_scan_the_table, undocumented_condition_key,
+        undocumented_policy_variable, plain_string_policy_variable,
         wildcard_action, wildcard_resource, instances_write_the_table,
         document_parameter_without_pattern, parameter_spliced_into_script,
         status_rule_for_a_foreign_document, rule_the_queue_refuses, queue_open_to_other_senders,
