@@ -239,6 +239,8 @@ pub struct NodeOutcome {
     pub state: String,
     /// Its lifecycle actions, as completed.
     pub completions: Vec<Completion>,
+    /// Its record's stored history at the end (what `status --instance` prints).
+    pub history: Vec<lifecycle_core::HistoryEntry>,
 }
 
 /// What the simulation did.
@@ -707,10 +709,12 @@ pub async fn simulate<T: NodeTable>(
     let completions = autoscaling.completions();
     let mut nodes = Vec::new();
     for node in &scenario.nodes {
+        let record = load(runtime.store(), &node.id).await?;
         nodes.push(NodeOutcome {
             id: node.id.clone(),
             kind: node.kind.clone(),
-            state: load(runtime.store(), &node.id).await?.state,
+            history: record.history(),
+            state: record.state,
             completions: completions
                 .iter()
                 .filter(|c| c.action.ec2_instance_id == node.id)
@@ -806,14 +810,15 @@ pub async fn simulate_backup<T: NodeTable>(table: T) -> Result<Report, Simulatio
         }
         commands_seen = sent.len();
     }
-    let state = load(runtime.store(), "backup").await?.state;
+    let record = load(runtime.store(), "backup").await?;
     Ok(Report {
         model: NightlyBackup::DEFINITION.name,
         timeline,
         nodes: vec![NodeOutcome {
             id: "backup".into(),
             kind: "schedule".into(),
-            state,
+            history: record.history(),
+            state: record.state,
             completions: Vec::new(),
         }],
         dns: Vec::new(),

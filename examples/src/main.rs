@@ -24,7 +24,7 @@ const USAGE: &str = "usage: lifecycle-local [--model cluster|backup] [--scenario
        lifecycle-local --version
        lifecycle-local status --table TABLE [--endpoint-url URL]
                        [--model cluster|backup | --waiter MODEL_NAME]
-                       [--deadline SECONDS] [--groups GROUP,...] [--all] [--json]
+                       [--deadline SECONDS] [--groups GROUP,...] [--all | --instance ID] [--json]
 
 Runs a simulated Auto Scaling group through the cluster model, with every event as the JSON AWS
 delivers, handled by the same runtime as the Lambda; SSM and Auto Scaling are simulated, and so
@@ -63,7 +63,9 @@ deadline), read from the index of waits. --all lists every record's state instea
 --groups (the cluster model's LIFECYCLE_GROUPS) also lists the lifecycle actions Auto Scaling
 holds in those groups that no lifecycle handles (a lost event's), and what the next sweep does.
 --waiter MODEL_NAME lists the waits of any model sharing the table (its type's name: the index
-of waits is sharded by it). It needs the table's region and credentials as any AWS tool does
+of waits is sharded by it). --instance ID prints one record's story: its state, its last steps
+(when, from, to, trigger, event, command, result, as stored with each state change), and what it
+waits for now with the deadline that applies. It needs the table's region and credentials as any AWS tool does
 (AWS_REGION, AWS_PROFILE or AWS_ACCESS_KEY_ID...).";
 
 #[derive(Debug)]
@@ -75,6 +77,7 @@ struct StatusArgs {
     all: bool,
     json: bool,
     groups: Vec<String>,
+    instance: Option<String>,
 }
 
 fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
@@ -82,6 +85,7 @@ fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, Strin
     let mut waiter = ClusterNode::DEFINITION.name.to_owned();
     let (mut deadline, mut all, mut json) = (3600, false, false);
     let mut groups = Vec::new();
+    let mut instance = None;
     let mut custom_waiter = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -116,6 +120,7 @@ fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, Strin
                 })?;
             }
             "--all" => all = true,
+            "--instance" => instance = Some(value("an instance id")?),
             "--json" => json = true,
             "--groups" => {
                 groups = value("group names, comma-separated")?
@@ -136,7 +141,11 @@ fn parse_status(args: impl IntoIterator<Item = String>) -> Result<Command, Strin
             "--groups: the backup model reacts to no Auto Scaling group".into()
         });
     }
+    if all && instance.is_some() {
+        return Err("--all lists every record, --instance one: give one of them".into());
+    }
     Ok(Command::Status(StatusArgs {
+        instance,
         table: table.ok_or("status needs --table TABLE")?,
         endpoint,
         waiter,
@@ -214,6 +223,21 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
             .await
             .map_err(|e| e.to_string())?
     };
+    if let Some(ident) = &args.instance {
+        use lifecycle_core::Store;
+        let record = table.load(ident).await.map_err(|e| e.to_string())?.ok_or_else(|| {
+            format!(
+                "no record for {ident} in {}: cloud-init has not registered it, or it ended and its retention passed",
+                args.table
+            )
+        })?;
+        let story = status::Story::of(&record, rows);
+        return Ok(if args.json {
+            as_json(serde_json::json!(story))
+        } else {
+            status::story_text(&story)
+        });
+    }
     Ok(match (args.json, args.groups.is_empty()) {
         (true, true) => as_json(serde_json::json!(rows)),
         (true, false) => as_json(serde_json::json!({
@@ -478,6 +502,12 @@ fn print(report: &Report, table: &str) {
             "{:<id_width$}  {:<8} {:<18} {}",
             node.id, node.kind, node.state, completions
         );
+    }
+    println!(
+        "\nEach record's stored history (what `lifecycle-local status --instance ID` prints from a real table; times on the simulated clock)"
+    );
+    for node in &report.nodes {
+        print!("\n{}\n{}", node.id, status::steps_table(&node.history));
     }
     if !report.dns.is_empty() {
         println!("\nDNS\n");

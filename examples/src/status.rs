@@ -183,6 +183,124 @@ pub fn waiting_table(rows: &[Waiting]) -> String {
     out
 }
 
+/// One record's story, for `status --instance`: where it is, the steps that brought it there
+/// (its stored history), and what it waits for now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Story {
+    /// `Ident`.
+    pub ident: String,
+    /// `ItemType`, if any.
+    pub item_type: Option<String>,
+    /// `ItemStatus`.
+    pub state: String,
+    /// The record's version (writes so far).
+    pub version: u64,
+    /// Its last steps, oldest first.
+    pub steps: Vec<lifecycle_core::HistoryEntry>,
+    /// Its waits in the index (with their deadlines): none if it is at rest.
+    pub waits: Vec<Waiting>,
+}
+
+impl Story {
+    /// `record`'s story, with `waits` (the waiting rows of its model, of any instance: only
+    /// its own are kept).
+    ///
+    /// ```
+    /// use lifecycle_core::{Record, attr};
+    /// use lifecycle_examples::status::Story;
+    /// let record = Record::new("i-1", "pending").with(attr::HISTORY, "- new pending registered e-1 - -");
+    /// let story = Story::of(&record, Vec::new());
+    /// assert_eq!((story.steps.len(), story.waits.len()), (1, 0));
+    /// ```
+    pub fn of(record: &lifecycle_core::Record, waits: Vec<Waiting>) -> Story {
+        Story {
+            ident: record.ident.clone(),
+            item_type: record.item_type().map(str::to_owned),
+            state: record.state.clone(),
+            version: record.version,
+            steps: record.history(),
+            waits: waits
+                .into_iter()
+                .filter(|w| w.ident == record.ident)
+                .collect(),
+        }
+    }
+}
+
+/// A record's stored steps as a timeline, one line a step (what the local simulation prints
+/// for each instance, and `status --instance` above what the instance waits for).
+///
+/// ```
+/// use lifecycle_core::HistoryEntry;
+/// let step = HistoryEntry::parse("1795564800 finished_cloud_init joining_cluster join_cluster e-1 cmd-1 -", None).unwrap();
+/// let table = lifecycle_examples::status::steps_table(&[step]);
+/// assert!(table.contains("2026-11-25T00:00:00Z  finished_cloud_init → joining_cluster"));
+/// assert!(table.contains("join_cluster") && table.contains("cmd-1"));
+/// ```
+pub fn steps_table(steps: &[lifecycle_core::HistoryEntry]) -> String {
+    let mut out = format!(
+        "{:<20}  {:<44} {:<22} {:<46} {:<38} {}\n",
+        "at", "step", "trigger", "event", "command", "result"
+    );
+    for step in steps {
+        out.push_str(&format!(
+            "{:<20}  {:<44} {:<22} {:<46} {:<38} {}\n",
+            step.at.map_or_else(|| "-".to_owned(), utc),
+            format!("{} → {}", step.from, step.to),
+            step.trigger,
+            step.event_id,
+            step.command.as_deref().unwrap_or("-"),
+            step.result.as_deref().unwrap_or("-"),
+        ));
+    }
+    out
+}
+
+/// `status --instance`: the record, its timeline, and what it waits for now with the deadline
+/// that applies.
+///
+/// ```
+/// use lifecycle_core::{Record, attr};
+/// use lifecycle_examples::status::{story_text, Story};
+/// let record = Record::new("i-1", "ready").with("ItemType", "worker")
+///     .with(attr::HISTORY, "1795564800 joined_cluster ready mark_ready e-2 - -");
+/// let text = story_text(&Story::of(&record, Vec::new()));
+/// assert!(text.starts_with("i-1  worker  ready  (version 0)\n"));
+/// assert!(text.ends_with("waits for: nothing (no wait in the index: at rest)\n"));
+/// ```
+pub fn story_text(story: &Story) -> String {
+    let time = |t: Option<u64>| t.map_or_else(|| "-".to_owned(), utc);
+    let mut out = format!(
+        "{}  {}  {}  (version {})\n\n",
+        story.ident,
+        story.item_type.as_deref().unwrap_or("-"),
+        story.state,
+        story.version
+    );
+    if story.steps.is_empty() {
+        out.push_str("no steps stored (a record this library has not moved yet)\n");
+    } else {
+        out.push_str(&steps_table(&story.steps));
+    }
+    out.push('\n');
+    if story.waits.is_empty() {
+        out.push_str("waits for: nothing (no wait in the index: at rest)\n");
+    }
+    for wait in &story.waits {
+        out.push_str(&format!(
+            "waits for: {}, since {}, deadline {} ({})\n",
+            wait.waits_for,
+            time(wait.since),
+            time(wait.deadline),
+            match wait.limit {
+                "hook" => "the lifecycle hook's global timeout comes first",
+                _ => "the configured wait deadline",
+            }
+        ));
+    }
+    out
+}
+
 /// `--all`: every record's state.
 pub fn records_table(rows: &[RecordState]) -> String {
     let mut out = format!("{:<20} {:<10} {}\n", "ident", "type", "state");

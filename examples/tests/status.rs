@@ -224,3 +224,97 @@ fn status_lists_the_actions_auto_scaling_holds_that_no_lifecycle_handles() {
     );
     assert_eq!(autoscaling.count("DescribeAutoScalingGroups"), 1);
 }
+
+/// `--instance`: one record's story, written by the runtime through DynamoDB (the history
+/// travels as a list of strings in the same conditional writes), with what it waits for now.
+#[test]
+fn status_tells_one_instance_s_story_and_what_it_waits_for() {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use lifecycle_aws::runtime::{Clock, Runtime};
+    use lifecycle_aws::store::DynamoStore;
+    use lifecycle_aws::testing::{RecordingActions, RecordingCommands, lifecycle_action_event};
+    use lifecycle_core::LifecycleTransition;
+    use lifecycle_examples::cluster::ClusterNode;
+
+    struct Fixed(SystemTime);
+    impl Clock for Fixed {
+        fn now(&self) -> SystemTime {
+            self.0
+        }
+    }
+    let (endpoint, client, table) = new_table("story-nodes");
+    put(
+        &client,
+        &table,
+        json!({"Ident": "i-0ddd0000000000004", "ItemStatus": "finished_cloud_init", "ItemType": "worker",
+            "InstanceIp": "10.0.4.4", "WorkerToken": "SWMTKN-1-story-secret"}),
+    );
+    let commands = Arc::new(RecordingCommands::new());
+    let runtime = Runtime::with_parts(
+        DynamoStore::new(client, &table),
+        commands.clone(),
+        Arc::new(RecordingActions::new()),
+        ClusterNode::default,
+    )
+    .with_clock(Arc::new(Fixed(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_564_800),
+    )));
+    let launch = lifecycle_action_event(
+        "i-0ddd0000000000004",
+        "cluster-nodes",
+        LifecycleTransition::Launching,
+    );
+    block_on(runtime.handle(&launch)).unwrap();
+    let command = commands.sent()[0].0.clone();
+
+    let story = status(&endpoint, &table, &["--instance", "i-0ddd0000000000004"]);
+    let lines: Vec<&str> = story.lines().collect();
+    assert_eq!(
+        lines[0],
+        "i-0ddd0000000000004  worker  joining_cluster  (version 2)"
+    );
+    assert!(lines[2].starts_with("at "), "{story}");
+    assert!(
+        lines[3].starts_with("2026-11-25T00:00:00Z  finished_cloud_init → joining_cluster"),
+        "{story}"
+    );
+    assert!(
+        lines[3].contains("join_cluster") && lines[3].contains(&command),
+        "{story}"
+    );
+    assert_eq!(
+        lines[5],
+        format!(
+            "waits for: command {command}, since 2026-11-25T00:00:00Z, deadline 2026-11-25T01:00:00Z (the configured wait deadline)"
+        )
+    );
+    assert!(!story.contains("SWMTKN"), "a secret reached the story");
+
+    let json: Value = serde_json::from_str(&status(
+        &endpoint,
+        &table,
+        &["--instance", "i-0ddd0000000000004", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(json["steps"][0]["trigger"], "join_cluster");
+    assert_eq!(json["steps"][0]["at"], 1_795_564_800u64);
+    assert_eq!(json["waits"][0]["waits_for"], format!("command {command}"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle-local"))
+        .args(["status", "--table", &table, "--endpoint-url", &endpoint])
+        .args(["--instance", "i-0nothere"])
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no record for i-0nothere"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -570,4 +570,9 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
         }
         *lock(&self.claim) = None;
     }
+
+    /// The runtime's clock at this delivery (simulated in local runs).
+    fn now(&self) -> Option<u64> {
+        Some(self.now)
+    }
 }

@@ -307,6 +307,17 @@ pub trait Effects: Send + Sync {
     fn stored(&self, commands: &[String]) {
         let _ = commands;
     }
+
+    /// The time of this delivery (epoch seconds), noted in the record's history with each
+    /// state change; `None` (the default) if these effects keep no clock.
+    ///
+    /// ```
+    /// use lifecycle_core::{Effects, LocalEffects};
+    /// assert_eq!(LocalEffects::new().now(), None);
+    /// ```
+    fn now(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The store's other records, as tasks reach them through [`Context::load_record`] and
@@ -573,6 +584,9 @@ pub struct Context<'a> {
     pub(crate) step_used: std::sync::atomic::AtomicBool,
     /// The next write's token, built in place (a write per state change: no allocation each).
     pub(crate) token: String,
+    /// Whether this delivery has noted a step in the record's history: its next steps share
+    /// the first's time and event, and are stored without them.
+    pub(crate) noted_step: bool,
 }
 
 /// What the transition being fired has claimed and sent.
@@ -676,6 +690,7 @@ impl<'a> Context<'a> {
             step: std::sync::Mutex::new(StepEffects::default()),
             step_used: std::sync::atomic::AtomicBool::new(false),
             token: String::new(),
+            noted_step: false,
         }
     }
 

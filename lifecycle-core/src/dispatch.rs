@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::context::{ClaimOutcome, Context, EffectError, Effects, StepEffects, push_write_token};
 use crate::event::{CommandStatus, Event, EventKind, LifecycleAction, LifecycleTransition};
+use crate::history::StepNote;
 use crate::model::{LifecycleModel, ModelDefinition, Phase, State, TaskFailure, UnknownState};
 use crate::store::{CasOutcome, Record, StateChange, Store, attr};
 
@@ -1001,7 +1002,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
             if deferred.is_none() {
                 let mut ctx = Context::new(event, record, effects);
                 ctx.set(attr::DEFERRED_TERMINATION, noted_termination(event, action));
-                if !write(store, &mut ctx, start, None).await? {
+                if !write(store, &mut ctx, start, None, None).await? {
                     report.stop = StopReason::LostRace;
                     return Ok(report);
                 }
@@ -1014,7 +1015,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
             // Its turn: taken off the record before it runs.
             let mut ctx = Context::new(event, record, effects);
             ctx.set(attr::DEFERRED_TERMINATION, Value::Null);
-            if !write(store, &mut ctx, start, None).await? {
+            if !write(store, &mut ctx, start, None, None).await? {
                 report.stop = StopReason::LostRace;
                 return Ok(report);
             }
@@ -1052,7 +1053,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
             // goes with this write. Whoever wins a race here, the termination is let go.
             let mut ctx = Context::new(event, record, effects);
             stage_progress(&mut ctx, false);
-            write(store, &mut ctx, start, None).await?;
+            write(store, &mut ctx, start, None, None).await?;
         }
         return Ok(report);
     }
@@ -1127,7 +1128,11 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
                 }
                 if at != failure_state {
                     stage_progress(&mut ctx, false);
-                    if !write(store, &mut ctx, failure_state, Some(false)).await? {
+                    let noted = Noted {
+                        trigger: trigger.unwrap_or("-"),
+                        failed: true,
+                    };
+                    if !write(store, &mut ctx, failure_state, Some(false), Some(noted)).await? {
                         break StopReason::LostRace;
                     }
                     report.states.push(failure_state);
@@ -1329,7 +1334,11 @@ async fn step<M: LifecycleModel, St: Store>(
             || matches!(&ctx.event.kind, EventKind::CommandResult { command_id, .. } if ctx.record.awaits(command_id));
         if dest != state || !ctx.staged.is_empty() || settles {
             stage_progress(ctx, waits);
-            if !write(store, ctx, dest, Some(waits)).await? {
+            let noted = Noted {
+                trigger,
+                failed: false,
+            };
+            if !write(store, ctx, dest, Some(waits), Some(noted)).await? {
                 return Ok(Step::Stop(StopReason::LostRace));
             }
         }
@@ -1365,7 +1374,7 @@ async fn step<M: LifecycleModel, St: Store>(
                 let step = ctx.step();
                 step.version.is_some() || !step.commands.is_empty()
             };
-            if settle && !write(store, ctx, dest, Some(waits)).await? {
+            if settle && !write(store, ctx, dest, Some(waits), None).await? {
                 return Ok(Step::Stop(StopReason::LostRace));
             }
         }
@@ -1451,15 +1460,25 @@ fn ignore<S: State, E: fmt::Display>(
     report.ignored.push(failure);
 }
 
+/// The step a write adds to the record's history: the trigger that fired, or whose failure
+/// moves the record to the failure state.
+#[derive(Clone, Copy)]
+struct Noted<'t> {
+    trigger: &'t str,
+    failed: bool,
+}
+
 /// Stores `to` (and the attributes tasks set) if the record is still where it was loaded (or
 /// claimed). `false` if someone else moved it first. A waiting write (`waits` = `Some(true)`)
 /// notes the commands the transition sent as the ones the record waits for; any other
-/// transition's clears them; a bookkeeping write (`None`) leaves them.
+/// transition's clears them; a bookkeeping write (`None`) leaves them. A write that fires a
+/// step (`noted`) adds it to the record's history in the same write.
 async fn write<S: State, E, St: Store>(
     store: &St,
     ctx: &mut Context<'_>,
     to: S,
     waits: Option<bool>,
+    noted: Option<Noted<'_>>,
 ) -> Result<bool, DispatchError<S, E, St::Error>> {
     // The transition's step ends with this write, stored or not.
     let StepEffects {
@@ -1469,6 +1488,9 @@ async fn write<S: State, E, St: Store>(
     } = ctx.take_step();
     if let Some(version) = claimed {
         ctx.record.version = version;
+    }
+    if let Some(noted) = noted {
+        note_step(ctx, to.name(), noted, &commands);
     }
     match waits {
         Some(true) if !commands.is_empty() => {
@@ -1511,6 +1533,46 @@ async fn write<S: State, E, St: Store>(
             tracing::warn!(event_id = %ctx.event.id, ident = %ctx.record.ident, from = %ctx.record.state, to = %to, "lost a race: the record changed under us; stopping");
             Ok(false)
         }
+    }
+}
+
+/// Adds the step to `ctx`'s record's history: the commands it sent, or the awaited command
+/// whose result it applies, with that result.
+fn note_step(ctx: &mut Context<'_>, to: &str, noted: Noted<'_>, sent: &[String]) {
+    let applied = match &ctx.event.kind {
+        EventKind::CommandResult { command_id, status } if ctx.record.awaits(command_id) => {
+            Some((command_id.as_str(), status))
+        }
+        _ => None,
+    };
+    let sent = match sent {
+        [] => None,
+        [one] => Some(std::borrow::Cow::Borrowed(one.as_str())),
+        many => Some(std::borrow::Cow::Owned(many.join(","))),
+    };
+    let status = applied.map(|(_, status)| status.to_string());
+    let from = std::mem::take(&mut ctx.record.state);
+    let step = StepNote {
+        at: ctx.effects.now(),
+        from: &from,
+        to,
+        trigger: noted.trigger,
+        event_id: &ctx.event.id,
+        command: sent.as_deref().or(applied.map(|(id, _)| id)),
+        result: match (&status, noted.failed) {
+            (Some(status), _) => Some(status.as_str()),
+            (None, true) => Some("failed"),
+            (None, false) => None,
+        },
+    };
+    crate::history::append(ctx.record, step, ctx.noted_step);
+    ctx.record.state = from;
+    ctx.noted_step = true;
+    // The record holds the new history already: only the write needs its copy.
+    let history = ctx.record.attributes[attr::HISTORY].clone();
+    match ctx.staged.iter_mut().find(|(key, _)| key == attr::HISTORY) {
+        Some(slot) => slot.1 = history,
+        None => ctx.staged.push((attr::HISTORY.to_owned(), history)),
     }
 }
 

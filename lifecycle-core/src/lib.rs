@@ -122,6 +122,7 @@
 mod context;
 mod dispatch;
 mod event;
+mod history;
 mod model;
 mod store;
 pub mod testing;
@@ -139,6 +140,7 @@ pub use event::{
     CommandStatus, EC2_STATES, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,
     Location, Route,
 };
+pub use history::{HISTORY_LEN, HistoryEntry};
 /// Turns an `impl` block into a checked lifecycle model.
 ///
 /// ```

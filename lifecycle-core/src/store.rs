@@ -216,6 +216,15 @@ pub mod attr {
     /// assert_eq!(deferred_termination(&record).unwrap().id, "e-9");
     /// ```
     pub const DEFERRED_TERMINATION: &str = "DeferredTermination";
+    /// The record's recent steps (a line each, newest last; see
+    /// [`HistoryEntry`](crate::HistoryEntry)), written with each state change.
+    ///
+    /// ```
+    /// use lifecycle_core::{Record, attr};
+    /// let record = Record::new("i-1", "pending").with(attr::HISTORY, "- new pending registered e-1 - -");
+    /// assert_eq!(record.history()[0].to, "pending");
+    /// ```
+    pub const HISTORY: &str = "History";
 }
 
 /// A state change to store if, and only if, the record is still where the dispatcher left it.

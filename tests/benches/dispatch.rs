@@ -11,6 +11,8 @@
 //!   bytes decoded by `lifecycle-aws` (`Runtime::handle_bytes`, as the Lambda does), the record loaded from the in-memory node table,
 //!   13 transitions, the lifecycle action completed (a no-op Auto Scaling), the answer built
 //!   (target ≤ 5 µs).
+//! - `launch_from_json_bytes_metrics`: the same with metrics on (each EMF line built and
+//!   handed to a sink), as the Lambda runs.
 //! - `original_docker_swarm_sns`: the work of the original library's own
 //!   `test_docker_transitions_for_new_node`, on the Lambda's path: its SNS-wrapped fixture
 //!   event (bytes) decoded, its node record loaded from the in-memory node table, its
@@ -174,6 +176,35 @@ fn from_json(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The same with metrics on, as the Lambda runs (LIFECYCLE_METRICS=on): each line built and
+    // handed to a sink that keeps its length (stdout's write is the Lambda's I/O, not ours).
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = written.clone();
+    let metered = Runtime::with_parts(
+        MemoryTable::new(),
+        std::sync::Arc::new(NoCommands),
+        std::sync::Arc::new(Accepting),
+        Launch::default,
+    )
+    .with_metrics(lifecycle_aws::metrics::Metrics::to(std::sync::Arc::new(
+        move |line: &str| {
+            counted.fetch_add(line.len(), std::sync::atomic::Ordering::Relaxed);
+        },
+    )));
+    c.bench_function("launch_from_json_bytes_metrics", |b| {
+        b.iter_batched(
+            || metered.store().records().insert(fresh.clone()),
+            |()| {
+                let answer = run_ready(metered.handle_bytes(black_box(bytes))).unwrap();
+                black_box(serde_json::to_vec(&answer).unwrap())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    assert!(
+        written.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "metrics were written"
+    );
 }
 
 fn original(c: &mut Criterion) {

@@ -35,6 +35,7 @@ use lifecycle_core::{
 };
 
 mod item;
+mod size;
 
 pub(crate) use item::pending_from_value;
 use item::{
@@ -42,6 +43,7 @@ use item::{
     s, wait_from_item,
 };
 pub use item::{from_attribute, pending_from_image, to_attribute};
+pub use size::{attribute_size, item_size, record_size, write_units};
 
 /// Attribute names this library reads and writes.
 ///
