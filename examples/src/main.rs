@@ -232,6 +232,13 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
             )
         })?;
         let story = status::Story::of(&record, rows);
+        let story = if args.waiter == NightlyBackup::DEFINITION.name {
+            story.judged_by::<NightlyBackup>()
+        } else if args.waiter == ClusterNode::DEFINITION.name {
+            story.judged_by::<ClusterNode>()
+        } else {
+            story // another model's: this tool does not know its states
+        };
         return Ok(if args.json {
             as_json(serde_json::json!(story))
         } else {

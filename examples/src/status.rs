@@ -199,6 +199,9 @@ pub struct Story {
     pub steps: Vec<lifecycle_core::HistoryEntry>,
     /// Its waits in the index (with their deadlines): none if it is at rest.
     pub waits: Vec<Waiting>,
+    /// What the model makes of the stored state, if it is not one of its states (a former
+    /// name, or an unknown one).
+    pub state_note: Option<String>,
 }
 
 impl Story {
@@ -223,7 +226,45 @@ impl Story {
                 .into_iter()
                 .filter(|w| w.ident == record.ident)
                 .collect(),
+            state_note: None,
         }
+    }
+
+    /// Notes what model `M` makes of the stored state when it is not one of its states.
+    ///
+    /// ```
+    /// use lifecycle_core::Record;
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_examples::status::Story;
+    /// let story = Story::of(&Record::new("i-1", "labelling"), Vec::new()).judged_by::<Node>();
+    /// assert!(story.state_note.unwrap().starts_with("`labelling` is not a state of Node"));
+    /// assert!(Story::of(&Record::new("i-1", "ready"), Vec::new()).judged_by::<Node>().state_note.is_none());
+    /// ```
+    pub fn judged_by<M: lifecycle_core::LifecycleModel>(mut self) -> Story {
+        use std::str::FromStr;
+        let definition = &M::DEFINITION;
+        if M::State::from_str(&self.state).is_ok() {
+            return self;
+        }
+        self.state_note = Some(
+            match definition.former.iter().find(|f| f.name == self.state) {
+                Some(former) if former.retired => format!(
+                    "`{}` is a retired state of {}: the next event moves the record to `{}`",
+                    self.state, definition.name, former.now
+                ),
+                Some(former) => format!(
+                    "`{}` is {}'s former name of `{}`: read as that, written so at the next state change",
+                    self.state, definition.name, former.now
+                ),
+                None => format!(
+                    "`{}` is not a state of {} nor a former one: every event for this record fails \
+                     (metric EventsFailed, Retryable=false); name it in the model \
+                     (`renamed(...)` or `retired(...)`) or move the record",
+                    self.state, definition.name
+                ),
+            },
+        );
+        self
     }
 }
 
@@ -277,6 +318,9 @@ pub fn story_text(story: &Story) -> String {
         story.state,
         story.version
     );
+    if let Some(note) = &story.state_note {
+        out.push_str(&format!("state: {note}\n\n"));
+    }
     if story.steps.is_empty() {
         out.push_str("no steps stored (a record this library has not moved yet)\n");
     } else {

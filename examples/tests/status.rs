@@ -253,7 +253,7 @@ fn status_tells_one_instance_s_story_and_what_it_waits_for() {
     );
     let commands = Arc::new(RecordingCommands::new());
     let runtime = Runtime::with_parts(
-        DynamoStore::new(client, &table),
+        DynamoStore::new(client.clone(), &table),
         commands.clone(),
         Arc::new(RecordingActions::new()),
         ClusterNode::default,
@@ -291,6 +291,18 @@ fn status_tells_one_instance_s_story_and_what_it_waits_for() {
         )
     );
     assert!(!story.contains("SWMTKN"), "a secret reached the story");
+
+    // A record in a state the model does not know (an older version's, never declared).
+    put(
+        &client,
+        &table,
+        json!({"Ident": "i-0eee0000000000005", "ItemStatus": "labelling", "Version": 4}),
+    );
+    let lost = status(&endpoint, &table, &["--instance", "i-0eee0000000000005"]);
+    assert!(
+        lost.contains("state: `labelling` is not a state of ClusterNode nor a former one: every event for this record fails"),
+        "{lost}"
+    );
 
     let json: Value = serde_json::from_str(&status(
         &endpoint,
