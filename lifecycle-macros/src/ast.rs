@@ -11,7 +11,8 @@ use syn::{Ident, ImplItem, ItemImpl, LitStr, Path, Signature, Token, Type, Visib
 
 use lifecycle_analysis::{Place, Route};
 
-use crate::check::Errors;
+use crate::case::did_you_mean;
+use crate::errors::Errors;
 
 pub struct Model {
     /// The user's impl block with our `#[transition]` attributes removed.
@@ -144,7 +145,7 @@ fn unknown_key(key: &str, attribute: &str, keys: &str) -> String {
             "unknown key `{key}` in #[{attribute}]: the trigger is the task method itself, named by the method's name"
         );
     }
-    match crate::check::did_you_mean(key, keys.split(", ")) {
+    match did_you_mean(key, keys.split(", ")) {
         Some(close) => format!("unknown key `{key}` in #[{attribute}]; did you mean `{close}`?"),
         None => format!("unknown key `{key}` in #[{attribute}]; expected one of: {keys}"),
     }
@@ -502,8 +503,7 @@ fn event_filters(
                     && !EC2_STATES.contains(&lit.value().as_str())
                 {
                     let value = lit.value();
-                    let hint = match crate::check::did_you_mean(&value, EC2_STATES.iter().copied())
-                    {
+                    let hint = match did_you_mean(&value, EC2_STATES.iter().copied()) {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("EC2 reports one of: {}", EC2_STATES.join(", ")),
                     };
@@ -516,7 +516,7 @@ fn event_filters(
             }
             "maintenance" => EventFilterDef::Maintenance(named(&inner)?.map(|l| l.value())),
             _ => {
-                let hint = match crate::check::did_you_mean(&key, EVENTS.split(", ")) {
+                let hint = match did_you_mean(&key, EVENTS.split(", ")) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => format!("expected one of: {EVENTS}"),
                 };
@@ -540,11 +540,10 @@ fn route(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Route> 
         let key = key_of(&side);
         let place: Ident = side.value()?.parse()?;
         let Some(found) = place_named(&place.to_string()) else {
-            let hint =
-                match crate::check::did_you_mean(&place.to_string(), PLACE_NAMES.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("expected one of: {}", PLACE_NAMES.join(", ")),
-                };
+            let hint = match did_you_mean(&place.to_string(), PLACE_NAMES.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("expected one of: {}", PLACE_NAMES.join(", ")),
+            };
             errors.push(syn::Error::new(
                 place.span(),
                 format!("unknown place `{place}`; {hint}"),

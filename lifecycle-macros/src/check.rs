@@ -9,41 +9,8 @@ use syn::{FnArg, Ident, ReturnType, Signature, Type};
 use lifecycle_analysis::{Finding, Graph, On, Transition, analyse};
 
 use crate::ast::{EventFilterDef, Model};
-
-/// Every error of one expansion, combined into one `syn::Error`.
-#[derive(Default)]
-pub struct Errors {
-    all: Option<syn::Error>,
-    count: usize,
-}
-
-impl Errors {
-    pub fn push(&mut self, error: syn::Error) {
-        self.count += 1;
-        match &mut self.all {
-            Some(all) => all.combine(error),
-            None => self.all = Some(error),
-        }
-    }
-
-    /// How many errors so far.
-    pub fn count(&self) -> usize {
-        self.count
-    }
-
-    pub fn at(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.push(syn::Error::new(span, message));
-    }
-
-    /// An error underlining all of `tokens` (on stable Rust, `span()` covers only the first).
-    pub fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
-        self.push(syn::Error::new_spanned(tokens, message));
-    }
-
-    pub fn into_result(self) -> syn::Result<()> {
-        self.all.map_or(Ok(()), Err)
-    }
-}
+use crate::case::{did_you_mean, snake_case};
+use crate::errors::Errors;
 
 /// The model with every state name resolved to an index.
 pub struct Checked {
@@ -67,58 +34,6 @@ pub struct Checked {
 pub struct Resolved {
     pub sources: Vec<usize>,
     pub dest: Option<usize>,
-}
-
-/// `FinishedCloudInit` → `finished_cloud_init`, `DNSUpdated` → `dns_updated`.
-pub fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
-                out.push('_');
-            }
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
-/// The closest of `candidates` to `name`, if close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let folded = name.to_lowercase().replace('_', "");
-    candidates
-        .map(|c| {
-            let distance = if c.to_lowercase().replace('_', "") == folded {
-                0
-            } else {
-                edit_distance(&name.to_lowercase(), &c.to_lowercase())
-            };
-            (distance, c)
-        })
-        .filter(|&(d, c)| d <= (c.len() / 3).max(1))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
 }
 
 struct States<'m> {
@@ -819,28 +734,4 @@ fn roots_text(model: &Model) -> String {
         parts.push(format!("the external state `{s}`"));
     }
     parts.join(" or ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snake_case_matches_the_original_table() {
-        assert_eq!(snake_case("FinishedCloudInit"), "finished_cloud_init");
-        assert_eq!(snake_case("Ready"), "ready");
-        assert_eq!(snake_case("DNSUpdated"), "dns_updated");
-        assert_eq!(snake_case("Step2Done"), "step2_done");
-    }
-
-    #[test]
-    fn suggestions_catch_typos_and_snake_case() {
-        let states = ["FinishedCloudInit", "Ready", "Removed"];
-        assert_eq!(did_you_mean("Redy", states.into_iter()), Some("Ready"));
-        assert_eq!(
-            did_you_mean("finished_cloud_init", states.into_iter()),
-            Some("FinishedCloudInit")
-        );
-        assert_eq!(did_you_mean("Bootstrapping", states.into_iter()), None);
-    }
 }

@@ -9,7 +9,8 @@ use syn::{FnArg, Ident};
 use lifecycle_analysis::{Place, Route};
 
 use crate::ast::{EventFilterDef, Model};
-use crate::check::{Checked, snake_case};
+use crate::case::snake_case;
+use crate::check::Checked;
 use crate::diagram;
 
 struct Names {

@@ -30,8 +30,10 @@
 //! ```
 
 mod ast;
+mod case;
 mod check;
 mod diagram;
+mod errors;
 mod generate;
 
 use proc_macro::TokenStream;
@@ -62,7 +64,7 @@ fn expand(
     args: proc_macro2::TokenStream,
     input: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
-    let mut errors = check::Errors::default();
+    let mut errors = errors::Errors::default();
     let model = match ast::Model::parse(args, input.clone(), &mut errors) {
         Ok(model) => model,
         // Not a model at all: say so, and give rustc back what it gave us.
