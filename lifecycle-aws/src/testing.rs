@@ -69,6 +69,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 mod fake_auto_scaling;
 pub use fake_auto_scaling::{ApiFault, FakeAutoScaling};
 
+use lifecycle_core::testing::example::Node;
 use lifecycle_core::{
     CommandRequest, EffectError, LifecycleAction, LifecycleResult, LifecycleTransition, Location,
     Record,
@@ -77,6 +78,39 @@ use serde_json::{Value, json};
 
 use crate::actions::{ActionError, Completed, LifecycleActions};
 use crate::effects::{CommandSender, carries_marker};
+
+/// The runtime the documentation's examples share: [`lifecycle_core::testing::example::Node`]
+/// (a launch sends `ClusterJoin` and waits for its result) on an in-memory table holding
+/// `i-0abc123def4567890` in `finished_cloud_init`, with the SSM and Auto Scaling stand-ins it
+/// records into. One line instead of a model and its setup in every example.
+///
+/// ```
+/// use lifecycle_aws::testing::{example_runtime, lifecycle_action_event};
+/// use lifecycle_core::LifecycleTransition;
+/// let (runtime, commands, actions) = example_runtime();
+/// let launch = lifecycle_action_event("i-0abc123def4567890", "nodes", LifecycleTransition::Launching);
+/// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+///     runtime.handle(&launch).await.unwrap();
+/// });
+/// assert_eq!(commands.sent()[0].1.document_name, "ClusterJoin");
+/// assert!(actions.completions().is_empty(), "the launch waits for its command");
+/// ```
+pub fn example_runtime() -> (
+    crate::runtime::Runtime<Node, fn() -> Node, crate::local::MemoryTable>,
+    std::sync::Arc<RecordingCommands>,
+    std::sync::Arc<RecordingActions>,
+) {
+    let table = crate::local::MemoryTable::new();
+    table
+        .records()
+        .insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
+    let commands = std::sync::Arc::new(RecordingCommands::new());
+    let actions = std::sync::Arc::new(RecordingActions::new());
+    let new_node: fn() -> Node = || Node;
+    let runtime =
+        crate::runtime::Runtime::with_parts(table, commands.clone(), actions.clone(), new_node);
+    (runtime, commands, actions)
+}
 
 /// The account and region of the events built here.
 const ACCOUNT: &str = "123456789012";

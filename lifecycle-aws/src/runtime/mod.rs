@@ -2,36 +2,12 @@
 //! The sweep of the waits that are due is in `runtime/sweep.rs`.
 //!
 //! ```
-//! # use std::sync::Arc;
-//! # use lifecycle_aws::local::MemoryTable;
-//! # use lifecycle_aws::runtime::Runtime;
-//! # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-//! # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-//! # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-//! # pub struct Node;
-//! # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-//! #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-//! # impl Node {
-//! #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-//! #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-//! #         let id = ctx.record().ident.clone();
-//! #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-//! #         Ok(())
-//! #     }
-//! #     #[transition(from = Joining, to = Ready, on(command))]
-//! #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-//! # }
-//! # let commands = Arc::new(RecordingCommands::new());
-//! # let actions = Arc::new(RecordingActions::new());
-//! # let table = MemoryTable::new();
-//! # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-//! # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-//! # let _ = (&commands, &actions, &runtime);
+//! # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
 //! # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! tokio.block_on(async {
 //!     let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
 //!     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
-//!     assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "joining");
+//!     assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "joining_cluster");
 //!     let (command_id, _) = commands.sent().remove(0);
 //!     let done = lifecycle_aws::testing::command_status_event(&command_id, "i-0abc123def4567890", "ClusterJoin", "Success");
 //!     runtime.handle(&done).await.unwrap();
@@ -72,31 +48,7 @@ mod sweep;
 /// Why a notification could not be handled.
 ///
 /// ```
-/// # use std::sync::Arc;
-/// # use lifecycle_aws::local::MemoryTable;
-/// # use lifecycle_aws::runtime::Runtime;
-/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
-/// # let commands = Arc::new(RecordingCommands::new());
-/// # let actions = Arc::new(RecordingActions::new());
-/// # let table = MemoryTable::new();
-/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-/// # let _ = (&commands, &actions, &runtime);
+/// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
 /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// use lifecycle_aws::runtime::HandleError;
 /// tokio.block_on(async {
@@ -208,38 +160,14 @@ impl HandleError {
 /// What handling one notification did; the Lambda returns these as JSON.
 ///
 /// ```
-/// # use std::sync::Arc;
-/// # use lifecycle_aws::local::MemoryTable;
-/// # use lifecycle_aws::runtime::Runtime;
-/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
-/// # let commands = Arc::new(RecordingCommands::new());
-/// # let actions = Arc::new(RecordingActions::new());
-/// # let table = MemoryTable::new();
-/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-/// # let _ = (&commands, &actions, &runtime);
+/// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
 /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
 /// use lifecycle_aws::runtime::Outcome;
 /// tokio.block_on(async {
 ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
 ///     let Outcome::Dispatched { start, end, stop, .. } = &answer.outcomes[0] else { panic!("dispatched") };
-///     assert_eq!((start.as_str(), end.as_str(), stop.as_str()), ("finished_cloud_init", "joining", "waiting"));
+///     assert_eq!((start.as_str(), end.as_str(), stop.as_str()), ("finished_cloud_init", "joining_cluster", "waiting"));
 /// });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -368,31 +296,7 @@ impl Answer {
     /// The answer as JSON.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     /// tokio.block_on(async {
@@ -409,31 +313,7 @@ impl Answer {
 /// A batch item to deliver again.
 ///
 /// ```
-/// # use std::sync::Arc;
-/// # use lifecycle_aws::local::MemoryTable;
-/// # use lifecycle_aws::runtime::Runtime;
-/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
-/// # let commands = Arc::new(RecordingCommands::new());
-/// # let actions = Arc::new(RecordingActions::new());
-/// # let table = MemoryTable::new();
-/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-/// # let _ = (&commands, &actions, &runtime);
+/// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
 /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// use lifecycle_aws::runtime::BatchItemFailure;
 /// tokio.block_on(async {
@@ -453,39 +333,15 @@ pub struct BatchItemFailure {
 /// One step of a dispatch.
 ///
 /// ```
-/// # use std::sync::Arc;
-/// # use lifecycle_aws::local::MemoryTable;
-/// # use lifecycle_aws::runtime::Runtime;
-/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
-/// # let commands = Arc::new(RecordingCommands::new());
-/// # let actions = Arc::new(RecordingActions::new());
-/// # let table = MemoryTable::new();
-/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-/// # let _ = (&commands, &actions, &runtime);
+/// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
 /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
 /// use lifecycle_aws::runtime::Outcome;
 /// tokio.block_on(async {
 ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
 ///     let Outcome::Dispatched { steps, .. } = &answer.outcomes[0] else { panic!("dispatched") };
-///     assert_eq!(steps[0].trigger.as_deref(), Some("join"));
-///     assert_eq!((steps[0].from.as_str(), steps[0].to.as_str()), ("finished_cloud_init", "joining"));
+///     assert_eq!(steps[0].trigger.as_deref(), Some("join_cluster"));
+///     assert_eq!((steps[0].from.as_str(), steps[0].to.as_str()), ("finished_cloud_init", "joining_cluster"));
 /// });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -506,32 +362,9 @@ pub struct Step {
 /// Where the runtime gets the time: the system clock, or a test's.
 ///
 /// ```
-/// # use std::sync::Arc;
-/// # use lifecycle_aws::local::MemoryTable;
-/// # use lifecycle_aws::runtime::Runtime;
-/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
-/// # let commands = Arc::new(RecordingCommands::new());
-/// # let actions = Arc::new(RecordingActions::new());
-/// # let table = MemoryTable::new();
-/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-/// # let _ = (&commands, &actions, &runtime);
+/// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
 /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// use std::sync::Arc;
 /// use std::time::{Duration, SystemTime};
 /// use lifecycle_aws::runtime::Clock;
 /// /// A test's clock, fixed at a given time.
@@ -577,37 +410,13 @@ fn epoch_seconds(time: SystemTime) -> u64 {
 /// across invocations.
 ///
 /// ```
-/// # use std::sync::Arc;
-/// # use lifecycle_aws::local::MemoryTable;
-/// # use lifecycle_aws::runtime::Runtime;
-/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-/// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
-/// # let commands = Arc::new(RecordingCommands::new());
-/// # let actions = Arc::new(RecordingActions::new());
-/// # let table = MemoryTable::new();
-/// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-/// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-/// # let _ = (&commands, &actions, &runtime);
+/// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
 /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
 /// tokio.block_on(async {
 ///     runtime.handle(&launch).await.unwrap();
 ///     assert_eq!(commands.sent()[0].1.document_name, "ClusterJoin");
-///     assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "joining");
+///     assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "joining_cluster");
 /// });
 /// ```
 pub struct Runtime<M, F, T = DynamoStore> {
@@ -648,32 +457,8 @@ where
     /// `config`; each event gets a fresh model from `new_model`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_core::testing::example::Node;
     /// // A runtime for the deployed table `lifecycle-nodes`; no request is made until an event comes.
     /// let config = aws_config::SdkConfig::builder()
     ///     .region(aws_config::Region::new("eu-central-1"))
@@ -721,32 +506,11 @@ where
     /// simulations use, with the same code path as the Lambda.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
     /// let runtime = Runtime::with_parts(MemoryTable::new(), Arc::new(RecordingCommands::new()),
     ///     Arc::new(RecordingActions::new()), || Node);
     /// assert!(runtime.store().records().snapshot().is_empty());
@@ -788,32 +552,8 @@ where
     /// [`Runtime::new`] sets), or [`KnownInstances`] for local runs and tests.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
+    /// use std::sync::Arc;
     /// use lifecycle_aws::instances::{InstanceFacts, KnownInstances};
     /// let instances = KnownInstances::default();
     /// instances.add("i-0abc123def4567891", InstanceFacts { group: Some("nodes".into()), ..Default::default() });
@@ -827,32 +567,8 @@ where
     /// Replaces the clock (tests).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
+    /// use std::sync::Arc;
     /// use lifecycle_aws::runtime::SystemClock;
     /// let runtime = runtime.with_clock(Arc::new(SystemClock));
     /// ```
@@ -867,31 +583,7 @@ where
     /// failure path, a termination CONTINUE). Default one hour.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// // Joins that take longer than 30 minutes count as failed.
     /// let runtime = runtime.with_wait_deadline(std::time::Duration::from_secs(30 * 60));
@@ -906,31 +598,7 @@ where
     /// [`Runtime::handle_before`], a claim never outlasts the invocation's deadline.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let runtime = runtime.with_claim_lease(std::time::Duration::from_secs(30));
     /// ```
@@ -944,31 +612,7 @@ where
     /// The sweep runs every 5 minutes; a wait is looked at on the first run after it is due.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// // For hooks whose heartbeat timeout is 5 minutes.
     /// let runtime = runtime.with_heartbeat_interval(std::time::Duration::from_secs(120));
@@ -983,31 +627,7 @@ where
     /// one wait.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let runtime = runtime.with_sweep_budget(std::time::Duration::from_secs(10));
     /// ```
@@ -1021,31 +641,7 @@ where
     /// removes it then.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// // Keep finished records a week for audits.
     /// let runtime = runtime.with_retention(std::time::Duration::from_secs(7 * 24 * 3600));
@@ -1059,31 +655,7 @@ where
     /// `lifecycle-sweep`. It must name no state of the model.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let runtime = runtime.with_sweep_rule("nodes-sweep");
     /// tokio.block_on(async {
@@ -1131,34 +703,18 @@ where
     /// Replaces the Auto Scaling calls (tests; other schedulers).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, first) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::testing::{command_status_event, lifecycle_action_event, RecordingActions};
     /// let other = Arc::new(RecordingActions::new());
     /// let runtime = runtime.with_actions(other.clone());
+    /// tokio.block_on(async {
+    ///     runtime.handle(&lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching)).await.unwrap();
+    ///     let (id, _) = commands.sent().remove(0);
+    ///     runtime.handle(&command_status_event(&id, "i-0abc123def4567890", "ClusterJoin", "Success")).await.unwrap();
+    /// });
+    /// assert_eq!((other.completions().len(), first.completions().len()), (1, 0));
     /// ```
     pub fn with_actions(mut self, actions: Arc<dyn LifecycleActions>) -> Self {
         self.actions = actions;
@@ -1170,31 +726,7 @@ where
     /// Default 120 s; the gap between `SendCommand` and the registration is milliseconds.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let runtime = runtime.with_command_grace(std::time::Duration::from_secs(300));
     /// ```
@@ -1308,31 +840,7 @@ where
     /// The node table.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "finished_cloud_init");
     /// ```
@@ -1344,38 +852,14 @@ where
     /// claims taken while handling it run out then at the latest.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     /// tokio.block_on(async {
     ///     // The Lambda's deadline, from its context: no claim outlives the invocation.
     ///     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(30);
     ///     let answer = runtime.handle_before(&launch, deadline).await.unwrap();
-    ///     assert_eq!(answer["outcomes"][0]["end"], "joining");
+    ///     assert_eq!(answer["outcomes"][0]["end"], "joining_cluster");
     /// });
     /// ```
     pub async fn handle_before(
@@ -1391,31 +875,7 @@ where
     /// [`Runtime::handle_bytes`] for an invocation that must be done by `deadline`.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     /// tokio.block_on(async {
@@ -1438,31 +898,7 @@ where
     /// response (`batchItemFailures`): only the messages that failed are redelivered.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     /// tokio.block_on(async {
@@ -1481,37 +917,13 @@ where
     /// to the same JSON (what the Lambda does).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     /// tokio.block_on(async {
     ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
     ///     assert!(answer.batch_item_failures.is_none(), "not an SQS batch");
-    ///     assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "joining");
+    ///     assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "joining_cluster");
     /// });
     /// ```
     pub async fn handle_bytes(&self, payload: &[u8]) -> Result<Answer, HandleError> {
@@ -1522,31 +934,7 @@ where
     /// Handles one decoded invocation.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     /// tokio.block_on(async {
@@ -1633,31 +1021,7 @@ where
     /// Handles one decoded notification.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     /// use lifecycle_aws::decode::{Invocation, decode_value};

@@ -30,31 +30,7 @@ where
     /// Run by the scheduled rule named by [`Runtime::with_sweep_rule`].
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use lifecycle_aws::local::MemoryTable;
-    /// # use lifecycle_aws::runtime::Runtime;
-    /// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context, Record};
-    /// # #[derive(Debug, thiserror::Error)] #[error(transparent)] pub struct JoinError(#[from] lifecycle_core::EffectError);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
-    /// # let commands = Arc::new(RecordingCommands::new());
-    /// # let actions = Arc::new(RecordingActions::new());
-    /// # let table = MemoryTable::new();
-    /// # table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
-    /// # let runtime = Runtime::with_parts(table, commands.clone(), actions.clone(), || Node);
-    /// # let _ = (&commands, &actions, &runtime);
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
     /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// tokio.block_on(async {
     ///     let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
