@@ -89,21 +89,7 @@ impl Context<'_> {
 /// Why processing stopped.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{CommandStatus, StopReason};
 /// use lifecycle_core::testing::Harness;
 /// lifecycle_core::testing::block_on(async {
@@ -150,21 +136,7 @@ pub enum StopReason {
 /// One trigger that fired.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::testing::Harness;
 /// lifecycle_core::testing::block_on(async {
 ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
@@ -188,25 +160,7 @@ pub struct Fired<S> {
 /// A trigger that reacted to the event but whose guards said no, so the next one was tried.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
-/// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
-/// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
-/// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
-/// # impl Drain {
-/// #     #[transition(from = Pending, to = Ready, on(launching))]
-/// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
-/// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
-/// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// #     #[transition(from = Ready, to = Draining, on(terminating))]
-/// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
-/// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Draining, to = Drained)]
-/// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::testing::Harness;
 /// lifecycle_core::testing::block_on(async {
 ///     let mut harness = Harness::new(Drain::default()).with_instance("i-1", DrainState::Ready);
@@ -230,21 +184,7 @@ pub struct Declined<S> {
 /// What made the event fail.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{CommandStatus, FailureCause};
 /// use lifecycle_core::testing::Harness;
 /// lifecycle_core::testing::block_on(async {
@@ -276,25 +216,7 @@ impl<E: fmt::Display> fmt::Display for FailureCause<E> {
 /// The failure that sent processing to the failure state.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
-/// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
-/// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
-/// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
-/// # impl Drain {
-/// #     #[transition(from = Pending, to = Ready, on(launching))]
-/// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
-/// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
-/// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// #     #[transition(from = Ready, to = Draining, on(terminating))]
-/// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
-/// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Draining, to = Drained)]
-/// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::FailureCause;
 /// use lifecycle_core::testing::Harness;
 /// lifecycle_core::testing::block_on(async {
@@ -322,21 +244,7 @@ pub struct Failure<S, E> {
 /// What processing one event did: what logs and tests read.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{LifecycleResult, StopReason};
 /// use lifecycle_core::testing::Harness;
 /// lifecycle_core::testing::block_on(async {
@@ -402,21 +310,7 @@ impl<S: State, E> Report<S, E> {
     /// Whether this event ended its lifecycle action (see [`Report::lifecycle_result`]).
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::CommandStatus;
     /// use lifecycle_core::testing::Harness;
     /// lifecycle_core::testing::block_on(async {
@@ -433,21 +327,7 @@ impl<S: State, E> Report<S, E> {
 /// Processing could not go on.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{DispatchError, LocalEffects, MemoryStore, Record, load_and_dispatch};
 /// lifecycle_core::testing::block_on(async {
 ///     let store = MemoryStore::new();
@@ -521,21 +401,7 @@ pub enum DispatchError<S, E, StoreError> {
 /// The record attribute in which each state change notes the lifecycle action that made it.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{LifecycleProgress, PROGRESS_ATTRIBUTE};
 /// use lifecycle_core::testing::Harness;
 /// lifecycle_core::testing::block_on(async {
@@ -735,21 +601,7 @@ fn stage_progress(ctx: &mut Context<'_>, waiting: bool) {
 /// The [`Report`] of model `M`.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::ModelReport;
 /// use lifecycle_core::testing::Harness;
 /// fn summary(report: &ModelReport<Node>) -> String {
@@ -766,21 +618,7 @@ pub type ModelReport<M> = Report<<M as LifecycleModel>::State, <M as LifecycleMo
 /// The [`DispatchError`] of model `M` with store `St`.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{MemoryStore, ModelDispatchError};
 /// use lifecycle_core::testing::Harness;
 /// fn retry_later(error: &ModelDispatchError<Node, MemoryStore>) -> bool {
@@ -807,21 +645,7 @@ const MAX_STEPS: usize = 1024;
 /// A scheduled event has no instance: its record is the rule's (see [`dispatch`]).
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{LocalEffects, MemoryStore, Record, load_and_dispatch};
 /// lifecycle_core::testing::block_on(async {
 ///     let store = MemoryStore::new();
@@ -867,21 +691,7 @@ pub async fn load_and_dispatch<M: LifecycleModel, St: Store>(
 /// `record` is updated to what was stored.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{CommandStatus, Event, LocalEffects, MemoryStore, Record, StopReason, dispatch};
 /// lifecycle_core::testing::block_on(async {
 ///     let store = MemoryStore::new();
@@ -1580,25 +1390,7 @@ fn note_step(ctx: &mut Context<'_>, to: &str, noted: Noted<'_>, sent: &[String])
 /// `ctx`'s record to its destination. This is what the typestate API calls.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
-/// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
-/// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
-/// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
-/// # impl Drain {
-/// #     #[transition(from = Pending, to = Ready, on(launching))]
-/// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
-/// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
-/// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// #     #[transition(from = Ready, to = Draining, on(terminating))]
-/// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
-/// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Draining, to = Drained)]
-/// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{LifecycleModel, LocalEffects, Record, run_transition};
 /// lifecycle_core::testing::block_on(async {
 ///     let event = lifecycle_core::testing::terminating("i-1");

@@ -13,21 +13,7 @@ use crate::event::{Event, EventFilter};
 /// Python library wrote to the node table.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::State;
 /// assert_eq!(NodeState::FinishedCloudInit.name(), "finished_cloud_init");
 /// assert_eq!("joining".parse::<NodeState>().unwrap(), NodeState::Joining);
@@ -40,21 +26,7 @@ pub trait State:
     /// Every state, in declaration order.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::State;
     /// assert_eq!(NodeState::ALL, [NodeState::FinishedCloudInit, NodeState::Joining, NodeState::Ready, NodeState::Failed]);
     /// ```
@@ -63,21 +35,7 @@ pub trait State:
     /// The stored (snake_case) name.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::State;
     /// assert_eq!(NodeState::FinishedCloudInit.name(), "finished_cloud_init");
     /// ```
@@ -86,21 +44,7 @@ pub trait State:
     /// Position in [`State::ALL`].
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::State;
     /// assert_eq!(NodeState::Joining.index(), 1);
     /// ```
@@ -127,21 +71,7 @@ pub struct UnknownState {
 /// introspection, diagrams and tests read.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{EventFilter, LifecycleModel};
 /// let join = &Node::DEFINITION.transitions[0];
 /// assert_eq!((join.trigger, join.dest), ("join", Some(NodeState::Joining)));
@@ -183,21 +113,7 @@ impl<S: State> Transition<S> {
     /// Whether this trigger reacts to `event`.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// use lifecycle_core::testing::{launching, terminating};
     /// let join = &Node::DEFINITION.transitions[0];
@@ -211,21 +127,7 @@ impl<S: State> Transition<S> {
     /// Whether this is an internal transition (no destination).
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// assert!(Node::DEFINITION.transitions.iter().all(|t| !t.is_internal()));
     /// ```
@@ -237,21 +139,7 @@ impl<S: State> Transition<S> {
 /// A whole model as data. `#[lifecycle_model]` generates it as [`LifecycleModel::DEFINITION`].
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::LifecycleModel;
 /// let def = Node::DEFINITION;
 /// assert_eq!(def.name, "Node");
@@ -323,21 +211,7 @@ impl<S: State> ModelDefinition<S> {
     /// Whether `state` is terminal.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// assert!(Node::DEFINITION.is_terminal(NodeState::Ready));
     /// assert!(!Node::DEFINITION.is_terminal(NodeState::Joining));
@@ -369,21 +243,7 @@ impl<S: State> ModelDefinition<S> {
     /// The triggers that can fire from `state`, in the order they are tried.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// let from_joining: Vec<_> = Node::DEFINITION.triggers_from(NodeState::Joining).map(|(_, t)| t.trigger).collect();
     /// assert_eq!(from_joining, ["joined"]);
@@ -437,21 +297,7 @@ pub struct TaskFailure<E> {
 /// compile-time checks.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::LifecycleModel;
 /// // Generated by `#[lifecycle_model]`: the definition and the diagrams.
 /// assert_eq!(Node::DEFINITION.name, "Node");
@@ -466,21 +312,7 @@ pub trait LifecycleModel: Send + Sync {
     /// The generated state enum.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// fn initial<M: LifecycleModel>(model: &M) -> Option<M::State> {
     ///     model.definition().initial
@@ -491,21 +323,7 @@ pub trait LifecycleModel: Send + Sync {
     /// The model's own error type (`error = ...`), returned by its tasks.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// fn describe<M: LifecycleModel>(error: &M::Error) -> String {
     ///     format!("the model failed: {error}")
@@ -517,21 +335,7 @@ pub trait LifecycleModel: Send + Sync {
     /// The model as data.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// assert_eq!(Node::DEFINITION.initial, Some(NodeState::FinishedCloudInit));
     /// ```
@@ -539,21 +343,7 @@ pub trait LifecycleModel: Send + Sync {
     /// The state diagram in Mermaid syntax (`stateDiagram-v2`).
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// assert!(Node::MERMAID.contains("finished_cloud_init --> joining: join (on launching, wait)"));
     /// ```
@@ -561,21 +351,7 @@ pub trait LifecycleModel: Send + Sync {
     /// The state diagram in Graphviz DOT syntax.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// assert!(Node::DOT.contains("finished_cloud_init -> joining"));
     /// ```
@@ -586,21 +362,7 @@ pub trait LifecycleModel: Send + Sync {
     /// its own.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleModel;
     /// assert_eq!(Node.definition().name, "Node");
     /// ```
@@ -612,21 +374,7 @@ pub trait LifecycleModel: Send + Sync {
     /// guard returning `Result<bool, Error>` that fails fails the trigger, as a task would.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::{LifecycleModel, LocalEffects, Record};
     /// lifecycle_core::testing::block_on(async {
     ///     let event = lifecycle_core::testing::launching("i-1");
@@ -646,21 +394,7 @@ pub trait LifecycleModel: Send + Sync {
     /// Runs the tasks of transition `index` in `phase`, stopping at the first error.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::{LifecycleModel, LocalEffects, Phase, Record};
     /// lifecycle_core::testing::block_on(async {
     ///     let event = lifecycle_core::testing::launching("i-1");
@@ -683,21 +417,7 @@ pub trait LifecycleModel: Send + Sync {
 /// A zero-sized type standing for one state in the typestate API (`node_state::Ready`).
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::TypedState;
 /// assert_eq!(<node_state::Joining as TypedState>::STATE, NodeState::Joining);
 /// ```
@@ -705,21 +425,7 @@ pub trait TypedState: Send + Sync + 'static {
     /// The state enum it belongs to.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::TypedState;
     /// let state: <node_state::Ready as TypedState>::State = NodeState::Ready;
     /// assert_eq!(state, node_state::Ready::STATE);
@@ -728,21 +434,7 @@ pub trait TypedState: Send + Sync + 'static {
     /// The state it stands for.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::TypedState;
     /// assert_eq!(node_state::Ready::STATE, NodeState::Ready);
     /// ```
@@ -782,21 +474,7 @@ pub trait Typestate<'m, M>: Sized {
     /// The model's state enum.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::{Start, Typestate};
     /// let mut node = Node;
     /// let handle = NodeHandle::new(&mut node);
@@ -813,21 +491,7 @@ pub trait Typestate<'m, M>: Sized {
     /// A handle on `model`, which must be in `state`, the state the handle type stands for.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::Typestate;
     /// let mut node = Node;
     /// assert!(NodeHandle::<node_state::Joining>::resume(&mut node, NodeState::Joining).is_ok());
@@ -840,21 +504,7 @@ pub trait Typestate<'m, M>: Sized {
     /// The state the handle stands for.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::{Start, Typestate};
     /// let mut node = Node;
     /// assert_eq!(Typestate::state(&NodeHandle::new(&mut node)), NodeState::FinishedCloudInit);
@@ -864,21 +514,7 @@ pub trait Typestate<'m, M>: Sized {
     /// The model.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::{Start, Typestate};
     /// let mut node = Node;
     /// let handle = NodeHandle::new(&mut node);
@@ -889,21 +525,7 @@ pub trait Typestate<'m, M>: Sized {
     /// The model, mutably.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::{Start, Typestate};
     /// let mut node = Node;
     /// let mut handle = NodeHandle::new(&mut node);
@@ -914,21 +536,7 @@ pub trait Typestate<'m, M>: Sized {
     /// Gives the model back.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::{Start, Typestate};
     /// let mut node = Node;
     /// let handle = NodeHandle::new(&mut node);
@@ -942,21 +550,7 @@ pub trait Typestate<'m, M>: Sized {
 /// `new`, write `<NodeHandle<_> as Start<_>>::new(&mut node)`.)
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::{Start, Typestate};
 /// let mut node = Node;
 /// let handle = NodeHandle::new(&mut node);
@@ -966,21 +560,7 @@ pub trait Start<'m, M>: Typestate<'m, M> {
     /// A handle on `model`, in the initial state.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::{Start, Typestate};
     /// let mut node = Node;
     /// let handle: NodeHandle<'_, node_state::FinishedCloudInit> = Start::new(&mut node);

@@ -64,6 +64,7 @@
 //! ```
 
 pub mod example;
+pub mod minimal;
 
 use std::future::Future;
 use std::pin::pin;
@@ -323,21 +324,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// A lifecycle action an event ended, and the result the Lambda would complete it with.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::testing::Harness;
 /// use lifecycle_core::{CommandStatus, LifecycleResult};
 /// lifecycle_core::testing::block_on(async {
@@ -364,21 +351,7 @@ pub struct Completion {
 /// [`Report`](crate::Report)s come out. See the [module documentation](self) for the pattern.
 ///
 /// ```
-/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-/// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-/// # pub struct Node;
-/// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-/// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-/// # impl Node {
-/// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-/// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-/// #         let id = ctx.record().ident.clone();
-/// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-/// #         Ok(())
-/// #     }
-/// #     #[transition(from = Joining, to = Ready, on(command))]
-/// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-/// # }
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
 /// use lifecycle_core::testing::Harness;
 /// use lifecycle_core::CommandStatus;
 /// lifecycle_core::testing::block_on(async {
@@ -402,21 +375,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// A harness around `model`, with no records.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// let harness = Harness::new(Node);
@@ -436,21 +395,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// Adds a record for `instance` in `state` (what cloud-init, or an earlier lifecycle, left).
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// let harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
@@ -484,21 +429,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// Delivers a launching lifecycle action for `instance` ([`launching`]).
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     /// use lifecycle_core::StopReason;
     /// lifecycle_core::testing::block_on(async {
@@ -517,25 +448,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// Delivers a terminating lifecycle action for `instance` ([`terminating`]).
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
-    /// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
-    /// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
-    /// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
-    /// # impl Drain {
-    /// #     #[transition(from = Pending, to = Ready, on(launching))]
-    /// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
-    /// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
-    /// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// #     #[transition(from = Ready, to = Draining, on(terminating))]
-    /// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
-    /// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Draining, to = Drained)]
-    /// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::LifecycleResult;
     /// use lifecycle_core::testing::Harness;
     /// lifecycle_core::testing::block_on(async {
@@ -561,21 +474,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// should fail there.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     /// use lifecycle_core::CommandStatus;
     /// lifecycle_core::testing::block_on(async {
@@ -668,21 +567,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// redelivery by SQS would be.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     /// use lifecycle_core::{CommandStatus, LifecycleTransition, StopReason};
     /// use lifecycle_core::testing::command_result;
@@ -799,21 +684,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// The state `ident`'s record is in, if it exists and names a state of the model.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// let harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
@@ -827,21 +698,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// `ident`'s record as stored.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// lifecycle_core::testing::block_on(async {
@@ -858,21 +715,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// Every command sent so far, in order.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// lifecycle_core::testing::block_on(async {
@@ -888,21 +731,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// Every heartbeat recorded so far.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// let harness = Harness::new(Node);
@@ -916,21 +745,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// The lifecycle actions ended so far, in order.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// lifecycle_core::testing::block_on(async {
@@ -946,21 +761,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// How many events were delivered.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// lifecycle_core::testing::block_on(async {
@@ -977,25 +778,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// The model.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
-    /// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
-    /// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
-    /// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
-    /// # impl Drain {
-    /// #     #[transition(from = Pending, to = Ready, on(launching))]
-    /// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
-    /// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
-    /// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// #     #[transition(from = Ready, to = Draining, on(terminating))]
-    /// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
-    /// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Draining, to = Drained)]
-    /// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     /// let harness = Harness::new(Drain { unreachable: true });
     /// assert!(harness.model().unreachable);
@@ -1007,25 +790,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// The model, to change what its tasks will do next (make one fail, say).
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct DrainError(String);
-    /// # #[derive(Default)] pub struct Drain { pub unreachable: bool }
-    /// # #[lifecycle_model(states(Pending, Ready, Draining, Drained, Failed), initial = Pending,
-    /// #     terminal(Drained, Failed), failure = Failed, error = DrainError)]
-    /// # impl Drain {
-    /// #     #[transition(from = Pending, to = Ready, on(launching))]
-    /// #     async fn launched(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// #     fn is_manager(&self, ctx: &Context<'_>) -> bool { ctx.record().item_type() == Some("manager") }
-    /// #     #[transition(from = Ready, to = Draining, on(terminating), when(is_manager))]
-    /// #     async fn demote(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// #     #[transition(from = Ready, to = Draining, on(terminating))]
-    /// #     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
-    /// #         if self.unreachable { return Err(DrainError("node unreachable".into())); }
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Draining, to = Drained)]
-    /// #     async fn drained(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     /// lifecycle_core::testing::block_on(async {
     ///     let mut harness = Harness::new(Drain::default()).with_instance("i-1", DrainState::Ready);
@@ -1041,21 +806,7 @@ impl<M: LifecycleModel> Harness<M> {
     /// The store, to inspect or seed it directly.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context};
-    /// # #[derive(Debug, thiserror::Error)] #[error("{0}")] pub struct JoinError(String);
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(FinishedCloudInit, Joining, Ready, Failed), initial = FinishedCloudInit,
-    /// #     terminal(Ready, Failed), failure = Failed, error = JoinError)]
-    /// # impl Node {
-    /// #     #[transition(from = FinishedCloudInit, to = Joining, on(launching), wait)]
-    /// #     async fn join(&mut self, ctx: &mut Context<'_>) -> Result<(), JoinError> {
-    /// #         let id = ctx.record().ident.clone();
-    /// #         ctx.send_command(CommandRequest::new("ClusterJoin", [id])).await.map_err(|e| JoinError(e.to_string()))?;
-    /// #         Ok(())
-    /// #     }
-    /// #     #[transition(from = Joining, to = Ready, on(command))]
-    /// #     async fn joined(&mut self, _ctx: &mut Context<'_>) -> Result<(), JoinError> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
     /// use lifecycle_core::testing::Harness;
     ///
     /// lifecycle_core::testing::block_on(async {
