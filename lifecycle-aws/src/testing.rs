@@ -79,6 +79,9 @@ use serde_json::{Value, json};
 use crate::actions::{ActionError, Completed, LifecycleActions};
 use crate::effects::{CommandSender, carries_marker};
 
+/// What [`example_runtime`] builds: the example model on an in-memory table.
+pub type ExampleRuntime = crate::runtime::Runtime<Node, fn() -> Node, crate::local::MemoryTable>;
+
 /// The runtime the documentation's examples share: [`lifecycle_core::testing::example::Node`]
 /// (a launch sends `ClusterJoin` and waits for its result) on an in-memory table holding
 /// `i-0abc123def4567890` in `finished_cloud_init`, with the SSM and Auto Scaling stand-ins it
@@ -96,7 +99,7 @@ use crate::effects::{CommandSender, carries_marker};
 /// assert!(actions.completions().is_empty(), "the launch waits for its command");
 /// ```
 pub fn example_runtime() -> (
-    crate::runtime::Runtime<Node, fn() -> Node, crate::local::MemoryTable>,
+    ExampleRuntime,
     std::sync::Arc<RecordingCommands>,
     std::sync::Arc<RecordingActions>,
 ) {
