@@ -1,0 +1,563 @@
+//! An invocation's notifications, each to what handles it: lifecycle events, command results,
+//! cloud-init's progress, schedules, stream records and instance events.
+
+use super::*;
+
+impl<M, F, T> Runtime<M, F, T>
+where
+    M: LifecycleModel,
+    F: Fn() -> M + Send + Sync,
+    T: NodeTable,
+{
+    /// [`Runtime::handle`] for an invocation that must be done by `deadline` (the Lambda's):
+    /// claims taken while handling it run out then at the latest.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     // The Lambda's deadline, from its context: no claim outlives the invocation.
+    ///     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(30);
+    ///     let answer = runtime.handle_before(&launch, deadline).await.unwrap();
+    ///     assert_eq!(answer["outcomes"][0]["end"], "joining_cluster");
+    /// });
+    /// ```
+    pub async fn handle_before(
+        &self,
+        payload: &Value,
+        deadline: SystemTime,
+    ) -> Result<Value, HandleError> {
+        INVOCATION_DEADLINE
+            .scope(deadline, self.handle(payload))
+            .await
+    }
+
+    /// [`Runtime::handle_bytes`] for an invocation that must be done by `deadline`.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(30);
+    ///     let answer = runtime.handle_bytes_before(launch.to_string().as_bytes(), deadline).await.unwrap();
+    ///     assert_eq!(answer.outcomes.len(), 1);
+    /// });
+    /// ```
+    pub async fn handle_bytes_before(
+        &self,
+        payload: &[u8],
+        deadline: SystemTime,
+    ) -> Result<Answer, HandleError> {
+        INVOCATION_DEADLINE
+            .scope(deadline, self.handle_bytes(payload))
+            .await
+    }
+
+    /// Handles one invocation payload. For an SQS batch the answer is a partial batch
+    /// response (`batchItemFailures`): only the messages that failed are redelivered.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let answer = runtime.handle(&launch).await.unwrap();
+    ///     assert_eq!(answer["outcomes"][0]["stop"], "waiting");
+    /// });
+    /// ```
+    pub async fn handle(&self, payload: &Value) -> Result<Value, HandleError> {
+        self.handle_invocation(decode_value(payload)?)
+            .await
+            .map(Answer::into_value)
+    }
+
+    /// [`Runtime::handle`] for the payload's JSON text, decoded without building a
+    /// [`Value`] of the whole payload first, answered with a typed [`Answer`] that serialises
+    /// to the same JSON (what the Lambda does).
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
+    ///     assert!(answer.batch_item_failures.is_none(), "not an SQS batch");
+    ///     assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "joining_cluster");
+    /// });
+    /// ```
+    pub async fn handle_bytes(&self, payload: &[u8]) -> Result<Answer, HandleError> {
+        self.handle_invocation(crate::decode::decode_event(payload)?)
+            .await
+    }
+
+    /// Handles one decoded invocation.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// tokio.block_on(async {
+    ///     let invocation = lifecycle_aws::decode::decode_value(&launch).unwrap();
+    ///     let answer = runtime.handle_invocation(invocation).await.unwrap();
+    ///     assert_eq!(answer.outcomes.len(), 1);
+    /// });
+    /// ```
+    pub async fn handle_invocation(&self, invocation: Invocation) -> Result<Answer, HandleError> {
+        match invocation {
+            Invocation::Events(notifications) => {
+                let mut outcomes = Vec::with_capacity(notifications.len());
+                for notification in notifications {
+                    let outcome = self.process(notification).await;
+                    if let Err(e) = &outcome {
+                        self.failed(e);
+                    }
+                    outcomes.push(outcome?);
+                }
+                Ok(Answer {
+                    batch_item_failures: None,
+                    outcomes,
+                })
+            }
+            Invocation::Sqs(messages) => {
+                let mut failures = Vec::new();
+                let mut outcomes = Vec::new();
+                for message in messages {
+                    let about = message.notification.as_ref().ok().map(|n| {
+                        (
+                            n.event_id().unwrap_or("").to_owned(),
+                            n.instance_id().unwrap_or("").to_owned(),
+                        )
+                    });
+                    let result = match message.notification {
+                        Ok(notification) => self.process(notification).await,
+                        Err(e) => Err(e.into()),
+                    };
+                    match result {
+                        Ok(outcome) => outcomes.push(outcome),
+                        Err(e) => {
+                            self.failed(&e);
+                            let (event_id, instance_id) = about.unwrap_or_default();
+                            tracing::error!(message_id = %message.message_id, event_id, instance_id, error = %e, retryable = e.is_retryable(), "message failed");
+                            failures.push(BatchItemFailure {
+                                item_identifier: message.message_id,
+                            });
+                        }
+                    }
+                }
+                Ok(Answer {
+                    batch_item_failures: Some(failures),
+                    outcomes,
+                })
+            }
+            Invocation::Stream(changes) => {
+                // A partial batch response: the stream is retried from the first record that
+                // failed (records of one item are in order, so the rest wait for it).
+                let mut outcomes = Vec::with_capacity(changes.len());
+                let mut failures = Vec::new();
+                for change in changes {
+                    let sequence_number = change.sequence_number.clone();
+                    match (self.resume_parked(change).await, sequence_number) {
+                        (Ok(outcome), _) => outcomes.push(outcome),
+                        (Err(e), Some(sequence_number)) => {
+                            self.failed(&e);
+                            tracing::error!(%sequence_number, error = %e, retryable = e.is_retryable(), "stream record failed");
+                            failures.push(BatchItemFailure {
+                                item_identifier: sequence_number,
+                            });
+                            break;
+                        }
+                        (Err(e), None) => return Err(e),
+                    }
+                }
+                Ok(Answer {
+                    batch_item_failures: Some(failures),
+                    outcomes,
+                })
+            }
+        }
+    }
+
+    /// Handles one decoded notification.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+    /// use lifecycle_aws::decode::{Invocation, decode_value};
+    /// use lifecycle_aws::runtime::Outcome;
+    /// tokio.block_on(async {
+    ///     let Ok(Invocation::Events(mut notifications)) = decode_value(&launch) else { panic!("an event") };
+    ///     let outcome = runtime.process(notifications.remove(0)).await.unwrap();
+    ///     assert!(matches!(outcome, Outcome::Dispatched { .. }));
+    /// });
+    /// ```
+    pub async fn process(&self, notification: Notification) -> Result<Outcome, HandleError> {
+        match notification {
+            Notification::LifecycleAction { id, region, action } => {
+                let span = tracing::info_span!("event", event_id = %id, instance_id = %action.ec2_instance_id);
+                async {
+                    if let Some(refused) = self.verify_held(&id, &action, region.as_deref()).await?
+                    {
+                        return Ok(refused);
+                    }
+                    let event = Event::lifecycle(id, action);
+                    self.run_lifecycle(event, region.as_deref(), None).await
+                }
+                .instrument(span)
+                .await
+            }
+            Notification::TestNotification => Ok(ignored("autoscaling:TEST_NOTIFICATION")),
+            Notification::InstanceActivity { .. } => Ok(ignored(
+                "an instance launch/terminate notification, not a lifecycle action",
+            )),
+            Notification::CommandStatus {
+                id,
+                command_id,
+                progress,
+                requested,
+                ..
+            } => {
+                let span = tracing::info_span!("event", event_id = %id, command_id = %command_id);
+                self.command_result(id, command_id, progress, requested)
+                    .instrument(span)
+                    .await
+            }
+            Notification::CommandInvocation { .. } => Ok(ignored(
+                "a command invocation status: the command's own status-change event carries the result",
+            )),
+            Notification::Scheduled { id, rule, region } => {
+                let span = tracing::info_span!("event", event_id = %id, rule = %rule);
+                self.scheduled(id, rule, region).instrument(span).await
+            }
+            Notification::SpotInterruption {
+                id,
+                instance_id,
+                region,
+                action,
+            } => {
+                let kind = EventKind::SpotInterruption { action };
+                self.instance_event(Event::instance(id, instance_id, kind), region)
+                    .await
+            }
+            Notification::RebalanceRecommendation {
+                id,
+                instance_id,
+                region,
+            } => {
+                let kind = EventKind::RebalanceRecommendation;
+                self.instance_event(Event::instance(id, instance_id, kind), region)
+                    .await
+            }
+            Notification::InstanceState {
+                id,
+                instance_id,
+                region,
+                state,
+            } => {
+                let kind = EventKind::InstanceState { state };
+                self.instance_event(Event::instance(id, instance_id, kind), region)
+                    .await
+            }
+            Notification::Maintenance {
+                id,
+                region,
+                event_type,
+                starts,
+                instance_ids,
+            } => {
+                // One event, several instances: each record gets it.
+                let mut outcomes = Vec::with_capacity(instance_ids.len());
+                for instance_id in instance_ids {
+                    let kind = EventKind::Maintenance {
+                        event_type: event_type.clone(),
+                        starts: starts.clone(),
+                    };
+                    let event = Event::instance(id.clone(), instance_id, kind);
+                    outcomes.push(self.instance_event(event, region.clone()).await?);
+                }
+                match <[Outcome; 1]>::try_from(outcomes) {
+                    Ok([outcome]) => Ok(outcome),
+                    Err(outcomes) => Ok(Outcome::PerInstance { outcomes }),
+                }
+            }
+            Notification::InstanceTagged {
+                id,
+                instance_id,
+                changed,
+                tags,
+                ..
+            } => {
+                if !changed.iter().any(|key| key == READY_TAG) {
+                    return Ok(ignored("a tag change that is not cloud-init's progress"));
+                }
+                let span = tracing::info_span!("event", event_id = %id, instance_id = %instance_id);
+                self.cloud_init_progress(instance_id, tags.get(READY_TAG).cloned())
+                    .instrument(span)
+                    .await
+            }
+        }
+    }
+
+    /// An EC2 or AWS Health event about one instance, which belongs to no lifecycle action:
+    /// dispatched to the instance's record. An instance with no record is none this model
+    /// runs (another group's, one launched by hand): nothing is written.
+    pub(super) async fn instance_event(
+        &self,
+        event: Event,
+        region: Option<String>,
+    ) -> Result<Outcome, HandleError> {
+        let ident = event.instance_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("event", event_id = %event.id, instance_id = %ident);
+        async {
+            let Some(record) = self.store.load(&ident).await? else {
+                return Ok(ignored(format!(
+                    "no record for instance `{ident}`: not an instance this model runs"
+                )));
+            };
+            self.dispatch_record(record, event, region.as_deref()).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// An instance tagged itself with how far its cloud-init got: `registered` puts its record
+    /// in the last state before the initial one (creating it), `finished` in the initial state
+    /// (the table's stream then resumes a parked launch). The record is written from what EC2
+    /// says about the instance (its private address, its group), never from what the instance
+    /// says: the tag is all it can set.
+    pub(super) async fn cloud_init_progress(
+        &self,
+        instance: String,
+        step: Option<String>,
+    ) -> Result<Outcome, HandleError> {
+        let def = M::DEFINITION;
+        let (Some(initial), Some(waiting)) = (def.initial, def.before_initial.last()) else {
+            return Ok(ignored(
+                "the model has no initial state, or none before it: it does not follow cloud-init",
+            ));
+        };
+        // Either step may come first or again: the record moves on only from a state before the
+        // initial one (or is created).
+        let from: Vec<&str> = def.before_initial.iter().map(|s| s.name()).collect();
+        let state = match step.as_deref() {
+            Some("registered") => waiting.name(),
+            Some("finished") => initial.name(),
+            _ => {
+                return Ok(ignored(format!(
+                    "unknown cloud-init step {:?} (expected registered or finished)",
+                    step.unwrap_or_default()
+                )));
+            }
+        };
+        let Some(facts) = self.instances.describe(&instance).await? else {
+            return Err(HandleError::UnknownInstance(instance));
+        };
+        let mut set = Vec::new();
+        if let Some(ip) = facts.private_ip {
+            set.push(("InstanceIp".to_owned(), Value::from(ip)));
+        }
+        if let Some(group) = facts.group {
+            set.push(("AutoScalingGroupName".to_owned(), Value::from(group)));
+        }
+        if self
+            .store
+            .register_instance(&instance, state, &from, &set)
+            .await?
+        {
+            tracing::info!(state, "cloud-init progress recorded");
+            Ok(Outcome::Registered {
+                ident: instance,
+                state: state.to_owned(),
+            })
+        } else {
+            Ok(ignored(format!(
+                "the record is past cloud-init's `{}` step",
+                step.unwrap_or_default()
+            )))
+        }
+    }
+
+    pub(super) async fn command_result(
+        &self,
+        id: String,
+        command_id: String,
+        progress: CommandProgress,
+        requested: Option<String>,
+    ) -> Result<Outcome, HandleError> {
+        let status = match progress {
+            CommandProgress::Running(status) => {
+                // A long command's progress keeps its lifecycle action alive.
+                let Some(command) = self.store.peek_command(&command_id).await? else {
+                    return Ok(ignored(format!(
+                        "{status} status of a command that is not ours"
+                    )));
+                };
+                if self.overdue(&command).await? {
+                    return self.expire(command).await;
+                }
+                if let Some(action) = &command.lifecycle {
+                    self.actions.heartbeat(action, None).await?;
+                    self.metric("Heartbeats", &[]);
+                    return Ok(Outcome::Heartbeat { command_id });
+                }
+                return Ok(ignored(format!(
+                    "{status} status of a command with no lifecycle action"
+                )));
+            }
+            CommandProgress::Finished(status) => status,
+        };
+        // Read, not taken: the command stays registered until its result has been handled,
+        // so a delivery cut off half way is handled again when it is redelivered.
+        let Some(command) = self.store.peek_command(&command_id).await? else {
+            if requested
+                .as_deref()
+                .is_some_and(|r| requested_within(r, self.command_grace, self.clock.now()))
+            {
+                return Err(HandleError::CommandNotRegisteredYet(command_id));
+            }
+            return Ok(ignored(
+                "the result of a command that is not registered: not ours, or already handled",
+            ));
+        };
+        // Known now: every line from here on names the instance too.
+        let span = tracing::info_span!(
+            "event",
+            event_id = %id,
+            command_id = %command_id,
+            instance_id = %command.instance_id
+        );
+        if command.marker.is_none() {
+            self.adopt_original_wait(&command)
+                .instrument(span.clone())
+                .await?;
+        }
+        let event = Event::command_result(
+            id,
+            command_id.clone(),
+            status,
+            command.owner,
+            command.lifecycle,
+        );
+        let outcome = self
+            .run_lifecycle(event, None, command.sent_at_version)
+            .instrument(span)
+            .await?;
+        // Handled: a duplicate of this result now finds nothing.
+        self.store.consume_command(&command_id).await?;
+        Ok(outcome)
+    }
+
+    /// Whether Auto Scaling holds `action` (when the runtime can ask it): `Some` outcome,
+    /// logged with the event id, when it does not — a forged or replayed event, or one that
+    /// comes after its action ended. Nothing is read or written before this answer.
+    pub(super) async fn verify_held(
+        &self,
+        event_id: &str,
+        action: &lifecycle_core::LifecycleAction,
+        region: Option<&str>,
+    ) -> Result<Option<Outcome>, HandleError> {
+        let Some(fleet) = &self.fleet else {
+            return Ok(None);
+        };
+        if action.lifecycle_action_token.is_none() {
+            self.metric("EventsRefused", &[("Reason", "no_token")]);
+            return Err(HandleError::NoActionToken {
+                event_id: event_id.to_owned(),
+                instance: action.ec2_instance_id.clone(),
+            });
+        }
+        let region = action.region.as_deref().or(region);
+        let crate::fleet::Held::No(reason) = fleet.held(action, region).await? else {
+            return Ok(None);
+        };
+        tracing::warn!(%reason, "lifecycle action refused: nothing written, nothing sent");
+        self.metric("EventsRefused", &[("Reason", "not_held")]);
+        Ok(Some(Outcome::Refused {
+            event_id: event_id.to_owned(),
+            ident: action.ec2_instance_id.clone(),
+            reason,
+        }))
+    }
+
+    /// A command the original library sent (no claim marker) for a record this library wrote:
+    /// while both libraries handle events on one table (a migration's blue/green moment), the
+    /// original moves a record and sends a command without noting that the record waits for
+    /// it. A record that waits for nothing of this library's is made to wait for the
+    /// original's command (one conditional write), so that command's result moves it on.
+    pub(super) async fn adopt_original_wait(
+        &self,
+        command: &RegisteredCommand,
+    ) -> Result<(), HandleError> {
+        let Some(record) = self.store.load(&command.owner).await? else {
+            return Ok(());
+        };
+        if record.version == 0
+            || record.awaited_commands().next().is_some()
+            || LifecycleProgress::of(&record).is_some_and(|p| p.waiting)
+        {
+            return Ok(());
+        }
+        let token = next_write_token(&record)?;
+        let set = [(
+            lifecycle_core::attr::AWAITED_COMMAND.to_owned(),
+            Value::String(command.command_id.clone()),
+        )];
+        let change = lifecycle_core::StateChange {
+            ident: &record.ident,
+            from: &record.state,
+            version: record.version,
+            to: &record.state,
+            set: &set,
+            token: &token,
+        };
+        if self.store.compare_and_set(change).await? != lifecycle_core::CasOutcome::Conflict {
+            tracing::info!(state = %record.state, "the original library moved the record and sent this command: the record waits for it");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn scheduled(
+        &self,
+        id: String,
+        rule: String,
+        region: Option<String>,
+    ) -> Result<Outcome, HandleError> {
+        // Another stack's rule (or a rule named by hand) is not this runtime's to act on.
+        let Some(rule) = rule
+            .strip_prefix(self.name_prefix.as_str())
+            .map(str::to_owned)
+        else {
+            return Err(HandleError::UnknownSchedule(rule));
+        };
+        if rule == self.sweep_rule {
+            return self.sweep().await;
+        }
+        let Ok(start) = M::State::from_str(&rule) else {
+            return Err(HandleError::UnknownSchedule(rule));
+        };
+        let mut record = match self.store.load(&rule).await? {
+            Some(record) => record,
+            None => {
+                self.store.create(&rule, start.name()).await?;
+                self.store
+                    .load(&rule)
+                    .await?
+                    .ok_or_else(|| HandleError::UnknownInstance(rule.clone()))?
+            }
+        };
+        // A run that ended (terminal state) starts over; one still waiting is resumed.
+        let token = next_write_token(&record)?;
+        if let Some(change) =
+            lifecycle_core::scheduled_restart(&M::DEFINITION, &record, start, &token)
+            && let lifecycle_core::CasOutcome::Applied { version } =
+                self.store.compare_and_set(change).await?
+        {
+            record.state = start.name().to_owned();
+            record.version = version;
+        }
+        let event = Event::scheduled(id, rule);
+        self.dispatch_record(record, event, region.as_deref()).await
+    }
+}

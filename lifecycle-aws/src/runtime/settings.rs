@@ -1,0 +1,404 @@
+//! Building a runtime: its parts, and the settings each setter documents with its default.
+
+use super::*;
+
+impl<M, F> Runtime<M, F>
+where
+    M: LifecycleModel,
+    F: Fn() -> M + Send + Sync,
+{
+    /// A runtime on the DynamoDB table `table`, with SSM and Auto Scaling clients built from
+    /// `config`; each event gets a fresh model from `new_model`.
+    ///
+    /// ```
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_core::testing::example::Node;
+    /// // A runtime for the deployed table `lifecycle-nodes`; no request is made until an event comes.
+    /// let config = aws_config::SdkConfig::builder()
+    ///     .region(aws_config::Region::new("eu-central-1"))
+    ///     .behavior_version(aws_config::BehaviorVersion::latest())
+    ///     .build();
+    /// let deployed = Runtime::new(&config, "lifecycle-nodes", || Node);
+    /// assert_eq!(deployed.store().table(), "lifecycle-nodes");
+    /// ```
+    pub fn new(config: &SdkConfig, table: impl Into<String>, new_model: F) -> Self {
+        // One Auto Scaling client for its actions and its view.
+        let auto_scaling = Arc::new(AutoScalingActions::new(config));
+        Runtime::with_parts(
+            DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table),
+            Arc::new(SsmCommands(aws_sdk_ssm::Client::new(config))),
+            auto_scaling.clone(),
+            new_model,
+        )
+        .with_fleet(auto_scaling)
+        .with_ec2_instances(config)
+    }
+
+    /// EC2 for the facts of instances reporting their cloud-init progress (feature `ec2`).
+    #[cfg(feature = "ec2")]
+    fn with_ec2_instances(self, config: &SdkConfig) -> Self {
+        self.with_instances(Arc::new(crate::instances::Ec2Directory(
+            aws_sdk_ec2::Client::new(config),
+        )))
+    }
+
+    /// Without the `ec2` feature no EC2 client is built: an instance's cloud-init tag event
+    /// finds no facts and writes nothing (give one with [`Runtime::with_instances`]).
+    #[cfg(not(feature = "ec2"))]
+    fn with_ec2_instances(self, _config: &SdkConfig) -> Self {
+        self
+    }
+}
+
+impl<M, F, T> Runtime<M, F, T>
+where
+    M: LifecycleModel,
+    F: Fn() -> M + Send + Sync,
+    T: NodeTable,
+{
+    /// A runtime on any node table, command sender and Auto Scaling: what local runs and
+    /// simulations use, with the same code path as the Lambda.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
+    /// let runtime = Runtime::with_parts(MemoryTable::new(), Arc::new(RecordingCommands::new()),
+    ///     Arc::new(RecordingActions::new()), || Node);
+    /// assert!(runtime.store().records().snapshot().is_empty());
+    /// ```
+    pub fn with_parts(
+        table: T,
+        commands: Arc<dyn CommandSender>,
+        actions: Arc<dyn LifecycleActions>,
+        new_model: F,
+    ) -> Self {
+        Runtime {
+            store: table,
+            commands,
+            actions,
+            // Local runs know no instances until told (`with_instances`).
+            instances: Arc::new(KnownInstances::default()),
+            new_model,
+            command_grace: Duration::from_secs(120),
+            clock: Arc::new(SystemClock),
+            wait_deadline: Duration::from_secs(3600),
+            claim_lease: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_secs(240),
+            sweep_budget: Duration::from_secs(20),
+            retention: Duration::from_secs(3 * 24 * 3600),
+            sweep_rule: "lifecycle-sweep".to_owned(),
+            name_prefix: String::new(),
+            // Local runs have no Auto Scaling to ask (`with_fleet`).
+            fleet: None,
+            groups: Vec::new(),
+            alive_check: Duration::from_secs(3600),
+            // Local runs write no metric lines (`with_metrics`).
+            metrics: crate::metrics::Metrics::default(),
+            hooks: deadline::HookCache::default(),
+            _model: std::marker::PhantomData,
+        }
+    }
+
+    /// Where instances reporting their cloud-init progress are looked up: EC2 (what
+    /// [`Runtime::new`] sets), or [`KnownInstances`] for local runs and tests.
+    ///
+    /// ```
+    /// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::instances::{InstanceFacts, KnownInstances};
+    /// let instances = KnownInstances::default();
+    /// instances.add("i-0abc123def4567891", InstanceFacts { group: Some("nodes".into()), ..Default::default() });
+    /// let runtime = runtime.with_instances(Arc::new(instances));
+    /// ```
+    pub fn with_instances(mut self, instances: Arc<dyn InstanceDirectory>) -> Self {
+        self.instances = instances;
+        self
+    }
+
+    /// Replaces the clock (tests).
+    ///
+    /// ```
+    /// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::runtime::SystemClock;
+    /// let runtime = runtime.with_clock(Arc::new(SystemClock));
+    /// ```
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long a lifecycle may wait for a command's result. Until then the sweep and the
+    /// command's progress events send heartbeats; after it, the command counts as `TimedOut`:
+    /// the model handles that like any failed command (a launch ends ABANDON through the
+    /// failure path, a termination CONTINUE). Default one hour.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// // Joins that take longer than 30 minutes count as failed.
+    /// let runtime = runtime.with_wait_deadline(std::time::Duration::from_secs(30 * 60));
+    /// ```
+    pub fn with_wait_deadline(mut self, deadline: Duration) -> Self {
+        self.wait_deadline = deadline;
+        self
+    }
+
+    /// How long a claim holds at most (default 60 s): a delivery that dies holding one keeps
+    /// the record from every other delivery until then. Within an invocation handled with
+    /// [`Runtime::handle_before`], a claim never outlasts the invocation's deadline.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = runtime.with_claim_lease(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn with_claim_lease(mut self, lease: Duration) -> Self {
+        self.claim_lease = lease;
+        self
+    }
+
+    /// How often the sweep sends a heartbeat for a lifecycle that waits (a command's result, a
+    /// parked launch): default 240 s, below every hook's heartbeat timeout the template sets.
+    /// The sweep runs every 5 minutes; a wait is looked at on the first run after it is due.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// // For hooks whose heartbeat timeout is 5 minutes.
+    /// let runtime = runtime.with_heartbeat_interval(std::time::Duration::from_secs(120));
+    /// ```
+    pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// How long one sweep may work (default 20 s, within the function's 30 s timeout): it
+    /// stops there and leaves the rest, still due, to the next run. It always handles at least
+    /// one wait.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = runtime.with_sweep_budget(std::time::Duration::from_secs(10));
+    /// ```
+    pub fn with_sweep_budget(mut self, budget: Duration) -> Self {
+        self.sweep_budget = budget;
+        self
+    }
+
+    /// How long a finished lifecycle's record is kept (default 3 days): when its termination
+    /// is completed at a terminal state, the record gets `ExpiresAt` and DynamoDB's TTL
+    /// removes it then.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// // Keep finished records a week for audits.
+    /// let runtime = runtime.with_retention(std::time::Duration::from_secs(7 * 24 * 3600));
+    /// ```
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The scheduled rule whose events run the sweep ([`Runtime::sweep`]); default
+    /// `lifecycle-sweep`. It must name no state of the model.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = runtime.with_sweep_rule("nodes-sweep");
+    /// tokio.block_on(async {
+    ///     let swept = runtime.handle(&lifecycle_aws::testing::scheduled_event("nodes-sweep")).await.unwrap();
+    ///     assert_eq!(swept["outcomes"][0]["outcome"], "swept");
+    /// });
+    /// ```
+    pub fn with_sweep_rule(mut self, rule: impl Into<String>) -> Self {
+        self.sweep_rule = rule.into();
+        self
+    }
+
+    /// The prefix the deployment puts before the names of its scheduled rules and SSM
+    /// documents, so that two stacks can share a region (the template uses
+    /// `<stack name>-`). The model keeps the names it was written with: a rule
+    /// `prod-backup` starts the state `backup`, `prod-lifecycle-sweep` is the sweep rule
+    /// `lifecycle-sweep`, and `ClusterJoin` is sent as `prod-ClusterJoin`. A rule without
+    /// the prefix is another stack's: [`HandleError::UnknownSchedule`]. Default: none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{lifecycle_action_event, scheduled_event, RecordingActions, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_core::{LifecycleTransition, Record};
+    /// let (commands, table) = (Arc::new(RecordingCommands::new()), MemoryTable::new());
+    /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
+    /// let runtime = Runtime::with_parts(table, commands.clone(), Arc::new(RecordingActions::new()), || Node)
+    ///     .with_name_prefix("prod-");
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    ///     runtime.handle(&lifecycle_action_event("i-1", "workers", LifecycleTransition::Launching)).await.unwrap();
+    ///     let swept = runtime.handle(&scheduled_event("prod-lifecycle-sweep")).await.unwrap();
+    ///     assert_eq!(swept["outcomes"][0]["outcome"], "swept");
+    ///     // Another stack's sweep is refused.
+    ///     assert!(runtime.handle(&scheduled_event("lifecycle-sweep")).await.is_err());
+    /// });
+    /// assert_eq!(commands.sent()[0].1.document_name, "prod-ClusterJoin");
+    /// ```
+    pub fn with_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = prefix.into();
+        self
+    }
+
+    /// Replaces the Auto Scaling calls (tests; other schedulers).
+    ///
+    /// ```
+    /// # let (runtime, commands, first) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::testing::{command_status_event, lifecycle_action_event, RecordingActions};
+    /// let other = Arc::new(RecordingActions::new());
+    /// let runtime = runtime.with_actions(other.clone());
+    /// tokio.block_on(async {
+    ///     runtime.handle(&lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching)).await.unwrap();
+    ///     let (id, _) = commands.sent().remove(0);
+    ///     runtime.handle(&command_status_event(&id, "i-0abc123def4567890", "ClusterJoin", "Success")).await.unwrap();
+    /// });
+    /// assert_eq!((other.completions().len(), first.completions().len()), (1, 0));
+    /// ```
+    pub fn with_actions(mut self, actions: Arc<dyn LifecycleActions>) -> Self {
+        self.actions = actions;
+        self
+    }
+
+    /// How long after it was requested an unknown command's result is taken for one whose
+    /// registration is still on its way (retried) rather than one that is not ours (ignored).
+    /// Default 120 s; the gap between `SendCommand` and the registration is milliseconds.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let runtime = runtime.with_command_grace(std::time::Duration::from_secs(300));
+    /// ```
+    pub fn with_command_grace(mut self, grace: Duration) -> Self {
+        self.command_grace = grace;
+        self
+    }
+
+    /// Where Auto Scaling's own view comes from ([`Runtime::new`] sets the Auto Scaling API).
+    /// With it, a lifecycle event is acted on only if Auto Scaling holds its action (one
+    /// `DescribeAutoScalingInstances` before anything is written; otherwise
+    /// [`Outcome::Refused`]), an event without a token is refused as bad input
+    /// ([`HandleError::NoActionToken`]), and the sweep reconciles the groups of
+    /// [`Runtime::with_groups`]. Without it (local runs), every event is taken as it comes.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands, lifecycle_action_event};
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_core::{LifecycleTransition, Record};
+    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    /// let table = MemoryTable::new();
+    /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
+    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    ///     .with_fleet(aws.clone());
+    /// aws.set_instance("i-1", "workers", "InService");
+    /// // A launch event for an instance in service: Auto Scaling holds no such action.
+    /// let forged = lifecycle_action_event("i-1", "workers", LifecycleTransition::Launching);
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    ///     let answer = runtime.handle(&forged).await.unwrap();
+    ///     assert_eq!(answer["outcomes"][0]["outcome"], "refused");
+    /// });
+    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "finished_cloud_init", "nothing written");
+    /// ```
+    pub fn with_fleet(mut self, fleet: Arc<dyn Fleet>) -> Self {
+        self.fleet = Some(fleet);
+        self
+    }
+
+    /// The Auto Scaling groups the sweep reconciles: each of their instances that waits in a
+    /// lifecycle hook with no lifecycle handling it (its event lost) gets that lifecycle
+    /// started, as if its event had come. Needs [`Runtime::with_fleet`]. Default: none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::runtime::{Outcome, Runtime};
+    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
+    /// use lifecycle_core::Record;
+    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    /// let table = MemoryTable::new();
+    /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
+    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    ///     .with_fleet(aws.clone())
+    ///     .with_groups(["workers"]);
+    /// let _lost = aws.launch("i-1", "workers"); // its event never arrives
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    ///     let Outcome::Swept { reconciled, .. } = runtime.sweep().await.unwrap() else { panic!() };
+    ///     assert_eq!(reconciled, ["i-1"]);
+    /// });
+    /// // Its lifecycle runs as if the event had come: the node joins.
+    /// assert_eq!(runtime.store().records().get("i-1").unwrap().state, "joining_cluster");
+    /// ```
+    pub fn with_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Where CloudWatch metrics go, as Embedded Metric Format log lines
+    /// ([`crate::metrics`]; the Lambda: standard output). Default: nowhere.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::metrics::Metrics;
+    /// use lifecycle_aws::runtime::Runtime;
+    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_core::testing::example::Node;
+    /// let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    /// let kept = lines.clone();
+    /// let table = MemoryTable::new();
+    /// table.records().insert(lifecycle_core::Record::new("i-1", "finished_cloud_init"));
+    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), Arc::new(RecordingActions::new()), || Node)
+    ///     .with_metrics(Metrics::to(Arc::new(move |line: &str| kept.lock().unwrap().push(line.to_owned()))));
+    /// let sweep = lifecycle_aws::testing::scheduled_event("lifecycle-sweep");
+    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    ///     .block_on(runtime.handle(&sweep)).unwrap();
+    /// assert!(lines.lock().unwrap()[0].contains("\"SweepDuration\""));
+    /// ```
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// How often the sweep checks that the instance of a record at rest still exists, when it
+    /// reconciles ([`Runtime::with_groups`]): a record whose instance Auto Scaling no longer
+    /// knows (terminated outside its group, its state-change event lost) gets an
+    /// `instance_state = "terminated"` event, so the model ends it. Default one hour.
+    pub fn with_alive_check(mut self, interval: Duration) -> Self {
+        self.alive_check = interval;
+        self
+    }
+
+    /// The node table.
+    ///
+    /// ```
+    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
+    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "finished_cloud_init");
+    /// ```
+    pub fn store(&self) -> &T {
+        &self.store
+    }
+}
