@@ -22,7 +22,7 @@ use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 use lifecycle_core::{LifecycleAction, LifecycleResult};
 
-use crate::store::{error_chain, is_transient};
+use crate::aws_error::{error_chain, is_transient};
 
 /// An Auto Scaling call failed.
 ///

@@ -22,7 +22,8 @@ use lifecycle_core::{
 };
 
 use crate::actions::{Completed, LifecycleActions};
-use crate::store::{CommandRegistration, NodeTable, StoreError, error_chain, is_transient};
+use crate::aws_error::{error_chain, is_transient};
+use crate::store::{CommandRegistration, NodeTable, StoreError};
 
 /// An SDK error as an [`EffectError`], transient or not.
 fn effect_error<E, R>(

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+mod aws_error;
 pub mod decode;
 pub mod effects;
 pub mod fleet;
