@@ -1,0 +1,230 @@
+//! The bookkeeping a record carries between events — which lifecycle action moved it, a
+//! termination deferred behind a launch — that a store implementation reads back
+//! (`lifecycle-aws` does: redeliveries, the sweep, scheduled machines).
+
+use super::*;
+
+/// The record attribute in which each state change notes the lifecycle action that made it.
+///
+/// ```
+/// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
+/// use lifecycle_core::{LifecycleProgress, PROGRESS_ATTRIBUTE};
+/// use lifecycle_core::testing::Harness;
+/// lifecycle_core::testing::block_on(async {
+///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+///     harness.launch("i-1").await.unwrap();
+///     let record = harness.record("i-1").unwrap();
+///     assert!(record.get_str(PROGRESS_ATTRIBUTE).is_some());
+///     assert!(LifecycleProgress::of(&record).unwrap().waiting);
+/// });
+/// ```
+pub const PROGRESS_ATTRIBUTE: &str = "LifecycleProgress";
+
+/// What a record remembers of the lifecycle action that last moved it (attribute
+/// [`PROGRESS_ATTRIBUTE`], written with each state change, in the same write).
+///
+/// It makes redelivery safe: an event of the same lifecycle action that finds the record
+/// moved on resumes from there instead of being refused, and the event that brought the
+/// lifecycle to rest, delivered again, completes the action again with the result it ended
+/// with (Auto Scaling answers a repeat with "no active lifecycle action"), so a crash between
+/// the last state change and the completion does not leave the hook to time out.
+///
+/// Stored as one string, `RESULT rest|wait TOKEN EVENT-ID` (one attribute, one allocation per
+/// event: it is written on the hot path).
+///
+/// ```
+/// use lifecycle_core::{LifecycleProgress, LifecycleResult, Record};
+/// let record = Record::new("i-1", "ready").with("LifecycleProgress", "CONTINUE rest t-1 e-1");
+/// let progress = LifecycleProgress::of(&record).unwrap();
+/// assert_eq!(progress.token, "t-1");
+/// assert_eq!(progress.result, LifecycleResult::Continue);
+/// assert!(!progress.waiting);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LifecycleProgress {
+    /// The lifecycle action's key: its token (the instance id when the event had none) and
+    /// its transition, `TOKEN/launch` or `TOKEN/terminate`.
+    pub token: String,
+    /// The event whose processing made the change.
+    pub event_id: String,
+    /// What the action completes with if the lifecycle ends where the record is.
+    pub result: LifecycleResult,
+    /// Whether the record stopped to wait for another event (`wait` or `stop`).
+    pub waiting: bool,
+}
+
+impl LifecycleProgress {
+    /// The progress noted on `record`, if any.
+    ///
+    /// ```
+    /// use lifecycle_core::{LifecycleProgress, LifecycleResult, Record};
+    /// let record = Record::new("i-1", "failed").with("LifecycleProgress", "ABANDON rest t-1/launch e-7");
+    /// let progress = LifecycleProgress::of(&record).unwrap();
+    /// assert_eq!((progress.result, progress.event_id.as_str()), (LifecycleResult::Abandon, "e-7"));
+    /// assert!(LifecycleProgress::of(&Record::new("i-2", "ready")).is_none());
+    /// ```
+    pub fn of(record: &Record) -> Option<Self> {
+        let mut parts = record.get_str(PROGRESS_ATTRIBUTE)?.splitn(4, ' ');
+        let result = match parts.next()? {
+            "ABANDON" => LifecycleResult::Abandon,
+            "CONTINUE" => LifecycleResult::Continue,
+            _ => return None,
+        };
+        let waiting = match parts.next()? {
+            "wait" => true,
+            "rest" => false,
+            _ => return None,
+        };
+        Some(LifecycleProgress {
+            result,
+            waiting,
+            token: parts.next()?.to_owned(),
+            event_id: parts.next()?.to_owned(),
+        })
+    }
+}
+
+/// The [`PROGRESS_ATTRIBUTE`] value an event of `action` leaves when it brings the lifecycle to
+/// rest with `result`: for writes made outside the dispatcher (a parked launch ended by its
+/// deadline), so a later event of the action finds it over.
+///
+/// ```
+/// use lifecycle_core::{progress_note, LifecycleProgress, LifecycleResult, LifecycleTransition, Record};
+/// let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+/// let note = progress_note(&action, "e-1", LifecycleResult::Abandon);
+/// let record = Record::new("i-1", "pending").with("LifecycleProgress", note);
+/// let progress = LifecycleProgress::of(&record).unwrap();
+/// assert_eq!((progress.result, progress.waiting), (LifecycleResult::Abandon, false));
+/// ```
+pub fn progress_note(action: &LifecycleAction, event_id: &str, result: LifecycleResult) -> Value {
+    progress_value(result, false, &action_key(action), event_id)
+}
+
+pub(super) fn progress_value(
+    result: LifecycleResult,
+    waiting: bool,
+    token: &str,
+    event_id: &str,
+) -> Value {
+    let waiting = if waiting { "wait" } else { "rest" };
+    Value::String(format!(
+        "{} {waiting} {token} {event_id}",
+        result.as_aws_str()
+    ))
+}
+
+/// The write that starts a scheduled rule's run over: its record (`Ident` = the rule) rests in
+/// a terminal state other than `start` (the state named like the rule), so the last run
+/// ended. `None` when the record is at `start` or still in a run (a run still waiting is
+/// resumed, not restarted).
+///
+/// ```
+/// use lifecycle_core::{scheduled_restart, ModelDefinition, Record, State};
+/// # use lifecycle_core::{lifecycle_model, Context, LifecycleModel};
+/// # pub struct Job;
+/// # #[lifecycle_model(states(Backup, Done), initial = Backup, schedules(Backup), terminal(Done), error = std::fmt::Error)]
+/// # impl Job {
+/// #     #[transition(from = Backup, to = Done, on(scheduled), ignore_errors)]
+/// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
+/// # }
+/// let done = Record::new("backup", "done");
+/// let change = scheduled_restart(&Job::DEFINITION, &done, JobState::Backup, "t.1").unwrap();
+/// assert_eq!((change.from, change.to), ("done", "backup"));
+/// assert!(scheduled_restart(&Job::DEFINITION, &Record::new("backup", "backup"), JobState::Backup, "t.1").is_none());
+/// ```
+pub fn scheduled_restart<'a, S: State>(
+    definition: &ModelDefinition<S>,
+    record: &'a Record,
+    start: S,
+    token: &'a str,
+) -> Option<StateChange<'a>> {
+    let state: S = record.state.parse().ok()?;
+    (definition.is_terminal(state) && state != start).then(|| StateChange {
+        ident: &record.ident,
+        from: &record.state,
+        version: record.version,
+        to: start.name(),
+        set: &[],
+        token,
+    })
+}
+
+/// The terminating event noted on `record` while its launch waited
+/// ([`StopReason::Deferred`]), if any: run it once the launch's lifecycle is over.
+///
+/// ```
+/// use lifecycle_core::{deferred_termination, EventKind, Record};
+/// let noted = r#"{"EventId":"e-9","Action":{"AutoScalingGroupName":"g","LifecycleHookName":"h",
+///     "EC2InstanceId":"i-1","LifecycleTransition":"autoscaling:EC2_INSTANCE_TERMINATING"}}"#;
+/// let record = Record::new("i-1", "joining").with("DeferredTermination", noted);
+/// let event = deferred_termination(&record).unwrap();
+/// assert_eq!((event.id.as_str(), event.kind), ("e-9", EventKind::Terminating));
+/// ```
+pub fn deferred_termination(record: &Record) -> Option<Event> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Noted {
+        event_id: String,
+        action: LifecycleAction,
+    }
+    let noted: Noted = serde_json::from_str(record.get_str(attr::DEFERRED_TERMINATION)?).ok()?;
+    Some(Event::lifecycle(noted.event_id, noted.action))
+}
+
+pub(super) fn noted_termination(event: &Event, action: &LifecycleAction) -> Value {
+    let noted = serde_json::json!({ "EventId": event.id, "Action": action });
+    Value::String(noted.to_string())
+}
+
+/// The key that identifies a lifecycle action across its events: its token, and its
+/// transition (a launch and a termination never share a key, whatever their tokens).
+pub(super) fn action_key(action: &LifecycleAction) -> String {
+    let transition = transition_suffix(action.lifecycle_transition);
+    // No spaces: the key is one word of the stored progress.
+    match &action.lifecycle_action_token {
+        Some(token) => format!("{}{transition}", token.replace(' ', "_")),
+        None => format!("{}{transition}", action.ec2_instance_id.replace(' ', "_")),
+    }
+}
+
+/// How a lifecycle action's key ends: `/launch` or `/terminate`.
+pub(super) fn transition_suffix(transition: LifecycleTransition) -> &'static str {
+    match transition {
+        LifecycleTransition::Launching => "/launch",
+        LifecycleTransition::Terminating => "/terminate",
+    }
+}
+
+/// Notes this event's lifecycle action on the record, to be stored with the next write —
+/// unless this event already noted the same there (the attribute stays until overwritten).
+pub(super) fn stage_progress(ctx: &mut Context<'_>, waiting: bool) {
+    let (Some(action), Some(result)) = (&ctx.event.lifecycle, ctx.lifecycle_result()) else {
+        return;
+    };
+    if ctx.progress_noted == Some((waiting, result)) {
+        return;
+    }
+    ctx.progress_noted = Some((waiting, result));
+    let value = progress_value(result, waiting, &action_key(action), &ctx.event.id);
+    ctx.set(PROGRESS_ATTRIBUTE, value);
+}
+
+/// Whether `record` waits: its lifecycle stopped to wait (`wait`, `stop`), or it waits for a
+/// command's result (a drain a Spot interruption started, say, with no lifecycle action).
+/// A termination noted while it waits runs once it no longer does.
+///
+/// ```
+/// use lifecycle_core::{Record, is_waiting};
+/// assert!(is_waiting(&Record::new("i-1", "draining").with("AwaitedCommand", "c-1")));
+/// assert!(is_waiting(&Record::new("i-1", "joining").with("LifecycleProgress", "CONTINUE wait t/launch e-1")));
+/// assert!(!is_waiting(&Record::new("i-1", "ready")));
+/// ```
+pub fn is_waiting(record: &Record) -> bool {
+    record.awaited_commands().next().is_some()
+        || LifecycleProgress::of(record).is_some_and(|p| p.waiting)
+}
+
+/// Whether a termination has run (or been let go) for the record.
+pub(super) fn terminated(record: &Record) -> bool {
+    LifecycleProgress::of(record).is_some_and(|p| p.token.ends_with("/terminate"))
+}
