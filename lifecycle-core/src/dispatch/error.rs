@@ -17,6 +17,10 @@ use super::*;
 ///     let typo = load_and_dispatch(&mut Node, &store, "i-1", &launch, &effects).await;
 ///     assert_eq!(typo.unwrap_err().to_string(), "`redy` is not a state of model Node");
 /// });
+/// // A store's error is in the message once: printing the chain does not repeat it.
+/// let failed: DispatchError<NodeState, JoinError, std::io::Error> = DispatchError::Store(std::io::Error::other("throttled"));
+/// assert_eq!(failed.to_string(), "store error: throttled");
+/// assert!(std::error::Error::source(&failed).is_none());
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError<S, E, StoreError> {
@@ -40,7 +44,7 @@ pub enum DispatchError<S, E, StoreError> {
     },
     /// The store failed; nothing after the failed write was done.
     #[error("store error: {0}")]
-    Store(#[source] StoreError),
+    Store(StoreError),
     /// A task failed during failure handling.
     #[error("error during failure handling after {original}: {cause}")]
     FailureHandling {
