@@ -488,6 +488,12 @@ fn rows<S: lifecycle_core::State>(
                 out.extend(rows(definition, outcome, line));
             }
         }
+        // An outcome a newer runtime adds: shown as it serialises.
+        other => out.push(line(
+            "",
+            "",
+            serde_json::to_string(&other).unwrap_or_default(),
+        )),
     }
     out
 }

@@ -70,6 +70,8 @@ pub async fn waiting(
                 ),
                 // A record at rest, checked now and then for its instance: nothing waits.
                 Ok(Wait::AliveCheck { .. }) => continue,
+                // A kind of wait a newer library notes: not this tool's to explain.
+                Ok(_) => continue,
                 Err(e) => (String::from("?"), format!("malformed: {e}"), None, None),
             };
             let state = match table.load(&ident).await {

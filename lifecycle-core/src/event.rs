@@ -296,6 +296,7 @@ impl fmt::Display for CommandStatus {
 /// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EventKind {
     /// An instance is launching and its launch hook waits for us.
     Launching,

@@ -46,6 +46,7 @@ pub const READY_TAG: &str = "lifecycle:cloud-init";
 /// assert_eq!(unknown.unwrap_err().to_string(), "unsupported event: source `aws.s3`, detail-type `Object Created`");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Not JSON at all (or truncated).
     #[error("malformed JSON at {at}: {message}")]
@@ -167,6 +168,7 @@ pub enum CommandProgress {
 /// assert_eq!(action.lifecycle_transition, LifecycleTransition::Terminating);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Notification {
     /// A launching or terminating lifecycle action.
     LifecycleAction {

@@ -17,6 +17,7 @@ use super::*;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// The event ran through the model.
     Dispatched {
@@ -223,7 +224,7 @@ pub(super) fn summary<M: LifecycleModel>(
         triggers: report.triggers().map(str::to_owned).collect(),
         steps: steps::<M>(report),
         declined: declined_before::<M>(report, report.fired.len()),
-        stop: stop_name(report.stop).to_owned(),
+        stop: report.stop.as_str().to_owned(),
         failure: report.failure.as_ref().map(|f| f.cause.to_string()),
         completed,
         deferred: None,
@@ -273,18 +274,4 @@ fn declined_before<M: LifecycleModel>(report: &ModelReport<M>, fired: usize) -> 
         .filter(|d| d.fired_before == fired)
         .map(|d| d.trigger.to_owned())
         .collect()
-}
-
-fn stop_name(stop: StopReason) -> &'static str {
-    match stop {
-        StopReason::Settled => "settled",
-        StopReason::Finished => "finished",
-        StopReason::StopAfterTrigger { .. } => "stop_after_trigger",
-        StopReason::Waiting => "waiting",
-        StopReason::LostRace => "lost_race",
-        StopReason::NotReady => "not_ready",
-        StopReason::Refused => "refused",
-        StopReason::NotAwaited => "not_awaited",
-        StopReason::Deferred => "deferred",
-    }
 }

@@ -18,6 +18,7 @@ use super::*;
 /// });
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandleError {
     /// The payload is not an event this library handles.
     #[error(transparent)]

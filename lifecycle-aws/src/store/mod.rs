@@ -69,6 +69,7 @@ pub use size::{attribute_size, item_size, record_size, write_units};
 /// assert!(matches!(parked, Wait::Parked { .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Wait {
     /// A registered command whose result is awaited.
     Command(RegisteredCommand),
@@ -133,6 +134,7 @@ pub struct WaitCursor {
 /// assert_eq!(error.to_string(), "item `i-1`: `Version` is not a number");
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The request failed (network, throttling, permissions, a missing table, ...).
     #[error("DynamoDB {operation} on {table}: {message}")]

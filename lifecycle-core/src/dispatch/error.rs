@@ -23,6 +23,7 @@ use super::*;
 /// assert!(std::error::Error::source(&failed).is_none());
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DispatchError<S, E, StoreError> {
     /// The stored state names no state of the model.
     #[error(transparent)]

@@ -91,6 +91,7 @@ impl Context<'_> {
 /// });
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopReason {
     /// No trigger of the current state fired, or only an internal one did: the state settled
     /// and waits for another event.
@@ -122,6 +123,29 @@ pub enum StopReason {
     /// runs, and is completed, once the launch's lifecycle is over
     /// ([`deferred_termination`]).
     Deferred,
+}
+
+impl StopReason {
+    /// The reason's name in snake_case, as answers and logs give it.
+    ///
+    /// ```
+    /// use lifecycle_core::StopReason;
+    /// assert_eq!(StopReason::LostRace.as_str(), "lost_race");
+    /// assert_eq!(StopReason::StopAfterTrigger { trigger: "drain" }.as_str(), "stop_after_trigger");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Settled => "settled",
+            StopReason::Finished => "finished",
+            StopReason::StopAfterTrigger { .. } => "stop_after_trigger",
+            StopReason::Waiting => "waiting",
+            StopReason::LostRace => "lost_race",
+            StopReason::NotReady => "not_ready",
+            StopReason::Refused => "refused",
+            StopReason::NotAwaited => "not_awaited",
+            StopReason::Deferred => "deferred",
+        }
+    }
 }
 
 /// One trigger that fired.
