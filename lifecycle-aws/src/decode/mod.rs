@@ -14,7 +14,13 @@
 //! assert!(matches!(&events[0], Notification::LifecycleAction { action, .. } if action.ec2_instance_id == "i-1"));
 //! ```
 
+mod autoscaling;
 mod borrowed;
+mod ec2;
+mod health;
+mod schedule;
+mod ssm;
+mod tag;
 
 use std::collections::BTreeMap;
 
@@ -473,6 +479,33 @@ fn decode_sqs_body(body: &Value, at: &str) -> Result<Notification, DecodeError> 
 }
 
 /// An EventBridge event, or an Auto Scaling hook notification sent straight to SNS/SQS.
+/// What every EventBridge event has, read once: where it is, its source and type, its id and
+/// region, and where its detail is.
+pub(super) struct Envelope<'a> {
+    pub(super) event: &'a Value,
+    pub(super) at: &'a str,
+    pub(super) source: &'a str,
+    pub(super) detail_type: &'a str,
+    pub(super) id: String,
+    pub(super) region: Option<String>,
+    pub(super) detail_at: String,
+}
+
+impl Envelope<'_> {
+    /// This source and type are not events the runtime takes.
+    fn unsupported(&self) -> DecodeError {
+        unsupported(self.source, self.detail_type)
+    }
+}
+
+/// An event of `source` and `detail_type` the runtime does not take.
+fn unsupported(source: &str, detail_type: &str) -> DecodeError {
+    DecodeError::Unsupported {
+        event_source: source.to_owned(),
+        detail_type: detail_type.to_owned(),
+    }
+}
+
 fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> {
     if !event.is_object() {
         return Err(DecodeError::WrongType {
@@ -493,257 +526,24 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
         });
     }
 
-    let source = required_str(event, &["source"], &format!("{at}.source"))?;
-    let detail_type = required_str(event, &["detail-type"], &format!("{at}.detail-type"))?;
-    let id = required_str(event, &["id"], &format!("{at}.id"))?.to_owned();
-    let region = str_at(event, &["region"]).map(str::to_owned);
-    let detail_at = format!("{at}.detail");
-    let unsupported = || DecodeError::Unsupported {
-        event_source: source.to_owned(),
-        detail_type: detail_type.to_owned(),
+    let envelope = Envelope {
+        event,
+        at,
+        source: required_str(event, &["source"], &format!("{at}.source"))?,
+        detail_type: required_str(event, &["detail-type"], &format!("{at}.detail-type"))?,
+        id: required_str(event, &["id"], &format!("{at}.id"))?.to_owned(),
+        region: str_at(event, &["region"]).map(str::to_owned),
+        detail_at: format!("{at}.detail"),
     };
-    match source {
-        "aws.autoscaling" => {
-            let detail = required(event, &["detail"], &detail_at)?;
-            // `LifecycleTransition` is authoritative: real events spell the detail-type both
-            // "Instance-launch" and "Instance-launching".
-            if detail_type.ends_with("Lifecycle Action")
-                || detail.get("LifecycleTransition").is_some()
-            {
-                if str_at(detail, &["LifecycleTransition"]) == Some("autoscaling:TEST_NOTIFICATION")
-                {
-                    return Ok(Notification::TestNotification);
-                }
-                let action = LifecycleAction {
-                    region: region.clone(),
-                    ..lifecycle_action(detail, &detail_at)?
-                };
-                return Ok(Notification::LifecycleAction { id, region, action });
-            }
-            let activity = match detail_type {
-                "EC2 Instance Launch Successful" => InstanceActivity::LaunchSuccessful,
-                "EC2 Instance Launch Unsuccessful" => InstanceActivity::LaunchUnsuccessful,
-                "EC2 Instance Terminate Successful" => InstanceActivity::TerminateSuccessful,
-                "EC2 Instance Terminate Unsuccessful" => InstanceActivity::TerminateUnsuccessful,
-                _ => return Err(unsupported()),
-            };
-            Ok(Notification::InstanceActivity {
-                id,
-                activity,
-                instance_id: str_at(detail, &["EC2InstanceId"]).map(str::to_owned),
-                group: str_at(detail, &["AutoScalingGroupName"]).map(str::to_owned),
-            })
-        }
-        "aws.ssm" => {
-            let detail = required(event, &["detail"], &detail_at)?;
-            let command_id =
-                required_str(detail, &["command-id"], &format!("{detail_at}.command-id"))?
-                    .to_owned();
-            let status_at = format!("{detail_at}.status");
-            let progress = command_progress(required_str(detail, &["status"], &status_at)?)
-                .ok_or(DecodeError::WrongType {
-                    field: status_at,
-                    expected: "an SSM command status (Success, Failed, TimedOut, Cancelled, InProgress, ...)",
-                })?;
-            match detail_type {
-                "EC2 Command Status-change Notification" => Ok(Notification::CommandStatus {
-                    id,
-                    command_id,
-                    progress,
-                    document_name: str_at(detail, &["document-name"]).map(str::to_owned),
-                    requested: str_at(detail, &["requested-date-time"]).map(str::to_owned),
-                    instance_ids: resource_instances(event),
-                    parameters: command_parameters(detail.get("parameters"), &detail_at)?,
-                }),
-                "EC2 Command Invocation Status-change Notification" => {
-                    Ok(Notification::CommandInvocation {
-                        id,
-                        command_id,
-                        instance_id: required_str(
-                            detail,
-                            &["instance-id"],
-                            &format!("{detail_at}.instance-id"),
-                        )?
-                        .to_owned(),
-                        progress,
-                    })
-                }
-                _ => Err(unsupported()),
-            }
-        }
-        "aws.tag" if detail_type == "Tag Change on Resource" => {
-            let detail_at = format!("{at}.detail");
-            let detail = event
-                .get("detail")
-                .ok_or_else(|| DecodeError::Missing(detail_at.clone()))?;
-            let service = required_str(detail, &["service"], &format!("{detail_at}.service"))?;
-            let kind = required_str(
-                detail,
-                &["resource-type"],
-                &format!("{detail_at}.resource-type"),
-            )?;
-            if (service, kind) != ("ec2", "instance") {
-                return Err(unsupported());
-            }
-            let resource = event
-                .get("resources")
-                .and_then(Value::as_array)
-                .and_then(|r| r.first())
-                .and_then(Value::as_str)
-                .ok_or_else(|| DecodeError::Missing(format!("{at}.resources[0]")))?;
-            let instance_id = resource
-                .rsplit_once(":instance/")
-                .map(|(_, id)| id)
-                .filter(|id| id.starts_with("i-") && id.len() > 2)
-                .ok_or(DecodeError::WrongType {
-                    field: format!("{at}.resources[0]"),
-                    expected: "an EC2 instance ARN",
-                })?;
-            let changed = match detail.get("changed-tag-keys") {
-                Some(Value::Array(keys)) => keys
-                    .iter()
-                    .map(|k| k.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>(),
-                _ => None,
-            }
-            .ok_or(DecodeError::WrongType {
-                field: format!("{detail_at}.changed-tag-keys"),
-                expected: "an array of strings",
-            })?;
-            let tags = match detail.get("tags") {
-                Some(Value::Object(tags)) => tags
-                    .iter()
-                    .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                    .collect::<Option<BTreeMap<_, _>>>(),
-                _ => None,
-            }
-            .ok_or(DecodeError::WrongType {
-                field: format!("{detail_at}.tags"),
-                expected: "an object of strings",
-            })?;
-            Ok(Notification::InstanceTagged {
-                id,
-                instance_id: instance_id.to_owned(),
-                region,
-                changed,
-                tags,
-            })
-        }
-        "aws.ec2" => {
-            let detail = required(event, &["detail"], &detail_at)?;
-            let field = |name: &str| {
-                required_str(detail, &[name], &format!("{detail_at}.{name}")).map(str::to_owned)
-            };
-            match detail_type {
-                "EC2 Spot Instance Interruption Warning" => Ok(Notification::SpotInterruption {
-                    id,
-                    instance_id: instance_field(detail, &detail_at)?,
-                    region,
-                    action: field("instance-action")?,
-                }),
-                "EC2 Instance Rebalance Recommendation" => {
-                    Ok(Notification::RebalanceRecommendation {
-                        id,
-                        instance_id: instance_field(detail, &detail_at)?,
-                        region,
-                    })
-                }
-                "EC2 Instance State-change Notification" => Ok(Notification::InstanceState {
-                    id,
-                    instance_id: instance_field(detail, &detail_at)?,
-                    region,
-                    state: field("state")?,
-                }),
-                _ => Err(unsupported()),
-            }
-        }
-        "aws.health" if detail_type == "AWS Health Event" => {
-            let detail = required(event, &["detail"], &detail_at)?;
-            let category = required_str(
-                detail,
-                &["eventTypeCategory"],
-                &format!("{detail_at}.eventTypeCategory"),
-            )?;
-            let service = required_str(detail, &["service"], &format!("{detail_at}.service"))?;
-            // Issues and account notifications are not about an instance's life.
-            if (service, category) != ("EC2", "scheduledChange") {
-                return Err(DecodeError::Unsupported {
-                    event_source: source.to_owned(),
-                    detail_type: format!("{detail_type} ({service} {category})"),
-                });
-            }
-            let event_type = required_str(
-                detail,
-                &["eventTypeCode"],
-                &format!("{detail_at}.eventTypeCode"),
-            )?
-            .to_owned();
-            let entities_at = format!("{detail_at}.affectedEntities");
-            let instance_ids: Vec<String> = detail
-                .get("affectedEntities")
-                .and_then(Value::as_array)
-                .ok_or(DecodeError::WrongType {
-                    field: entities_at.clone(),
-                    expected: "an array of affected entities",
-                })?
-                .iter()
-                .filter_map(|e| str_at(e, &["entityValue"]))
-                .filter_map(instance_of_entity)
-                .map(str::to_owned)
-                .collect();
-            if instance_ids.is_empty() {
-                return Err(DecodeError::WrongType {
-                    field: entities_at,
-                    expected: "at least one EC2 instance (`entityValue`: an id or an instance ARN)",
-                });
-            }
-            Ok(Notification::Maintenance {
-                id,
-                region,
-                event_type,
-                starts: str_at(detail, &["startTime"]).map(str::to_owned),
-                instance_ids,
-            })
-        }
-        "aws.events" if detail_type == "Scheduled Event" => {
-            let resource = event
-                .get("resources")
-                .and_then(Value::as_array)
-                .and_then(|r| r.first())
-                .ok_or_else(|| DecodeError::Missing(format!("{at}.resources[0]")))?
-                .as_str()
-                .ok_or(DecodeError::WrongType {
-                    field: format!("{at}.resources[0]"),
-                    expected: "a rule ARN string",
-                })?;
-            let rule = resource.rsplit('/').next().unwrap_or(resource);
-            if rule.is_empty() {
-                return Err(DecodeError::WrongType {
-                    field: format!("{at}.resources[0]"),
-                    expected: "a rule ARN ending in the rule name",
-                });
-            }
-            Ok(Notification::Scheduled {
-                id,
-                rule: rule.to_owned(),
-                region,
-            })
-        }
-        _ => Err(unsupported()),
+    match (envelope.source, envelope.detail_type) {
+        ("aws.autoscaling", _) => autoscaling::decode(envelope),
+        ("aws.ssm", _) => ssm::decode(envelope),
+        ("aws.tag", "Tag Change on Resource") => tag::decode(envelope),
+        ("aws.ec2", _) => ec2::decode(envelope),
+        ("aws.health", "AWS Health Event") => health::decode(envelope),
+        ("aws.events", "Scheduled Event") => schedule::decode(envelope),
+        _ => Err(envelope.unsupported()),
     }
-}
-
-/// `detail.instance-id`, which must look like an instance id.
-fn instance_field(detail: &Value, at: &str) -> Result<String, DecodeError> {
-    let at = format!("{at}.instance-id");
-    let id = required_str(detail, &["instance-id"], &at)?;
-    if !is_instance_id(id) {
-        return Err(DecodeError::WrongType {
-            field: at,
-            expected: "an EC2 instance id (i-...)",
-        });
-    }
-    Ok(id.to_owned())
 }
 
 /// The instance an AWS Health entity names: its id (`i-0abc...`), or its ARN
@@ -814,90 +614,6 @@ fn lifecycle_action(detail: &Value, at: &str) -> Result<LifecycleAction, DecodeE
         origin: place("Origin")?,
         destination: place("Destination")?,
     })
-}
-
-/// SSM's statuses, as its events spell them; anything else (an empty or misspelt status) is
-/// not SSM's and is rejected rather than taken for a failure.
-fn command_progress(status: &str) -> Option<CommandProgress> {
-    Some(match status {
-        "Success" => CommandProgress::Finished(CommandStatus::Success),
-        "Failed" => CommandProgress::Finished(CommandStatus::Failed),
-        "TimedOut" => CommandProgress::Finished(CommandStatus::TimedOut),
-        "Cancelled" => CommandProgress::Finished(CommandStatus::Cancelled),
-        "Pending" | "InProgress" | "Delayed" | "Cancelling" => {
-            CommandProgress::Running(status.to_owned())
-        }
-        // SSM's other final (detailed) statuses: results, unsuccessful.
-        "Undeliverable"
-        | "Terminated"
-        | "DeliveryTimedOut"
-        | "Delivery Timed Out"
-        | "ExecutionTimedOut"
-        | "Execution Timed Out"
-        | "Incomplete"
-        | "NoInstancesInTag"
-        | "No Instances In Tag"
-        | "LimitExceeded"
-        | "Limit Exceeded"
-        | "AccessDenied"
-        | "Access Denied"
-        | "InvalidPlatform" => CommandProgress::Finished(CommandStatus::Other(status.to_owned())),
-        _ => return None,
-    })
-}
-
-/// `parameters`: a JSON string (real events) or an object of arrays (AWS's docs).
-fn command_parameters(
-    value: Option<&Value>,
-    at: &str,
-) -> Result<BTreeMap<String, Vec<String>>, DecodeError> {
-    let at = format!("{at}.parameters");
-    let parsed;
-    let object = match value {
-        None | Some(Value::Null) => return Ok(BTreeMap::new()),
-        Some(Value::String(s)) if s.is_empty() => return Ok(BTreeMap::new()),
-        Some(Value::String(s)) => {
-            parsed = parse_embedded(s, &at)?;
-            &parsed
-        }
-        Some(other) => other,
-    };
-    let object = object.as_object().ok_or(DecodeError::WrongType {
-        field: at.clone(),
-        expected: "an object of string arrays",
-    })?;
-    object
-        .iter()
-        .map(|(name, values)| {
-            let values = match values {
-                Value::Array(items) => items
-                    .iter()
-                    .map(|v| match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect(),
-                Value::String(s) => vec![s.clone()],
-                other => vec![other.to_string()],
-            };
-            Ok((name.clone(), values))
-        })
-        .collect()
-}
-
-/// Instance ids from `resources` ARNs (`arn:aws:ec2:region:account:instance/i-...`).
-fn resource_instances(event: &Value) -> Vec<String> {
-    event
-        .get("resources")
-        .and_then(Value::as_array)
-        .map(|resources| {
-            resources
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(|arn| arn.rsplit_once(":instance/").map(|(_, id)| id.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn decode_stream_record(record: &Value, index: usize) -> Result<StreamChange, DecodeError> {
