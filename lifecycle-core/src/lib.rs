@@ -121,20 +121,23 @@
 
 mod context;
 mod dispatch;
+mod effects;
 mod event;
 mod history;
 mod model;
 mod store;
 pub mod testing;
+mod token;
 
-pub use context::{
-    ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, Context, EffectError, Effects,
-    LocalEffects, Records, SentCommand, delivery_id, write_token_after,
-};
+pub use context::Context;
 pub use dispatch::{
     Declined, DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
     ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
     dispatch, is_waiting, load_and_dispatch, progress_note, run_transition, scheduled_restart,
+};
+pub use effects::{
+    ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, LocalEffects,
+    Records, SentCommand,
 };
 pub use event::{
     CommandStatus, EC2_STATES, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,
@@ -239,6 +242,7 @@ pub use store::{
     AttributeUpdate, CasOutcome, MAX_VERSION, MemoryStore, Record, StateChange, Store,
     apply_change, attr,
 };
+pub use token::{delivery_id, write_token_after};
 
 /// Used by generated code; not part of the public API.
 #[doc(hidden)]

@@ -5,11 +5,13 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::context::{ClaimOutcome, Context, EffectError, Effects, StepEffects, push_write_token};
+use crate::context::{Context, StepEffects};
+use crate::effects::{ClaimOutcome, EffectError, Effects};
 use crate::event::{CommandStatus, Event, EventKind, LifecycleAction, LifecycleTransition};
 use crate::history::StepNote;
 use crate::model::{LifecycleModel, ModelDefinition, Phase, State, TaskFailure, UnknownState};
 use crate::store::{CasOutcome, Record, StateChange, Store, attr};
+use crate::token::push_write_token;
 
 mod error;
 mod progress;
