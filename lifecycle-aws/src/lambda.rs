@@ -41,68 +41,45 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use lifecycle_core::LifecycleModel;
 
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Settings};
 
 /// An invocation's payload as JSON text, what [`invoke`] takes.
 pub use serde_json::value::RawValue;
 
-/// The Lambda's configuration, from environment variables.
+/// The Lambda's configuration, from environment variables: the node table, the log filter,
+/// whether metrics are written, and the runtime's [`Settings`] (each from its variable, listed
+/// there, or its default).
 ///
 /// ```
 /// use std::time::Duration;
 /// use lifecycle_aws::lambda::LambdaConfig;
+/// use lifecycle_aws::runtime::Settings;
 /// // Read from the environment in a Lambda; written out here.
 /// let config = LambdaConfig {
 ///     table: "lifecycle-nodes".into(),
-///     command_grace: Duration::from_secs(120),
 ///     log: "info".into(),
-///     wait_deadline: Duration::from_secs(3600),
-///     claim_lease: Duration::from_secs(30),
-///     heartbeat_interval: Duration::from_secs(240),
-///     sweep_budget: Duration::from_secs(20),
-///     retention: Duration::from_secs(3 * 24 * 3600),
-///     sweep_rule: "lifecycle-sweep".into(),
-///     groups: vec!["cluster-managers".into(), "cluster-workers".into()],
-///     alive_check: Duration::from_secs(3600),
 ///     metrics: true,
-///     name_prefix: "prod-".into(),
+///     settings: Settings {
+///         claim_lease: Duration::from_secs(30),
+///         groups: vec!["cluster-managers".into(), "cluster-workers".into()],
+///         ..Settings::default()
+///     },
 /// };
-/// assert_eq!(config.table, "lifecycle-nodes");
+/// assert_eq!(config.settings.wait_deadline, Settings::default().wait_deadline);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LambdaConfig {
     /// `LIFECYCLE_TABLE`: the node table (required).
     pub table: String,
-    /// `LIFECYCLE_COMMAND_GRACE_SECONDS`: see [`Runtime::with_command_grace`] (default 120).
-    pub command_grace: Duration,
     /// `LIFECYCLE_LOG`: a tracing filter, e.g. `info` or `lifecycle_core=debug,info`
     /// (default `info`).
     pub log: String,
-    /// `LIFECYCLE_WAIT_DEADLINE_SECONDS`: see [`Runtime::with_wait_deadline`] (default 3600).
-    pub wait_deadline: Duration,
-    /// `LIFECYCLE_CLAIM_LEASE_SECONDS`: see [`Runtime::with_claim_lease`] (default 60; set it
-    /// to the function's timeout). Each invocation's claims also end at its deadline.
-    pub claim_lease: Duration,
-    /// `LIFECYCLE_HEARTBEAT_SECONDS`: see [`Runtime::with_heartbeat_interval`] (default 240).
-    pub heartbeat_interval: Duration,
-    /// `LIFECYCLE_SWEEP_BUDGET_SECONDS`: see [`Runtime::with_sweep_budget`] (default 20).
-    pub sweep_budget: Duration,
-    /// `LIFECYCLE_RETENTION_SECONDS`: see [`Runtime::with_retention`] (default 259200, 3 days).
-    pub retention: Duration,
-    /// `LIFECYCLE_SWEEP_RULE`: see [`Runtime::with_sweep_rule`] (default `lifecycle-sweep`).
-    pub sweep_rule: String,
-    /// `LIFECYCLE_GROUPS`: the Auto Scaling groups the sweep reconciles, comma-separated (see
-    /// [`Runtime::with_groups`]; default none).
-    pub groups: Vec<String>,
-    /// `LIFECYCLE_ALIVE_CHECK_SECONDS`: see [`Runtime::with_alive_check`] (default 3600).
-    pub alive_check: Duration,
     /// `LIFECYCLE_METRICS`: `on` (default) writes CloudWatch metrics as log lines
     /// ([`crate::metrics`]), `off` does not.
     pub metrics: bool,
-    /// `LIFECYCLE_NAME_PREFIX`: what the stack puts before the names of its rules and
-    /// documents, so two stacks can share a region (see [`Runtime::with_name_prefix`];
-    /// default none).
-    pub name_prefix: String,
+    /// The runtime's settings, each from its `LIFECYCLE_…` variable (the table in
+    /// [`Settings`]) within the range it can mean, or its default.
+    pub settings: Settings,
 }
 
 /// The values a duration variable may take, and why.
@@ -175,11 +152,8 @@ impl LambdaConfig {
     /// use lifecycle_aws::lambda::LambdaConfig;
     /// let config = LambdaConfig::from_vars(|name| (name == "LIFECYCLE_TABLE").then(|| "nodes".to_owned())).unwrap();
     /// assert_eq!(config.table, "nodes");
-    /// assert_eq!(config.command_grace.as_secs(), 120);
-    /// assert_eq!(config.wait_deadline.as_secs(), 3600);
-    /// assert_eq!(config.heartbeat_interval.as_secs(), 240);
-    /// assert_eq!(config.retention.as_secs(), 3 * 24 * 3600);
-    /// assert_eq!(config.sweep_rule, "lifecycle-sweep");
+    /// // Nothing else set: every setting is its default.
+    /// assert_eq!(config.settings, lifecycle_aws::runtime::Settings::default());
     /// assert!(LambdaConfig::from_vars(|_| None).is_err());
     /// // A value outside what it can mean is one sentence, not an overflow later.
     /// let huge = LambdaConfig::from_vars(|name| match name {
@@ -195,7 +169,7 @@ impl LambdaConfig {
     ///     "LIFECYCLE_NAME_PREFIX" => Some(value.to_owned()),
     ///     _ => None,
     /// });
-    /// assert_eq!(prefix("prod-").unwrap().name_prefix, "prod-");
+    /// assert_eq!(prefix("prod-").unwrap().settings.name_prefix, "prod-");
     /// assert_eq!(prefix("prod/").unwrap_err().to_string(), "environment variable LIFECYCLE_NAME_PREFIX: \
     ///     `prod/` holds `/`: rule and document names take letters, digits, `-`, `_` and `.`");
     /// ```
@@ -228,9 +202,10 @@ impl LambdaConfig {
             Ok(Duration::from_secs(value))
         };
         const DAY: u64 = 24 * 3600;
+        let defaults = Settings::default();
         let command_grace = seconds(
             "LIFECYCLE_COMMAND_GRACE_SECONDS",
-            120,
+            defaults.command_grace.as_secs(),
             SecondsRange {
                 min: 0,
                 max: DAY,
@@ -239,7 +214,7 @@ impl LambdaConfig {
         )?;
         let wait_deadline = seconds(
             "LIFECYCLE_WAIT_DEADLINE_SECONDS",
-            3600,
+            defaults.wait_deadline.as_secs(),
             SecondsRange {
                 min: 1,
                 max: 2 * DAY,
@@ -248,7 +223,7 @@ impl LambdaConfig {
         )?;
         let claim_lease = seconds(
             "LIFECYCLE_CLAIM_LEASE_SECONDS",
-            60,
+            defaults.claim_lease.as_secs(),
             SecondsRange {
                 min: 1,
                 max: 900,
@@ -257,7 +232,7 @@ impl LambdaConfig {
         )?;
         let heartbeat_interval = seconds(
             "LIFECYCLE_HEARTBEAT_SECONDS",
-            240,
+            defaults.heartbeat_interval.as_secs(),
             SecondsRange {
                 min: 1,
                 max: 7200,
@@ -266,7 +241,7 @@ impl LambdaConfig {
         )?;
         let sweep_budget = seconds(
             "LIFECYCLE_SWEEP_BUDGET_SECONDS",
-            20,
+            defaults.sweep_budget.as_secs(),
             SecondsRange {
                 min: 1,
                 max: 900,
@@ -275,7 +250,7 @@ impl LambdaConfig {
         )?;
         let retention = seconds(
             "LIFECYCLE_RETENTION_SECONDS",
-            3 * DAY,
+            defaults.retention.as_secs(),
             SecondsRange {
                 min: 0,
                 max: 3650 * DAY,
@@ -284,10 +259,10 @@ impl LambdaConfig {
         )?;
         let sweep_rule = var("LIFECYCLE_SWEEP_RULE")
             .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| "lifecycle-sweep".into());
+            .unwrap_or(defaults.sweep_rule);
         let alive_check = seconds(
             "LIFECYCLE_ALIVE_CHECK_SECONDS",
-            3600,
+            defaults.alive_check.as_secs(),
             SecondsRange {
                 min: 300,
                 max: 7 * DAY,
@@ -331,18 +306,20 @@ impl LambdaConfig {
         })?;
         Ok(LambdaConfig {
             table,
-            command_grace,
             log,
-            wait_deadline,
-            claim_lease,
-            heartbeat_interval,
-            sweep_budget,
-            retention,
-            sweep_rule,
-            groups,
-            alive_check,
             metrics,
-            name_prefix,
+            settings: Settings {
+                command_grace,
+                wait_deadline,
+                claim_lease,
+                heartbeat_interval,
+                sweep_budget,
+                retention,
+                sweep_rule,
+                groups,
+                alive_check,
+                name_prefix,
+            },
         })
     }
 
@@ -369,16 +346,7 @@ impl LambdaConfig {
         F: Fn() -> M + Send + Sync,
     {
         Runtime::new(sdk, self.table.clone(), new_model)
-            .with_command_grace(self.command_grace)
-            .with_wait_deadline(self.wait_deadline)
-            .with_claim_lease(self.claim_lease)
-            .with_heartbeat_interval(self.heartbeat_interval)
-            .with_sweep_budget(self.sweep_budget)
-            .with_retention(self.retention)
-            .with_sweep_rule(self.sweep_rule.clone())
-            .with_groups(self.groups.clone())
-            .with_alive_check(self.alive_check)
-            .with_name_prefix(self.name_prefix.clone())
+            .with_settings(self.settings.clone())
             .with_metrics(if self.metrics {
                 crate::metrics::Metrics::stdout()
             } else {

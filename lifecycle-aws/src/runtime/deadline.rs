@@ -55,7 +55,7 @@ where
     /// The margin kept before a hook's global timeout: two heartbeat intervals, so that a
     /// sweep (every 5 minutes in the template, within one interval) runs in between.
     fn timeout_margin(&self) -> u64 {
-        self.heartbeat_interval.as_secs().saturating_mul(2)
+        self.settings.heartbeat_interval.as_secs().saturating_mul(2)
     }
 
     /// The hook that holds `action`, if the runtime can ask Auto Scaling (and it answers).
@@ -138,7 +138,7 @@ where
         action: Option<&LifecycleAction>,
         since: u64,
     ) -> (u64, Limit) {
-        let configured = since.saturating_add(self.wait_deadline.as_secs());
+        let configured = since.saturating_add(self.settings.wait_deadline.as_secs());
         let hook = match action {
             Some(action) => self.hook_of(action).await,
             None => None,
@@ -151,11 +151,11 @@ where
                 .as_secs()
                 .saturating_sub(self.timeout_margin()),
         );
-        if hook.heartbeat_timeout <= self.heartbeat_interval {
+        if hook.heartbeat_timeout <= self.settings.heartbeat_interval {
             tracing::warn!(
                 hook = %hook.name,
                 heartbeat_timeout_seconds = hook.heartbeat_timeout.as_secs(),
-                heartbeat_interval_seconds = self.heartbeat_interval.as_secs(),
+                heartbeat_interval_seconds = self.settings.heartbeat_interval.as_secs(),
                 "the hook's heartbeat timeout is not longer than LIFECYCLE_HEARTBEAT_SECONDS: its waits may time out between heartbeats"
             );
         }

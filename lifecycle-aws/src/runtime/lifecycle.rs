@@ -143,7 +143,7 @@ where
             });
         }
         let seconds = epoch_seconds(now);
-        let lease = seconds.saturating_add(self.claim_lease.as_secs());
+        let lease = seconds.saturating_add(self.settings.claim_lease.as_secs());
         let lease_until = INVOCATION_DEADLINE
             .try_with(|deadline| epoch_seconds(*deadline))
             .map_or(lease, |deadline| deadline.min(lease));
@@ -155,11 +155,11 @@ where
             seconds,
             lease_until,
         )
-        .with_document_prefix(&self.name_prefix)
+        .with_document_prefix(&self.settings.name_prefix)
         .with_waits(
             M::DEFINITION.name,
-            seconds.saturating_add(self.heartbeat_interval.as_secs()),
-            seconds.saturating_add(self.wait_deadline.as_secs()),
+            seconds.saturating_add(self.settings.heartbeat_interval.as_secs()),
+            seconds.saturating_add(self.settings.wait_deadline.as_secs()),
         );
         let mut model = (self.new_model)();
         // Boxed: the dispatcher's future nests the model's task futures, and nested again
@@ -208,7 +208,8 @@ where
             || terminated_by_ec2)
             && M::DEFINITION.is_terminal(report.end)
         {
-            let expires = epoch_seconds(self.clock.now()).saturating_add(self.retention.as_secs());
+            let expires =
+                epoch_seconds(self.clock.now()).saturating_add(self.settings.retention.as_secs());
             if let Err(e) = self.store.retain_until(&report.ident, expires).await {
                 tracing::warn!(error = %e, "could not set the record's expiry");
             }
@@ -245,7 +246,7 @@ where
         report: &ModelReport<M>,
     ) {
         if self.fleet.is_none()
-            || self.groups.is_empty()
+            || self.settings.groups.is_empty()
             || event.instance_id.is_none()
             || report.stop == StopReason::LostRace
             || M::DEFINITION.is_terminal(report.end)
@@ -257,7 +258,8 @@ where
         {
             return;
         }
-        let due = epoch_seconds(self.clock.now()).saturating_add(self.alive_check.as_secs());
+        let due =
+            epoch_seconds(self.clock.now()).saturating_add(self.settings.alive_check.as_secs());
         match self
             .store
             .schedule_alive_check(&record.ident, record.version, M::DEFINITION.name, due)

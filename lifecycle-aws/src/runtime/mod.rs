@@ -60,6 +60,7 @@ pub use clock::{Clock, SystemClock};
 pub use deadline::Limit;
 pub use error::HandleError;
 pub use reconcile::UnhandledAction;
+pub use settings::Settings;
 
 use answer::{ignored, summary};
 use clock::{epoch_seconds, requested_within};
@@ -84,18 +85,9 @@ pub struct Runtime<M, F, T = DynamoStore> {
     actions: Arc<dyn LifecycleActions>,
     instances: Arc<dyn InstanceDirectory>,
     new_model: F,
-    command_grace: Duration,
+    settings: Settings,
     clock: Arc<dyn Clock>,
-    wait_deadline: Duration,
-    claim_lease: Duration,
-    heartbeat_interval: Duration,
-    sweep_budget: Duration,
-    retention: Duration,
-    sweep_rule: String,
-    name_prefix: String,
     fleet: Option<Arc<dyn Fleet>>,
-    groups: Vec<String>,
-    alive_check: Duration,
     metrics: crate::metrics::Metrics,
     hooks: deadline::HookCache,
     _model: std::marker::PhantomData<fn() -> M>,

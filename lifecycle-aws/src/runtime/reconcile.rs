@@ -76,10 +76,10 @@ where
         let Some(fleet) = self.fleet.as_deref() else {
             return done;
         };
-        if self.groups.is_empty() {
+        if self.settings.groups.is_empty() {
             return done;
         }
-        let waiting = match fleet.waiting(&self.groups, None).await {
+        let waiting = match fleet.waiting(&self.settings.groups, None).await {
             Ok(waiting) => waiting,
             Err(e) => {
                 tracing::error!(error = %e, "could not ask Auto Scaling what waits: the next sweep tries again");
@@ -89,7 +89,7 @@ where
         };
         let mut hooks = HashMap::new();
         for instance in waiting {
-            if started.elapsed() >= self.sweep_budget {
+            if started.elapsed() >= self.settings.sweep_budget {
                 done.unfinished = true;
                 break;
             }
@@ -159,7 +159,7 @@ where
                 },
             };
             if !gone {
-                let next = now.saturating_add(self.alive_check.as_secs());
+                let next = now.saturating_add(self.settings.alive_check.as_secs());
                 match self.store.reschedule(&ident, next).await {
                     Ok(()) => checked.alive.push(ident),
                     Err(e) => {
@@ -230,11 +230,11 @@ where
         let Some(fleet) = self.fleet.as_deref() else {
             return Ok(Vec::new());
         };
-        if self.groups.is_empty() {
+        if self.settings.groups.is_empty() {
             return Ok(Vec::new());
         }
         let mut unhandled = Vec::new();
-        for instance in fleet.waiting(&self.groups, None).await? {
+        for instance in fleet.waiting(&self.settings.groups, None).await? {
             let next_sweep = match self.classify(&instance).await?.0 {
                 Decision::Handled => continue,
                 Decision::Start => "starts its lifecycle (its event was lost)".to_owned(),

@@ -413,7 +413,7 @@ where
         let Some(command) = self.store.peek_command(&command_id).await? else {
             if requested
                 .as_deref()
-                .is_some_and(|r| requested_within(r, self.command_grace, self.clock.now()))
+                .is_some_and(|r| requested_within(r, self.settings.command_grace, self.clock.now()))
             {
                 return Err(HandleError::CommandNotRegisteredYet(command_id));
             }
@@ -526,12 +526,12 @@ where
     ) -> Result<Outcome, HandleError> {
         // Another stack's rule (or a rule named by hand) is not this runtime's to act on.
         let Some(rule) = rule
-            .strip_prefix(self.name_prefix.as_str())
+            .strip_prefix(self.settings.name_prefix.as_str())
             .map(str::to_owned)
         else {
             return Err(HandleError::UnknownSchedule(rule));
         };
-        if rule == self.sweep_rule {
+        if rule == self.settings.sweep_rule {
             return self.sweep().await;
         }
         let Ok(start) = M::State::from_str(&rule) else {

@@ -1,6 +1,79 @@
-//! Building a runtime: its parts, and the settings each setter documents with its default.
+//! Building a runtime: its parts, and its [`Settings`] — the one place their defaults are
+//! written.
 
 use super::*;
+
+/// What a runtime is configured with. [`Settings::default`] is the one source of the defaults:
+/// the runtime starts with them, the Lambda's configuration ([`LambdaConfig`]) reads each from
+/// its environment variable or keeps it, and each `Runtime::with_…` setter changes one.
+///
+/// | setting | default | variable |
+/// |---|---|---|
+/// | `command_grace` | 120 s | `LIFECYCLE_COMMAND_GRACE_SECONDS` |
+/// | `wait_deadline` | 1 h | `LIFECYCLE_WAIT_DEADLINE_SECONDS` |
+/// | `claim_lease` | 60 s | `LIFECYCLE_CLAIM_LEASE_SECONDS` |
+/// | `heartbeat_interval` | 240 s | `LIFECYCLE_HEARTBEAT_SECONDS` |
+/// | `sweep_budget` | 20 s | `LIFECYCLE_SWEEP_BUDGET_SECONDS` |
+/// | `retention` | 3 days | `LIFECYCLE_RETENTION_SECONDS` |
+/// | `sweep_rule` | `lifecycle-sweep` | `LIFECYCLE_SWEEP_RULE` |
+/// | `groups` | none | `LIFECYCLE_GROUPS` |
+/// | `alive_check` | 1 h | `LIFECYCLE_ALIVE_CHECK_SECONDS` |
+/// | `name_prefix` | none | `LIFECYCLE_NAME_PREFIX` |
+///
+/// ```
+/// use std::time::Duration;
+/// use lifecycle_aws::runtime::Settings;
+/// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
+/// let settings = Settings { wait_deadline: Duration::from_secs(1800), ..Settings::default() };
+/// let runtime = runtime.with_settings(settings);
+/// assert_eq!(runtime.settings().wait_deadline, Duration::from_secs(1800));
+/// assert_eq!(runtime.settings().heartbeat_interval, Settings::default().heartbeat_interval);
+/// ```
+///
+/// [`LambdaConfig`]: crate::lambda::LambdaConfig
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// How long after it was requested a command's `InProgress` status still needs no
+    /// heartbeat ([`Runtime::with_command_grace`]).
+    pub command_grace: Duration,
+    /// How long a lifecycle may wait for a command's result ([`Runtime::with_wait_deadline`]).
+    pub wait_deadline: Duration,
+    /// How long a claim holds at most ([`Runtime::with_claim_lease`]).
+    pub claim_lease: Duration,
+    /// How often the sweep keeps a waiting lifecycle's hook alive
+    /// ([`Runtime::with_heartbeat_interval`]).
+    pub heartbeat_interval: Duration,
+    /// How long one sweep may work ([`Runtime::with_sweep_budget`]).
+    pub sweep_budget: Duration,
+    /// How long a terminated instance's record is kept ([`Runtime::with_retention`]).
+    pub retention: Duration,
+    /// The scheduled rule that runs the sweep ([`Runtime::with_sweep_rule`]).
+    pub sweep_rule: String,
+    /// The Auto Scaling groups the sweep reconciles ([`Runtime::with_groups`]).
+    pub groups: Vec<String>,
+    /// How often a record at rest gets its instance checked ([`Runtime::with_alive_check`]).
+    pub alive_check: Duration,
+    /// What the deployment puts before its rules' and documents' names
+    /// ([`Runtime::with_name_prefix`]).
+    pub name_prefix: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            command_grace: Duration::from_secs(120),
+            wait_deadline: Duration::from_secs(3600),
+            claim_lease: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_secs(240),
+            sweep_budget: Duration::from_secs(20),
+            retention: Duration::from_secs(3 * 24 * 3600),
+            sweep_rule: "lifecycle-sweep".to_owned(),
+            groups: Vec::new(),
+            alive_check: Duration::from_secs(3600),
+            name_prefix: String::new(),
+        }
+    }
+}
 
 impl<M, F> Runtime<M, F>
 where
@@ -82,19 +155,10 @@ where
             // Local runs know no instances until told (`with_instances`).
             instances: Arc::new(KnownInstances::default()),
             new_model,
-            command_grace: Duration::from_secs(120),
+            settings: Settings::default(),
             clock: Arc::new(SystemClock),
-            wait_deadline: Duration::from_secs(3600),
-            claim_lease: Duration::from_secs(60),
-            heartbeat_interval: Duration::from_secs(240),
-            sweep_budget: Duration::from_secs(20),
-            retention: Duration::from_secs(3 * 24 * 3600),
-            sweep_rule: "lifecycle-sweep".to_owned(),
-            name_prefix: String::new(),
             // Local runs have no Auto Scaling to ask (`with_fleet`).
             fleet: None,
-            groups: Vec::new(),
-            alive_check: Duration::from_secs(3600),
             // Local runs write no metric lines (`with_metrics`).
             metrics: crate::metrics::Metrics::default(),
             hooks: deadline::HookCache::default(),
@@ -134,7 +198,7 @@ where
     /// How long a lifecycle may wait for a command's result. Until then the sweep and the
     /// command's progress events send heartbeats; after it, the command counts as `TimedOut`:
     /// the model handles that like any failed command (a launch ends ABANDON through the
-    /// failure path, a termination CONTINUE). Default one hour.
+    /// failure path, a termination CONTINUE). Default: [`Settings`].
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
@@ -143,11 +207,11 @@ where
     /// let runtime = runtime.with_wait_deadline(std::time::Duration::from_secs(30 * 60));
     /// ```
     pub fn with_wait_deadline(mut self, deadline: Duration) -> Self {
-        self.wait_deadline = deadline;
+        self.settings.wait_deadline = deadline;
         self
     }
 
-    /// How long a claim holds at most (default 60 s): a delivery that dies holding one keeps
+    /// How long a claim holds at most (default: [`Settings`]): a delivery that dies holding one keeps
     /// the record from every other delivery until then. Within an invocation handled with
     /// [`Runtime::handle_before`], a claim never outlasts the invocation's deadline.
     ///
@@ -157,12 +221,13 @@ where
     /// let runtime = runtime.with_claim_lease(std::time::Duration::from_secs(30));
     /// ```
     pub fn with_claim_lease(mut self, lease: Duration) -> Self {
-        self.claim_lease = lease;
+        self.settings.claim_lease = lease;
         self
     }
 
     /// How often the sweep sends a heartbeat for a lifecycle that waits (a command's result, a
-    /// parked launch): default 240 s, below every hook's heartbeat timeout the template sets.
+    /// parked launch), below every hook's heartbeat timeout the template sets (default:
+    /// [`Settings`]).
     /// The sweep runs every 5 minutes; a wait is looked at on the first run after it is due.
     ///
     /// ```
@@ -172,11 +237,11 @@ where
     /// let runtime = runtime.with_heartbeat_interval(std::time::Duration::from_secs(120));
     /// ```
     pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.heartbeat_interval = interval;
+        self.settings.heartbeat_interval = interval;
         self
     }
 
-    /// How long one sweep may work (default 20 s, within the function's 30 s timeout): it
+    /// How long one sweep may work (within the function's timeout; default: [`Settings`]): it
     /// stops there and leaves the rest, still due, to the next run. It always handles at least
     /// one wait.
     ///
@@ -186,11 +251,11 @@ where
     /// let runtime = runtime.with_sweep_budget(std::time::Duration::from_secs(10));
     /// ```
     pub fn with_sweep_budget(mut self, budget: Duration) -> Self {
-        self.sweep_budget = budget;
+        self.settings.sweep_budget = budget;
         self
     }
 
-    /// How long a finished lifecycle's record is kept (default 3 days): when its termination
+    /// How long a finished lifecycle's record is kept (default: [`Settings`]): when its termination
     /// is completed at a terminal state, the record gets `ExpiresAt` and DynamoDB's TTL
     /// removes it then.
     ///
@@ -201,12 +266,12 @@ where
     /// let runtime = runtime.with_retention(std::time::Duration::from_secs(7 * 24 * 3600));
     /// ```
     pub fn with_retention(mut self, retention: Duration) -> Self {
-        self.retention = retention;
+        self.settings.retention = retention;
         self
     }
 
-    /// The scheduled rule whose events run the sweep ([`Runtime::sweep`]); default
-    /// `lifecycle-sweep`. It must name no state of the model.
+    /// The scheduled rule whose events run the sweep ([`Runtime::sweep`]; default: [`Settings`]).
+    /// It must name no state of the model.
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
@@ -218,7 +283,7 @@ where
     /// });
     /// ```
     pub fn with_sweep_rule(mut self, rule: impl Into<String>) -> Self {
-        self.sweep_rule = rule.into();
+        self.settings.sweep_rule = rule.into();
         self
     }
 
@@ -227,7 +292,7 @@ where
     /// `<stack name>-`). The model keeps the names it was written with: a rule
     /// `prod-backup` starts the state `backup`, `prod-lifecycle-sweep` is the sweep rule
     /// `lifecycle-sweep`, and `ClusterJoin` is sent as `prod-ClusterJoin`. A rule without
-    /// the prefix is another stack's: [`HandleError::UnknownSchedule`]. Default: none.
+    /// the prefix is another stack's: [`HandleError::UnknownSchedule`]. Default: [`Settings`].
     ///
     /// ```
     /// use std::sync::Arc;
@@ -250,7 +315,7 @@ where
     /// assert_eq!(commands.sent()[0].1.document_name, "prod-ClusterJoin");
     /// ```
     pub fn with_name_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.name_prefix = prefix.into();
+        self.settings.name_prefix = prefix.into();
         self
     }
 
@@ -277,7 +342,8 @@ where
 
     /// How long after it was requested an unknown command's result is taken for one whose
     /// registration is still on its way (retried) rather than one that is not ours (ignored).
-    /// Default 120 s; the gap between `SendCommand` and the registration is milliseconds.
+    /// The gap between `SendCommand` and the registration is milliseconds. Default:
+    /// [`Settings`].
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
@@ -285,7 +351,7 @@ where
     /// let runtime = runtime.with_command_grace(std::time::Duration::from_secs(300));
     /// ```
     pub fn with_command_grace(mut self, grace: Duration) -> Self {
-        self.command_grace = grace;
+        self.settings.command_grace = grace;
         self
     }
 
@@ -324,7 +390,7 @@ where
 
     /// The Auto Scaling groups the sweep reconciles: each of their instances that waits in a
     /// lifecycle hook with no lifecycle handling it (its event lost) gets that lifecycle
-    /// started, as if its event had come. Needs [`Runtime::with_fleet`]. Default: none.
+    /// started, as if its event had come. Needs [`Runtime::with_fleet`]. Default: [`Settings`].
     ///
     /// ```
     /// use std::sync::Arc;
@@ -352,7 +418,7 @@ where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.groups = groups.into_iter().map(Into::into).collect();
+        self.settings.groups = groups.into_iter().map(Into::into).collect();
         self
     }
 
@@ -385,10 +451,27 @@ where
     /// How often the sweep checks that the instance of a record at rest still exists, when it
     /// reconciles ([`Runtime::with_groups`]): a record whose instance Auto Scaling no longer
     /// knows (terminated outside its group, its state-change event lost) gets an
-    /// `instance_state = "terminated"` event, so the model ends it. Default one hour.
+    /// `instance_state = "terminated"` event, so the model ends it. Default: [`Settings`].
     pub fn with_alive_check(mut self, interval: Duration) -> Self {
-        self.alive_check = interval;
+        self.settings.alive_check = interval;
         self
+    }
+
+    /// Every setting at once (what [`LambdaConfig`](crate::lambda::LambdaConfig) gives the
+    /// Lambda's runtime); see [`Settings`] for an example.
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The settings this runtime works with.
+    ///
+    /// ```
+    /// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
+    /// assert_eq!(runtime.settings(), &lifecycle_aws::runtime::Settings::default());
+    /// ```
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The node table.

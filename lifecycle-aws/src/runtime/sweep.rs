@@ -17,8 +17,8 @@ where
     /// When the sweep next looks at a wait that started at `since`: its next heartbeat, or its
     /// deadline if that comes first.
     pub(super) fn next_look(&self, now: u64, since: u64) -> u64 {
-        now.saturating_add(self.heartbeat_interval.as_secs())
-            .min(since.saturating_add(self.wait_deadline.as_secs()))
+        now.saturating_add(self.settings.heartbeat_interval.as_secs())
+            .min(since.saturating_add(self.settings.wait_deadline.as_secs()))
     }
 
     /// Handles the waits that are due, from the sparse index of waits (a `Query` for
@@ -54,7 +54,7 @@ where
             // Records at rest whose instance is checked: asked together, after the page.
             let mut alive_checks = Vec::new();
             for wait in page.waits {
-                if swept.looked_at > 0 && started.elapsed() >= self.sweep_budget {
+                if swept.looked_at > 0 && started.elapsed() >= self.settings.sweep_budget {
                     swept.unfinished = true;
                     break;
                 }
@@ -189,7 +189,7 @@ where
                         );
                         self.metric("Heartbeats", &[]);
                         let next = now
-                            .saturating_add(self.heartbeat_interval.as_secs())
+                            .saturating_add(self.settings.heartbeat_interval.as_secs())
                             .min(deadline);
                         self.store.reschedule(&command.command_id, next).await?;
                         return Ok(false);
@@ -203,7 +203,7 @@ where
                     self.store
                         .reschedule(
                             &command.command_id,
-                            since.saturating_add(self.wait_deadline.as_secs()),
+                            since.saturating_add(self.settings.wait_deadline.as_secs()),
                         )
                         .await?;
                     return Ok(false);
@@ -234,7 +234,7 @@ where
         now: u64,
     ) -> Result<bool, HandleError> {
         let since = pending.parked_at.unwrap_or(now);
-        if now < since.saturating_add(self.wait_deadline.as_secs()) {
+        if now < since.saturating_add(self.settings.wait_deadline.as_secs()) {
             if self.actions.heartbeat(&pending.action, None).await? == Completed::Done {
                 tracing::info!("heartbeat: the launch still waits for cloud-init");
                 self.store
@@ -245,7 +245,7 @@ where
             tracing::warn!("Auto Scaling no longer has the parked launch's action");
         }
         tracing::warn!(
-            deadline_seconds = self.wait_deadline.as_secs(),
+            deadline_seconds = self.settings.wait_deadline.as_secs(),
             "cloud-init did not finish in time: the parked launch ends ABANDON"
         );
         self.metric("WaitsExpired", &[("Limit", "configured")]);
@@ -298,7 +298,7 @@ where
         let command_id = command.command_id.clone();
         tracing::warn!(
             command_id,
-            deadline_seconds = self.wait_deadline.as_secs(),
+            deadline_seconds = self.settings.wait_deadline.as_secs(),
             "the wait for this command is over: handling it as TimedOut"
         );
         let event = Event::command_result(
