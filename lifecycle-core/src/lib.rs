@@ -133,7 +133,7 @@ pub use context::Context;
 pub use dispatch::{
     Declined, DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
     ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
-    dispatch, is_waiting, load_and_dispatch, progress_note, run_transition, scheduled_restart,
+    dispatch, is_waiting, load_and_dispatch, progress_note, scheduled_restart,
 };
 pub use effects::{
     ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, LocalEffects,
@@ -244,10 +244,49 @@ pub use store::{
 };
 pub use token::{delivery_id, write_token_after};
 
+/// The contract between the dispatcher and a store implementation: what a record carries
+/// besides its state and what a store must do with it, gathered in one place for whoever
+/// implements [`Store`] on another database (as `lifecycle-aws` does on DynamoDB).
+///
+/// - Every state change is a compare-and-set on state and version ([`StateChange`],
+///   [`AttributeUpdate`], [`CasOutcome`]); [`apply_change`] is what applying one means.
+///   A record's `Version` stays at most [`MAX_VERSION`].
+/// - Every write carries a token ([`attr::WRITE_TOKEN`], from [`delivery_id`] and
+///   [`write_token_after`]): a write found already applied with its own token succeeded.
+/// - A claim ([`attr::CLAIMED_BY`], [`attr::CLAIMED_UNTIL`]) is released by the next state
+///   change; [`attr::AWAITED_COMMAND`] names the only command results that move the record.
+/// - [`PROGRESS_ATTRIBUTE`] ([`LifecycleProgress`], [`progress_note`]) says which lifecycle
+///   action last moved the record and whether it waits ([`is_waiting`]); a redelivery of that
+///   action resumes rather than being refused.
+/// - [`attr::DEFERRED_TERMINATION`] holds a termination that came during a launch's wait
+///   ([`deferred_termination`]); [`scheduled_restart`] is the write that starts a scheduled
+///   machine over; [`attr::HISTORY`] the record's recent steps ([`HistoryEntry`]).
+///
+/// ```
+/// use lifecycle_core::protocol::{LifecycleProgress, Record, attr, write_token_after};
+/// let record = Record::new("i-1", "joining").with(attr::AWAITED_COMMAND, "c-1");
+/// assert!(record.awaits("c-1"));
+/// assert!(LifecycleProgress::of(&record).is_none(), "no lifecycle action moved it yet");
+/// assert!(write_token_after(&record).unwrap().ends_with(".1"));
+/// ```
+pub mod protocol {
+    pub use crate::dispatch::{
+        LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, progress_note,
+        scheduled_restart,
+    };
+    pub use crate::history::{HISTORY_LEN, HistoryEntry};
+    pub use crate::store::{
+        AttributeUpdate, CasOutcome, MAX_VERSION, Record, StateChange, Store, apply_change, attr,
+    };
+    pub use crate::token::{delivery_id, write_token_after};
+}
+
 /// Used by generated code; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
+
+    pub use crate::dispatch::run_transition;
 
     /// Implemented by generated code for the model type, at its name: rustc checks the bound
     /// with the impl's header, before anything else, so a model that is not `Send + Sync` is

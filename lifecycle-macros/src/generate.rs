@@ -312,7 +312,7 @@ fn typestate(model: &Model, checked: &Checked) -> TokenStream {
                         mut self,
                         ctx: &mut #krate::Context<'_>,
                     ) -> ::core::result::Result<#handle<'m, #module::#to>, #krate::TaskFailure<#error>> {
-                        #krate::run_transition(self.model.get_mut(), #index, ctx).await?;
+                        #krate::__private::run_transition(self.model.get_mut(), #index, ctx).await?;
                         ::core::result::Result::Ok(#handle { model: self.model, state: ::core::marker::PhantomData })
                     }
                 }

@@ -429,22 +429,8 @@ fn admission<S: State>(
 }
 
 /// Runs all tasks of transition `index` by hand, with no guards and no store, and moves
-/// `ctx`'s record to its destination. This is what the typestate API calls.
-///
-/// ```
-/// # use lifecycle_core::{lifecycle_model, Context}; use lifecycle_core::testing::minimal::*;
-/// use lifecycle_core::{LifecycleModel, LocalEffects, Record, run_transition};
-/// lifecycle_core::testing::block_on(async {
-///     let event = lifecycle_core::testing::terminating("i-1");
-///     let mut record = Record::new("i-1", "ready");
-///     let effects = LocalEffects::new();
-///     let mut ctx = Context::new(&event, &mut record, &effects);
-///     // The transition `drain`, with no guard checked and nothing stored.
-///     let index = Drain::DEFINITION.transitions.iter().position(|t| t.trigger == "drain").unwrap();
-///     run_transition(&mut Drain::default(), index, &mut ctx).await.unwrap();
-///     assert_eq!(ctx.state(), "draining");
-/// });
-/// ```
+/// `ctx`'s record to its destination: what the generated typestate API calls (through
+/// `__private`, since it takes a raw transition index).
 pub async fn run_transition<M: LifecycleModel>(
     model: &mut M,
     index: usize,
@@ -457,4 +443,37 @@ pub async fn run_transition<M: LifecycleModel>(
         ctx.record.state.push_str(dest.name());
     }
     model.run_tasks(index, Phase::After, ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::minimal::Drain;
+    use crate::{LocalEffects, Record};
+
+    #[test]
+    fn a_transition_run_by_hand_runs_its_tasks_and_moves_the_record() {
+        crate::testing::block_on(async {
+            let event = crate::testing::terminating("i-1");
+            let mut record = Record::new("i-1", "ready");
+            let effects = LocalEffects::new();
+            let mut ctx = Context::new(&event, &mut record, &effects);
+            // The transition `drain`, with no guard checked and nothing stored.
+            let index = Drain::DEFINITION
+                .transitions
+                .iter()
+                .position(|t| t.trigger == "drain")
+                .unwrap();
+            run_transition(&mut Drain::default(), index, &mut ctx)
+                .await
+                .unwrap();
+            assert_eq!(ctx.state(), "draining");
+            // A failing task stops it where it was.
+            let mut stuck = Record::new("i-2", "ready");
+            let mut ctx = Context::new(&event, &mut stuck, &effects);
+            let failed = run_transition(&mut Drain { unreachable: true }, index, &mut ctx).await;
+            assert!(failed.is_err());
+            assert_eq!(ctx.state(), "ready");
+        });
+    }
 }
