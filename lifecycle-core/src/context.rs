@@ -384,6 +384,12 @@ impl<'a> Context<'a> {
         let key = key.into();
         let value = value.into();
         self.record.attributes.insert(key.clone(), value.clone());
+        self.stage(key, value);
+    }
+
+    /// Stages `value` for the next write, the record already holding it.
+    pub(crate) fn stage(&mut self, key: impl Into<String>, value: Value) {
+        let key = key.into();
         match self.staged.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.staged.push((key, value)),

@@ -424,6 +424,7 @@ pub struct SentCommand {
 pub struct LocalEffects {
     commands: Mutex<Vec<SentCommand>>,
     heartbeats: Mutex<Vec<LifecycleAction>>,
+    now: Option<u64>,
 }
 
 impl LocalEffects {
@@ -435,6 +436,18 @@ impl LocalEffects {
     /// ```
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The same, with a clock stopped at `epoch_seconds`: the steps written to a record's
+    /// history note that time (the runtime's effects note its clock's).
+    ///
+    /// ```
+    /// use lifecycle_core::{Effects, LocalEffects};
+    /// assert_eq!(LocalEffects::new().at(1_795_564_800).now(), Some(1_795_564_800));
+    /// ```
+    pub fn at(mut self, epoch_seconds: u64) -> Self {
+        self.now = Some(epoch_seconds);
+        self
     }
 
     /// The commands sent so far.
@@ -503,5 +516,9 @@ impl Effects for LocalEffects {
             .unwrap_or_else(|e| e.into_inner())
             .push(action.clone());
         Ok(())
+    }
+
+    fn now(&self) -> Option<u64> {
+        self.now
     }
 }

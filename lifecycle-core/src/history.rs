@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::store::{Record, attr};
 
@@ -232,50 +232,62 @@ impl Record {
     }
 }
 
-/// Adds `step` to the record's history in place (the oldest line dropped past
-/// [`HISTORY_LEN`]). `same_as_before`: the line before is this delivery's own (same time,
-/// same event).
-pub(crate) fn append(record: &mut Record, step: StepNote<'_>, same_as_before: bool) {
-    let history = match record.attributes.get_mut(attr::HISTORY) {
-        Some(Value::String(text)) => text,
-        _ => {
-            record.attributes.insert(
-                attr::HISTORY.to_owned(),
-                Value::String(String::with_capacity(128)),
-            );
-            match record.attributes.get_mut(attr::HISTORY) {
-                Some(Value::String(text)) => text,
-                _ => unreachable!("just inserted"),
-            }
-        }
+/// The most a stored history may hold: ten lines of seven fields of at most 80 characters
+/// (4 bytes each at worst). Lines written here never reach it; a longer stored value (an item
+/// edited by hand, or forged) is replaced rather than grown past DynamoDB's item limit.
+const MAX_HISTORY_BYTES: usize = HISTORY_LEN * 7 * (4 * FIELD_LEN + 1);
+// A tenth of DynamoDB's 400 KB item limit at most: the rest is the record's.
+const _: () = assert!(MAX_HISTORY_BYTES < 400 * 1024 / 10);
+
+/// Adds `step` to the history in `attributes` in place: the oldest lines dropped past
+/// [`HISTORY_LEN`], and a stored value that could not be one of ours replaced. Returns the
+/// value to store. `same_as_before`: the line before is this delivery's own (same time, same
+/// event).
+pub(crate) fn append(
+    attributes: &mut Map<String, Value>,
+    step: StepNote<'_>,
+    same_as_before: bool,
+) -> Value {
+    let mut history = match attributes.get_mut(attr::HISTORY) {
+        Some(Value::String(text)) if text.len() <= MAX_HISTORY_BYTES => std::mem::take(text),
+        _ => String::with_capacity(128),
     };
     let same_as_before = same_as_before && !history.is_empty();
     if !history.is_empty() {
         history.push('\n');
     }
-    encode(history, step, same_as_before);
-    if history.matches('\n').count() >= HISTORY_LEN {
-        drop_oldest(history);
-    }
+    encode(&mut history, step, same_as_before);
+    keep_newest(&mut history);
+    let value = Value::String(history);
+    attributes.insert(attr::HISTORY.to_owned(), value.clone());
+    value
 }
 
-/// Drops the first line; the new first line, if it said `=`, gets the dropped line's time and
-/// event written out (the first line always has its own).
-fn drop_oldest(history: &mut String) {
-    let Some(end) = history.find('\n') else {
+/// Keeps the last [`HISTORY_LEN`] lines; the new first line, if it said `=`, gets the time and
+/// event of the nearest dropped line that has its own (the first line always has its own).
+fn keep_newest(history: &mut String) {
+    let lines = history.matches('\n').count() + 1;
+    let Some(excess) = lines.checked_sub(HISTORY_LEN).filter(|e| *e > 0) else {
         return;
     };
-    let second_end = history[end + 1..]
-        .find('\n')
-        .map_or(history.len(), |e| end + 1 + e);
-    let (first, second) = (&history[..end], &history[end + 1..second_end]);
-    let Some(rest) = second.strip_prefix("= ") else {
-        history.drain(..=end);
+    let cut = history
+        .match_indices('\n')
+        .nth(excess - 1)
+        .map_or(0, |(i, _)| i + 1);
+    let first_end = history[cut..].find('\n').map_or(history.len(), |e| cut + e);
+    let first = &history[cut..first_end];
+    let Some(rest) = first.strip_prefix("= ") else {
+        history.drain(..cut);
         return;
     };
-    // `rest` is `FROM TO TRIGGER = COMMAND RESULT`; `first` is `AT FROM TO TRIGGER EVENT ...`.
-    let mut dropped = first.split(' ');
-    let (at, event) = (dropped.next().unwrap_or("-"), dropped.nth(3).unwrap_or("-"));
+    // The nearest dropped line with its own time and event.
+    let owner = history[..cut.saturating_sub(1)]
+        .rsplit('\n')
+        .find(|line| !line.starts_with("= "))
+        .unwrap_or("- - - - -");
+    let mut owned = owner.split(' ');
+    let (at, event) = (owned.next().unwrap_or("-"), owned.nth(3).unwrap_or("-"));
+    // `rest` is `FROM TO TRIGGER = COMMAND RESULT`.
     let mut parts = rest.splitn(4, ' ');
     let (from, to, trigger, tail) = (
         parts.next().unwrap_or("-"),
@@ -288,7 +300,7 @@ fn drop_oldest(history: &mut String) {
         Some(tail) => (event, tail),
         None => ("", tail),
     };
-    let mut line = String::with_capacity(second.len() + at.len() + event.len());
+    let mut line = String::with_capacity(first.len() + at.len() + event.len());
     for part in [at, from, to, trigger, event, tail] {
         if !part.is_empty() {
             if !line.is_empty() {
@@ -297,7 +309,7 @@ fn drop_oldest(history: &mut String) {
             line.push_str(part);
         }
     }
-    history.replace_range(..second_end, &line);
+    history.replace_range(..first_end, &line);
 }
 
 #[cfg(test)]
@@ -322,7 +334,7 @@ mod tests {
         let mut same = false;
         for n in 0..HISTORY_LEN + 3 {
             let (from, to) = (format!("s{n}"), format!("s{}", n + 1));
-            append(&mut record, step(100, &from, &to, "e-1"), same);
+            append(&mut record.attributes, step(100, &from, &to, "e-1"), same);
             same = true;
         }
         let text = record.get_str(attr::HISTORY).unwrap();
@@ -340,10 +352,29 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_history_that_is_not_ours_is_bounded_by_the_next_step() {
+        // A thousand lines (an item edited by hand): the next step keeps the newest ten, and
+        // the new first line, written `=`, gets the time and event of the last full line.
+        let mut lines: Vec<String> = (0..1000).map(|n| format!("{n} a b go e-{n} - -")).collect();
+        lines.push("= b c go = - -".into());
+        lines.extend((0..8).map(|_| "= c c go = - -".to_owned()));
+        let mut record = Record::new("i-1", "c").with(attr::HISTORY, lines.join("\n"));
+        append(&mut record.attributes, step(2000, "c", "d", "e-new"), false);
+        let text = record.get_str(attr::HISTORY).unwrap();
+        assert_eq!(text.lines().count(), HISTORY_LEN);
+        assert_eq!(text.lines().next(), Some("999 b c go e-999 - -"));
+        assert_eq!(text.lines().last(), Some("2000 c d go e-new - -"));
+        // Half a megabyte on one line (forged): replaced, not grown past the item limit.
+        let mut forged = Record::new("i-2", "c").with(attr::HISTORY, "x".repeat(500_000));
+        append(&mut forged.attributes, step(1, "c", "d", "e-1"), true);
+        assert_eq!(forged.get_str(attr::HISTORY), Some("1 c d go e-1 - -"));
+    }
+
+    #[test]
     fn a_field_from_outside_is_kept_on_one_line_and_short() {
         let mut record = Record::new("i-1", "a");
         let long = format!("evt\n{}", "x".repeat(200));
-        append(&mut record, step(1, "a", "b", &long), false);
+        append(&mut record.attributes, step(1, "a", "b", &long), false);
         let text = record.get_str(attr::HISTORY).unwrap();
         assert_eq!(text.lines().count(), 1);
         let event = text.split(' ').nth(4).unwrap();

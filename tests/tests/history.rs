@@ -6,36 +6,11 @@ use std::sync::Mutex;
 use lifecycle_aws::local::MemoryTable;
 use lifecycle_aws::store::{record_size, write_units};
 use lifecycle_core::{
-    AttributeUpdate, CasOutcome, CommandKey, CommandRequest, EffectError, Effects, Event,
-    HISTORY_LEN, LifecycleAction, LocalEffects, MemoryStore, Record, StateChange, Store, attr,
-    dispatch,
+    AttributeUpdate, CasOutcome, HISTORY_LEN, LocalEffects, MemoryStore, Record, StateChange,
+    Store, attr, dispatch,
 };
 use lifecycle_examples::local::{Scenario, simulate};
 use lifecycle_tests::{Launch, block_on, launching};
-
-/// Local effects with a clock, as the runtime's are.
-struct Timed(LocalEffects);
-
-#[async_trait::async_trait]
-impl Effects for Timed {
-    async fn send_command(
-        &self,
-        event: &Event,
-        record: &Record,
-        request: CommandRequest,
-        key: &CommandKey,
-    ) -> Result<String, EffectError> {
-        self.0.send_command(event, record, request, key).await
-    }
-
-    async fn record_heartbeat(&self, action: &LifecycleAction) -> Result<(), EffectError> {
-        self.0.record_heartbeat(action).await
-    }
-
-    fn now(&self) -> Option<u64> {
-        Some(1_795_564_800)
-    }
-}
 
 /// A store that notes the item's size after every write applied.
 #[derive(Default)]
@@ -81,12 +56,18 @@ impl Store for Measured {
 const EVENT_ID: &str = "3b1c5c2e-1e0b-4b8b-9a55-1f4d6e0c9a11";
 
 fn launch_13(store: &Measured) -> Record {
-    store.inner.insert(
+    launch_13_from(
+        store,
         Record::new("i-0abc123def4567890", "finished_cloud_init")
             .with("ItemType", "worker")
             .with("InstanceIp", "10.0.1.7")
             .with("WorkerToken", "SWMTKN-1-history-secret"),
-    );
+    )
+}
+
+/// The 13-transition launch of `record` (`i-0abc123def4567890`), stored first.
+fn launch_13_from(store: &Measured, record: Record) -> Record {
+    store.inner.insert(record);
     let mut event = launching("i-0abc123def4567890");
     event.id = EVENT_ID.into();
     let mut record = store.inner.get("i-0abc123def4567890").unwrap();
@@ -95,7 +76,7 @@ fn launch_13(store: &Measured) -> Record {
         store,
         &mut record,
         &event,
-        &Timed(LocalEffects::new()),
+        &LocalEffects::new().at(1_795_564_800),
     ))
     .unwrap();
     assert_eq!(report.fired.len(), 13);
@@ -203,4 +184,31 @@ fn the_simulation_keeps_the_failed_join_in_the_abandoned_node_s_story() {
         "the failed result is the join's command"
     );
     assert_eq!(abandoned.history.last().unwrap().to, "abandoned");
+}
+
+/// A stored history no step of ours could have written (an item edited by hand, or forged by
+/// whoever can write the table) does not make the record grow towards DynamoDB's item limit,
+/// where every write of the record would be refused: the launch's writes bound it.
+#[test]
+fn a_history_no_step_wrote_is_bounded_by_the_next_writes() {
+    let long: Vec<String> = (0..1000).map(|n| format!("{n} a b go e-{n} - -")).collect();
+    for stored in [long.join("\n"), "x".repeat(500_000)] {
+        let store = Measured::default();
+        let record = launch_13_from(
+            &store,
+            Record::new("i-0abc123def4567890", "finished_cloud_init")
+                .with("ItemType", "worker")
+                .with(attr::HISTORY, stored),
+        );
+        assert_eq!(record.history().len(), HISTORY_LEN);
+        assert_eq!(
+            record.get_str(attr::HISTORY).unwrap().lines().count(),
+            HISTORY_LEN
+        );
+        let sizes = store.sizes.lock().unwrap().clone();
+        assert!(
+            sizes.iter().all(|(size, _)| write_units(*size) == 1),
+            "{sizes:?}"
+        );
+    }
 }

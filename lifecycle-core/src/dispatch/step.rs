@@ -311,10 +311,9 @@ pub(super) fn note_step(ctx: &mut Context<'_>, to: &str, noted: Noted<'_>, sent:
         many => Some(std::borrow::Cow::Owned(many.join(","))),
     };
     let status = applied.map(|(_, status)| status.to_string());
-    let from = std::mem::take(&mut ctx.record.state);
     let step = StepNote {
         at: ctx.effects.now(),
-        from: &from,
+        from: &ctx.record.state,
         to,
         trigger: noted.trigger,
         event_id: &ctx.event.id,
@@ -325,13 +324,8 @@ pub(super) fn note_step(ctx: &mut Context<'_>, to: &str, noted: Noted<'_>, sent:
             (None, false) => None,
         },
     };
-    crate::history::append(ctx.record, step, ctx.noted_step);
-    ctx.record.state = from;
+    let history = crate::history::append(&mut ctx.record.attributes, step, ctx.noted_step);
     ctx.noted_step = true;
-    // The record holds the new history already: only the write needs its copy.
-    let history = ctx.record.attributes[attr::HISTORY].clone();
-    match ctx.staged.iter_mut().find(|(key, _)| key == attr::HISTORY) {
-        Some(slot) => slot.1 = history,
-        None => ctx.staged.push((attr::HISTORY.to_owned(), history)),
-    }
+    // The record holds the new history already: only the write needs it.
+    ctx.stage(attr::HISTORY, history);
 }
