@@ -199,15 +199,30 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
         });
     }
     let deadline = std::time::Duration::from_secs(args.deadline);
-    let mut rows = status::waiting(&table, &args.waiter, deadline)
-        .await
-        .map_err(|e| e.to_string())?;
-    let unhandled = if args.groups.is_empty() {
-        Vec::new()
-    } else {
-        let runtime = lifecycle_aws::runtime::Runtime::new(&sdk, &args.table, ClusterNode::default)
+    let record = match &args.instance {
+        Some(ident) => {
+            use lifecycle_core::Store;
+            Some(table.load(ident).await.map_err(|e| e.to_string())?.ok_or_else(|| {
+                format!(
+                    "no record for {ident} in {}: cloud-init has not registered it, or it ended and its retention passed",
+                    args.table
+                )
+            })?)
+        }
+        None => None,
+    };
+    // One instance's waits from its record; everyone's from the index of waits.
+    let mut rows = match &record {
+        Some(record) => status::waits_of(&table, record, deadline).await,
+        None => status::waiting(&table, &args.waiter, deadline).await,
+    }
+    .map_err(|e| e.to_string())?;
+    let runtime = (!args.groups.is_empty()).then(|| {
+        lifecycle_aws::runtime::Runtime::new(&sdk, &args.table, ClusterNode::default)
             .with_groups(args.groups.clone())
-            .with_wait_deadline(deadline);
+            .with_wait_deadline(deadline)
+    });
+    if let Some(runtime) = &runtime {
         // Which limit applies to each wait: the configured deadline, or the hook's own.
         for row in &mut rows {
             if let (Some(action), Some(since)) = (&row.action, row.since) {
@@ -218,19 +233,8 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
                 }
             }
         }
-        runtime
-            .unhandled_actions()
-            .await
-            .map_err(|e| e.to_string())?
-    };
-    if let Some(ident) = &args.instance {
-        use lifecycle_core::Store;
-        let record = table.load(ident).await.map_err(|e| e.to_string())?.ok_or_else(|| {
-            format!(
-                "no record for {ident} in {}: cloud-init has not registered it, or it ended and its retention passed",
-                args.table
-            )
-        })?;
+    }
+    if let Some(record) = record {
         let story = status::Story::of(&record, rows);
         let story = if args.waiter == NightlyBackup::DEFINITION.name {
             story.judged_by::<NightlyBackup>()
@@ -245,6 +249,13 @@ async fn status(args: &StatusArgs) -> Result<String, String> {
             status::story_text(&story)
         });
     }
+    let unhandled = match &runtime {
+        Some(runtime) => runtime
+            .unhandled_actions()
+            .await
+            .map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
     Ok(match (args.json, args.groups.is_empty()) {
         (true, true) => as_json(serde_json::json!(rows)),
         (true, false) => as_json(serde_json::json!({

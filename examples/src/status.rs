@@ -29,6 +29,73 @@ pub struct Waiting {
     pub action: Option<lifecycle_core::LifecycleAction>,
 }
 
+impl Waiting {
+    /// A wait that began at `since`, ending at the configured `deadline` after it.
+    fn new(
+        ident: String,
+        state: String,
+        waits_for: String,
+        since: Option<u64>,
+        action: Option<lifecycle_core::LifecycleAction>,
+        deadline: Duration,
+    ) -> Self {
+        Waiting {
+            deadline: since.map(|s| s.saturating_add(deadline.as_secs())),
+            ident,
+            state,
+            waits_for,
+            since,
+            limit: "configured",
+            action,
+        }
+    }
+}
+
+/// What `record` waits for, from the record itself: each command it awaits (its registration
+/// read by id) and a launch parked on it. One read per awaited command, no Query of the
+/// index: what `status --instance` shows.
+pub async fn waits_of(
+    table: &DynamoStore,
+    record: &lifecycle_core::Record,
+    deadline: Duration,
+) -> Result<Vec<Waiting>, StoreError> {
+    let wait = |waits_for: String, since, action| {
+        Waiting::new(
+            record.ident.clone(),
+            record.state.clone(),
+            waits_for,
+            since,
+            action,
+            deadline,
+        )
+    };
+    let mut rows = Vec::new();
+    for id in record.awaited_commands() {
+        rows.push(match table.peek_command(id).await? {
+            Some(command) => wait(
+                format!("command {id}"),
+                command.registered_at,
+                command.lifecycle,
+            ),
+            None => wait(
+                format!("command {id} (not registered: its result came, or it expired)"),
+                None,
+                None,
+            ),
+        });
+    }
+    match lifecycle_aws::store::pending_from_image(&record.ident, &record.attributes) {
+        Some(Ok(pending)) => rows.push(wait(
+            "cloud-init (parked launch)".to_owned(),
+            pending.parked_at,
+            Some(pending.action),
+        )),
+        Some(Err(e)) => rows.push(wait(format!("malformed: {e}"), None, None)),
+        None => {}
+    }
+    Ok(rows)
+}
+
 /// One record of the table, for `--all`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordState {
@@ -78,15 +145,9 @@ pub async fn waiting(
                 Ok(Some(record)) => record.state,
                 _ => "?".to_owned(),
             };
-            rows.push(Waiting {
-                deadline: since.map(|s| s.saturating_add(deadline.as_secs())),
-                ident,
-                state,
-                waits_for,
-                since,
-                limit: "configured",
-                action,
-            });
+            rows.push(Waiting::new(
+                ident, state, waits_for, since, action, deadline,
+            ));
         }
         match page.next {
             Some(next) => cursor = Some(next),
@@ -207,8 +268,7 @@ pub struct Story {
 }
 
 impl Story {
-    /// `record`'s story, with `waits` (the waiting rows of its model, of any instance: only
-    /// its own are kept).
+    /// `record`'s story, with its `waits` ([`waits_of`]).
     ///
     /// ```
     /// use lifecycle_core::{Record, attr};
@@ -224,10 +284,7 @@ impl Story {
             state: record.state.clone(),
             version: record.version,
             steps: record.history(),
-            waits: waits
-                .into_iter()
-                .filter(|w| w.ident == record.ident)
-                .collect(),
+            waits,
             state_note: None,
         }
     }

@@ -35,8 +35,9 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-fn status(endpoint: &str, table: &str, extra: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle-local"))
+/// `lifecycle-local status` on `table`, as it ran.
+fn status_output(endpoint: &str, table: &str, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lifecycle-local"))
         .args(["status", "--table", table, "--endpoint-url", endpoint])
         .args(extra)
         .env("AWS_REGION", "eu-central-1")
@@ -44,7 +45,12 @@ fn status(endpoint: &str, table: &str, extra: &[&str]) -> String {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// What `lifecycle-local status` printed; it must succeed.
+fn status(endpoint: &str, table: &str, extra: &[&str]) -> String {
+    let out = status_output(endpoint, table, extra);
     assert!(
         out.status.success(),
         "{}",
@@ -130,6 +136,12 @@ i-0bbb0000000000002  manager    pending
 i-0ccc0000000000003  worker     ready
 4 records
 "
+    );
+    // One instance's waits come from its record: here the launch parked on it.
+    let parked = status(&endpoint, &table, &["--instance", "i-0bbb0000000000002"]);
+    assert!(
+        parked.ends_with("waits for: cloud-init (parked launch), since 2026-11-25T00:01:40Z, deadline 2026-11-25T01:01:40Z (the configured wait deadline)\n"),
+        "{parked}"
     );
     let json: Value = serde_json::from_str(&status(&endpoint, &table, &["--json"])).unwrap();
     assert_eq!(json[0]["ident"], "i-0aaa0000000000001");
@@ -292,6 +304,20 @@ fn status_tells_one_instance_s_story_and_what_it_waits_for() {
     );
     assert!(!story.contains("SWMTKN"), "a secret reached the story");
 
+    // A record that awaits a command no item registers (its result came and was consumed, or
+    // its item expired): said so, not taken for "at rest".
+    put(
+        &client,
+        &table,
+        json!({"Ident": "i-0fff0000000000006", "ItemStatus": "joining_cluster", "Version": 3,
+            "AwaitedCommand": "cmd-gone"}),
+    );
+    let orphan = status(&endpoint, &table, &["--instance", "i-0fff0000000000006"]);
+    assert!(
+        orphan.contains("waits for: command cmd-gone (not registered: its result came, or it expired), since -, deadline -"),
+        "{orphan}"
+    );
+
     // A record in a state the model does not know (an older version's, never declared).
     put(
         &client,
@@ -314,15 +340,7 @@ fn status_tells_one_instance_s_story_and_what_it_waits_for() {
     assert_eq!(json["steps"][0]["at"], 1_795_564_800u64);
     assert_eq!(json["waits"][0]["waits_for"], format!("command {command}"));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle-local"))
-        .args(["status", "--table", &table, "--endpoint-url", &endpoint])
-        .args(["--instance", "i-0nothere"])
-        .env("AWS_REGION", "eu-central-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+    let out = status_output(&endpoint, &table, &["--instance", "i-0nothere"]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no record for i-0nothere"),
