@@ -4,8 +4,8 @@ use super::*;
 
 /// Decodes an event of `autoscaling`'s source (the envelope checked, `detail-type` known).
 pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError> {
+    let detail = envelope.detail()?;
     let Envelope {
-        event,
         source,
         detail_type,
         id,
@@ -14,7 +14,6 @@ pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError
         ..
     } = envelope;
     let unsupported = || unsupported(source, detail_type);
-    let detail = required(event, &["detail"], &detail_at)?;
     // `LifecycleTransition` is authoritative: real events spell the detail-type both
     // "Instance-launch" and "Instance-launching".
     if detail_type.ends_with("Lifecycle Action") || detail.get("LifecycleTransition").is_some() {

@@ -4,8 +4,8 @@ use super::*;
 
 /// Decodes an event of `ec2`'s source (the envelope checked, `detail-type` known).
 pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError> {
+    let detail = envelope.detail()?;
     let Envelope {
-        event,
         source,
         detail_type,
         id,
@@ -14,7 +14,6 @@ pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError
         ..
     } = envelope;
     let unsupported = || unsupported(source, detail_type);
-    let detail = required(event, &["detail"], &detail_at)?;
     let field = |name: &str| {
         required_str(detail, &[name], &format!("{detail_at}.{name}")).map(str::to_owned)
     };

@@ -4,8 +4,8 @@ use super::*;
 
 /// Decodes an event of `health`'s source (the envelope checked, `detail-type` known).
 pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError> {
+    let detail = envelope.detail()?;
     let Envelope {
-        event,
         source,
         detail_type,
         id,
@@ -13,7 +13,6 @@ pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError
         detail_at,
         ..
     } = envelope;
-    let detail = required(event, &["detail"], &detail_at)?;
     let category = required_str(
         detail,
         &["eventTypeCategory"],

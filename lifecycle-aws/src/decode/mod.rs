@@ -491,7 +491,12 @@ pub(super) struct Envelope<'a> {
     pub(super) detail_at: String,
 }
 
-impl Envelope<'_> {
+impl<'a> Envelope<'a> {
+    /// The event's `detail`, required by every source that has one.
+    fn detail(&self) -> Result<&'a Value, DecodeError> {
+        required(self.event, &["detail"], &self.detail_at)
+    }
+
     /// This source and type are not events the runtime takes.
     fn unsupported(&self) -> DecodeError {
         unsupported(self.source, self.detail_type)

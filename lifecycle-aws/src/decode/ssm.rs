@@ -4,6 +4,7 @@ use super::*;
 
 /// Decodes an event of `ssm`'s source (the envelope checked, `detail-type` known).
 pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError> {
+    let detail = envelope.detail()?;
     let Envelope {
         event,
         source,
@@ -13,7 +14,6 @@ pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError
         ..
     } = envelope;
     let unsupported = || unsupported(source, detail_type);
-    let detail = required(event, &["detail"], &detail_at)?;
     let command_id =
         required_str(detail, &["command-id"], &format!("{detail_at}.command-id"))?.to_owned();
     let status_at = format!("{detail_at}.status");

@@ -11,10 +11,9 @@ pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError
         detail_type,
         id,
         region,
-        ..
+        detail_at,
     } = envelope;
     let unsupported = || unsupported(source, detail_type);
-    let detail_at = format!("{at}.detail");
     let detail = event
         .get("detail")
         .ok_or_else(|| DecodeError::Missing(detail_at.clone()))?;
