@@ -520,8 +520,15 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
             }
             None => {
                 request.comment = Some(marked_comment(request.comment.as_deref(), &key.marker));
-                let mut named = request.clone();
-                named.document_name = format!("{}{}", self.document_prefix, request.document_name);
+                // The deployed document's name; the model's name stays in the registration.
+                let named = if self.document_prefix.is_empty() {
+                    std::borrow::Cow::Borrowed(&request)
+                } else {
+                    let mut named = request.clone();
+                    named.document_name =
+                        format!("{}{}", self.document_prefix, request.document_name);
+                    std::borrow::Cow::Owned(named)
+                };
                 let id = match self.commands.send(&named).await {
                     Ok(id) => id,
                     // The answer may be lost with the command sent: look before anyone sends
