@@ -5,18 +5,7 @@ use super::*;
 /// Something wrong with a model, found by [`analyse`].
 ///
 /// ```
-/// # use lifecycle_analysis::{Graph, On, Route, Transition};
-/// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
-/// # let graph = Graph {
-/// #     states: 3,
-/// #     initial: Some(0),
-/// #     terminal: vec![2],
-/// #     transitions: vec![
-/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
-/// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
-/// #     ],
-/// #     ..Default::default()
-/// # };
+/// # let graph = lifecycle_analysis::testing::example_graph(); // finished_cloud_init → joining → ready
 /// use lifecycle_analysis::{Finding, analyse};
 /// let mut broken = graph.clone();
 /// broken.transitions.pop(); // nothing leaves `joining` any more

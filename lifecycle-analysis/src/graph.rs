@@ -96,18 +96,7 @@ impl Transition {
 /// A model's states (by index) and transitions (in declaration order).
 ///
 /// ```
-/// # use lifecycle_analysis::{Graph, On, Route, Transition};
-/// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
-/// # let graph = Graph {
-/// #     states: 3,
-/// #     initial: Some(0),
-/// #     terminal: vec![2],
-/// #     transitions: vec![
-/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
-/// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
-/// #     ],
-/// #     ..Default::default()
-/// # };
+/// # let graph = lifecycle_analysis::testing::example_graph(); // finished_cloud_init → joining → ready
 /// assert!(lifecycle_analysis::analyse(&graph).is_empty());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,18 +125,7 @@ impl Graph {
     /// the order the dispatcher tries them.
     ///
     /// ```
-    /// # use lifecycle_analysis::{Graph, On, Route, Transition};
-    /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
-    /// # let graph = Graph {
-    /// #     states: 3,
-    /// #     initial: Some(0),
-    /// #     terminal: vec![2],
-    /// #     transitions: vec![
-    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
-    /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
-    /// #     ],
-    /// #     ..Default::default()
-    /// # };
+    /// # let graph = lifecycle_analysis::testing::example_graph(); // finished_cloud_init → joining → ready
     /// assert_eq!(graph.outgoing(), [vec![0], vec![1], vec![]]);
     /// ```
     pub fn outgoing(&self) -> Vec<Vec<usize>> {
@@ -163,18 +141,7 @@ impl Graph {
     /// The states a record can be in without a transition of the model having led there.
     ///
     /// ```
-    /// # use lifecycle_analysis::{Graph, On, Route, Transition};
-    /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
-    /// # let graph = Graph {
-    /// #     states: 3,
-    /// #     initial: Some(0),
-    /// #     terminal: vec![2],
-    /// #     transitions: vec![
-    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
-    /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
-    /// #     ],
-    /// #     ..Default::default()
-    /// # };
+    /// # let graph = lifecycle_analysis::testing::example_graph(); // finished_cloud_init → joining → ready
     /// assert_eq!(graph.roots(), [0]);
     /// ```
     pub fn roots(&self) -> Vec<usize> {
@@ -194,18 +161,7 @@ impl Graph {
     /// Every kind of event the dispatcher tells apart, for this graph's filters.
     ///
     /// ```
-    /// # use lifecycle_analysis::{Graph, On, Route, Transition};
-    /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
-    /// # let graph = Graph {
-    /// #     states: 3,
-    /// #     initial: Some(0),
-    /// #     terminal: vec![2],
-    /// #     transitions: vec![
-    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
-    /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
-    /// #     ],
-    /// #     ..Default::default()
-    /// # };
+    /// # let graph = lifecycle_analysis::testing::example_graph(); // finished_cloud_init → joining → ready
     /// use lifecycle_analysis::EventClass;
     /// assert!(graph.event_classes().contains(&EventClass::Command));
     /// ```
@@ -254,18 +210,7 @@ impl Graph {
     /// fires the first that passes, so the list ends at the first trigger that surely fires.
     ///
     /// ```
-    /// # use lifecycle_analysis::{Graph, On, Route, Transition};
-    /// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
-    /// # let graph = Graph {
-    /// #     states: 3,
-    /// #     initial: Some(0),
-    /// #     terminal: vec![2],
-    /// #     transitions: vec![
-    /// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
-    /// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
-    /// #     ],
-    /// #     ..Default::default()
-    /// # };
+    /// # let graph = lifecycle_analysis::testing::example_graph(); // finished_cloud_init → joining → ready
     /// use lifecycle_analysis::{EventClass, Place};
     /// let outgoing = graph.outgoing();
     /// // From `joining`, a command result moves the record to `ready` (transition 1).

@@ -49,6 +49,7 @@ use std::collections::BTreeSet;
 mod events;
 mod finding;
 mod graph;
+pub mod testing;
 
 pub use events::{EventClass, On, Place, Route};
 use events::{LAUNCH_ROUTES, TERMINATION_ROUTES};
@@ -59,18 +60,7 @@ pub use graph::{Graph, Transition};
 /// then loops, shadowed triggers, and the rest per transition.
 ///
 /// ```
-/// # use lifecycle_analysis::{Graph, On, Route, Transition};
-/// # // 0 = finished_cloud_init, 1 = joining, 2 = ready
-/// # let graph = Graph {
-/// #     states: 3,
-/// #     initial: Some(0),
-/// #     terminal: vec![2],
-/// #     transitions: vec![
-/// #         Transition { sources: vec![0], dest: Some(1), wait: true, ignore_errors: true, on: vec![On::Launching(Route::ANY)], ..Default::default() },
-/// #         Transition { sources: vec![1], dest: Some(2), ignore_errors: true, on: vec![On::Command], ..Default::default() },
-/// #     ],
-/// #     ..Default::default()
-/// # };
+/// # let graph = lifecycle_analysis::testing::example_graph(); // finished_cloud_init → joining → ready
 /// use lifecycle_analysis::{Finding, analyse};
 /// let mut unreachable = graph.clone();
 /// unreachable.states = 4; // a state no transition leads to
