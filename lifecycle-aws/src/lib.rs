@@ -11,8 +11,7 @@
 //!
 //! ```
 //! # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-//! # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-//! tokio.block_on(async {
+//! lifecycle_aws::testing::block_on(async {
 //!     // The Lambda's path: JSON in, the model run, the node table written, JSON out.
 //!     let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
 //!     let answer = runtime.handle(&launch).await.unwrap();

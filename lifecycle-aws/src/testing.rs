@@ -37,7 +37,7 @@
 //!     }
 //! }
 //!
-//! tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! lifecycle_aws::testing::block_on(async {
 //! let table = MemoryTable::new();
 //! table.records().insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));
 //! let commands = Arc::new(RecordingCommands::new());
@@ -79,6 +79,20 @@ use serde_json::{Value, json};
 use crate::actions::{ActionError, Completed, LifecycleActions};
 use crate::effects::{CommandSender, carries_marker};
 
+/// Runs `future` to completion on a fresh current-thread tokio runtime (timers and I/O
+/// enabled): what an example or a test of the runtime awaits its handling with.
+///
+/// ```
+/// assert_eq!(lifecycle_aws::testing::block_on(async { 6 * 7 }), 42);
+/// ```
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime")
+        .block_on(future)
+}
+
 /// What [`example_runtime`] builds: the example model on an in-memory table.
 pub type ExampleRuntime = crate::runtime::Runtime<Node, fn() -> Node, crate::local::MemoryTable>;
 
@@ -92,7 +106,7 @@ pub type ExampleRuntime = crate::runtime::Runtime<Node, fn() -> Node, crate::loc
 /// use lifecycle_core::LifecycleTransition;
 /// let (runtime, commands, actions) = example_runtime();
 /// let launch = lifecycle_action_event("i-0abc123def4567890", "nodes", LifecycleTransition::Launching);
-/// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// lifecycle_aws::testing::block_on(async {
 ///     runtime.handle(&launch).await.unwrap();
 /// });
 /// assert_eq!(commands.sent()[0].1.document_name, "ClusterJoin");

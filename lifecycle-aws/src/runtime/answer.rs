@@ -6,10 +6,9 @@ use super::*;
 ///
 /// ```
 /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
 /// use lifecycle_aws::runtime::Outcome;
-/// tokio.block_on(async {
+/// lifecycle_aws::testing::block_on(async {
 ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
 ///     let Outcome::Dispatched { start, end, stop, .. } = &answer.outcomes[0] else { panic!("dispatched") };
 ///     assert_eq!((start.as_str(), end.as_str(), stop.as_str()), ("finished_cloud_init", "joining_cluster", "waiting"));
@@ -143,9 +142,8 @@ impl Answer {
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
     ///     let value = answer.into_value();
     ///     assert_eq!(value["outcomes"][0]["outcome"], "dispatched");
@@ -160,9 +158,8 @@ impl Answer {
 ///
 /// ```
 /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// use lifecycle_aws::runtime::BatchItemFailure;
-/// tokio.block_on(async {
+/// lifecycle_aws::testing::block_on(async {
 ///     // An SQS batch with one message that is not an event: only it is delivered again.
 ///     let batch = serde_json::json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": "{not json"}]});
 ///     let answer = runtime.handle_bytes(batch.to_string().as_bytes()).await.unwrap();
@@ -180,10 +177,9 @@ pub struct BatchItemFailure {
 ///
 /// ```
 /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
 /// use lifecycle_aws::runtime::Outcome;
-/// tokio.block_on(async {
+/// lifecycle_aws::testing::block_on(async {
 ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
 ///     let Outcome::Dispatched { steps, .. } = &answer.outcomes[0] else { panic!("dispatched") };
 ///     assert_eq!(steps[0].trigger.as_deref(), Some("join_cluster"));

@@ -6,7 +6,6 @@ use super::*;
 ///
 /// ```
 /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// use std::sync::Arc;
 /// use std::time::{Duration, SystemTime};
 /// use lifecycle_aws::runtime::Clock;

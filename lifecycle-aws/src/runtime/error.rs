@@ -6,9 +6,8 @@ use super::*;
 ///
 /// ```
 /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// use lifecycle_aws::runtime::HandleError;
-/// tokio.block_on(async {
+/// lifecycle_aws::testing::block_on(async {
 ///     let event = lifecycle_aws::testing::lifecycle_action_event("i-unknown", "nodes", lifecycle_core::LifecycleTransition::Launching);
 ///     let error = runtime.handle(&event).await.unwrap_err();
 ///     assert!(matches!(&error, HandleError::UnknownInstance(id) if id == "i-unknown"));

@@ -9,8 +9,7 @@
 //!
 //! ```
 //! # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-//! # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-//! tokio.block_on(async {
+//! lifecycle_aws::testing::block_on(async {
 //!     let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
 //!     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
 //!     assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "joining_cluster");
@@ -71,9 +70,8 @@ use lifecycle::next_write_token;
 ///
 /// ```
 /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-/// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
-/// tokio.block_on(async {
+/// lifecycle_aws::testing::block_on(async {
 ///     runtime.handle(&launch).await.unwrap();
 ///     assert_eq!(commands.sent()[0].1.document_name, "ClusterJoin");
 ///     assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "joining_cluster");

@@ -14,9 +14,8 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     // The Lambda's deadline, from its context: no claim outlives the invocation.
     ///     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(30);
     ///     let answer = runtime.handle_before(&launch, deadline).await.unwrap();
@@ -37,9 +36,8 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(30);
     ///     let answer = runtime.handle_bytes_before(launch.to_string().as_bytes(), deadline).await.unwrap();
     ///     assert_eq!(answer.outcomes.len(), 1);
@@ -60,9 +58,8 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let answer = runtime.handle(&launch).await.unwrap();
     ///     assert_eq!(answer["outcomes"][0]["stop"], "waiting");
     /// });
@@ -79,9 +76,8 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let answer = runtime.handle_bytes(launch.to_string().as_bytes()).await.unwrap();
     ///     assert!(answer.batch_item_failures.is_none(), "not an SQS batch");
     ///     assert_eq!(serde_json::to_value(&answer).unwrap()["outcomes"][0]["end"], "joining_cluster");
@@ -96,9 +92,8 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let invocation = lifecycle_aws::decode::decode_value(&launch).unwrap();
     ///     let answer = runtime.handle_invocation(invocation).await.unwrap();
     ///     assert_eq!(answer.outcomes.len(), 1);
@@ -183,11 +178,10 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     /// use lifecycle_aws::decode::{Invocation, decode_value};
     /// use lifecycle_aws::runtime::Outcome;
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let Ok(Invocation::Events(mut notifications)) = decode_value(&launch) else { panic!("an event") };
     ///     let outcome = runtime.process(notifications.remove(0)).await.unwrap();
     ///     assert!(matches!(outcome, Outcome::Dispatched { .. }));

@@ -202,7 +202,6 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// // Joins that take longer than 30 minutes count as failed.
     /// let runtime = runtime.with_wait_deadline(std::time::Duration::from_secs(30 * 60));
     /// ```
@@ -217,7 +216,6 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let runtime = runtime.with_claim_lease(std::time::Duration::from_secs(30));
     /// ```
     pub fn with_claim_lease(mut self, lease: Duration) -> Self {
@@ -232,7 +230,6 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// // For hooks whose heartbeat timeout is 5 minutes.
     /// let runtime = runtime.with_heartbeat_interval(std::time::Duration::from_secs(120));
     /// ```
@@ -247,7 +244,6 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let runtime = runtime.with_sweep_budget(std::time::Duration::from_secs(10));
     /// ```
     pub fn with_sweep_budget(mut self, budget: Duration) -> Self {
@@ -261,7 +257,6 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// // Keep finished records a week for audits.
     /// let runtime = runtime.with_retention(std::time::Duration::from_secs(7 * 24 * 3600));
     /// ```
@@ -275,9 +270,8 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let runtime = runtime.with_sweep_rule("nodes-sweep");
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let swept = runtime.handle(&lifecycle_aws::testing::scheduled_event("nodes-sweep")).await.unwrap();
     ///     assert_eq!(swept["outcomes"][0]["outcome"], "swept");
     /// });
@@ -305,7 +299,7 @@ where
     /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
     /// let runtime = Runtime::with_parts(table, commands.clone(), Arc::new(RecordingActions::new()), || Node)
     ///     .with_name_prefix("prod-");
-    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     runtime.handle(&lifecycle_action_event("i-1", "workers", LifecycleTransition::Launching)).await.unwrap();
     ///     let swept = runtime.handle(&scheduled_event("prod-lifecycle-sweep")).await.unwrap();
     ///     assert_eq!(swept["outcomes"][0]["outcome"], "swept");
@@ -323,12 +317,11 @@ where
     ///
     /// ```
     /// # let (runtime, commands, first) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// use std::sync::Arc;
     /// use lifecycle_aws::testing::{command_status_event, lifecycle_action_event, RecordingActions};
     /// let other = Arc::new(RecordingActions::new());
     /// let runtime = runtime.with_actions(other.clone());
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     runtime.handle(&lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching)).await.unwrap();
     ///     let (id, _) = commands.sent().remove(0);
     ///     runtime.handle(&command_status_event(&id, "i-0abc123def4567890", "ClusterJoin", "Success")).await.unwrap();
@@ -347,7 +340,6 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// let runtime = runtime.with_command_grace(std::time::Duration::from_secs(300));
     /// ```
     pub fn with_command_grace(mut self, grace: Duration) -> Self {
@@ -377,7 +369,7 @@ where
     /// aws.set_instance("i-1", "workers", "InService");
     /// // A launch event for an instance in service: Auto Scaling holds no such action.
     /// let forged = lifecycle_action_event("i-1", "workers", LifecycleTransition::Launching);
-    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let answer = runtime.handle(&forged).await.unwrap();
     ///     assert_eq!(answer["outcomes"][0]["outcome"], "refused");
     /// });
@@ -406,7 +398,7 @@ where
     ///     .with_fleet(aws.clone())
     ///     .with_groups(["workers"]);
     /// let _lost = aws.launch("i-1", "workers"); // its event never arrives
-    /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let Outcome::Swept { reconciled, .. } = runtime.sweep().await.unwrap() else { panic!() };
     ///     assert_eq!(reconciled, ["i-1"]);
     /// });
@@ -478,7 +470,6 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// assert_eq!(runtime.store().records().get("i-0abc123def4567890").unwrap().state, "finished_cloud_init");
     /// ```
     pub fn store(&self) -> &T {

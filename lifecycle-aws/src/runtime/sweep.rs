@@ -31,8 +31,7 @@ where
     ///
     /// ```
     /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// # let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// tokio.block_on(async {
+    /// lifecycle_aws::testing::block_on(async {
     ///     let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     ///     runtime.handle(&launch).await.unwrap();
     ///     // Run by the `lifecycle-sweep` rule every 5 minutes; nothing is due yet.
