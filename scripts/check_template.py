@@ -475,10 +475,7 @@ def project_checks(source, transformed):
                     alarmed.add(value.get("Fn::GetAtt", [None])[0])
     dead_letters = set()
     for resource in resources.values():
-        text = json.dumps(resource.get("Properties", {}))
-        for key in ("deadLetterTargetArn", "DeadLetterConfig", "OnFailure", "TargetArn"):
-            for match in re.finditer(rf'"{key}": \{{.*?"Fn::GetAtt": \["(\w+)"', text):
-                dead_letters.add(match.group(1))
+        dead_letters.update(dead_letter_targets(resource.get("Properties", {})))
     for queue in sorted(dead_letters):
         if resources.get(queue, {}).get("Type") == "AWS::SQS::Queue" and queue not in alarmed:
             problems.append(f"project: {queue}: a dead-letter queue with no alarm on its depth")
@@ -535,6 +532,35 @@ def project_checks(source, transformed):
     if profile.get("lto") is not True or profile.get("opt-level") != "s" or not profile.get("strip"):
         problems.append("project: Cargo.toml: [profile.release], what SAM builds, is not the measured one (lto = true, opt-level = \"s\", strip)")
     return problems
+
+
+# Where a queue is named as somewhere failed messages go: an SQS redrive policy, an EventBridge
+# target's or a function's dead-letter configuration, an event source's on-failure destination.
+DEAD_LETTER_KEYS = {"deadLetterTargetArn", "DeadLetterConfig", "OnFailure"}
+
+
+def attributes_of(node):
+    """Every resource a `Fn::GetAtt` within `node` names."""
+    if isinstance(node, dict):
+        if "Fn::GetAtt" in node:
+            att = node["Fn::GetAtt"]
+            yield att.split(".")[0] if isinstance(att, str) else att[0]
+            return
+        for value in node.values():
+            yield from attributes_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from attributes_of(value)
+
+
+def dead_letter_targets(node):
+    """The resources `node` names under a dead-letter key."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from (attributes_of(value) if key in DEAD_LETTER_KEYS else dead_letter_targets(value))
+    elif isinstance(node, list):
+        for value in node:
+            yield from dead_letter_targets(value)
 
 
 # -- the tools run as programs ----------------------------------------------------------------
