@@ -174,7 +174,13 @@ fn encode(out: &mut String, step: StepNote<'_>, same_as_before: bool) {
         if index == 3 && same_as_before {
             out.push('=');
         } else {
-            push_field(out, field.unwrap_or("-"));
+            match field {
+                // An id or status from outside that reads as "unknown" or "the line
+                // before's" (the trigger is ours: `-` there is "none").
+                Some("-" | "=") if index >= 3 => out.push('_'),
+                Some(field) => push_field(out, field),
+                None => out.push('-'),
+            }
         }
     }
 }
@@ -368,6 +374,17 @@ mod tests {
         let mut forged = Record::new("i-2", "c").with(attr::HISTORY, "x".repeat(500_000));
         append(&mut forged.attributes, step(1, "c", "d", "e-1"), true);
         assert_eq!(forged.get_str(attr::HISTORY), Some("1 c d go e-1 - -"));
+    }
+
+    #[test]
+    fn a_field_from_outside_that_reads_as_a_marker_is_not_taken_for_one() {
+        let mut record = Record::new("i-1", "a");
+        append(&mut record.attributes, step(1, "a", "b", "e-1"), false);
+        append(&mut record.attributes, step(2, "b", "c", "="), false);
+        append(&mut record.attributes, step(3, "c", "d", "-"), false);
+        let story = record.history();
+        assert_eq!(story[1].event_id, "_", "not the line before's event");
+        assert_eq!((story[1].at, story[2].event_id.as_str()), (Some(2), "_"));
     }
 
     #[test]
