@@ -254,19 +254,29 @@ pub(crate) fn append(
     step: StepNote<'_>,
     same_as_before: bool,
 ) -> Value {
-    let mut history = match attributes.get_mut(attr::HISTORY) {
-        Some(Value::String(text)) if text.len() <= MAX_HISTORY_BYTES => std::mem::take(text),
-        _ => String::with_capacity(128),
-    };
+    match attributes.get_mut(attr::HISTORY) {
+        // The common case: grown in place, copied once for the write.
+        Some(Value::String(history)) if history.len() <= MAX_HISTORY_BYTES => {
+            add_line(history, step, same_as_before);
+            Value::String(history.clone())
+        }
+        _ => {
+            let mut history = String::with_capacity(128);
+            add_line(&mut history, step, false);
+            attributes.insert(attr::HISTORY.to_owned(), Value::String(history.clone()));
+            Value::String(history)
+        }
+    }
+}
+
+/// Appends `step`'s line to `history` and keeps the newest lines.
+fn add_line(history: &mut String, step: StepNote<'_>, same_as_before: bool) {
     let same_as_before = same_as_before && !history.is_empty();
     if !history.is_empty() {
         history.push('\n');
     }
-    encode(&mut history, step, same_as_before);
-    keep_newest(&mut history);
-    let value = Value::String(history);
-    attributes.insert(attr::HISTORY.to_owned(), value.clone());
-    value
+    encode(history, step, same_as_before);
+    keep_newest(history);
 }
 
 /// Keeps the last [`HISTORY_LEN`] lines; the new first line, if it said `=`, gets the time and
