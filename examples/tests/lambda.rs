@@ -81,6 +81,7 @@ fn serve_one_invocation(listener: &TcpListener, event: &Value) -> Value {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn the_cluster_lambda_handles_a_launch_from_the_runtime_api() {
     let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
         .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test, which starts moto_server");

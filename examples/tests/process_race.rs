@@ -116,6 +116,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn sixteen_lambda_processes_racing_send_each_command_once_and_complete_once() {
     let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
         .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test, which starts moto_server");

@@ -6,6 +6,7 @@ use lifecycle_examples::cluster::DnsRegistry;
 use lifecycle_examples::route53::Route53Dns;
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn nodes_are_published_and_withdrawn_one_record_each() {
     let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
         .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test, which starts moto_server");

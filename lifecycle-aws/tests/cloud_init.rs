@@ -52,6 +52,7 @@ async fn run_instance() -> (String, String) {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_launch_waits_for_the_instance_to_tag_itself_finished_and_its_record_holds_ec2s_facts() {
     common::run(async {
         let f = Fixture::in_region(REGION).await;
@@ -110,6 +111,7 @@ fn a_launch_waits_for_the_instance_to_tag_itself_finished_and_its_record_holds_e
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_tag_for_an_instance_ec2_does_not_know_writes_nothing() {
     common::run(async {
         let f = Fixture::in_region(REGION).await;

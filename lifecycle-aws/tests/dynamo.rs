@@ -71,6 +71,7 @@ fn action(instance: &str) -> LifecycleAction {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_record_written_by_the_original_library_loads_and_gains_a_version_on_first_write() {
     common::run(async {
         let store = store().await;
@@ -155,6 +156,7 @@ fn a_record_written_by_the_original_library_loads_and_gains_a_version_on_first_w
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn of_sixteen_racing_writes_from_the_same_state_exactly_one_wins() {
     common::run(async {
         let store = Arc::new(store().await);
@@ -193,6 +195,7 @@ fn of_sixteen_racing_writes_from_the_same_state_exactly_one_wins() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_missing_record_loads_as_none_and_a_write_to_it_conflicts() {
     common::run(async {
         let store = store().await;
@@ -264,6 +267,7 @@ async fn commands_are_registered_once_and_consumed_once<T: NodeTable>(table: &T)
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_command_is_registered_once_and_consumed_once() {
     common::run(async {
         let store = store().await;
@@ -281,6 +285,7 @@ fn a_command_is_registered_once_and_consumed_once() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_command_item_written_by_the_original_library_is_consumed() {
     common::run(async {
         let store = store().await;
@@ -318,6 +323,7 @@ fn a_command_item_written_by_the_original_library_is_consumed() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn consuming_never_deletes_an_instance_record() {
     common::run(async {
         let store = store().await;
@@ -381,6 +387,7 @@ async fn launches_park_while_cloud_init_runs<T: NodeTable>(table: &T) {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_launch_parks_while_cloud_init_runs_and_is_taken_once() {
     common::run(async {
         let store = store().await;
@@ -413,6 +420,7 @@ fn a_launch_parks_while_cloud_init_runs_and_is_taken_once() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_malformed_record_is_a_typed_error() {
     common::run(async {
         let store = store().await;
@@ -425,6 +433,7 @@ fn a_malformed_record_is_a_typed_error() {
 /// A table that does not exist (a typo in `LIFECYCLE_TABLE`) is not made to exist by
 /// delivering the event again: a permanent error.
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_missing_table_is_a_permanent_error() {
     common::run(async {
         let config = common::sdk_config().await;
@@ -452,6 +461,7 @@ fn a_missing_table_is_a_permanent_error() {
 /// A `Version` no write can follow (past `MAX_VERSION`: corrupt or forged, not counted) is a
 /// malformed item, named, and not retried: nothing is written for it.
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_version_past_the_largest_is_a_malformed_item() {
     common::run(async {
         let f = common::node::Fixture::new().await;

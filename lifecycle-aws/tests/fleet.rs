@@ -42,8 +42,8 @@ async fn deliver_all(runtime: &Fleet, events: Vec<Value>) -> f64 {
 }
 
 #[test]
-#[ignore = "a measurement: run with --ignored --nocapture"]
-fn a_fleet_launches_at_once_and_time_per_event_stays_flat() {
+#[ignore = "a measurement for BENCHMARKS.md: run with --ignored --nocapture"]
+fn measure_time_per_event_as_a_fleet_launches_at_once() {
     common::run(async {
         let config = common::sdk_config().await;
         let client = aws_sdk_dynamodb::Client::new(&config);

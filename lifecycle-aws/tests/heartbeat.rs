@@ -120,6 +120,7 @@ impl Setup {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_launch_kept_alive_until_its_deadline_then_abandoned() {
     common::run(async {
         let mut s = Setup::new().await;
@@ -170,6 +171,7 @@ fn a_launch_kept_alive_until_its_deadline_then_abandoned() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_termination_past_its_deadline_continues() {
     common::run(async {
         let mut s = Setup::new().await;
@@ -200,6 +202,7 @@ fn a_termination_past_its_deadline_continues() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_wait_whose_hook_timed_out_is_ended_by_the_sweep() {
     common::run(async {
         let mut s = Setup::new().await;

@@ -404,6 +404,7 @@ fn duplicated_events_in_random_order_in_memory() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn duplicated_events_in_random_order_on_dynamodb() {
     common::run(async {
         let h = Harness::on_moto().await;
@@ -439,6 +440,7 @@ async fn lifecycle_with_redelivery<T: NodeTable>(h: &Harness<T>, ident: &str) ->
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_fault_at_any_call_ends_where_the_fault_free_lifecycle_does() {
     common::run(async {
         let h = Harness::on_moto().await;
@@ -497,6 +499,7 @@ fn a_fault_at_any_call_ends_where_the_fault_free_lifecycle_does() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn sixteen_concurrent_deliveries_send_each_command_once() {
     common::run(async {
         let h = Arc::new(Harness::on_moto().await);
@@ -580,6 +583,7 @@ async fn settle<T: NodeTable>(h: &Harness<T>, ident: &str, event: Value, known: 
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_termination_at_any_point_of_a_launch_is_completed_once() {
     common::run(async {
         let h = Harness::on_moto().await;

@@ -50,6 +50,7 @@ async fn register(f: &Fixture, command_id: &str, instance: &str, version: u64) {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn only_the_awaited_commands_result_moves_the_record() {
     common::run(async {
         let f = Fixture::new().await;
@@ -102,6 +103,7 @@ fn only_the_awaited_commands_result_moves_the_record() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_result_that_comes_before_the_waiting_write_is_retried_not_dropped() {
     common::run(async {
         let f = Fixture::new().await;
@@ -133,6 +135,7 @@ fn a_result_that_comes_before_the_waiting_write_is_retried_not_dropped() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn every_call_about_a_lifecycle_goes_to_the_region_of_its_event() {
     common::run(async {
         let f = Fixture::new().await;
@@ -156,6 +159,7 @@ fn every_call_about_a_lifecycle_goes_to_the_region_of_its_event() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn bad_input_is_rejected_for_good_and_nothing_is_written() {
     common::run(async {
         let f = Fixture::new().await;
@@ -236,6 +240,7 @@ async fn the_original_leave_finishes(f: &Fixture, worker: serde_json::Value) {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_command_of_the_original_library_resumes_the_lifecycle_it_belongs_to() {
     common::run(async {
         let f = Fixture::new().await;
@@ -255,6 +260,7 @@ fn a_command_of_the_original_library_resumes_the_lifecycle_it_belongs_to() {
 /// its termination — moved the record to `leaving` and registered its leave command, noting no
 /// wait. The original's command result moves the record on, and the action completes once.
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_record_the_original_library_moved_takes_the_original_librarys_command() {
     common::run(async {
         let f = Fixture::new().await;
@@ -286,6 +292,7 @@ fn a_record_the_original_library_moved_takes_the_original_librarys_command() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_command_of_the_original_library_gets_a_deadline_from_when_it_is_first_seen() {
     common::run(async {
         let f = Fixture::new().await;
@@ -339,6 +346,7 @@ fn a_command_of_the_original_library_gets_a_deadline_from_when_it_is_first_seen(
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_termination_during_a_launchs_wait_runs_after_the_launch_went_to_cleanup() {
     common::run(async {
         let f = Fixture::new().await;
@@ -413,6 +421,7 @@ fn a_termination_during_a_launchs_wait_runs_after_the_launch_went_to_cleanup() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_redelivery_that_finds_failure_handling_cut_off_finishes_it_and_abandons() {
     common::run(async {
         let f = Fixture::new().await;

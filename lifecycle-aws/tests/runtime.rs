@@ -10,6 +10,7 @@ use lifecycle_core::{LifecycleResult, LifecycleTransition};
 use serde_json::json;
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_full_launch_and_termination_through_ssm_commands() {
     common::run(async {
         let f = Fixture::new().await;
@@ -101,6 +102,7 @@ fn a_full_launch_and_termination_through_ssm_commands() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_failed_join_command_abandons_the_launch() {
     common::run(async {
         let f = Fixture::new().await;
@@ -132,6 +134,7 @@ fn a_failed_join_command_abandons_the_launch() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn non_final_command_statuses_keep_the_lifecycle_alive() {
     common::run(async {
         let f = Fixture::new().await;
@@ -156,6 +159,7 @@ fn non_final_command_statuses_keep_the_lifecycle_alive() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_launch_before_cloud_init_finished_parks_and_resumes_from_the_stream() {
     common::run(async {
         let f = Fixture::new().await;
@@ -242,6 +246,7 @@ fn a_launch_before_cloud_init_finished_parks_and_resumes_from_the_stream() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_launch_for_a_record_that_just_finished_cloud_init_runs_at_once() {
     common::run(async {
         let f = Fixture::new().await;
@@ -253,6 +258,7 @@ fn a_launch_for_a_record_that_just_finished_cloud_init_runs_at_once() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn an_unknown_instance_is_a_retryable_typed_error_and_nothing_is_written() {
     common::run(async {
         let f = Fixture::new().await;
@@ -277,6 +283,7 @@ fn an_unknown_instance_is_a_retryable_typed_error_and_nothing_is_written() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn an_unregistered_command_result_is_retried_while_recent_and_ignored_after() {
     common::run(async {
         let f = Fixture::new().await;
@@ -301,6 +308,7 @@ fn an_unregistered_command_result_is_retried_while_recent_and_ignored_after() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn an_sqs_batch_reports_only_its_failed_messages() {
     common::run(async {
         let f = Fixture::new().await;
@@ -323,6 +331,7 @@ fn an_sqs_batch_reports_only_its_failed_messages() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn the_seed_test_notification_and_bad_payloads() {
     common::run(async {
         let f = Fixture::new().await;

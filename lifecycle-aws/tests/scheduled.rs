@@ -69,6 +69,7 @@ fn seed_scheduled_event() -> Value {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn each_firing_of_the_rule_runs_the_machine_from_its_starting_state() {
     common::run(async {
         let config = common::sdk_config().await;
@@ -107,6 +108,7 @@ fn each_firing_of_the_rule_runs_the_machine_from_its_starting_state() {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_rule_that_names_no_state_is_a_typed_error_and_nothing_is_written() {
     common::run(async {
         let config = common::sdk_config().await;
@@ -206,6 +208,7 @@ async fn item(
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn a_task_updates_another_record_only_where_it_was_loaded_and_leaves_its_lifecycle_alone() {
     common::run(async {
         let config = common::sdk_config().await;

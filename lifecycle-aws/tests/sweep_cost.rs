@@ -60,8 +60,8 @@ const RECORDS: usize = 10_000;
 const WAITING: usize = 10;
 
 #[test]
-#[ignore = "a measurement: run it for BENCHMARKS.md"]
-fn a_sweep_reads_what_waits_not_the_table() {
+#[ignore = "a measurement for BENCHMARKS.md: run with --ignored --nocapture"]
+fn measure_what_a_sweep_reads_of_the_table() {
     common::run(async {
         let config = common::sdk_config().await;
         let calls = Calls::default();

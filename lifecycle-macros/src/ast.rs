@@ -9,7 +9,7 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Ident, ImplItem, ItemImpl, LitStr, Path, Signature, Token, Type, Visibility};
 
-use lifecycle_analysis::{Place, Route};
+use lifecycle_analysis::{On, Place, Route};
 
 use crate::case::did_you_mean;
 use crate::errors::Errors;
@@ -59,9 +59,7 @@ pub struct TransitionDef {
     pub stop: bool,
     pub wait: Option<Span>,
     pub settle: bool,
-    pub on: Vec<EventFilterDef>,
-    /// The token of each filter of `on`, for errors about one of them.
-    pub on_spans: Vec<Span>,
+    pub on: Vec<EventFilter>,
     /// Part of the attribute was rejected: the transition is incomplete.
     pub malformed: bool,
     /// The task method's doc comments, carried to the typestate handle's method.
@@ -72,18 +70,21 @@ impl TransitionDef {
     pub fn is_guarded(&self) -> bool {
         !self.when.is_empty() || !self.unless.is_empty()
     }
+
+    /// The token of the first filter of `on` that `wanted` picks, or of the attribute: where
+    /// an error about such a filter points.
+    pub fn filter_span(&self, wanted: impl Fn(&On) -> bool) -> Span {
+        self.on
+            .iter()
+            .find(|f| wanted(&f.on))
+            .map_or(self.span, |f| f.span)
+    }
 }
 
-#[derive(Clone, PartialEq, Eq)]
-pub enum EventFilterDef {
-    Launching(Route),
-    Terminating(Route),
-    Command,
-    Scheduled(Option<String>),
-    SpotInterruption,
-    Rebalance,
-    InstanceState(Option<String>),
-    Maintenance(Option<String>),
+/// One filter of `on(...)`: the analysis's own value, and the token that wrote it.
+pub struct EventFilter {
+    pub on: On,
+    pub span: Span,
 }
 
 /// The places a route names in the attribute (`launching(to = warm_pool)`), in the order of
@@ -310,7 +311,6 @@ impl TransitionDef {
             wait: None,
             settle: false,
             on: Vec::new(),
-            on_spans: Vec::new(),
             malformed: false,
             docs: Vec::new(),
         };
@@ -348,7 +348,7 @@ impl TransitionDef {
                     }
                 }
                 "settle" => def.settle = flag(&meta, errors)?,
-                "on" => (def.on, def.on_spans) = event_filters(&meta, errors)?.into_iter().unzip(),
+                "on" => def.on = event_filters(&meta, errors)?,
                 _ => {
                     errors.push(meta.error(unknown_key(&key, "transition", TRANSITION_KEYS)));
                     return skip_value(&meta);
@@ -473,10 +473,7 @@ fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<bool> {
 
 /// `on(launching, terminating, command, scheduled, scheduled = "rule", ...)`, where
 /// `launching` and `terminating` may take a route: `launching(from = warm_pool)`.
-fn event_filters(
-    meta: &ParseNestedMeta<'_>,
-    errors: &mut Errors,
-) -> syn::Result<Vec<(EventFilterDef, Span)>> {
+fn event_filters(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Vec<EventFilter>> {
     let mut filters = Vec::new();
     if !meta.input.peek(syn::token::Paren) {
         return Err(meta.error(format!("expected `on(...)` with one or more of: {EVENTS}")));
@@ -491,12 +488,12 @@ fn event_filters(
             }
         };
         let filter = match key.as_str() {
-            "launching" => EventFilterDef::Launching(route(&inner, errors)?),
-            "terminating" => EventFilterDef::Terminating(route(&inner, errors)?),
-            "command" => EventFilterDef::Command,
-            "scheduled" => EventFilterDef::Scheduled(named(&inner)?.map(|l| l.value())),
-            "spot_interruption" => EventFilterDef::SpotInterruption,
-            "rebalance" => EventFilterDef::Rebalance,
+            "launching" => On::Launching(route(&inner, errors)?),
+            "terminating" => On::Terminating(route(&inner, errors)?),
+            "command" => On::Command,
+            "scheduled" => On::Scheduled(named(&inner)?.map(|l| l.value())),
+            "spot_interruption" => On::SpotInterruption,
+            "rebalance" => On::Rebalance,
             "instance_state" => {
                 let state = named(&inner)?;
                 if let Some(lit) = &state
@@ -512,9 +509,9 @@ fn event_filters(
                         format!("`{value}` is no EC2 instance state; {hint}"),
                     ));
                 }
-                EventFilterDef::InstanceState(state.map(|l| l.value()))
+                On::InstanceState(state.map(|l| l.value()))
             }
-            "maintenance" => EventFilterDef::Maintenance(named(&inner)?.map(|l| l.value())),
+            "maintenance" => On::Maintenance(named(&inner)?.map(|l| l.value())),
             _ => {
                 let hint = match did_you_mean(&key, EVENTS.split(", ")) {
                     Some(close) => format!("did you mean `{close}`?"),
@@ -524,7 +521,10 @@ fn event_filters(
                 return skip_value(&inner);
             }
         };
-        filters.push((filter, inner.path.span()));
+        filters.push(EventFilter {
+            on: filter,
+            span: inner.path.span(),
+        });
         Ok(())
     })?;
     Ok(filters)

@@ -32,7 +32,6 @@
 mod ast;
 mod case;
 mod check;
-mod diagram;
 mod errors;
 mod generate;
 

@@ -136,6 +136,7 @@ impl CommandSender for NoCommands {
 }
 
 #[test]
+#[ignore = "needs moto_server: run scripts/test"]
 fn one_launch_through_13_transitions_makes_one_read_and_one_write_per_state_change() {
     let endpoint = std::env::var("LIFECYCLE_TEST_ENDPOINT")
         .expect("LIFECYCLE_TEST_ENDPOINT is not set: run the tests with scripts/test, which starts moto_server");

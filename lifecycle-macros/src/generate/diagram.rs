@@ -19,7 +19,7 @@ fn label(t: &TransitionDef) -> String {
         let on: Vec<String> =
             t.on.iter()
                 .map(|f| {
-                    use crate::ast::EventFilterDef as F;
+                    use lifecycle_analysis::On as F;
                     let route = |name: &str, r: &lifecycle_analysis::Route| {
                         let mut label = name.to_owned();
                         if let Some(from) = r.from {
@@ -30,7 +30,7 @@ fn label(t: &TransitionDef) -> String {
                         }
                         label
                     };
-                    match f {
+                    match &f.on {
                         F::Launching(r) => route("launching", r),
                         F::Terminating(r) => route("terminating", r),
                         F::Command => "command".to_owned(),
@@ -74,7 +74,7 @@ fn join(names: &[syn::Ident]) -> String {
 
 /// Every edge as (from, to, label), including cloud-init's way from the states before the
 /// initial one.
-fn edges(model: &Model, checked: &Checked) -> Vec<(String, String, String)> {
+fn edges(checked: &Checked) -> Vec<(String, String, String)> {
     let mut edges = Vec::new();
     if let Some(initial) = checked.initial {
         for &b in &checked.before_initial {
@@ -85,7 +85,8 @@ fn edges(model: &Model, checked: &Checked) -> Vec<(String, String, String)> {
             ));
         }
     }
-    for (t, r) in model.transitions.iter().zip(&checked.transitions) {
+    for r in &checked.transitions {
+        let t = r.def;
         for &s in &r.sources {
             let to = r.dest.unwrap_or(s);
             edges.push((
@@ -116,12 +117,12 @@ const FAILURE_ENTRY: &str = "any state: a task or command fails";
 /// The marker's id: with the double underscore no state's snake_case name can take it.
 const FAILURE_ENTRY_ID: &str = "task_failed__";
 
-pub fn mermaid(model: &Model, checked: &Checked) -> String {
+pub fn mermaid(checked: &Checked) -> String {
     let mut out = String::from("stateDiagram-v2\n");
     for s in starts(checked) {
         let _ = writeln!(out, "    [*] --> {}", checked.names[s]);
     }
-    for (from, to, label) in edges(model, checked) {
+    for (from, to, label) in edges(checked) {
         let _ = writeln!(out, "    {from} --> {to}: {label}");
     }
     if let Some(f) = checked.failure {
@@ -163,7 +164,7 @@ pub fn dot(model: &Model, checked: &Checked) -> String {
     for s in starts(checked) {
         let _ = writeln!(out, "    start__ -> {};", checked.names[s]);
     }
-    for (from, to, label) in edges(model, checked) {
+    for (from, to, label) in edges(checked) {
         let _ = writeln!(out, "    {from} -> {to} [label=\"{label}\"];");
     }
     if let Some(f) = checked.failure {
