@@ -249,7 +249,7 @@ fn status_tells_one_instance_s_story_and_what_it_waits_for() {
 
     use lifecycle_aws::runtime::{Clock, Runtime};
     use lifecycle_aws::store::DynamoStore;
-    use lifecycle_aws::testing::{RecordingActions, RecordingCommands, lifecycle_action_event};
+    use lifecycle_aws::testing::{MemoryActions, MemoryCommands, lifecycle_action_event};
     use lifecycle_core::LifecycleTransition;
     use lifecycle_examples::cluster::ClusterNode;
 
@@ -266,11 +266,11 @@ fn status_tells_one_instance_s_story_and_what_it_waits_for() {
         json!({"Ident": "i-0ddd0000000000004", "ItemStatus": "finished_cloud_init", "ItemType": "worker",
             "InstanceIp": "10.0.4.4", "WorkerToken": "SWMTKN-1-story-secret"}),
     );
-    let commands = Arc::new(RecordingCommands::new());
+    let commands = Arc::new(MemoryCommands::new());
     let runtime = Runtime::with_parts(
         DynamoStore::new(client.clone(), &table),
         commands.clone(),
-        Arc::new(RecordingActions::new()),
+        Arc::new(MemoryActions::new()),
         ClusterNode::default,
     )
     .with_clock(Arc::new(Fixed(

@@ -4,14 +4,14 @@
 //! ```
 //! use std::sync::Arc;
 //! use lifecycle_aws::actions::{AutoScalingActions, LifecycleActions};
-//! use lifecycle_aws::testing::RecordingActions;
+//! use lifecycle_aws::testing::MemoryActions;
 //! let config = aws_config::SdkConfig::builder()
 //!     .region(aws_config::Region::new("eu-central-1"))
 //!     .behavior_version(aws_config::BehaviorVersion::latest())
 //!     .build();
 //! // Deployed: the Auto Scaling API. In tests: a recording stand-in with the same answers.
 //! let deployed: Arc<dyn LifecycleActions> = Arc::new(AutoScalingActions::new(&config));
-//! let tested: Arc<dyn LifecycleActions> = Arc::new(RecordingActions::new());
+//! let tested: Arc<dyn LifecycleActions> = Arc::new(MemoryActions::new());
 //! ```
 
 use std::collections::HashMap;
@@ -65,10 +65,10 @@ impl ActionError {
 ///
 /// ```
 /// use lifecycle_aws::actions::{Completed, LifecycleActions};
-/// use lifecycle_aws::testing::RecordingActions;
+/// use lifecycle_aws::testing::MemoryActions;
 /// use lifecycle_core::{LifecycleResult, LifecycleTransition};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-///     let actions = RecordingActions::new();
+///     let actions = MemoryActions::new();
 ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
 ///     assert_eq!(actions.complete(&action, None, LifecycleResult::Continue).await.unwrap(), Completed::Done);
 ///     // Auto Scaling answers a second completion of the same action so.
@@ -114,10 +114,10 @@ pub trait LifecycleActions: Send + Sync {
     ///
     /// ```
     /// use lifecycle_aws::actions::{Completed, LifecycleActions};
-    /// use lifecycle_aws::testing::RecordingActions;
+    /// use lifecycle_aws::testing::MemoryActions;
     /// use lifecycle_core::{LifecycleResult, LifecycleTransition};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    ///     let actions = RecordingActions::new();
+    ///     let actions = MemoryActions::new();
     ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
     ///     let done = actions.complete(&action, Some("eu-central-1"), LifecycleResult::Continue).await.unwrap();
     ///     assert_eq!(done, Completed::Done);
@@ -134,10 +134,10 @@ pub trait LifecycleActions: Send + Sync {
     ///
     /// ```
     /// use lifecycle_aws::actions::{Completed, LifecycleActions};
-    /// use lifecycle_aws::testing::RecordingActions;
+    /// use lifecycle_aws::testing::MemoryActions;
     /// use lifecycle_core::LifecycleTransition;
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    ///     let actions = RecordingActions::new();
+    ///     let actions = MemoryActions::new();
     ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
     ///     assert_eq!(actions.heartbeat(&action, None).await.unwrap(), Completed::Done);
     /// });

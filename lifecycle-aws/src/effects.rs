@@ -4,13 +4,13 @@
 //! ```
 //! use std::sync::Arc;
 //! use lifecycle_aws::effects::{CommandSender, SsmCommands};
-//! use lifecycle_aws::testing::RecordingCommands;
+//! use lifecycle_aws::testing::MemoryCommands;
 //! let config = aws_config::SdkConfig::builder()
 //!     .region(aws_config::Region::new("eu-central-1"))
 //!     .behavior_version(aws_config::BehaviorVersion::latest())
 //!     .build();
 //! let deployed: Arc<dyn CommandSender> = Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config)));
-//! let tested: Arc<dyn CommandSender> = Arc::new(RecordingCommands::new());
+//! let tested: Arc<dyn CommandSender> = Arc::new(MemoryCommands::new());
 //! ```
 
 use std::collections::HashMap;
@@ -74,10 +74,10 @@ pub trait CommandSender: Send + Sync {
     ///
     /// ```
     /// use lifecycle_aws::effects::CommandSender;
-    /// use lifecycle_aws::testing::RecordingCommands;
+    /// use lifecycle_aws::testing::MemoryCommands;
     /// use lifecycle_core::CommandRequest;
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    ///     let commands = RecordingCommands::new();
+    ///     let commands = MemoryCommands::new();
     ///     let id = commands.send(&CommandRequest::new("ClusterLeave", ["i-1"])).await.unwrap();
     ///     assert_eq!(commands.sent()[0].0, id);
     /// });
@@ -88,10 +88,10 @@ pub trait CommandSender: Send + Sync {
     ///
     /// ```
     /// use lifecycle_aws::effects::CommandSender;
-    /// use lifecycle_aws::testing::RecordingCommands;
+    /// use lifecycle_aws::testing::MemoryCommands;
     /// use lifecycle_core::CommandRequest;
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    ///     let commands = RecordingCommands::new();
+    ///     let commands = MemoryCommands::new();
     ///     let id = commands.send(&CommandRequest::new("ClusterLeave", ["i-1"])).await.unwrap();
     ///     commands.cancel(&id).await.unwrap();
     ///     assert_eq!(commands.cancelled(), [id]);
@@ -105,10 +105,10 @@ pub trait CommandSender: Send + Sync {
     ///
     /// ```
     /// use lifecycle_aws::effects::{CommandSender, marked_comment};
-    /// use lifecycle_aws::testing::RecordingCommands;
+    /// use lifecycle_aws::testing::MemoryCommands;
     /// use lifecycle_core::CommandRequest;
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    ///     let commands = RecordingCommands::new();
+    ///     let commands = MemoryCommands::new();
     ///     let request = CommandRequest::new("ClusterJoin", ["i-1"]).comment(marked_comment(None, "d1.0"));
     ///     let id = commands.send(&request).await.unwrap();
     ///     assert_eq!(commands.find(&request, "d1.0").await.unwrap(), Some(id));
@@ -258,9 +258,9 @@ impl CommandSender for SsmCommands {
 ///
 /// ```
 /// use lifecycle_aws::effects::AwsEffects;
-/// use lifecycle_aws::local::MemoryTable;
-/// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-/// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
+/// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
 /// let now = 1_764_158_400;
 /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
 /// // Nothing claimed yet: nothing to release.
@@ -281,9 +281,9 @@ pub struct HeldClaim {
 ///
 /// ```
 /// use lifecycle_aws::effects::AwsEffects;
-/// use lifecycle_aws::local::MemoryTable;
-/// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-/// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
+/// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
 /// let now = 1_764_158_400;
 /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
 /// use lifecycle_core::{CommandKey, CommandRequest, Effects, Record};
@@ -324,9 +324,9 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::local::MemoryTable;
-    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
+    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
     /// let now = 1_764_158_400;
     /// let effects = AwsEffects::new(&commands, &table, &actions, None, now, now + 60);
     /// assert!(effects.uncommitted().is_empty());
@@ -361,9 +361,9 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::local::MemoryTable;
-    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
+    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
     /// let now = 1_764_158_400;
     /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
     /// // Model `Node`'s sweep heartbeats the lifecycle in 4 minutes and ends the wait in an hour.
@@ -382,10 +382,10 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::local::MemoryTable;
-    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     /// use lifecycle_core::{CommandKey, CommandRequest, Effects, Record};
-    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
     /// let effects = AwsEffects::new(&commands, &table, &actions, None, 1_000, 1_060).with_document_prefix("prod-");
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     ///     let key = CommandKey { marker: "d1.0".into(), previous: None };
@@ -404,9 +404,9 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::local::MemoryTable;
-    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
+    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
     /// let now = 1_764_158_400;
     /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
     /// assert!(effects.uncommitted().is_empty());
@@ -423,9 +423,9 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::local::MemoryTable;
-    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
-    /// let (commands, table, actions) = (RecordingCommands::new(), MemoryTable::new(), RecordingActions::new());
+    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
+    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
     /// let now = 1_764_158_400;
     /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
     /// assert!(effects.held_claim().is_none());

@@ -9,10 +9,10 @@
 //!
 //! ```
 //! use lifecycle_aws::fleet::{Fleet, WaitState};
-//! use lifecycle_aws::testing::FakeAutoScaling;
+//! use lifecycle_aws::testing::MemoryAutoScaling;
 //! use lifecycle_core::LifecycleTransition;
 //! tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//!     let aws = FakeAutoScaling::new().with_group("workers");
+//!     let aws = MemoryAutoScaling::new().with_group("workers");
 //!     let _event = aws.launch("i-1", "workers");
 //!     let instance = aws.instance("i-1", None).await.unwrap().unwrap();
 //!     assert_eq!(instance.wait(), Some(WaitState::Launching));
@@ -207,7 +207,7 @@ pub enum Held {
 }
 
 /// Auto Scaling's view of the model's groups, behind a trait so it can be replaced (tests,
-/// [`FakeAutoScaling`](crate::testing::FakeAutoScaling)).
+/// [`MemoryAutoScaling`](crate::testing::MemoryAutoScaling)).
 /// [`AutoScalingActions`] implements it on the API.
 #[async_trait::async_trait]
 pub trait Fleet: Send + Sync {

@@ -3,9 +3,9 @@
 //! from these facts, so instances need no right to write the node table at all.
 //!
 //! ```
-//! use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, KnownInstances};
+//! use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, MemoryInstances};
 //! tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//!     let known = KnownInstances::default();
+//!     let known = MemoryInstances::default();
 //!     known.add("i-1", InstanceFacts { private_ip: Some("10.0.3.7".into()), group: Some("workers".into()) });
 //!     let facts = known.describe("i-1").await.unwrap().unwrap();
 //!     assert_eq!(facts.private_ip.as_deref(), Some("10.0.3.7"));
@@ -68,9 +68,9 @@ pub trait InstanceDirectory: Send + Sync {
     /// The instance's facts; `None` if EC2 has no such instance.
     ///
     /// ```
-    /// use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, KnownInstances};
+    /// use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, MemoryInstances};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    ///     let known = KnownInstances::default();
+    ///     let known = MemoryInstances::default();
     ///     known.add("i-1", InstanceFacts { private_ip: None, group: Some("workers".into()) });
     ///     assert!(known.describe("i-1").await.unwrap().is_some());
     ///     assert!(known.describe("i-9").await.unwrap().is_none(), "EC2 has no such instance");
@@ -138,23 +138,23 @@ impl InstanceDirectory for Ec2Directory {
 /// Instances known in memory: for local runs and tests.
 ///
 /// ```
-/// use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, KnownInstances};
+/// use lifecycle_aws::instances::{InstanceDirectory, InstanceFacts, MemoryInstances};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let known = KnownInstances::default();
+/// let known = MemoryInstances::default();
 /// known.add("i-1", InstanceFacts { private_ip: Some("10.0.0.7".into()), group: None });
 /// assert_eq!(known.describe("i-1").await.unwrap().unwrap().private_ip.as_deref(), Some("10.0.0.7"));
 /// assert_eq!(known.describe("i-2").await.unwrap(), None);
 /// });
 /// ```
 #[derive(Debug, Default)]
-pub struct KnownInstances(Mutex<HashMap<String, InstanceFacts>>);
+pub struct MemoryInstances(Mutex<HashMap<String, InstanceFacts>>);
 
-impl KnownInstances {
+impl MemoryInstances {
     /// Makes `instance_id` known.
     ///
     /// ```
-    /// use lifecycle_aws::instances::{InstanceFacts, KnownInstances};
-    /// let known = KnownInstances::default();
+    /// use lifecycle_aws::instances::{InstanceFacts, MemoryInstances};
+    /// let known = MemoryInstances::default();
     /// known.add("i-1", InstanceFacts { private_ip: Some("10.0.0.7".into()), group: Some("workers".into()) });
     /// ```
     pub fn add(&self, instance_id: &str, facts: InstanceFacts) {
@@ -166,7 +166,7 @@ impl KnownInstances {
 }
 
 #[async_trait::async_trait]
-impl InstanceDirectory for KnownInstances {
+impl InstanceDirectory for MemoryInstances {
     async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, DirectoryError> {
         Ok(self
             .0

@@ -456,9 +456,9 @@ where
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use lifecycle_aws::local::MemoryTable;
+/// # use lifecycle_aws::memory::MemoryTable;
 /// # use lifecycle_aws::runtime::Runtime;
-/// # use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+/// # use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
 /// # use lifecycle_core::{lifecycle_model, Context};
 /// # pub struct Job;
 /// # #[lifecycle_model(states(Backup, Done), initial = Backup, schedules(Backup), terminal(Done), error = std::fmt::Error)]
@@ -468,8 +468,8 @@ where
 /// # }
 /// use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 /// use lifecycle_aws::lambda::{RawValue, invoke};
-/// let runtime = Arc::new(Runtime::with_parts(MemoryTable::new(), Arc::new(RecordingCommands::new()),
-///     Arc::new(RecordingActions::new()), || Job));
+/// let runtime = Arc::new(Runtime::with_parts(MemoryTable::new(), Arc::new(MemoryCommands::new()),
+///     Arc::new(MemoryActions::new()), || Job));
 /// let payload = RawValue::from_string(lifecycle_aws::testing::scheduled_event("backup").to_string()).unwrap();
 /// let event = LambdaEvent::new(payload, LambdaContext::default());
 /// let answer = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()

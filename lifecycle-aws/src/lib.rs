@@ -6,8 +6,16 @@
 //! - [`effects`]: SSM commands and heartbeats for tasks.
 //! - [`runtime`]: from an invocation's payload to dispatches and completed lifecycle actions.
 //! - [`lambda`]: the Lambda: configuration, JSON logs, [`run`].
-//! - [`local`]: an in-memory node table, to run the same code path locally.
-//! - [`testing`]: the events AWS delivers, and recording stand-ins for SSM and Auto Scaling.
+//! - [`memory`]: an in-memory node table, to run the same code path locally.
+//! - [`testing`]: the events AWS delivers, and in-memory stand-ins for SSM and Auto Scaling.
+//!
+//! Every in-memory stand-in for a service is named `Memory*` after what it stands in for:
+//! [`MemoryTable`](memory::MemoryTable) (the node table),
+//! [`MemoryInstances`](instances::MemoryInstances) (EC2's instance facts),
+//! [`MemoryCommands`](testing::MemoryCommands) (SSM),
+//! [`MemoryActions`](testing::MemoryActions) (lifecycle action completions),
+//! [`MemoryAutoScaling`](testing::MemoryAutoScaling) (Auto Scaling with its groups and
+//! hooks), beside `lifecycle-core`'s `MemoryStore` and `MemoryEffects`.
 //!
 //! ```
 //! # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
@@ -28,7 +36,7 @@ pub mod effects;
 pub mod fleet;
 pub mod instances;
 pub mod lambda;
-pub mod local;
+pub mod memory;
 pub mod metrics;
 pub mod runtime;
 pub mod store;

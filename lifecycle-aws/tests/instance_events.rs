@@ -7,10 +7,10 @@ mod common;
 
 use std::sync::Arc;
 
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{Outcome, Runtime};
 use lifecycle_aws::testing::{
-    RecordingActions, RecordingCommands, command_status_event, instance_state_event,
+    MemoryActions, MemoryCommands, command_status_event, instance_state_event,
     lifecycle_action_event, maintenance_event, rebalance_event, routed_lifecycle_action_event,
     spot_interruption_event,
 };
@@ -21,8 +21,8 @@ use common::worker::Worker;
 
 struct Lambda {
     runtime: Runtime<Worker, fn() -> Worker, MemoryTable>,
-    commands: Arc<RecordingCommands>,
-    actions: Arc<RecordingActions>,
+    commands: Arc<MemoryCommands>,
+    actions: Arc<MemoryActions>,
 }
 
 impl Lambda {
@@ -33,8 +33,8 @@ impl Lambda {
                 .records()
                 .insert(Record::new(*instance, "finished_cloud_init"));
         }
-        let commands = Arc::new(RecordingCommands::new());
-        let actions = Arc::new(RecordingActions::new());
+        let commands = Arc::new(MemoryCommands::new());
+        let actions = Arc::new(MemoryActions::new());
         let runtime = Runtime::with_parts(
             table,
             commands.clone(),

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use common::worker::{on_fleet, registered};
 use lifecycle_aws::runtime::Clock;
-use lifecycle_aws::testing::{FakeAutoScaling, command_status_event, scheduled_event};
+use lifecycle_aws::testing::{MemoryAutoScaling, command_status_event, scheduled_event};
 use lifecycle_core::{LifecycleResult, LifecycleTransition};
 use serde_json::Value;
 
@@ -79,7 +79,7 @@ struct Figures {
 
 fn run_seed(seed: u64, figures: &mut Figures) {
     let mut rng = Rng::new(seed);
-    let mut aws = FakeAutoScaling::new();
+    let mut aws = MemoryAutoScaling::new();
     for group in GROUPS {
         aws = aws.with_group(group);
     }

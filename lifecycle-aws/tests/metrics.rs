@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use common::worker::{on_fleet, registered};
 use lifecycle_aws::metrics::Metrics;
 use lifecycle_aws::testing::{
-    FakeAutoScaling, command_status_event, lifecycle_action_event, scheduled_event,
+    MemoryAutoScaling, command_status_event, lifecycle_action_event, scheduled_event,
 };
 use lifecycle_core::LifecycleTransition;
 use serde_json::Value;
@@ -32,7 +32,7 @@ const CATALOGUE: [(&str, &str, &[&str]); 8] = [
 fn the_metric_lines_name_what_happened_with_bounded_dimensions() {
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let kept = lines.clone();
-    let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    let aws = Arc::new(MemoryAutoScaling::new().with_group("workers"));
     let instances = [
         "i-0a1b2c3d4e5f60001",
         "i-0a1b2c3d4e5f60002",

@@ -8,21 +8,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::worker::Worker;
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{HandleError, Outcome, Runtime};
 use lifecycle_aws::store::{CommandRegistration, NodeTable};
 use lifecycle_aws::testing::{
-    RecordingActions, RecordingCommands, command_status_event, lifecycle_action_event,
+    MemoryActions, MemoryCommands, command_status_event, lifecycle_action_event,
 };
 use lifecycle_core::{LifecycleTransition, Record};
 
 const I: &str = "i-0a1b2c3d4e5f60001";
 
 fn runtime(table: MemoryTable) -> Runtime<Worker, fn() -> Worker, MemoryTable> {
-    let actions = Arc::new(RecordingActions::new());
+    let actions = Arc::new(MemoryActions::new());
     Runtime::with_parts(
         table,
-        Arc::new(RecordingCommands::new()),
+        Arc::new(MemoryCommands::new()),
         actions.clone(),
         (|| Worker) as fn() -> Worker,
     )
@@ -131,11 +131,11 @@ fn durations_as_large_as_a_duration_holds() {
         table
             .records()
             .insert(Record::new(I, "finished_cloud_init"));
-        let commands = Arc::new(RecordingCommands::new());
+        let commands = Arc::new(MemoryCommands::new());
         let runtime = Runtime::with_parts(
             table,
             commands.clone(),
-            Arc::new(RecordingActions::new()),
+            Arc::new(MemoryActions::new()),
             (|| Worker) as fn() -> Worker,
         )
         .with_claim_lease(Duration::MAX)

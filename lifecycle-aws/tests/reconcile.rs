@@ -1,6 +1,6 @@
 //! Lost events and forged ones, through the Lambda's code path (`Runtime::handle_bytes`, the
 //! in-memory node table, recording SSM) against Auto Scaling in memory
-//! (`testing::FakeAutoScaling`): the sweep finds every action no lifecycle handles and starts
+//! (`testing::MemoryAutoScaling`): the sweep finds every action no lifecycle handles and starts
 //! it; an event that comes late, before, during or after that, or races it, gives one
 //! lifecycle, one command, one completion; an event for an action Auto Scaling does not hold
 //! changes nothing.
@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use common::stepped::Stepped;
 use common::worker::{Worker, on_fleet, registered};
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{HandleError, Outcome, Runtime};
 use lifecycle_aws::testing::{
-    ApiFault, FakeAutoScaling, RecordingCommands, command_status_event, lifecycle_action_event,
+    ApiFault, MemoryAutoScaling, MemoryCommands, command_status_event, lifecycle_action_event,
     scheduled_event,
 };
 use lifecycle_core::{LifecycleResult, LifecycleTransition, Record};
@@ -25,8 +25,8 @@ const GROUP: &str = "workers";
 
 struct Fleet {
     runtime: Runtime<Worker, fn() -> Worker, Stepped<MemoryTable>>,
-    aws: Arc<FakeAutoScaling>,
-    commands: Arc<RecordingCommands>,
+    aws: Arc<MemoryAutoScaling>,
+    commands: Arc<MemoryCommands>,
 }
 
 /// What a sweep reported.
@@ -43,7 +43,7 @@ impl Fleet {
     /// table's calls interleave with other tasks as `seed` decides.
     fn new(seed: u64, instances: &[&str]) -> Self {
         let aws = Arc::new(
-            FakeAutoScaling::new()
+            MemoryAutoScaling::new()
                 .with_group(GROUP)
                 .with_group("others"),
         );
@@ -536,7 +536,7 @@ fn reconciliation_costs_grow_with_what_waits() {
     rt().block_on(async {
         let groups: Vec<String> = (1..=5).map(|g| format!("group-{g}")).collect();
         let table = MemoryTable::new();
-        let mut aws = FakeAutoScaling::new();
+        let mut aws = MemoryAutoScaling::new();
         for group in &groups {
             aws = aws.with_group(group);
         }
@@ -625,7 +625,7 @@ fn the_model_decides_before_the_hooks_global_timeout() {
             std::time::Duration::from_secs(60),
             LifecycleResult::Continue,
         );
-        let aws = Arc::new(FakeAutoScaling::new().with_group(GROUP).with_hook(hook));
+        let aws = Arc::new(MemoryAutoScaling::new().with_group(GROUP).with_hook(hook));
         let clock = Arc::new(TestClock::default());
         let (runtime, _) = on_fleet(registered([I]), &aws, &[]);
         let runtime = runtime
@@ -675,10 +675,10 @@ fn the_model_decides_before_the_hooks_global_timeout() {
 #[test]
 fn a_record_whose_instance_vanished_is_brought_to_its_end() {
     rt().block_on(async {
-        let aws = Arc::new(FakeAutoScaling::new().with_group(GROUP));
+        let aws = Arc::new(MemoryAutoScaling::new().with_group(GROUP));
         let other = "i-0a1b2c3d4e5f60002";
         let clock = Arc::new(TestClock::default());
-        let ec2 = Arc::new(lifecycle_aws::instances::KnownInstances::default());
+        let ec2 = Arc::new(lifecycle_aws::instances::MemoryInstances::default());
         let (runtime, commands) = on_fleet(registered([I, other]), &aws, &[GROUP]);
         let runtime = runtime
             .with_clock(clock.clone())

@@ -357,9 +357,9 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
 
     use lambda_runtime::{LambdaEvent, Service, service_fn};
     use lifecycle_aws::lambda::{RawValue, invoke};
-    use lifecycle_aws::local::MemoryTable;
+    use lifecycle_aws::memory::MemoryTable;
     use lifecycle_aws::runtime::Runtime;
-    use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     use lifecycle_core::Record;
 
     #[derive(Clone, Default)]
@@ -385,8 +385,8 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
     table
         .records()
         .insert(Record::new("i-svc", "finished_cloud_init").with("ItemType", "worker"));
-    let commands = Arc::new(RecordingCommands::new());
-    let actions = Arc::new(RecordingActions::new());
+    let commands = Arc::new(MemoryCommands::new());
+    let actions = Arc::new(MemoryActions::new());
     let runtime = Arc::new(Runtime::with_parts(
         table,
         commands.clone(),
@@ -420,9 +420,9 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
 fn the_typed_answer_is_the_same_json() {
     use std::sync::Arc;
 
-    use lifecycle_aws::local::MemoryTable;
+    use lifecycle_aws::memory::MemoryTable;
     use lifecycle_aws::runtime::Runtime;
-    use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     use lifecycle_core::Record;
 
     let runtime = || {
@@ -432,8 +432,8 @@ fn the_typed_answer_is_the_same_json() {
             .insert(Record::new("i-a1", "finished_cloud_init").with("ItemType", "worker"));
         Runtime::with_parts(
             table,
-            Arc::new(RecordingCommands::new()),
-            Arc::new(RecordingActions::new()),
+            Arc::new(MemoryCommands::new()),
+            Arc::new(MemoryActions::new()),
             || Node,
         )
     };

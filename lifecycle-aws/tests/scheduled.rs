@@ -257,7 +257,7 @@ fn a_task_updates_another_record_only_where_it_was_loaded_and_leaves_its_lifecyc
         stale.version -= 1;
         let event = lifecycle_core::Event::scheduled("run-2", "node_backup");
         let mut own = lifecycle_core::Record::new("node_backup", "node_backup");
-        let effects = lifecycle_core::LocalEffects::new();
+        let effects = lifecycle_core::MemoryEffects::new();
         let ctx = Context::new(&event, &mut own, &effects).with_records(&store);
         let written = ctx
             .update_record(&mut stale, vec![("LastBackup".into(), json!("run-2"))])

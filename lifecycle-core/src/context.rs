@@ -114,10 +114,10 @@ impl<'a> Context<'a> {
     /// own.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, Record};
     /// let event = Event::scheduled("e-1", "backup");
     /// let mut record = Record::new("backup", "backup");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// let mut ctx = Context::new(&event, &mut record, &effects);
     /// ctx.set("LastBackup", "2026-11-25");
     /// assert_eq!(ctx.record().get_str("LastBackup"), Some("2026-11-25"));
@@ -146,13 +146,13 @@ impl<'a> Context<'a> {
     /// (the dispatcher gives its store; a context made by hand has none).
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, MemoryStore, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, MemoryStore, Record};
     /// lifecycle_core::testing::block_on(async {
     /// let store = MemoryStore::new();
     /// store.insert(Record::new("i-1", "ready").with("InstanceIp", "10.0.0.7"));
     /// let event = Event::scheduled("e-1", "backup");
     /// let mut record = Record::new("backup", "backup");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// let ctx = Context::new(&event, &mut record, &effects).with_records(&store);
     /// let node = ctx.load_record("i-1").await.unwrap().unwrap();
     /// assert_eq!(node.get_str("InstanceIp"), Some("10.0.0.7"));
@@ -167,10 +167,10 @@ impl<'a> Context<'a> {
     /// delivery takes and the writes it makes.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, Record};
     /// let event = Event::scheduled("e-1", "backup");
     /// let (mut a, mut b) = (Record::new("backup", "backup"), Record::new("backup", "backup"));
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// let first = Context::new(&event, &mut a, &effects).delivery_id().to_owned();
     /// // The same event processed again is another delivery.
     /// assert_ne!(first, Context::new(&event, &mut b, &effects).delivery_id());
@@ -259,9 +259,9 @@ impl<'a> Context<'a> {
     /// they must be idempotent; this tells a task it may find its own earlier work.
     ///
     /// ```
-    /// use lifecycle_core::{Context, LocalEffects, Record};
+    /// use lifecycle_core::{Context, MemoryEffects, Record};
     /// let event = lifecycle_core::testing::launching("i-1");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// // An earlier delivery of this event moved the record to `joining`, and noted so.
     /// let mut record = Record::new("i-1", "joining")
     ///     .with("LifecycleProgress", "CONTINUE wait token-launching-i-1/launch launch-i-1");
@@ -299,10 +299,10 @@ impl<'a> Context<'a> {
     /// The event being processed.
     ///
     /// ```
-    /// use lifecycle_core::{Context, EventKind, LocalEffects, Record};
+    /// use lifecycle_core::{Context, EventKind, MemoryEffects, Record};
     /// let event = lifecycle_core::testing::terminating("i-1");
     /// let mut record = Record::new("i-1", "ready");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// assert_eq!(Context::new(&event, &mut record, &effects).event().kind, EventKind::Terminating);
     /// ```
     pub fn event(&self) -> &Event {
@@ -312,10 +312,10 @@ impl<'a> Context<'a> {
     /// The node's record as it is now (including attributes set by earlier tasks).
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, Record};
     /// let event = Event::scheduled("e-1", "backup");
     /// let mut record = Record::new("backup", "backup").with("Destination", "s3://backups");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// let ctx = Context::new(&event, &mut record, &effects);
     /// assert_eq!(ctx.record().get_str("Destination"), Some("s3://backups"));
     /// ```
@@ -326,10 +326,10 @@ impl<'a> Context<'a> {
     /// The stored name of the current state.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, Record};
     /// let event = Event::scheduled("e-1", "backup");
     /// let mut record = Record::new("backup", "backup");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// assert_eq!(Context::new(&event, &mut record, &effects).state(), "backup");
     /// ```
     pub fn state(&self) -> &str {
@@ -340,10 +340,10 @@ impl<'a> Context<'a> {
     /// command result found no `ignore_errors` trigger to handle it.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, Record};
     /// let event = Event::scheduled("e-1", "backup");
     /// let mut record = Record::new("backup", "backup");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// // Only the dispatcher marks an event failed, when a task fails or a command did not succeed.
     /// assert!(!Context::new(&event, &mut record, &effects).event_failed());
     /// ```
@@ -354,8 +354,8 @@ impl<'a> Context<'a> {
     /// The lifecycle action this event belongs to, if any.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
-    /// let effects = LocalEffects::new();
+    /// use lifecycle_core::{Context, Event, MemoryEffects, Record};
+    /// let effects = MemoryEffects::new();
     /// let launch = lifecycle_core::testing::launching("i-1");
     /// let mut record = Record::new("i-1", "finished_cloud_init");
     /// let ctx = Context::new(&launch, &mut record, &effects);
@@ -371,10 +371,10 @@ impl<'a> Context<'a> {
     /// Sets an attribute on the record; it is stored with the next state change.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, Record};
     /// let event = Event::scheduled("e-1", "backup");
     /// let mut record = Record::new("backup", "backup");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// let mut ctx = Context::new(&event, &mut record, &effects);
     /// ctx.set("Attempts", 1);
     /// ctx.set("Attempts", 2);
@@ -403,9 +403,9 @@ impl<'a> Context<'a> {
     /// racing deliveries of one event, only the claimer sends; the others stop.
     ///
     /// ```
-    /// use lifecycle_core::{CommandRequest, Context, LocalEffects, Record};
+    /// use lifecycle_core::{CommandRequest, Context, MemoryEffects, Record};
     /// lifecycle_core::testing::block_on(async {
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let event = lifecycle_core::testing::launching("i-1");
     ///     let mut record = Record::new("i-1", "finished_cloud_init");
     ///     let ctx = Context::new(&event, &mut record, &effects);
@@ -434,13 +434,13 @@ impl<'a> Context<'a> {
     /// the task fails and the event is delivered again.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, MemoryStore, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, MemoryStore, Record};
     /// lifecycle_core::testing::block_on(async {
     ///     let store = MemoryStore::new();
     ///     store.insert(Record::new("i-1", "ready"));
     ///     let event = Event::scheduled("e-1", "backup");
     ///     let mut record = Record::new("backup", "backup");
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let ctx = Context::new(&event, &mut record, &effects).with_records(&store);
     ///     assert_eq!(ctx.load_record("i-1").await.unwrap().unwrap().state, "ready");
     ///     assert!(ctx.load_record("i-9").await.unwrap().is_none());
@@ -462,13 +462,13 @@ impl<'a> Context<'a> {
     /// condition makes a repeated update find the record changed, not apply twice.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, MemoryStore, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, MemoryStore, Record};
     /// lifecycle_core::testing::block_on(async {
     /// let store = MemoryStore::new();
     /// store.insert(Record::new("i-1", "ready"));
     /// let event = Event::scheduled("e-1", "backup");
     /// let mut record = Record::new("backup", "backup");
-    /// let effects = LocalEffects::new();
+    /// let effects = MemoryEffects::new();
     /// let ctx = Context::new(&event, &mut record, &effects).with_records(&store);
     /// let mut node = ctx.load_record("i-1").await.unwrap().unwrap();
     /// let mut stale = node.clone();
@@ -549,9 +549,9 @@ impl<'a> Context<'a> {
     /// during a long task.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LocalEffects, Record};
+    /// use lifecycle_core::{Context, Event, MemoryEffects, Record};
     /// lifecycle_core::testing::block_on(async {
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let launch = lifecycle_core::testing::launching("i-1");
     ///     let mut record = Record::new("i-1", "joining");
     ///     Context::new(&launch, &mut record, &effects).heartbeat().await.unwrap();

@@ -1,5 +1,5 @@
 //! What a task can ask for beyond its record — SSM commands, heartbeats, claims, other records —
-//! as the traits the runtime implements ([`Effects`], [`Records`]), and [`LocalEffects`], which
+//! as the traits the runtime implements ([`Effects`], [`Records`]), and [`MemoryEffects`], which
 //! records them in memory.
 
 use std::collections::BTreeMap;
@@ -208,7 +208,7 @@ pub struct CommandKey {
 }
 
 /// Side effects tasks request through the [`Context`](crate::Context). `lifecycle-aws` implements them with
-/// SSM and Auto Scaling; [`LocalEffects`] records them for local runs and tests.
+/// SSM and Auto Scaling; [`MemoryEffects`] records them for local runs and tests.
 ///
 /// ```
 /// use lifecycle_core::{CommandKey, CommandRequest, Effects, EffectError, Event, LifecycleAction, Record};
@@ -244,11 +244,11 @@ pub trait Effects: Send + Sync {
     /// fails. The next state change releases it. The default needs none ([`ClaimOutcome::NotNeeded`]).
     ///
     /// ```
-    /// use lifecycle_core::{ClaimOutcome, ClaimRequest, Effects, LocalEffects};
+    /// use lifecycle_core::{ClaimOutcome, ClaimRequest, Effects, MemoryEffects};
     /// lifecycle_core::testing::block_on(async {
     ///     // Local effects need no claim: one process runs everything.
     ///     let request = ClaimRequest { ident: "i-1", state: "joining", version: 1, holder: "d1", token: "d1.2" };
-    ///     assert_eq!(LocalEffects::new().claim(request).await.unwrap(), ClaimOutcome::NotNeeded);
+    ///     assert_eq!(MemoryEffects::new().claim(request).await.unwrap(), ClaimOutcome::NotNeeded);
     /// });
     /// ```
     async fn claim(&self, request: ClaimRequest<'_>) -> Result<ClaimOutcome, EffectError> {
@@ -262,9 +262,9 @@ pub trait Effects: Send + Sync {
     /// send another.
     ///
     /// ```
-    /// use lifecycle_core::{CommandKey, CommandRequest, Effects, LocalEffects, Record};
+    /// use lifecycle_core::{CommandKey, CommandRequest, Effects, MemoryEffects, Record};
     /// lifecycle_core::testing::block_on(async {
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let event = lifecycle_core::testing::launching("i-1");
     ///     let key = CommandKey { marker: "d1.0".into(), previous: None };
     ///     let id = effects
@@ -285,9 +285,9 @@ pub trait Effects: Send + Sync {
     /// Keeps `action` alive for another heartbeat timeout.
     ///
     /// ```
-    /// use lifecycle_core::{Effects, LifecycleTransition, LocalEffects};
+    /// use lifecycle_core::{Effects, LifecycleTransition, MemoryEffects};
     /// lifecycle_core::testing::block_on(async {
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
     ///     effects.record_heartbeat(&action).await.unwrap();
     ///     assert_eq!(effects.heartbeats(), [action]);
@@ -299,9 +299,9 @@ pub trait Effects: Send + Sync {
     /// (the others sent so far are not, and are withdrawn when the event is done).
     ///
     /// ```
-    /// use lifecycle_core::{Effects, LocalEffects};
+    /// use lifecycle_core::{Effects, MemoryEffects};
     /// // Local effects keep nothing beyond what they recorded: a stored state change is no news.
-    /// LocalEffects::new().stored(&["local-command-1".to_string()]);
+    /// MemoryEffects::new().stored(&["local-command-1".to_string()]);
     /// ```
     fn stored(&self, commands: &[String]) {
         let _ = commands;
@@ -311,8 +311,8 @@ pub trait Effects: Send + Sync {
     /// state change; `None` (the default) if these effects keep no clock.
     ///
     /// ```
-    /// use lifecycle_core::{Effects, LocalEffects};
-    /// assert_eq!(LocalEffects::new().now(), None);
+    /// use lifecycle_core::{Effects, MemoryEffects};
+    /// assert_eq!(MemoryEffects::new().now(), None);
     /// ```
     fn now(&self) -> Option<u64> {
         None
@@ -378,12 +378,12 @@ impl<St: crate::Store> Records for St {
     }
 }
 
-/// A command recorded by [`LocalEffects`].
+/// A command recorded by [`MemoryEffects`].
 ///
 /// ```
-/// use lifecycle_core::{CommandRequest, Context, Event, LocalEffects, Record};
+/// use lifecycle_core::{CommandRequest, Context, Event, MemoryEffects, Record};
 /// lifecycle_core::testing::block_on(async {
-///     let effects = LocalEffects::new();
+///     let effects = MemoryEffects::new();
 ///     let event = lifecycle_core::testing::launching("i-1");
 ///     let mut record = Record::new("i-1", "finished_cloud_init");
 ///     let ctx = Context::new(&event, &mut record, &effects);
@@ -408,9 +408,9 @@ pub struct SentCommand {
 /// [`Effects`] that only record what was asked, for local runs and tests.
 ///
 /// ```
-/// use lifecycle_core::{CommandKey, CommandRequest, Effects, Event, LocalEffects, Record};
+/// use lifecycle_core::{CommandKey, CommandRequest, Effects, Event, MemoryEffects, Record};
 /// lifecycle_core::testing::block_on(async {
-/// let effects = LocalEffects::new();
+/// let effects = MemoryEffects::new();
 /// let event = Event::scheduled("e-1", "backup");
 /// let key = CommandKey { marker: "d.0".into(), previous: None };
 /// let id = effects
@@ -421,17 +421,17 @@ pub struct SentCommand {
 /// });
 /// ```
 #[derive(Debug, Default)]
-pub struct LocalEffects {
+pub struct MemoryEffects {
     commands: Mutex<Vec<SentCommand>>,
     heartbeats: Mutex<Vec<LifecycleAction>>,
     now: Option<u64>,
 }
 
-impl LocalEffects {
+impl MemoryEffects {
     /// Nothing recorded yet.
     ///
     /// ```
-    /// let effects = lifecycle_core::LocalEffects::new();
+    /// let effects = lifecycle_core::MemoryEffects::new();
     /// assert!(effects.commands().is_empty() && effects.heartbeats().is_empty());
     /// ```
     pub fn new() -> Self {
@@ -442,8 +442,8 @@ impl LocalEffects {
     /// history note that time (the runtime's effects note its clock's).
     ///
     /// ```
-    /// use lifecycle_core::{Effects, LocalEffects};
-    /// assert_eq!(LocalEffects::new().at(1_795_564_800).now(), Some(1_795_564_800));
+    /// use lifecycle_core::{Effects, MemoryEffects};
+    /// assert_eq!(MemoryEffects::new().at(1_795_564_800).now(), Some(1_795_564_800));
     /// ```
     pub fn at(mut self, epoch_seconds: u64) -> Self {
         self.now = Some(epoch_seconds);
@@ -453,9 +453,9 @@ impl LocalEffects {
     /// The commands sent so far.
     ///
     /// ```
-    /// use lifecycle_core::{CommandRequest, Context, LocalEffects, Record};
+    /// use lifecycle_core::{CommandRequest, Context, MemoryEffects, Record};
     /// lifecycle_core::testing::block_on(async {
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let event = lifecycle_core::testing::launching("i-1");
     ///     let mut record = Record::new("i-1", "finished_cloud_init");
     ///     let ctx = Context::new(&event, &mut record, &effects);
@@ -473,9 +473,9 @@ impl LocalEffects {
     /// The heartbeats recorded so far.
     ///
     /// ```
-    /// use lifecycle_core::{Context, LocalEffects, Record};
+    /// use lifecycle_core::{Context, MemoryEffects, Record};
     /// lifecycle_core::testing::block_on(async {
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let event = lifecycle_core::testing::launching("i-1");
     ///     let mut record = Record::new("i-1", "joining");
     ///     Context::new(&event, &mut record, &effects).heartbeat().await.unwrap();
@@ -491,7 +491,7 @@ impl LocalEffects {
 }
 
 #[async_trait::async_trait]
-impl Effects for LocalEffects {
+impl Effects for MemoryEffects {
     async fn send_command(
         &self,
         event: &Event,

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use lifecycle_core::testing::{block_on, launching};
-//! use lifecycle_core::{dispatch, lifecycle_model, Context, LocalEffects, MemoryStore, Record, StopReason};
+//! use lifecycle_core::{dispatch, lifecycle_model, Context, MemoryEffects, MemoryStore, Record, StopReason};
 //!
 //! #[derive(Debug, thiserror::Error)]
 //! #[error("{0}")]
@@ -47,7 +47,7 @@
 //!
 //! // `dispatch` is async: on AWS the Lambda runs it on tokio; here `block_on` does.
 //! let mut record = store.get("i-1").unwrap();
-//! let report = block_on(dispatch(&mut Node::default(), &store, &mut record, &event, &LocalEffects::new()))
+//! let report = block_on(dispatch(&mut Node::default(), &store, &mut record, &event, &MemoryEffects::new()))
 //!     .unwrap();
 //! assert_eq!(report.end, NodeState::Ready);
 //! assert_eq!(report.stop, StopReason::Finished);
@@ -78,10 +78,10 @@
 //! #     async fn finish(&mut self, _ctx: &mut Context<'_>) -> Result<(), NodeError> { Ok(()) }
 //! # }
 //! use lifecycle_core::testing::{block_on, launching};
-//! use lifecycle_core::{LocalEffects, Record, Start, Typestate};
+//! use lifecycle_core::{MemoryEffects, Record, Start, Typestate};
 //!
 //! let mut node = Node::default();
-//! let (event, effects) = (launching("i-1"), LocalEffects::new());
+//! let (event, effects) = (launching("i-1"), MemoryEffects::new());
 //! let mut record = Record::new("i-1", "finished_cloud_init");
 //! let mut ctx = Context::new(&event, &mut record, &effects);
 //! block_on(async {
@@ -136,7 +136,7 @@ pub use dispatch::{
     dispatch, is_waiting, load_and_dispatch, progress_note, scheduled_restart,
 };
 pub use effects::{
-    ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, LocalEffects,
+    ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, MemoryEffects,
     Records, SentCommand,
 };
 pub use event::{

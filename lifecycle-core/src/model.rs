@@ -375,11 +375,11 @@ pub trait LifecycleModel: Send + Sync {
     ///
     /// ```
     /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
-    /// use lifecycle_core::{LifecycleModel, LocalEffects, Record};
+    /// use lifecycle_core::{LifecycleModel, MemoryEffects, Record};
     /// lifecycle_core::testing::block_on(async {
     ///     let event = lifecycle_core::testing::launching("i-1");
     ///     let mut record = Record::new("i-1", "finished_cloud_init");
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let ctx = Context::new(&event, &mut record, &effects);
     ///     // `join` has no guard: it may fire.
     ///     assert!(Node.check_guards(0, &ctx).await.unwrap());
@@ -395,11 +395,11 @@ pub trait LifecycleModel: Send + Sync {
     ///
     /// ```
     /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
-    /// use lifecycle_core::{LifecycleModel, LocalEffects, Phase, Record};
+    /// use lifecycle_core::{LifecycleModel, MemoryEffects, Phase, Record};
     /// lifecycle_core::testing::block_on(async {
     ///     let event = lifecycle_core::testing::launching("i-1");
     ///     let mut record = Record::new("i-1", "finished_cloud_init");
-    ///     let effects = LocalEffects::new();
+    ///     let effects = MemoryEffects::new();
     ///     let mut ctx = Context::new(&event, &mut record, &effects);
     ///     // The task method of `join` runs in the `Before` phase: it sends the join command.
     ///     Node.run_tasks(0, Phase::Before, &mut ctx).await.unwrap();

@@ -30,11 +30,11 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 use lifecycle_aws::effects::CommandSender;
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
 use lifecycle_core::{
     CommandRequest, CommandStatus, EffectError, LifecycleAction, LifecycleResult,
-    LifecycleTransition, LocalEffects, MemoryStore, Record, dispatch,
+    LifecycleTransition, MemoryEffects, MemoryStore, Record, dispatch,
 };
 use lifecycle_examples::cluster::{ClusterNode, MemoryDns};
 use lifecycle_tests::{Launch, command_result, launching};
@@ -61,7 +61,7 @@ fn node(state: &str) -> (MemoryStore, Record) {
 }
 
 fn benches(c: &mut Criterion) {
-    let effects = LocalEffects::new();
+    let effects = MemoryEffects::new();
     let launch = launching("i-0123456789abcdef0");
 
     c.bench_function("launch_13_transitions", |b| {
@@ -80,7 +80,7 @@ fn benches(c: &mut Criterion) {
         )
     });
 
-    // The id LocalEffects gives the first command it sends: the one the record waits for.
+    // The id MemoryEffects gives the first command it sends: the one the record waits for.
     let result = command_result(
         "i-0123456789abcdef0",
         "local-command-1",
@@ -89,7 +89,7 @@ fn benches(c: &mut Criterion) {
     );
     {
         let mut model = ClusterNode::new(MemoryDns::default());
-        let ((store, mut record), effects) = (node("finished_cloud_init"), LocalEffects::new());
+        let ((store, mut record), effects) = (node("finished_cloud_init"), MemoryEffects::new());
         run_ready(dispatch(&mut model, &store, &mut record, &launch, &effects)).unwrap();
         let report =
             run_ready(dispatch(&mut model, &store, &mut record, &result, &effects)).unwrap();
@@ -101,7 +101,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("cluster_launch_two_events", |b| {
         let mut model = ClusterNode::new(MemoryDns::default());
         b.iter_batched(
-            || (node("finished_cloud_init"), LocalEffects::new()),
+            || (node("finished_cloud_init"), MemoryEffects::new()),
             |((store, mut record), effects)| {
                 run_ready(dispatch(&mut model, &store, &mut record, &launch, &effects)).unwrap();
                 let report =

@@ -1,6 +1,6 @@
 //! The whole handling of an invocation, for the `handle_invocation` fuzz target and the test
 //! that runs its seeds: `Runtime::handle_bytes` for the cluster example's model, on the
-//! in-memory node table, with SSM recorded and Auto Scaling in memory (`FakeAutoScaling`,
+//! in-memory node table, with SSM recorded and Auto Scaling in memory (`MemoryAutoScaling`,
 //! asked before every lifecycle event and by the sweep). No input — the payload, or the
 //! table's items — may panic; bad input is refused with nothing written.
 //!
@@ -12,9 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{Clock, HandleError, Runtime};
-use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
 use lifecycle_core::Record;
 use lifecycle_examples::cluster::{ClusterNode, MemoryDns};
 use serde_json::Value;
@@ -48,7 +48,7 @@ fn record_of(item: &Value) -> Option<Record> {
 /// Handles `bytes` as described above; panics only if bad input wrote to the table.
 pub fn handle_invocation(bytes: &[u8]) {
     let table = MemoryTable::new();
-    let aws = Arc::new(FakeAutoScaling::new().with_group(GROUP));
+    let aws = Arc::new(MemoryAutoScaling::new().with_group(GROUP));
     let payload = match bytes.first() {
         Some(b'[') => {
             let (items, payload) = bytes
@@ -80,12 +80,9 @@ pub fn handle_invocation(bytes: &[u8]) {
             bytes
         }
     };
-    let runtime = Runtime::with_parts(
-        table,
-        Arc::new(RecordingCommands::new()),
-        aws.clone(),
-        || ClusterNode::new(MemoryDns::default()),
-    )
+    let runtime = Runtime::with_parts(table, Arc::new(MemoryCommands::new()), aws.clone(), || {
+        ClusterNode::new(MemoryDns::default())
+    })
     .with_fleet(aws)
     .with_groups([GROUP])
     .with_clock(Arc::new(Fixed));

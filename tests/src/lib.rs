@@ -190,7 +190,7 @@ mod through_aws {
     #[cfg(test)]
     mod tests {
         use super::*;
-        use lifecycle_aws::core::{Event, LocalEffects, MemoryStore, Record, dispatch};
+        use lifecycle_aws::core::{Event, MemoryEffects, MemoryStore, Record, dispatch};
 
         #[test]
         fn a_model_built_through_lifecycle_aws_runs() {
@@ -203,7 +203,7 @@ mod through_aws {
                 &store,
                 &mut record,
                 &event,
-                &LocalEffects::new(),
+                &MemoryEffects::new(),
             ))
             .unwrap();
             assert_eq!(report.end, BeaconState::On);

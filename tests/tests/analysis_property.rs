@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lifecycle_analysis::{Finding, Graph, On, Place, Route, Transition as Edge, analyse};
 use lifecycle_core::{
     CommandStatus, Context, DispatchError, Event, EventFilter, EventKind, LifecycleModel,
-    LifecycleTransition, LocalEffects, Location, MemoryStore, ModelDefinition, Phase, Record,
+    LifecycleTransition, Location, MemoryEffects, MemoryStore, ModelDefinition, Phase, Record,
     State, TaskFailure, Transition, UnknownState, dispatch,
 };
 use lifecycle_tests::{action, block_on};
@@ -359,7 +359,7 @@ fn walk(rng: &mut Rng, definition: ModelDefinition<S>, guards: Guards, events: u
     let store = MemoryStore::new();
     let start = S::ALL[rng.below(definition.outgoing.len())];
     store.insert(Record::new("i-1", start.name()));
-    let effects = LocalEffects::new();
+    let effects = MemoryEffects::new();
     for n in 0..events {
         // A record never written (version 0) takes any command result: the only way a failed
         // result reaches a state that does not wait, where it is most likely to slip past.

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
-use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
 use lifecycle_examples::backup::NightlyBackup;
 use lifecycle_tests::block_on;
 use serde_json::{Value, json};
@@ -26,9 +26,9 @@ fn result(command_id: &str, status: &str) -> Value {
 
 fn runtime(
     table: &MemoryTable,
-    ssm: Arc<RecordingCommands>,
+    ssm: Arc<MemoryCommands>,
 ) -> Runtime<NightlyBackup, impl Fn() -> NightlyBackup + Send + Sync, &MemoryTable> {
-    Runtime::with_parts(table, ssm, Arc::new(RecordingActions::new()), || {
+    Runtime::with_parts(table, ssm, Arc::new(MemoryActions::new()), || {
         NightlyBackup {
             instance: "i-0data".into(),
             destination: "s3://backups/nightly".into(),
@@ -39,7 +39,7 @@ fn runtime(
 #[test]
 fn the_backup_rule_runs_the_script_on_the_data_instance_and_waits_for_it() {
     let table = MemoryTable::new();
-    let ssm = Arc::new(RecordingCommands::new());
+    let ssm = Arc::new(MemoryCommands::new());
     let runtime = runtime(&table, ssm.clone());
     block_on(async {
         let response = runtime.handle(&scheduled("backup")).await.unwrap();
@@ -75,7 +75,7 @@ fn the_backup_rule_runs_the_script_on_the_data_instance_and_waits_for_it() {
 #[test]
 fn a_failed_backup_is_recorded_and_the_next_night_starts_over() {
     let table = MemoryTable::new();
-    let ssm = Arc::new(RecordingCommands::new());
+    let ssm = Arc::new(MemoryCommands::new());
     let runtime = runtime(&table, ssm.clone());
     block_on(async {
         runtime.handle(&scheduled("backup")).await.unwrap();
@@ -112,7 +112,7 @@ impl lifecycle_aws::runtime::Clock for Clock {
 fn a_backup_whose_result_never_comes_fails_at_its_deadline_and_the_next_night_starts_over() {
     use std::time::{Duration, SystemTime};
     let table = MemoryTable::new();
-    let ssm = Arc::new(RecordingCommands::new());
+    let ssm = Arc::new(MemoryCommands::new());
     let clock = Arc::new(Clock(std::sync::Mutex::new(SystemTime::now())));
     let runtime = runtime(&table, ssm.clone())
         .with_clock(clock.clone())
@@ -159,7 +159,7 @@ fn a_backup_whose_result_never_comes_fails_at_its_deadline_and_the_next_night_st
 #[test]
 fn a_stack_prefix_is_taken_off_rules_and_put_on_documents() {
     let table = MemoryTable::new();
-    let ssm = Arc::new(RecordingCommands::new());
+    let ssm = Arc::new(MemoryCommands::new());
     let runtime = runtime(&table, ssm.clone())
         .with_name_prefix("prod-")
         .with_sweep_rule("backup-sweep");

@@ -2,7 +2,7 @@
 //! paths for managers and workers, and the graceful failure path.
 
 use lifecycle_core::{
-    CommandStatus, Event, LifecycleModel, LifecycleResult, LifecycleTransition, LocalEffects,
+    CommandStatus, Event, LifecycleModel, LifecycleResult, LifecycleTransition, MemoryEffects,
     MemoryStore, ModelReport, Record, StopReason, load_and_dispatch,
 };
 use lifecycle_examples::cluster::{ClusterGroups, ClusterNode, ClusterNodeState as S, MemoryDns};
@@ -10,7 +10,7 @@ use lifecycle_tests::{block_on, command_result, launching, terminating};
 
 struct Harness {
     store: MemoryStore,
-    effects: LocalEffects,
+    effects: MemoryEffects,
     model: ClusterNode,
     dns: MemoryDns,
 }
@@ -28,7 +28,7 @@ impl Harness {
         let dns = MemoryDns::default();
         Harness {
             store,
-            effects: LocalEffects::new(),
+            effects: MemoryEffects::new(),
             model: ClusterNode::new(dns.clone()),
             dns,
         }

@@ -3,10 +3,10 @@
 
 use std::sync::Mutex;
 
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::store::{record_size, write_units};
 use lifecycle_core::{
-    AttributeUpdate, CasOutcome, HISTORY_LEN, LocalEffects, MemoryStore, Record, StateChange,
+    AttributeUpdate, CasOutcome, HISTORY_LEN, MemoryEffects, MemoryStore, Record, StateChange,
     Store, attr, dispatch,
 };
 use lifecycle_examples::local::{Scenario, simulate};
@@ -76,7 +76,7 @@ fn launch_13_from(store: &Measured, record: Record) -> Record {
         store,
         &mut record,
         &event,
-        &LocalEffects::new().at(1_795_564_800),
+        &MemoryEffects::new().at(1_795_564_800),
     ))
     .unwrap();
     assert_eq!(report.fired.len(), 13);

@@ -3,7 +3,7 @@
 #![deny(warnings)]
 
 use lifecycle_core::{
-    Context, LifecycleModel, LocalEffects, MemoryStore, Record, State, StopReason, dispatch,
+    Context, LifecycleModel, MemoryEffects, MemoryStore, Record, State, StopReason, dispatch,
     lifecycle_model,
 };
 use lifecycle_tests::block_on;
@@ -300,7 +300,7 @@ fn a_45_state_model_runs_every_step_in_one_event() {
         &store,
         &mut record,
         &event,
-        &LocalEffects::new(),
+        &MemoryEffects::new(),
     ))
     .unwrap();
     assert_eq!(report.stop, StopReason::Finished);
@@ -324,7 +324,7 @@ fn a_guarded_branch_leaves_the_chain() {
         &store,
         &mut record,
         &event,
-        &LocalEffects::new(),
+        &MemoryEffects::new(),
     ))
     .unwrap();
     assert_eq!(report.states.len(), 23);

@@ -2,7 +2,7 @@
 //! original's SNS-wrapped fixture event, must pass the same 13 states as the original's
 //! `test_docker_transitions_for_new_node`; its terminating path is the original's too.
 
-use lifecycle_core::{LifecycleResult, LocalEffects, MemoryStore, Record, StopReason, dispatch};
+use lifecycle_core::{LifecycleResult, MemoryEffects, MemoryStore, Record, StopReason, dispatch};
 use lifecycle_tests::block_on;
 use lifecycle_tests::original::{
     DockerSwarm, DockerSwarmState, FIXTURE_INSTANCE, fixture_launch, fixture_node,
@@ -22,7 +22,7 @@ fn the_original_launch_passes_its_thirteen_states() {
         &store,
         &mut record,
         &event,
-        &LocalEffects::new(),
+        &MemoryEffects::new(),
     ))
     .unwrap();
 
@@ -72,7 +72,7 @@ fn the_ported_model_keeps_the_original_terminating_path() {
         &store,
         &mut record,
         &lifecycle_tests::terminating("i-1"),
-        &LocalEffects::new(),
+        &MemoryEffects::new(),
     ))
     .unwrap();
     let names: Vec<String> = report.states.iter().map(|s| s.to_string()).collect();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use lifecycle_core::{
     CommandStatus, Context, DispatchError, Event, FailureCause, LifecycleModel, LifecycleResult,
-    LifecycleTransition, LocalEffects, MemoryStore, ModelDispatchError, ModelReport, Record,
+    LifecycleTransition, MemoryEffects, MemoryStore, ModelDispatchError, ModelReport, Record,
     StopReason, TaskFailure, dispatch, lifecycle_model,
 };
 use lifecycle_tests::{block_on, command_result, launching};
@@ -92,7 +92,7 @@ fn run_on<M: LifecycleModel>(model: &mut M, store: &MemoryStore, event: &Event) 
         store,
         &mut record,
         event,
-        &LocalEffects::new(),
+        &MemoryEffects::new(),
     ))
 }
 
@@ -684,7 +684,7 @@ fn update_record_refuses_the_record_being_processed_and_a_claimed_record() {
     store.insert(Record::new("i-1", "ready"));
     let event = launching("i-1");
     let mut own = store.get("i-1").unwrap();
-    let effects = LocalEffects::new();
+    let effects = MemoryEffects::new();
     let ctx = Context::new(&event, &mut own, &effects).with_records(&store);
     block_on(async {
         let mut itself = store.get("i-1").unwrap();

@@ -1,7 +1,7 @@
 //! The typestate API and the `Send`-ness of everything the dispatcher runs.
 
 use lifecycle_core::{
-    Context, Event, LocalEffects, MemoryStore, Record, Start, State, TypedState, Typestate,
+    Context, Event, MemoryEffects, MemoryStore, Record, Start, State, TypedState, Typestate,
     WrongState, dispatch,
 };
 use lifecycle_examples::cluster::{
@@ -13,7 +13,7 @@ use lifecycle_tests::{block_on, command_result, launching};
 fn a_handle_walks_the_declared_transitions_and_tracks_the_state_in_its_type() {
     let dns = MemoryDns::default();
     let mut node = ClusterNode::new(dns.clone());
-    let effects = LocalEffects::new();
+    let effects = MemoryEffects::new();
     let event = launching("i-1");
     let mut record = Record::new("i-1", "finished_cloud_init")
         .with("ItemType", "manager")
@@ -96,7 +96,7 @@ fn the_dispatcher_runs_inside_tokio_spawn() {
         let spawned_store = store.clone();
         tokio::spawn(async move {
             let mut node = ClusterNode::default();
-            let effects = LocalEffects::new();
+            let effects = MemoryEffects::new();
             let mut record = spawned_store.get("i-1").unwrap();
             let event: Event = command_result(
                 "i-1",

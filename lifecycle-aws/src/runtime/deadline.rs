@@ -105,15 +105,15 @@ where
     /// use std::sync::Arc;
     /// use std::time::Duration;
     /// use lifecycle_aws::fleet::Hook;
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::runtime::{Limit, Runtime};
-    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
     /// use lifecycle_core::{LifecycleResult, LifecycleTransition};
     /// // A hook with a heartbeat timeout of a minute: its global timeout is 100 minutes.
     /// let hook = Hook::new("workers", "on-launch", LifecycleTransition::Launching, Duration::from_secs(60), LifecycleResult::Abandon);
-    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers").with_hook(hook));
-    /// let runtime = Runtime::with_parts(MemoryTable::new(), Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    /// let aws = Arc::new(MemoryAutoScaling::new().with_group("workers").with_hook(hook));
+    /// let runtime = Runtime::with_parts(MemoryTable::new(), Arc::new(MemoryCommands::new()), aws.clone(), || Node)
     ///     .with_fleet(aws.clone());
     /// let _event = aws.launch("i-1", "workers");
     /// let action = aws.held_action("i-1").unwrap();

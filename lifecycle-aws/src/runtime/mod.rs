@@ -39,7 +39,7 @@ use crate::decode::{
 };
 use crate::effects::{AwsEffects, CommandSender, SsmCommands};
 use crate::fleet::Fleet;
-use crate::instances::{InstanceDirectory, KnownInstances};
+use crate::instances::{InstanceDirectory, MemoryInstances};
 use crate::store::{
     DynamoStore, NodeTable, PendingLifecycle, RegisteredCommand, StoreError, pending_from_image,
 };

@@ -205,15 +205,15 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::runtime::Runtime;
-    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
     /// use lifecycle_core::Record;
-    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    /// let aws = Arc::new(MemoryAutoScaling::new().with_group("workers"));
     /// let table = MemoryTable::new();
     /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
-    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    /// let runtime = Runtime::with_parts(table, Arc::new(MemoryCommands::new()), aws.clone(), || Node)
     ///     .with_fleet(aws.clone())
     ///     .with_groups(["workers"]);
     /// let _lost = aws.launch("i-1", "workers");

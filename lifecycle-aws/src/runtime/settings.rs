@@ -134,12 +134,12 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::runtime::Runtime;
-    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
-    /// let runtime = Runtime::with_parts(MemoryTable::new(), Arc::new(RecordingCommands::new()),
-    ///     Arc::new(RecordingActions::new()), || Node);
+    /// let runtime = Runtime::with_parts(MemoryTable::new(), Arc::new(MemoryCommands::new()),
+    ///     Arc::new(MemoryActions::new()), || Node);
     /// assert!(runtime.store().records().snapshot().is_empty());
     /// ```
     pub fn with_parts(
@@ -153,7 +153,7 @@ where
             commands,
             actions,
             // Local runs know no instances until told (`with_instances`).
-            instances: Arc::new(KnownInstances::default()),
+            instances: Arc::new(MemoryInstances::default()),
             new_model,
             settings: Settings::default(),
             clock: Arc::new(SystemClock),
@@ -167,13 +167,13 @@ where
     }
 
     /// Where instances reporting their cloud-init progress are looked up: EC2 (what
-    /// [`Runtime::new`] sets), or [`KnownInstances`] for local runs and tests.
+    /// [`Runtime::new`] sets), or [`MemoryInstances`] for local runs and tests.
     ///
     /// ```
     /// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
     /// use std::sync::Arc;
-    /// use lifecycle_aws::instances::{InstanceFacts, KnownInstances};
-    /// let instances = KnownInstances::default();
+    /// use lifecycle_aws::instances::{InstanceFacts, MemoryInstances};
+    /// let instances = MemoryInstances::default();
     /// instances.add("i-0abc123def4567891", InstanceFacts { group: Some("nodes".into()), ..Default::default() });
     /// let runtime = runtime.with_instances(Arc::new(instances));
     /// ```
@@ -290,14 +290,14 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::runtime::Runtime;
-    /// use lifecycle_aws::testing::{lifecycle_action_event, scheduled_event, RecordingActions, RecordingCommands};
+    /// use lifecycle_aws::testing::{lifecycle_action_event, scheduled_event, MemoryActions, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
     /// use lifecycle_core::{LifecycleTransition, Record};
-    /// let (commands, table) = (Arc::new(RecordingCommands::new()), MemoryTable::new());
+    /// let (commands, table) = (Arc::new(MemoryCommands::new()), MemoryTable::new());
     /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
-    /// let runtime = Runtime::with_parts(table, commands.clone(), Arc::new(RecordingActions::new()), || Node)
+    /// let runtime = Runtime::with_parts(table, commands.clone(), Arc::new(MemoryActions::new()), || Node)
     ///     .with_name_prefix("prod-");
     /// lifecycle_aws::testing::block_on(async {
     ///     runtime.handle(&lifecycle_action_event("i-1", "workers", LifecycleTransition::Launching)).await.unwrap();
@@ -318,8 +318,8 @@ where
     /// ```
     /// # let (runtime, commands, first) = lifecycle_aws::testing::example_runtime();
     /// use std::sync::Arc;
-    /// use lifecycle_aws::testing::{command_status_event, lifecycle_action_event, RecordingActions};
-    /// let other = Arc::new(RecordingActions::new());
+    /// use lifecycle_aws::testing::{command_status_event, lifecycle_action_event, MemoryActions};
+    /// let other = Arc::new(MemoryActions::new());
     /// let runtime = runtime.with_actions(other.clone());
     /// lifecycle_aws::testing::block_on(async {
     ///     runtime.handle(&lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching)).await.unwrap();
@@ -356,15 +356,15 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::runtime::Runtime;
-    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands, lifecycle_action_event};
+    /// use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands, lifecycle_action_event};
     /// use lifecycle_core::testing::example::Node;
     /// use lifecycle_core::{LifecycleTransition, Record};
-    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    /// let aws = Arc::new(MemoryAutoScaling::new().with_group("workers"));
     /// let table = MemoryTable::new();
     /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
-    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    /// let runtime = Runtime::with_parts(table, Arc::new(MemoryCommands::new()), aws.clone(), || Node)
     ///     .with_fleet(aws.clone());
     /// aws.set_instance("i-1", "workers", "InService");
     /// // A launch event for an instance in service: Auto Scaling holds no such action.
@@ -386,15 +386,15 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::runtime::{Outcome, Runtime};
-    /// use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+    /// use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
     /// use lifecycle_core::Record;
-    /// let aws = Arc::new(FakeAutoScaling::new().with_group("workers"));
+    /// let aws = Arc::new(MemoryAutoScaling::new().with_group("workers"));
     /// let table = MemoryTable::new();
     /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
-    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), aws.clone(), || Node)
+    /// let runtime = Runtime::with_parts(table, Arc::new(MemoryCommands::new()), aws.clone(), || Node)
     ///     .with_fleet(aws.clone())
     ///     .with_groups(["workers"]);
     /// let _lost = aws.launch("i-1", "workers"); // its event never arrives
@@ -419,16 +419,16 @@ where
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::metrics::Metrics;
     /// use lifecycle_aws::runtime::Runtime;
-    /// use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
     /// let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     /// let kept = lines.clone();
     /// let table = MemoryTable::new();
     /// table.records().insert(lifecycle_core::Record::new("i-1", "finished_cloud_init"));
-    /// let runtime = Runtime::with_parts(table, Arc::new(RecordingCommands::new()), Arc::new(RecordingActions::new()), || Node)
+    /// let runtime = Runtime::with_parts(table, Arc::new(MemoryCommands::new()), Arc::new(MemoryActions::new()), || Node)
     ///     .with_metrics(Metrics::to(Arc::new(move |line: &str| kept.lock().unwrap().push(line.to_owned()))));
     /// let sweep = lifecycle_aws::testing::scheduled_event("lifecycle-sweep");
     /// tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()

@@ -92,7 +92,7 @@ pub enum Wait {
 /// sweep can skip it and go on.
 ///
 /// ```
-/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::memory::MemoryTable;
 /// use lifecycle_aws::store::NodeTable;
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 ///     let page = MemoryTable::new().due_waits("Node", 1_764_158_400, None, 50).await.unwrap();
@@ -110,7 +110,7 @@ pub struct DueWaits {
 /// Where a page of due waits ended.
 ///
 /// ```
-/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::memory::MemoryTable;
 /// use lifecycle_aws::store::{NodeTable, WaitCursor};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 ///     let after = WaitCursor { ident: "i-1".into(), due_at: 1_764_158_400 };
@@ -163,7 +163,7 @@ pub enum StoreError {
 /// A command registered when it was sent, found again when its result arrives.
 ///
 /// ```
-/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::memory::MemoryTable;
 /// use lifecycle_aws::store::{CommandRegistration, NodeTable};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 ///     let table = MemoryTable::new();
@@ -226,7 +226,7 @@ pub struct PendingLifecycle {
 /// A command to register, so its result can resume the lifecycle it was sent for.
 ///
 /// ```
-/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::memory::MemoryTable;
 /// use lifecycle_aws::store::{CommandRegistration, NodeTable};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 ///     let table = MemoryTable::new();
@@ -272,10 +272,10 @@ pub struct CommandRegistration<'a> {
 
 /// The node table: the records [`Store`] keeps, plus what the runtime keeps beside them
 /// (registered commands and parked launches). [`DynamoStore`] on AWS;
-/// [`MemoryTable`](crate::local::MemoryTable) for local runs.
+/// [`MemoryTable`](crate::memory::MemoryTable) for local runs.
 ///
 /// ```
-/// use lifecycle_aws::local::MemoryTable;
+/// use lifecycle_aws::memory::MemoryTable;
 /// use lifecycle_aws::store::NodeTable;
 /// use lifecycle_core::Store;
 /// /// What a tool working on any node table can do, in memory or on DynamoDB.
@@ -295,7 +295,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// version; the next state change releases it.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -321,7 +321,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// if the record moved on.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -347,7 +347,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// same id is.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -371,7 +371,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// result whose twin already took it, or not registered yet.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -397,7 +397,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// later calls return what was noted.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -423,7 +423,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Reads a command without consuming it.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -449,7 +449,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// only waiting items.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -476,7 +476,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Moves a waiting item's next look to `due_at`. Nothing if it no longer waits.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -502,7 +502,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// lifecycle's record is kept that long, for inspection.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -523,7 +523,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// longer is: run the launch now.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -557,7 +557,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// the record moved on.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::{NodeTable, Wait};
     /// use lifecycle_core::Record;
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -581,7 +581,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Creates `ident` in `state` if it does not exist. `false` if it already did.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -603,7 +603,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// the record (the table's stream resumes it). `false` if the record is elsewhere.
     ///
     /// ```
-    /// use lifecycle_aws::local::MemoryTable;
+    /// use lifecycle_aws::memory::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

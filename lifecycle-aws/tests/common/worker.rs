@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
 use lifecycle_aws::store::NodeTable;
-use lifecycle_aws::testing::{FakeAutoScaling, RecordingCommands};
+use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
 use lifecycle_core::{CommandRequest, Context, EffectError, Record, lifecycle_model};
 
 #[derive(Debug, thiserror::Error)]
@@ -111,10 +111,10 @@ pub type WorkerRuntime<T> = Runtime<Worker, fn() -> Worker, T>;
 /// lifecycle event, and by the sweep for what waits in `groups`.
 pub fn on_fleet<T: NodeTable>(
     table: T,
-    aws: &Arc<FakeAutoScaling>,
+    aws: &Arc<MemoryAutoScaling>,
     groups: &[&str],
-) -> (WorkerRuntime<T>, Arc<RecordingCommands>) {
-    let commands = Arc::new(RecordingCommands::new());
+) -> (WorkerRuntime<T>, Arc<MemoryCommands>) {
+    let commands = Arc::new(MemoryCommands::new());
     let runtime = Runtime::with_parts(
         table,
         commands.clone(),

@@ -6,10 +6,10 @@ use super::*;
 ///
 /// ```
 /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
-/// use lifecycle_core::{DispatchError, LocalEffects, MemoryStore, Record, load_and_dispatch};
+/// use lifecycle_core::{DispatchError, MemoryEffects, MemoryStore, Record, load_and_dispatch};
 /// lifecycle_core::testing::block_on(async {
 ///     let store = MemoryStore::new();
-///     let effects = LocalEffects::new();
+///     let effects = MemoryEffects::new();
 ///     let launch = lifecycle_core::testing::launching("i-1");
 ///     let missing = load_and_dispatch(&mut Node, &store, "i-1", &launch, &effects).await;
 ///     assert!(matches!(missing, Err(DispatchError::UnknownRecord(ident)) if ident == "i-1"));

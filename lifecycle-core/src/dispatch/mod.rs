@@ -41,11 +41,11 @@ const MAX_STEPS: usize = 1024;
 ///
 /// ```
 /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
-/// use lifecycle_core::{LocalEffects, MemoryStore, Record, load_and_dispatch};
+/// use lifecycle_core::{MemoryEffects, MemoryStore, Record, load_and_dispatch};
 /// lifecycle_core::testing::block_on(async {
 ///     let store = MemoryStore::new();
 ///     store.insert(Record::new("i-1", "finished_cloud_init"));
-///     let effects = LocalEffects::new();
+///     let effects = MemoryEffects::new();
 ///     let launch = lifecycle_core::testing::launching("i-1");
 ///     let (record, report) = load_and_dispatch(&mut Node, &store, "i-1", &launch, &effects).await.unwrap();
 ///     assert_eq!((record.state.as_str(), report.end), ("joining", NodeState::Joining));
@@ -87,12 +87,12 @@ pub async fn load_and_dispatch<M: LifecycleModel, St: Store>(
 ///
 /// ```
 /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
-/// use lifecycle_core::{CommandStatus, Event, LocalEffects, MemoryStore, Record, StopReason, dispatch};
+/// use lifecycle_core::{CommandStatus, Event, MemoryEffects, MemoryStore, Record, StopReason, dispatch};
 /// lifecycle_core::testing::block_on(async {
 ///     let store = MemoryStore::new();
 ///     let mut record = Record::new("i-1", "finished_cloud_init");
 ///     store.insert(record.clone());
-///     let effects = LocalEffects::new();
+///     let effects = MemoryEffects::new();
 ///     let launch = lifecycle_core::testing::launching("i-1");
 ///     let report = dispatch(&mut Node, &store, &mut record, &launch, &effects).await.unwrap();
 ///     assert_eq!(report.stop, StopReason::Waiting);
@@ -449,14 +449,14 @@ pub async fn run_transition<M: LifecycleModel>(
 mod tests {
     use super::*;
     use crate::testing::minimal::Drain;
-    use crate::{LocalEffects, Record};
+    use crate::{MemoryEffects, Record};
 
     #[test]
     fn a_transition_run_by_hand_runs_its_tasks_and_moves_the_record() {
         crate::testing::block_on(async {
             let event = crate::testing::terminating("i-1");
             let mut record = Record::new("i-1", "ready");
-            let effects = LocalEffects::new();
+            let effects = MemoryEffects::new();
             let mut ctx = Context::new(&event, &mut record, &effects);
             // The transition `drain`, with no guard checked and nothing stored.
             let index = Drain::DEFINITION

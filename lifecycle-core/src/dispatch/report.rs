@@ -60,8 +60,8 @@ impl Context<'_> {
     /// CONTINUE unless the event failed, and always CONTINUE when terminating.
     ///
     /// ```
-    /// use lifecycle_core::{Context, Event, LifecycleResult, LocalEffects, Record};
-    /// let effects = LocalEffects::new();
+    /// use lifecycle_core::{Context, Event, LifecycleResult, MemoryEffects, Record};
+    /// let effects = MemoryEffects::new();
     /// let launch = lifecycle_core::testing::launching("i-1");
     /// let mut record = Record::new("i-1", "joining");
     /// let ctx = Context::new(&launch, &mut record, &effects);

@@ -1,7 +1,7 @@
 // A state someone outside the model puts records in (an operator marks a node `Quarantined`):
 // declared `external`, it needs no incoming transition, and events run there.
 use lifecycle_core::{
-    Context, LifecycleResult, LocalEffects, MemoryStore, Record, StopReason, dispatch,
+    Context, LifecycleResult, MemoryEffects, MemoryStore, Record, StopReason, dispatch,
     lifecycle_model,
 };
 
@@ -41,7 +41,7 @@ fn main() {
             &store,
             &mut record,
             &lifecycle_core::testing::terminating("i-1"),
-            &LocalEffects::new(),
+            &MemoryEffects::new(),
         )
         .await
         .unwrap();

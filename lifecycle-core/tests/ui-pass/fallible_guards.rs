@@ -2,7 +2,7 @@
 // (failure state, ABANDON), and under `ignore_errors` it is logged and the transition goes
 // ahead, as the original library's conditions did.
 use lifecycle_core::{
-    Context, MemoryStore, Record, LocalEffects, StopReason, dispatch, lifecycle_model,
+    Context, MemoryStore, Record, MemoryEffects, StopReason, dispatch, lifecycle_model,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +67,7 @@ fn main() {
                 &store,
                 &mut record,
                 &lifecycle_core::testing::launching("i-1"),
-                &LocalEffects::new(),
+                &MemoryEffects::new(),
             )
             .await
             .unwrap();

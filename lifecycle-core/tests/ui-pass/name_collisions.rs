@@ -1,6 +1,6 @@
 // Tasks may take any name, including the names of the typestate handle's own operations:
 // those live on `Typestate` and `Start`, and are reached through the traits.
-use lifecycle_core::{Context, Event, LocalEffects, Record, Start, Typestate, lifecycle_model};
+use lifecycle_core::{Context, Event, MemoryEffects, Record, Start, Typestate, lifecycle_model};
 
 #[derive(Default)]
 pub struct Node {
@@ -56,7 +56,7 @@ fn main() {
         let mut node = Node::default();
         let event = Event::scheduled("e-1", "manual");
         let mut record = Record::new("i-1", "a");
-        let effects = LocalEffects::new();
+        let effects = MemoryEffects::new();
         let mut ctx = Context::new(&event, &mut record, &effects);
         // The initial state has a task `new`: the constructor is reached through `Start`.
         let a = <NodeHandle<_> as Start<_>>::new(&mut node);

@@ -1,4 +1,4 @@
-use lifecycle_core::{Context, Event, LocalEffects, Record, Start, lifecycle_model};
+use lifecycle_core::{Context, Event, MemoryEffects, Record, Start, lifecycle_model};
 
 pub struct Node;
 
@@ -39,7 +39,7 @@ async fn wrong_destination(ctx: &mut Context<'_>) {
 fn main() {
     let event = Event::scheduled("e", "x");
     let mut record = Record::new("i", "finished_cloud_init");
-    let effects = LocalEffects::new();
+    let effects = MemoryEffects::new();
     let mut ctx = Context::new(&event, &mut record, &effects);
     let _ = run(&mut ctx);
     let _ = wrong_destination(&mut ctx);

@@ -6,19 +6,19 @@
 
 use std::sync::Arc;
 
-use lifecycle_aws::local::MemoryTable;
+use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
-use lifecycle_aws::testing::{RecordingActions, RecordingCommands};
+use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
 use lifecycle_tests::original::{DockerSwarm, FIXTURE_INSTANCE, fixture_node, seed_fixture};
 
 fn main() {
     let event = seed_fixture("autoscaling_event.json");
     let table = MemoryTable::new();
     table.records().insert(fixture_node(FIXTURE_INSTANCE));
-    let actions = Arc::new(RecordingActions::new());
+    let actions = Arc::new(MemoryActions::new());
     let runtime = Runtime::with_parts(
         table,
-        Arc::new(RecordingCommands::new()),
+        Arc::new(MemoryCommands::new()),
         actions.clone(),
         DockerSwarm::default,
     );

@@ -12,7 +12,7 @@ use super::{Completion, lock, routed_lifecycle_action_event};
 use crate::actions::{ActionError, Completed, LifecycleActions};
 use crate::fleet::{Fleet, FleetInstance, Hook, WaitState};
 
-/// A fault [`FakeAutoScaling`] gives one call.
+/// A fault [`MemoryAutoScaling`] gives one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiFault {
     /// The call is refused (`Throttling`): nothing happens.
@@ -53,10 +53,10 @@ struct State {
 /// ```
 /// use lifecycle_aws::actions::{Completed, LifecycleActions};
 /// use lifecycle_aws::fleet::Fleet;
-/// use lifecycle_aws::testing::FakeAutoScaling;
+/// use lifecycle_aws::testing::MemoryAutoScaling;
 /// use lifecycle_core::LifecycleResult;
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-///     let aws = FakeAutoScaling::new().with_group("workers");
+///     let aws = MemoryAutoScaling::new().with_group("workers");
 ///     let event = aws.launch("i-1", "workers"); // the event Auto Scaling would send
 ///     assert_eq!(event["detail"]["EC2InstanceId"], "i-1");
 ///     let action = aws.held_action("i-1").unwrap();
@@ -67,20 +67,20 @@ struct State {
 /// });
 /// ```
 #[derive(Debug)]
-pub struct FakeAutoScaling {
+pub struct MemoryAutoScaling {
     state: Mutex<State>,
 }
 
-impl Default for FakeAutoScaling {
+impl Default for MemoryAutoScaling {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl FakeAutoScaling {
+impl MemoryAutoScaling {
     /// No groups yet; pages of 100, as AWS's largest.
     pub fn new() -> Self {
-        FakeAutoScaling {
+        MemoryAutoScaling {
             state: Mutex::new(State {
                 page_size: 100,
                 ..State::default()
@@ -383,7 +383,7 @@ fn after(wait: WaitState, result: LifecycleResult) -> &'static str {
     }
 }
 
-impl FakeAutoScaling {
+impl MemoryAutoScaling {
     /// A completion or heartbeat (`operation`): counted, its fault applied, and `act` run on
     /// the open action `action` names — by token, or by instance id and hook when it has
     /// none, as Auto Scaling accepts either — if there is one; "no active lifecycle action"
@@ -424,7 +424,7 @@ impl FakeAutoScaling {
 }
 
 #[async_trait::async_trait]
-impl LifecycleActions for FakeAutoScaling {
+impl LifecycleActions for MemoryAutoScaling {
     async fn complete(
         &self,
         action: &LifecycleAction,
@@ -460,7 +460,7 @@ impl LifecycleActions for FakeAutoScaling {
 }
 
 #[async_trait::async_trait]
-impl Fleet for FakeAutoScaling {
+impl Fleet for MemoryAutoScaling {
     async fn instances(
         &self,
         instance_ids: &[String],
