@@ -3,15 +3,22 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use lifecycle_aws::actions::{AutoScalingActions, LifecycleActions};
+//! use lifecycle_aws::actions::{AutoScalingActions, Completed, LifecycleActions};
 //! use lifecycle_aws::testing::MemoryActions;
-//! let config = aws_config::SdkConfig::builder()
-//!     .region(aws_config::Region::new("eu-central-1"))
-//!     .behavior_version(aws_config::BehaviorVersion::latest())
-//!     .build();
-//! // Deployed: the Auto Scaling API. In tests: a recording stand-in with the same answers.
+//! use lifecycle_core::{LifecycleResult, LifecycleTransition};
+//! # let config = lifecycle_aws::testing::example_sdk_config();
+//! // Deployed: the Auto Scaling API. In tests: a stand-in in memory with the same answers.
 //! let deployed: Arc<dyn LifecycleActions> = Arc::new(AutoScalingActions::new(&config));
-//! let tested: Arc<dyn LifecycleActions> = Arc::new(MemoryActions::new());
+//! let memory = Arc::new(MemoryActions::new());
+//! let actions: Arc<dyn LifecycleActions> = memory.clone();
+//! let launch = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+//! lifecycle_aws::testing::block_on(async {
+//!     let first = actions.complete(&launch, None, LifecycleResult::Continue).await.unwrap();
+//!     // Auto Scaling holds the action no more: a second completion is told so, not failed.
+//!     let again = actions.complete(&launch, None, LifecycleResult::Continue).await.unwrap();
+//!     assert_eq!((first, again), (Completed::Done, Completed::NoActiveAction));
+//! });
+//! assert_eq!(memory.completions().len(), 1);
 //! ```
 
 use std::collections::HashMap;
@@ -90,14 +97,15 @@ pub enum Completed {
 /// use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 /// use lifecycle_core::{LifecycleAction, LifecycleResult};
 ///
-/// /// Completions printed instead of sent: a dry run.
-/// struct Print;
+/// /// Completions written down instead of sent: a dry run.
+/// #[derive(Default)]
+/// struct DryRun(std::sync::Mutex<Vec<String>>);
 ///
 /// #[async_trait::async_trait]
-/// impl LifecycleActions for Print {
+/// impl LifecycleActions for DryRun {
 ///     async fn complete(&self, action: &LifecycleAction, _region: Option<&str>, result: LifecycleResult)
 ///         -> Result<Completed, ActionError> {
-///         println!("would complete {} with {result}", action.ec2_instance_id);
+///         self.0.lock().unwrap().push(format!("would complete {} with {result}", action.ec2_instance_id));
 ///         Ok(Completed::Done)
 ///     }
 ///
@@ -105,7 +113,10 @@ pub enum Completed {
 ///         Ok(Completed::Done)
 ///     }
 /// }
-/// let _: std::sync::Arc<dyn LifecycleActions> = std::sync::Arc::new(Print);
+/// let dry_run = DryRun::default();
+/// let action = lifecycle_core::testing::action("i-1", lifecycle_core::LifecycleTransition::Launching);
+/// lifecycle_aws::testing::block_on(dry_run.complete(&action, None, LifecycleResult::Abandon)).unwrap();
+/// assert_eq!(dry_run.0.lock().unwrap()[0], "would complete i-1 with ABANDON");
 /// ```
 #[async_trait::async_trait]
 pub trait LifecycleActions: Send + Sync {
@@ -152,14 +163,28 @@ pub trait LifecycleActions: Send + Sync {
 /// [`LifecycleActions`] through the Auto Scaling API. A model may act on groups in several
 /// regions: a client is built once per region, from the same configuration.
 ///
+/// Deployed, `AutoScalingActions::new(&config)`; here with a mocked client, to show the
+/// request a completion makes:
+///
 /// ```
-/// use lifecycle_aws::actions::{AutoScalingActions, LifecycleActions};
-/// let config = aws_config::SdkConfig::builder()
-///     .region(aws_config::Region::new("eu-central-1"))
-///     .behavior_version(aws_config::BehaviorVersion::latest())
-///     .build();
-/// // Clients are built now; requests are made only when a lifecycle action is completed.
-/// let actions: std::sync::Arc<dyn LifecycleActions> = std::sync::Arc::new(AutoScalingActions::new(&config));
+/// use aws_sdk_autoscaling::operation::complete_lifecycle_action::CompleteLifecycleActionOutput;
+/// use aws_smithy_mocks::{mock, mock_client};
+/// use lifecycle_aws::actions::{AutoScalingActions, Completed, LifecycleActions};
+/// use lifecycle_core::{LifecycleResult, LifecycleTransition};
+/// # let config = lifecycle_aws::testing::example_sdk_config();
+/// let complete = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+///     .match_requests(|r| {
+///         r.auto_scaling_group_name() == Some("test-group")
+///             && r.lifecycle_hook_name() == Some("test-group-launching")
+///             && r.lifecycle_action_token() == Some("token-launching-i-1")
+///             && r.lifecycle_action_result() == Some("CONTINUE")
+///     })
+///     .then_output(|| CompleteLifecycleActionOutput::builder().build());
+/// let actions = AutoScalingActions::with_client(&config, mock_client!(aws_sdk_autoscaling, [&complete]));
+/// let launch = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+/// let done = lifecycle_aws::testing::block_on(actions.complete(&launch, None, LifecycleResult::Continue));
+/// assert_eq!(done.unwrap(), Completed::Done);
+/// assert_eq!(complete.num_calls(), 1);
 /// ```
 #[derive(Debug)]
 pub struct AutoScalingActions {
@@ -170,15 +195,6 @@ pub struct AutoScalingActions {
 
 impl AutoScalingActions {
     /// Clients built from `config`; actions without a region use its region.
-    ///
-    /// ```
-    /// use lifecycle_aws::actions::AutoScalingActions;
-    /// let config = aws_config::SdkConfig::builder()
-    ///     .region(aws_config::Region::new("eu-central-1"))
-    ///     .behavior_version(aws_config::BehaviorVersion::latest())
-    ///     .build();
-    /// let actions = AutoScalingActions::new(&config);
-    /// ```
     pub fn new(config: &SdkConfig) -> Self {
         AutoScalingActions {
             config: config.clone(),
@@ -188,19 +204,6 @@ impl AutoScalingActions {
     }
 
     /// Uses `client` for actions without a region (and for its own region).
-    ///
-    /// ```
-    /// use lifecycle_aws::actions::AutoScalingActions;
-    /// let config = aws_config::SdkConfig::builder()
-    ///     .region(aws_config::Region::new("eu-central-1"))
-    ///     .behavior_version(aws_config::BehaviorVersion::latest())
-    ///     .build();
-    /// // A client of its own: e.g. with an endpoint override for a local test server.
-    /// let client = aws_sdk_autoscaling::Client::from_conf(
-    ///     aws_sdk_autoscaling::config::Builder::from(&config).endpoint_url("http://127.0.0.1:5000").build(),
-    /// );
-    /// let actions = AutoScalingActions::with_client(&config, client);
-    /// ```
     pub fn with_client(config: &SdkConfig, client: Client) -> Self {
         AutoScalingActions {
             config: config.clone(),

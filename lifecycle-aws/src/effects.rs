@@ -5,12 +5,15 @@
 //! use std::sync::Arc;
 //! use lifecycle_aws::effects::{CommandSender, SsmCommands};
 //! use lifecycle_aws::testing::MemoryCommands;
-//! let config = aws_config::SdkConfig::builder()
-//!     .region(aws_config::Region::new("eu-central-1"))
-//!     .behavior_version(aws_config::BehaviorVersion::latest())
-//!     .build();
+//! use lifecycle_core::CommandRequest;
+//! # let config = lifecycle_aws::testing::example_sdk_config();
+//! // Deployed: SSM. In tests: a stand-in in memory that keeps what it was sent.
 //! let deployed: Arc<dyn CommandSender> = Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config)));
-//! let tested: Arc<dyn CommandSender> = Arc::new(MemoryCommands::new());
+//! let memory = Arc::new(MemoryCommands::new());
+//! let commands: Arc<dyn CommandSender> = memory.clone();
+//! let join = CommandRequest::new("ClusterJoin", ["i-1"]).parameter("Role", ["worker"]);
+//! let id = lifecycle_aws::testing::block_on(commands.send(&join)).unwrap();
+//! assert_eq!(memory.sent(), [(id, join)]);
 //! ```
 
 use std::collections::HashMap;
@@ -170,14 +173,26 @@ pub fn carries_marker(comment: Option<&str>, marker: &str) -> bool {
 
 /// [`CommandSender`] through SSM.
 ///
+/// Deployed, `SsmCommands(aws_sdk_ssm::Client::new(&config))`; here with a mocked client, to
+/// show the request a command makes (values as document parameters):
+///
 /// ```
-/// use std::sync::Arc;
+/// use aws_sdk_ssm::operation::send_command::SendCommandOutput;
+/// use aws_sdk_ssm::types::Command;
+/// use aws_smithy_mocks::{mock, mock_client};
 /// use lifecycle_aws::effects::{CommandSender, SsmCommands};
-/// let config = aws_config::SdkConfig::builder()
-///     .region(aws_config::Region::new("eu-central-1"))
-///     .behavior_version(aws_config::BehaviorVersion::latest())
-///     .build();
-/// let commands: Arc<dyn CommandSender> = Arc::new(SsmCommands(aws_sdk_ssm::Client::new(&config)));
+/// use lifecycle_core::CommandRequest;
+/// let send = mock!(aws_sdk_ssm::Client::send_command)
+///     .match_requests(|r| {
+///         r.document_name() == Some("ClusterJoin")
+///             && r.instance_ids() == ["i-1"]
+///             && r.parameters().and_then(|p| p.get("Role")).map(Vec::as_slice) == Some(&["worker".to_owned()][..])
+///     })
+///     .then_output(|| SendCommandOutput::builder().command(Command::builder().command_id("c-1").build()).build());
+/// let commands = SsmCommands(mock_client!(aws_sdk_ssm, [&send]));
+/// let join = CommandRequest::new("ClusterJoin", ["i-1"]).parameter("Role", ["worker"]);
+/// assert_eq!(lifecycle_aws::testing::block_on(commands.send(&join)).unwrap(), "c-1");
+/// assert_eq!(send.num_calls(), 1);
 /// ```
 #[derive(Debug, Clone)]
 pub struct SsmCommands(pub aws_sdk_ssm::Client);
@@ -358,17 +373,6 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     /// When `waiter`'s sweep (the model's) looks at the commands sent: at `heartbeat_at` for
     /// those of a lifecycle action (to keep it alive), at `deadline_at` for any (to end the
     /// wait). Default: never.
-    ///
-    /// ```
-    /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::memory::MemoryTable;
-    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
-    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
-    /// let now = 1_764_158_400;
-    /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
-    /// // Model `Node`'s sweep heartbeats the lifecycle in 4 minutes and ends the wait in an hour.
-    /// let effects = effects.with_waits("Node", now + 240, now + 3600);
-    /// ```
     pub fn with_waits(mut self, waiter: &'a str, heartbeat_at: u64, deadline_at: u64) -> Self {
         self.waiter = waiter;
         self.heartbeat_at = heartbeat_at;

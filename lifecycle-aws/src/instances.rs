@@ -81,14 +81,28 @@ pub trait InstanceDirectory: Send + Sync {
 
 /// [`InstanceDirectory`] on EC2's `DescribeInstances`.
 ///
+/// Deployed, `Ec2Directory(aws_sdk_ec2::Client::new(&config))`; here with a mocked client, to
+/// show which of EC2's facts it reads:
+///
 /// ```
-/// use std::sync::Arc;
+/// use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+/// use aws_sdk_ec2::types::{Instance, Reservation, Tag};
+/// use aws_smithy_mocks::{mock, mock_client};
 /// use lifecycle_aws::instances::{Ec2Directory, InstanceDirectory};
-/// let config = aws_config::SdkConfig::builder()
-///     .region(aws_config::Region::new("eu-central-1"))
-///     .behavior_version(aws_config::BehaviorVersion::latest())
+/// let instance = Instance::builder()
+///     .instance_id("i-1")
+///     .private_ip_address("10.0.3.7")
+///     .tags(Tag::builder().key("aws:autoscaling:groupName").value("workers").build())
 ///     .build();
-/// let directory: Arc<dyn InstanceDirectory> = Arc::new(Ec2Directory(aws_sdk_ec2::Client::new(&config)));
+/// let describe = mock!(aws_sdk_ec2::Client::describe_instances)
+///     .match_requests(|r| r.instance_ids() == ["i-1"])
+///     .then_output(move || DescribeInstancesOutput::builder()
+///         .reservations(Reservation::builder().instances(instance.clone()).build())
+///         .build());
+/// let directory = Ec2Directory(mock_client!(aws_sdk_ec2, [&describe]));
+/// let facts = lifecycle_aws::testing::block_on(directory.describe("i-1")).unwrap().unwrap();
+/// assert_eq!(facts.private_ip.as_deref(), Some("10.0.3.7"));
+/// assert_eq!(facts.group.as_deref(), Some("workers"));
 /// ```
 #[cfg(feature = "ec2")]
 #[derive(Debug, Clone)]
@@ -151,12 +165,6 @@ pub struct MemoryInstances(Mutex<HashMap<String, InstanceFacts>>);
 
 impl MemoryInstances {
     /// Makes `instance_id` known.
-    ///
-    /// ```
-    /// use lifecycle_aws::instances::{InstanceFacts, MemoryInstances};
-    /// let known = MemoryInstances::default();
-    /// known.add("i-1", InstanceFacts { private_ip: Some("10.0.0.7".into()), group: Some("workers".into()) });
-    /// ```
     pub fn add(&self, instance_id: &str, facts: InstanceFacts) {
         self.0
             .lock()

@@ -336,7 +336,7 @@ impl LambdaConfig {
     /// # }
     /// use lifecycle_aws::lambda::LambdaConfig;
     /// let config = LambdaConfig::from_vars(|name| (name == "LIFECYCLE_TABLE").then(|| "nodes".to_owned())).unwrap();
-    /// let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+    /// # let sdk = lifecycle_aws::testing::example_sdk_config();
     /// let runtime = config.runtime(&sdk, || Node);
     /// assert_eq!(runtime.store().table(), "nodes");
     /// ```
@@ -360,8 +360,23 @@ impl LambdaConfig {
 /// the fields of the current span (event id, instance id) on every line.
 ///
 /// ```
-/// let subscriber = lifecycle_aws::lambda::json_subscriber("info", std::io::stderr);
-/// tracing::subscriber::with_default(subscriber, || tracing::info!(instance = "i-1", "joined"));
+/// use std::sync::{Arc, Mutex};
+/// # #[derive(Clone, Default)] struct Lines(Arc<Mutex<Vec<u8>>>);
+/// # impl std::io::Write for Lines {
+/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// # }
+/// let lines = Lines::default(); // an io::Write into memory (the Lambda: standard error)
+/// let writer = lines.clone();
+/// let subscriber = lifecycle_aws::lambda::json_subscriber("info", move || writer.clone());
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info_span!("event", instance = "i-1").in_scope(|| tracing::info!("joined"));
+///     tracing::debug!("below the filter");
+/// });
+/// let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+/// let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+/// assert_eq!((line["fields"]["message"].as_str(), line["span"]["instance"].as_str()), (Some("joined"), Some("i-1")));
+/// assert_eq!(text.lines().count(), 1);
 /// ```
 pub fn json_subscriber<W>(filter: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
 where

@@ -297,12 +297,6 @@ pub trait Effects: Send + Sync {
 
     /// A state change was stored; `commands`, sent before it, are now part of the lifecycle
     /// (the others sent so far are not, and are withdrawn when the event is done).
-    ///
-    /// ```
-    /// use lifecycle_core::{Effects, MemoryEffects};
-    /// // Local effects keep nothing beyond what they recorded: a stored state change is no news.
-    /// MemoryEffects::new().stored(&["local-command-1".to_string()]);
-    /// ```
     fn stored(&self, commands: &[String]) {
         let _ = commands;
     }

@@ -512,36 +512,12 @@ pub trait Typestate<'m, M>: Sized {
     fn state(&self) -> Self::State;
 
     /// The model.
-    ///
-    /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
-    /// use lifecycle_core::{Start, Typestate};
-    /// let mut node = Node;
-    /// let handle = NodeHandle::new(&mut node);
-    /// let _model: &Node = Typestate::model(&handle);
-    /// ```
     fn model(&self) -> &M;
 
     /// The model, mutably.
-    ///
-    /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
-    /// use lifecycle_core::{Start, Typestate};
-    /// let mut node = Node;
-    /// let mut handle = NodeHandle::new(&mut node);
-    /// let _model: &mut Node = Typestate::model_mut(&mut handle);
-    /// ```
     fn model_mut(&mut self) -> &mut M;
 
     /// Gives the model back.
-    ///
-    /// ```
-    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
-    /// use lifecycle_core::{Start, Typestate};
-    /// let mut node = Node;
-    /// let handle = NodeHandle::new(&mut node);
-    /// let _back: &mut Node = Typestate::into_model(handle);
-    /// ```
     fn into_model(self) -> &'m mut M;
 }
 

@@ -353,14 +353,6 @@ pub enum CasOutcome {
 /// ```
 pub trait Store: Send + Sync {
     /// The backend's error (I/O, throttling, ...).
-    ///
-    /// ```
-    /// use lifecycle_core::{MemoryStore, Store};
-    /// fn explain<S: Store>(error: &S::Error) -> String {
-    ///     format!("the node table failed: {error}")
-    /// }
-    /// let _ = explain::<MemoryStore>;
-    /// ```
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Loads a record; `None` if there is none.

@@ -1,6 +1,6 @@
 //! A simulated Auto Scaling group, run through the Lambda's own code path: every event is the
 //! JSON AWS would deliver, decoded by `lifecycle-aws` and handled by its
-//! [`Runtime`] over a node table (in memory, or any
+//! [`Runtime`](lifecycle_aws::runtime::Runtime) over a node table (in memory, or any
 //! DynamoDB-compatible server). SSM and Auto Scaling are simulated behind the same traits the
 //! Lambda uses: a sent command finishes and its status-change event arrives; completions are
 //! recorded.

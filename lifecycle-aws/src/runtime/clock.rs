@@ -16,6 +16,11 @@ use super::*;
 /// }
 /// let noon = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_158_400);
 /// let runtime = runtime.with_clock(Arc::new(Fixed(noon)));
+/// let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
+/// lifecycle_aws::testing::block_on(runtime.handle(&launch)).unwrap();
+/// // The record's history tells when the launch moved it: at the clock's time.
+/// let record = runtime.store().records().get("i-0abc123def4567890").unwrap();
+/// assert_eq!(record.history()[0].at, Some(1_764_158_400));
 /// ```
 pub trait Clock: Send + Sync {
     /// Now.

@@ -86,11 +86,8 @@ where
     /// ```
     /// use lifecycle_aws::runtime::Runtime;
     /// use lifecycle_core::testing::example::Node;
+    /// # let config = lifecycle_aws::testing::example_sdk_config();
     /// // A runtime for the deployed table `lifecycle-nodes`; no request is made until an event comes.
-    /// let config = aws_config::SdkConfig::builder()
-    ///     .region(aws_config::Region::new("eu-central-1"))
-    ///     .behavior_version(aws_config::BehaviorVersion::latest())
-    ///     .build();
     /// let deployed = Runtime::new(&config, "lifecycle-nodes", || Node);
     /// assert_eq!(deployed.store().table(), "lifecycle-nodes");
     /// ```
@@ -168,28 +165,12 @@ where
 
     /// Where instances reporting their cloud-init progress are looked up: EC2 (what
     /// [`Runtime::new`] sets), or [`MemoryInstances`] for local runs and tests.
-    ///
-    /// ```
-    /// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
-    /// use std::sync::Arc;
-    /// use lifecycle_aws::instances::{InstanceFacts, MemoryInstances};
-    /// let instances = MemoryInstances::default();
-    /// instances.add("i-0abc123def4567891", InstanceFacts { group: Some("nodes".into()), ..Default::default() });
-    /// let runtime = runtime.with_instances(Arc::new(instances));
-    /// ```
     pub fn with_instances(mut self, instances: Arc<dyn InstanceDirectory>) -> Self {
         self.instances = instances;
         self
     }
 
     /// Replaces the clock (tests).
-    ///
-    /// ```
-    /// # let (runtime, _, _) = lifecycle_aws::testing::example_runtime();
-    /// use std::sync::Arc;
-    /// use lifecycle_aws::runtime::SystemClock;
-    /// let runtime = runtime.with_clock(Arc::new(SystemClock));
-    /// ```
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -199,12 +180,6 @@ where
     /// command's progress events send heartbeats; after it, the command counts as `TimedOut`:
     /// the model handles that like any failed command (a launch ends ABANDON through the
     /// failure path, a termination CONTINUE). Default: [`Settings`].
-    ///
-    /// ```
-    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// // Joins that take longer than 30 minutes count as failed.
-    /// let runtime = runtime.with_wait_deadline(std::time::Duration::from_secs(30 * 60));
-    /// ```
     pub fn with_wait_deadline(mut self, deadline: Duration) -> Self {
         self.settings.wait_deadline = deadline;
         self
@@ -213,11 +188,6 @@ where
     /// How long a claim holds at most (default: [`Settings`]): a delivery that dies holding one keeps
     /// the record from every other delivery until then. Within an invocation handled with
     /// [`Runtime::handle_before`], a claim never outlasts the invocation's deadline.
-    ///
-    /// ```
-    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// let runtime = runtime.with_claim_lease(std::time::Duration::from_secs(30));
-    /// ```
     pub fn with_claim_lease(mut self, lease: Duration) -> Self {
         self.settings.claim_lease = lease;
         self
@@ -227,12 +197,6 @@ where
     /// parked launch), below every hook's heartbeat timeout the template sets (default:
     /// [`Settings`]).
     /// The sweep runs every 5 minutes; a wait is looked at on the first run after it is due.
-    ///
-    /// ```
-    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// // For hooks whose heartbeat timeout is 5 minutes.
-    /// let runtime = runtime.with_heartbeat_interval(std::time::Duration::from_secs(120));
-    /// ```
     pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
         self.settings.heartbeat_interval = interval;
         self
@@ -241,11 +205,6 @@ where
     /// How long one sweep may work (within the function's timeout; default: [`Settings`]): it
     /// stops there and leaves the rest, still due, to the next run. It always handles at least
     /// one wait.
-    ///
-    /// ```
-    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// let runtime = runtime.with_sweep_budget(std::time::Duration::from_secs(10));
-    /// ```
     pub fn with_sweep_budget(mut self, budget: Duration) -> Self {
         self.settings.sweep_budget = budget;
         self
@@ -254,12 +213,6 @@ where
     /// How long a finished lifecycle's record is kept (default: [`Settings`]): when its termination
     /// is completed at a terminal state, the record gets `ExpiresAt` and DynamoDB's TTL
     /// removes it then.
-    ///
-    /// ```
-    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// // Keep finished records a week for audits.
-    /// let runtime = runtime.with_retention(std::time::Duration::from_secs(7 * 24 * 3600));
-    /// ```
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.settings.retention = retention;
         self
@@ -337,11 +290,6 @@ where
     /// registration is still on its way (retried) rather than one that is not ours (ignored).
     /// The gap between `SendCommand` and the registration is milliseconds. Default:
     /// [`Settings`].
-    ///
-    /// ```
-    /// # let (runtime, commands, actions) = lifecycle_aws::testing::example_runtime();
-    /// let runtime = runtime.with_command_grace(std::time::Duration::from_secs(300));
-    /// ```
     pub fn with_command_grace(mut self, grace: Duration) -> Self {
         self.settings.command_grace = grace;
         self

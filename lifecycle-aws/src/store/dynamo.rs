@@ -4,14 +4,27 @@ use super::*;
 
 /// The node table in DynamoDB.
 ///
+/// Deployed, `DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes")`;
+/// here with a mocked client, to show an item as the original library wrote it (no `Version`
+/// yet) read as a record:
+///
 /// ```
+/// use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+/// use aws_sdk_dynamodb::types::AttributeValue;
+/// use aws_smithy_mocks::{mock, mock_client};
 /// use lifecycle_aws::store::DynamoStore;
-/// let config = aws_config::SdkConfig::builder()
-///     .region(aws_config::Region::new("eu-central-1"))
-///     .behavior_version(aws_config::BehaviorVersion::latest())
-///     .build();
-/// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes");
-/// assert_eq!(store.table(), "lifecycle-nodes");
+/// use lifecycle_core::Store;
+/// let get = mock!(aws_sdk_dynamodb::Client::get_item)
+///     .match_requests(|r| r.table_name() == Some("lifecycle-nodes") && r.consistent_read() == Some(true))
+///     .then_output(|| GetItemOutput::builder()
+///         .item("Ident", AttributeValue::S("i-1".into()))
+///         .item("ItemStatus", AttributeValue::S("ready_for_operation".into()))
+///         .item("ItemType", AttributeValue::S("worker".into()))
+///         .build());
+/// let store = DynamoStore::new(mock_client!(aws_sdk_dynamodb, [&get]), "lifecycle-nodes");
+/// let record = lifecycle_aws::testing::block_on(store.load("i-1")).unwrap().unwrap();
+/// assert_eq!((record.state.as_str(), record.version), ("ready_for_operation", 0));
+/// assert_eq!(record.attributes["ItemType"], "worker");
 /// ```
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -22,15 +35,6 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     /// The table `table`, through `client`. Command items expire a day after they are sent.
-    ///
-    /// ```
-    /// use lifecycle_aws::store::DynamoStore;
-    /// let config = aws_config::SdkConfig::builder()
-    ///     .region(aws_config::Region::new("eu-central-1"))
-    ///     .behavior_version(aws_config::BehaviorVersion::latest())
-    ///     .build();
-    /// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes");
-    /// ```
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
@@ -118,17 +122,6 @@ impl DynamoStore {
     }
 
     /// How long command items live (their `ExpiresAt`).
-    ///
-    /// ```
-    /// use lifecycle_aws::store::DynamoStore;
-    /// let config = aws_config::SdkConfig::builder()
-    ///     .region(aws_config::Region::new("eu-central-1"))
-    ///     .behavior_version(aws_config::BehaviorVersion::latest())
-    ///     .build();
-    /// // Keep command items a week (their results can come late; the original kept them forever).
-    /// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes")
-    ///     .with_command_ttl(std::time::Duration::from_secs(7 * 24 * 3600));
-    /// ```
     pub fn with_command_ttl(mut self, ttl: Duration) -> Self {
         self.command_ttl = ttl;
         self
@@ -138,10 +131,7 @@ impl DynamoStore {
     ///
     /// ```
     /// use lifecycle_aws::store::DynamoStore;
-    /// let config = aws_config::SdkConfig::builder()
-    ///     .region(aws_config::Region::new("eu-central-1"))
-    ///     .behavior_version(aws_config::BehaviorVersion::latest())
-    ///     .build();
+    /// # let config = lifecycle_aws::testing::example_sdk_config();
     /// assert_eq!(DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "nodes").table(), "nodes");
     /// ```
     pub fn table(&self) -> &str {
@@ -149,17 +139,6 @@ impl DynamoStore {
     }
 
     /// The client.
-    ///
-    /// ```
-    /// use lifecycle_aws::store::DynamoStore;
-    /// let config = aws_config::SdkConfig::builder()
-    ///     .region(aws_config::Region::new("eu-central-1"))
-    ///     .behavior_version(aws_config::BehaviorVersion::latest())
-    ///     .build();
-    /// let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "nodes");
-    /// // The same client, for the table's other uses (an operator's look at it, a migration).
-    /// let _describe = store.client().describe_table().table_name(store.table());
-    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -12,10 +12,7 @@
 //!
 //! ```
 //! use lifecycle_aws::store::DynamoStore;
-//! let config = aws_config::SdkConfig::builder()
-//!     .region(aws_config::Region::new("eu-central-1"))
-//!     .behavior_version(aws_config::BehaviorVersion::latest())
-//!     .build();
+//! # let config = lifecycle_aws::testing::example_sdk_config();
 //! // The table the template deploys (or the original library's, which it reads as it is).
 //! let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "lifecycle-nodes");
 //! assert_eq!(store.table(), "lifecycle-nodes");

@@ -96,6 +96,25 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// The SDK configuration the documentation's examples build clients from: region
+/// `eu-central-1` and static test credentials, so that nothing looks for real ones. The
+/// examples' clients are mocked or never called: no request leaves the process.
+///
+/// ```
+/// let config = lifecycle_aws::testing::example_sdk_config();
+/// assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-central-1"));
+/// ```
+pub fn example_sdk_config() -> aws_config::SdkConfig {
+    use aws_sdk_ssm::config::{Credentials, SharedCredentialsProvider};
+    aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("eu-central-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "example",
+        )))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build()
+}
+
 /// What [`example_runtime`] builds: the example model on an in-memory table.
 pub type ExampleRuntime = crate::runtime::Runtime<Node, fn() -> Node, crate::memory::MemoryTable>;
 

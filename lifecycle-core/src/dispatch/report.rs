@@ -311,12 +311,13 @@ impl<S: State, E> Report<S, E> {
     /// The names of the fired triggers, in order.
     ///
     /// ```
-    /// # use lifecycle_core::{Report, StopReason};
-    /// # fn check<S: lifecycle_core::State, E>(report: &Report<S, E>) {
-    /// for trigger in report.triggers() {
-    ///     println!("fired {trigger}");
-    /// }
-    /// # }
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
+    /// use lifecycle_core::testing::Harness;
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Node).with_instance("i-1", NodeState::FinishedCloudInit);
+    ///     let report = harness.launch("i-1").await.unwrap();
+    ///     assert_eq!(report.triggers().collect::<Vec<_>>(), ["join"]);
+    /// });
     /// ```
     pub fn triggers(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.fired.iter().map(|f| f.trigger)

@@ -35,7 +35,7 @@ pub struct Completion {
 }
 
 /// A model, its records in a [`MemoryStore`] and the commands its tasks sent: events go in,
-/// [`Report`](crate::Report)s come out. See the [module documentation](self) for the pattern.
+/// [`Report`](crate::Report)s come out. See the [module documentation](crate::testing) for the pattern.
 ///
 /// ```
 /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;

@@ -1,6 +1,6 @@
 //! Testing a model in memory: events as AWS would deliver them, and a [`Harness`] that feeds
-//! them to a model the way the Lambda does — state in a [`MemoryStore`], commands recorded by
-//! [`MemoryEffects`], command results fed back to the record that waits for them — and remembers
+//! them to a model the way the Lambda does — state in a [`MemoryStore`](crate::MemoryStore), commands recorded by
+//! [`MemoryEffects`](crate::MemoryEffects), command results fed back to the record that waits for them — and remembers
 //! which lifecycle actions ended, and how.
 //!
 //! The central pattern: a task sends a command and its transition `wait`s; the command's

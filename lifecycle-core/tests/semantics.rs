@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use lifecycle_core::testing::{block_on, command_result, launching};
 use lifecycle_core::{
     CommandStatus, Context, DispatchError, Event, FailureCause, LifecycleModel, LifecycleResult,
     LifecycleTransition, MemoryEffects, MemoryStore, ModelDispatchError, ModelReport, Record,
     StopReason, TaskFailure, dispatch, lifecycle_model,
 };
-use lifecycle_tests::{block_on, command_result, launching};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0} failed")]

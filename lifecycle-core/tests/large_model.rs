@@ -2,11 +2,11 @@
 
 #![deny(warnings)]
 
+use lifecycle_core::testing::block_on;
 use lifecycle_core::{
     Context, LifecycleModel, MemoryEffects, MemoryStore, Record, State, StopReason, dispatch,
     lifecycle_model,
 };
-use lifecycle_tests::block_on;
 
 /// Counts the steps it ran.
 #[derive(Default)]
@@ -294,7 +294,7 @@ fn a_45_state_model_runs_every_step_in_one_event() {
     store.insert(Record::new("i-1", "step00"));
     let mut record = store.get("i-1").unwrap();
     let mut model = Pipeline::default();
-    let event = lifecycle_tests::launching("i-1");
+    let event = lifecycle_core::testing::launching("i-1");
     let report = block_on(dispatch(
         &mut model,
         &store,
@@ -318,7 +318,7 @@ fn a_guarded_branch_leaves_the_chain() {
         take_detour: true,
         ..Pipeline::default()
     };
-    let event = lifecycle_tests::launching("i-1");
+    let event = lifecycle_core::testing::launching("i-1");
     let report = block_on(dispatch(
         &mut model,
         &store,
