@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::store::DynamoStore;
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_core::LifecycleModel;
 use lifecycle_examples::backup::NightlyBackup;
 use lifecycle_examples::cluster::ClusterNode;

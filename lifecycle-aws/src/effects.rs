@@ -273,7 +273,7 @@ impl CommandSender for SsmCommands {
 ///
 /// ```
 /// use lifecycle_aws::effects::AwsEffects;
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
 /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
 /// let now = 1_764_158_400;
@@ -296,7 +296,7 @@ pub struct HeldClaim {
 ///
 /// ```
 /// use lifecycle_aws::effects::AwsEffects;
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
 /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
 /// let now = 1_764_158_400;
@@ -339,7 +339,7 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
     /// let now = 1_764_158_400;
@@ -386,7 +386,7 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     /// use lifecycle_core::{CommandKey, CommandRequest, Effects, Record};
     /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
@@ -408,7 +408,7 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
     /// let now = 1_764_158_400;
@@ -427,7 +427,7 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
     /// let now = 1_764_158_400;

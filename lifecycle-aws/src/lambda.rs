@@ -471,7 +471,7 @@ where
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use lifecycle_aws::memory::MemoryTable;
+/// # use lifecycle_aws::store::MemoryTable;
 /// # use lifecycle_aws::runtime::Runtime;
 /// # use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
 /// # use lifecycle_core::{lifecycle_model, Context};

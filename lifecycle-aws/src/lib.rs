@@ -2,15 +2,15 @@
 //!
 //! - [`actions`]: completing lifecycle actions and heartbeats (Auto Scaling), behind a trait.
 //! - [`decode`]: every event shape the Lambda receives, decoded into typed notifications.
-//! - [`store`]: the node table in DynamoDB, with conditional writes.
+//! - [`store`]: the node table in DynamoDB, with conditional writes, and in memory to run
+//!   the same code path locally.
 //! - [`effects`]: SSM commands and heartbeats for tasks.
 //! - [`runtime`]: from an invocation's payload to dispatches and completed lifecycle actions.
 //! - [`lambda`]: the Lambda: configuration, JSON logs, [`run`].
-//! - [`memory`]: an in-memory node table, to run the same code path locally.
 //! - [`testing`]: the events AWS delivers, and in-memory stand-ins for SSM and Auto Scaling.
 //!
 //! Every in-memory stand-in for a service is named `Memory*` after what it stands in for:
-//! [`MemoryTable`](memory::MemoryTable) (the node table),
+//! [`MemoryTable`](store::MemoryTable) (the node table),
 //! [`MemoryInstances`](instances::MemoryInstances) (EC2's instance facts),
 //! [`MemoryCommands`](testing::MemoryCommands) (SSM),
 //! [`MemoryActions`](testing::MemoryActions) (lifecycle action completions),
@@ -36,7 +36,6 @@ pub mod effects;
 pub mod fleet;
 pub mod instances;
 pub mod lambda;
-pub mod memory;
 pub mod metrics;
 pub mod runtime;
 pub mod store;

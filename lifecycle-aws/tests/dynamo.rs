@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use lifecycle_aws::memory::MemoryTable;
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::store::{
     CommandRegistration, DynamoStore, NodeTable, PendingLifecycle, pending_from_image, to_attribute,
 };

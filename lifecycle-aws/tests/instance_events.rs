@@ -7,8 +7,8 @@ mod common;
 
 use std::sync::Arc;
 
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{Outcome, Runtime};
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::testing::{
     MemoryActions, MemoryCommands, command_status_event, instance_state_event,
     lifecycle_action_event, maintenance_event, rebalance_event, routed_lifecycle_action_event,

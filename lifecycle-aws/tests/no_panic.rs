@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::worker::Worker;
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{HandleError, Outcome, Runtime};
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::store::{CommandRegistration, NodeTable};
 use lifecycle_aws::testing::{
     MemoryActions, MemoryCommands, command_status_event, lifecycle_action_event,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use common::stepped::Stepped;
 use common::worker::{Worker, on_fleet, registered};
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{HandleError, Outcome, Runtime};
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::testing::{
     ApiFault, MemoryAutoScaling, MemoryCommands, command_status_event, lifecycle_action_event,
     scheduled_event,

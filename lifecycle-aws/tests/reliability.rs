@@ -14,8 +14,8 @@ use common::TestClock;
 use common::faults::{CountingCommands, Faults, FaultyActions, FaultyCommands, FaultyTable, Plan};
 use common::node::{LONG_AGO, NodeError, Recorded, command_status, launching, terminating};
 use lifecycle_aws::effects::{CommandSender, SsmCommands};
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{HandleError, Runtime};
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::store::{DynamoStore, NodeTable};
 use lifecycle_core::Store;
 use lifecycle_core::{

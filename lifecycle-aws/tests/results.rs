@@ -478,7 +478,7 @@ fn a_command_an_after_task_sends_is_kept_and_its_claim_released() {
     use common::faults::{CountingCommands, Faults, FaultyCommands};
     use std::sync::Arc;
     common::run(async {
-        let table = lifecycle_aws::memory::MemoryTable::new();
+        let table = lifecycle_aws::store::MemoryTable::new();
         table.create("i-a1", "start").await.unwrap();
         let commands = Arc::new(FaultyCommands::new(
             Arc::new(CountingCommands::default()),

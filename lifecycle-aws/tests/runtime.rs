@@ -357,8 +357,8 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
 
     use lambda_runtime::{LambdaEvent, Service, service_fn};
     use lifecycle_aws::lambda::{RawValue, invoke};
-    use lifecycle_aws::memory::MemoryTable;
     use lifecycle_aws::runtime::Runtime;
+    use lifecycle_aws::store::MemoryTable;
     use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     use lifecycle_core::Record;
 
@@ -420,8 +420,8 @@ fn the_runtime_serves_a_users_own_service_fn_and_logs_to_the_users_subscriber() 
 fn the_typed_answer_is_the_same_json() {
     use std::sync::Arc;
 
-    use lifecycle_aws::memory::MemoryTable;
     use lifecycle_aws::runtime::Runtime;
+    use lifecycle_aws::store::MemoryTable;
     use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     use lifecycle_core::Record;
 

@@ -6,9 +6,9 @@ use serde_json::Value;
 use crate::effects::{
     ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, Records,
 };
-use crate::event::{Event, LifecycleAction};
-use crate::store::{AttributeUpdate, CasOutcome, Record, attr};
 use crate::token::{delivery_id, write_token, write_token_after};
+use crate::{AttributeUpdate, CasOutcome, Record, attr};
+use crate::{Event, LifecycleAction};
 
 /// What a task or guard is given: the event being processed, the node's record, and the
 /// side effects it may request.

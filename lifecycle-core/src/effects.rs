@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::event::{Event, LifecycleAction};
-use crate::store::{AttributeUpdate, CasOutcome, Record};
+use crate::{AttributeUpdate, CasOutcome, Record};
+use crate::{Event, LifecycleAction};
 
 /// An SSM command a task wants to run on instances.
 ///

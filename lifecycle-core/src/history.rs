@@ -25,7 +25,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::store::{Record, attr};
+use crate::{Record, attr};
 
 /// How many steps a record keeps: the newest, the oldest dropped first. Ten is more than a
 /// launch or a termination takes in the examples, and keeps the item within one write unit.

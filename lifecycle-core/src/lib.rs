@@ -123,11 +123,15 @@ mod context;
 mod dispatch;
 mod effects;
 mod event;
+mod filter;
 mod history;
+mod memory;
 mod model;
+mod record;
 mod store;
 pub mod testing;
 mod token;
+mod typestate;
 
 pub use context::Context;
 pub use dispatch::{
@@ -140,9 +144,9 @@ pub use effects::{
     Records, SentCommand,
 };
 pub use event::{
-    CommandStatus, EC2_STATES, Event, EventFilter, EventKind, LifecycleAction, LifecycleTransition,
-    Location, Route,
+    CommandStatus, EC2_STATES, Event, EventKind, LifecycleAction, LifecycleTransition, Location,
 };
+pub use filter::{EventFilter, Route};
 pub use history::{HISTORY_LEN, HistoryEntry};
 /// Turns an `impl` block into a checked lifecycle model.
 ///
@@ -234,15 +238,15 @@ pub use history::{HISTORY_LEN, HistoryEntry};
 ///
 /// What the macro generates and what the compiler proves: see the [crate documentation](crate).
 pub use lifecycle_macros::lifecycle_model;
+pub use memory::{MemoryStore, apply_change};
 pub use model::{
-    FormerState, LifecycleModel, ModelDefinition, Phase, Start, State, TaskFailure, Transition,
-    TypedState, Typestate, UnknownState, WrongState,
+    FormerState, LifecycleModel, ModelDefinition, Phase, State, TaskFailure, Transition,
+    UnknownState,
 };
-pub use store::{
-    AttributeUpdate, CasOutcome, MAX_VERSION, MemoryStore, Record, StateChange, Store,
-    apply_change, attr,
-};
+pub use record::{MAX_VERSION, Record, attr};
+pub use store::{AttributeUpdate, CasOutcome, StateChange, Store};
 pub use token::{delivery_id, write_token_after};
+pub use typestate::{Start, TypedState, Typestate, WrongState};
 
 /// The contract between the dispatcher and a store implementation: what a record carries
 /// besides its state and what a store must do with it, gathered in one place for whoever
@@ -275,10 +279,10 @@ pub mod protocol {
         scheduled_restart,
     };
     pub use crate::history::{HISTORY_LEN, HistoryEntry};
-    pub use crate::store::{
+    pub use crate::token::{delivery_id, write_token_after};
+    pub use crate::{
         AttributeUpdate, CasOutcome, MAX_VERSION, Record, StateChange, Store, apply_change, attr,
     };
-    pub use crate::token::{delivery_id, write_token_after};
 }
 
 /// Used by generated code; not part of the public API.

@@ -1,7 +1,7 @@
 //! Write tokens: which delivery wrote which version of a record, so that a write whose answer was
 //! lost is recognised when it is sent again.
 
-use crate::store::Record;
+use crate::Record;
 
 /// A token no other delivery's write carries: the delivery and the version it writes.
 pub(crate) fn write_token(delivery: &str, version: u64) -> String {

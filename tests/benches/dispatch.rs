@@ -30,8 +30,8 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 use lifecycle_aws::effects::CommandSender;
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_core::{
     CommandRequest, CommandStatus, EffectError, LifecycleAction, LifecycleResult,
     LifecycleTransition, MemoryEffects, MemoryStore, Record, dispatch,

@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::{Clock, HandleError, Runtime};
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
 use lifecycle_core::Record;
 use lifecycle_examples::cluster::{ClusterNode, MemoryDns};

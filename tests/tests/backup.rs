@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
 use lifecycle_examples::backup::NightlyBackup;
 use lifecycle_tests::block_on;

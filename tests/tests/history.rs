@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use lifecycle_aws::memory::MemoryTable;
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::store::{record_size, write_units};
 use lifecycle_core::{
     AttributeUpdate, CasOutcome, HISTORY_LEN, MemoryEffects, MemoryStore, Record, StateChange,

@@ -1,7 +1,7 @@
 //! The local simulation (the README's main job): the Lambda's code path on an in-memory node
 //! table ends where the scenario says.
 
-use lifecycle_aws::memory::MemoryTable;
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_core::{LifecycleResult, LifecycleTransition};
 use lifecycle_examples::local::{Completion, NodeSpec, Scenario, SimulationError, simulate};
 use lifecycle_tests::block_on;

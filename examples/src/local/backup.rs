@@ -23,7 +23,7 @@ pub const BACKUP_INSTANCE: &str = "i-0d47a5e1c9b3f2a68";
 /// fires again the next night and the run starts over.
 ///
 /// ```
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// let report = tokio::runtime::Builder::new_current_thread()
 ///     .build()
 ///     .unwrap()

@@ -38,7 +38,7 @@ const SPOT_NOTICE: u64 = 120;
 /// Runs `scenario` through the cluster model on `table`.
 ///
 /// ```
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_examples::local::{simulate, Scenario};
 /// let report = tokio::runtime::Builder::new_current_thread()
 ///     .build()

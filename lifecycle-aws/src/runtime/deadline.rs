@@ -105,7 +105,7 @@ where
     /// use std::sync::Arc;
     /// use std::time::Duration;
     /// use lifecycle_aws::fleet::Hook;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::runtime::{Limit, Runtime};
     /// use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;

@@ -205,7 +205,7 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::runtime::Runtime;
     /// use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;

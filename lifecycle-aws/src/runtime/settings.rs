@@ -131,7 +131,7 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::runtime::Runtime;
     /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
@@ -243,7 +243,7 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::runtime::Runtime;
     /// use lifecycle_aws::testing::{lifecycle_action_event, scheduled_event, MemoryActions, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
@@ -304,7 +304,7 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::runtime::Runtime;
     /// use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands, lifecycle_action_event};
     /// use lifecycle_core::testing::example::Node;
@@ -334,7 +334,7 @@ where
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::runtime::{Outcome, Runtime};
     /// use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
     /// use lifecycle_core::testing::example::Node;
@@ -367,7 +367,7 @@ where
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::metrics::Metrics;
     /// use lifecycle_aws::runtime::Runtime;
     /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};

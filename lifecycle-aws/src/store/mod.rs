@@ -34,12 +34,14 @@ use lifecycle_core::{
 mod condition;
 mod dynamo;
 mod item;
+mod memory;
 mod schema;
 mod size;
 
 pub use crate::aws_error::{error_chain, is_transient};
 use condition::{conditional_failure, holds_write, is_conditional_failure, version_condition};
 pub use dynamo::DynamoStore;
+pub use memory::MemoryTable;
 pub use schema::{COMMAND_ITEM_TYPE, WAITS_INDEX, attr};
 
 pub(crate) use item::pending_from_value;
@@ -89,7 +91,7 @@ pub enum Wait {
 /// sweep can skip it and go on.
 ///
 /// ```
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_aws::store::NodeTable;
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 ///     let page = MemoryTable::new().due_waits("Node", 1_764_158_400, None, 50).await.unwrap();
@@ -107,7 +109,7 @@ pub struct DueWaits {
 /// Where a page of due waits ended.
 ///
 /// ```
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_aws::store::{NodeTable, WaitCursor};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 ///     let after = WaitCursor { ident: "i-1".into(), due_at: 1_764_158_400 };
@@ -160,7 +162,7 @@ pub enum StoreError {
 /// A command registered when it was sent, found again when its result arrives.
 ///
 /// ```
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_aws::store::{CommandRegistration, NodeTable};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 ///     let table = MemoryTable::new();
@@ -223,7 +225,7 @@ pub struct PendingLifecycle {
 /// A command to register, so its result can resume the lifecycle it was sent for.
 ///
 /// ```
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_aws::store::{CommandRegistration, NodeTable};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 ///     let table = MemoryTable::new();
@@ -269,10 +271,10 @@ pub struct CommandRegistration<'a> {
 
 /// The node table: the records [`Store`] keeps, plus what the runtime keeps beside them
 /// (registered commands and parked launches). [`DynamoStore`] on AWS;
-/// [`MemoryTable`](crate::memory::MemoryTable) for local runs.
+/// [`MemoryTable`] for local runs.
 ///
 /// ```
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_aws::store::NodeTable;
 /// use lifecycle_core::Store;
 /// /// What a tool working on any node table can do, in memory or on DynamoDB.
@@ -292,7 +294,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// version; the next state change releases it.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -318,7 +320,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// if the record moved on.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -344,7 +346,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// same id is.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -368,7 +370,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// result whose twin already took it, or not registered yet.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -394,7 +396,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// later calls return what was noted.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -420,7 +422,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Reads a command without consuming it.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -446,7 +448,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// only waiting items.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -473,7 +475,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Moves a waiting item's next look to `due_at`. Nothing if it no longer waits.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -499,7 +501,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// lifecycle's record is kept that long, for inspection.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -520,7 +522,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// longer is: run the launch now.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -554,7 +556,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// the record moved on.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::{NodeTable, Wait};
     /// use lifecycle_core::Record;
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -578,7 +580,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// Creates `ident` in `state` if it does not exist. `false` if it already did.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -600,7 +602,7 @@ pub trait NodeTable: Store<Error = StoreError> {
     /// the record (the table's stream resumes it). `false` if the record is elsewhere.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_aws::store::NodeTable;
     /// use lifecycle_core::{Record, Store};
     /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

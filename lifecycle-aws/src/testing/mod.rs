@@ -1,11 +1,11 @@
 //! Testing a model through the Lambda's own code path, in memory: the JSON events AWS
 //! delivers, and stand-ins for SSM and Auto Scaling that record what they were asked. With
-//! [`MemoryTable`](crate::memory::MemoryTable) and [`Runtime::with_parts`], a test runs decoding,
+//! [`MemoryTable`](crate::store::MemoryTable) and [`Runtime::with_parts`], a test runs decoding,
 //! the runtime's exactly-once bookkeeping, the dispatcher and the completion, as deployed.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use lifecycle_aws::memory::MemoryTable;
+//! use lifecycle_aws::store::MemoryTable;
 //! use lifecycle_aws::runtime::Runtime;
 //! use lifecycle_aws::testing::{MemoryActions, MemoryCommands, command_status_event, lifecycle_action_event};
 //! use lifecycle_core::{CommandRequest, Context, LifecycleResult, LifecycleTransition, Record, lifecycle_model};
@@ -116,7 +116,7 @@ pub fn example_sdk_config() -> aws_config::SdkConfig {
 }
 
 /// What [`example_runtime`] builds: the example model on an in-memory table.
-pub type ExampleRuntime = crate::runtime::Runtime<Node, fn() -> Node, crate::memory::MemoryTable>;
+pub type ExampleRuntime = crate::runtime::Runtime<Node, fn() -> Node, crate::store::MemoryTable>;
 
 /// The runtime the documentation's examples share: [`lifecycle_core::testing::example::Node`]
 /// (a launch sends `ClusterJoin` and waits for its result) on an in-memory table holding
@@ -139,7 +139,7 @@ pub fn example_runtime() -> (
     std::sync::Arc<MemoryCommands>,
     std::sync::Arc<MemoryActions>,
 ) {
-    let table = crate::memory::MemoryTable::new();
+    let table = crate::store::MemoryTable::new();
     table
         .records()
         .insert(Record::new("i-0abc123def4567890", "finished_cloud_init"));

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::store::NodeTable;
 use lifecycle_aws::testing::{MemoryAutoScaling, MemoryCommands};
 use lifecycle_core::{CommandRequest, Context, EffectError, Record, lifecycle_model};

@@ -7,11 +7,11 @@ use serde_json::Value;
 
 use crate::context::{Context, StepEffects};
 use crate::effects::{ClaimOutcome, EffectError, Effects};
-use crate::event::{CommandStatus, Event, EventKind, LifecycleAction, LifecycleTransition};
 use crate::history::StepNote;
-use crate::model::{LifecycleModel, ModelDefinition, Phase, State, TaskFailure, UnknownState};
-use crate::store::{CasOutcome, Record, StateChange, Store, attr};
 use crate::token::push_write_token;
+use crate::{CasOutcome, Record, StateChange, Store, attr};
+use crate::{CommandStatus, Event, EventKind, LifecycleAction, LifecycleTransition};
+use crate::{LifecycleModel, ModelDefinition, Phase, State, TaskFailure, UnknownState};
 
 mod error;
 mod progress;

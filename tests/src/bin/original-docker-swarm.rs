@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use lifecycle_aws::memory::MemoryTable;
 use lifecycle_aws::runtime::Runtime;
+use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
 use lifecycle_tests::original::{DockerSwarm, FIXTURE_INSTANCE, fixture_node, seed_fixture};
 

@@ -26,7 +26,7 @@ use crate::store::{
 /// [`NodeTable`] in memory: records in a [`MemoryStore`], commands beside them.
 ///
 /// ```
-/// use lifecycle_aws::memory::MemoryTable;
+/// use lifecycle_aws::store::MemoryTable;
 /// use lifecycle_aws::store::NodeTable;
 /// use lifecycle_core::{Record, Store};
 /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -49,7 +49,7 @@ impl MemoryTable {
     /// An empty table.
     ///
     /// ```
-    /// let table = lifecycle_aws::memory::MemoryTable::new();
+    /// let table = lifecycle_aws::store::MemoryTable::new();
     /// assert!(table.records().snapshot().is_empty());
     /// ```
     pub fn new() -> Self {
@@ -59,7 +59,7 @@ impl MemoryTable {
     /// The records, to seed and inspect.
     ///
     /// ```
-    /// use lifecycle_aws::memory::MemoryTable;
+    /// use lifecycle_aws::store::MemoryTable;
     /// use lifecycle_core::Record;
     /// let table = MemoryTable::new();
     /// table.records().insert(Record::new("i-1", "finished_cloud_init"));
