@@ -292,10 +292,42 @@ pub mod __private {
 
     pub use crate::dispatch::run_transition;
 
-    /// Implemented by generated code for the model type, at its name: rustc checks the bound
-    /// with the impl's header, before anything else, so a model that is not `Send + Sync` is
-    /// told so first, and at its name.
-    pub trait ModelMustBeSendAndSync<T: Send + Sync + ?Sized> {}
+    /// A task's (or async guard's) future, checked to be `Send` where the generated code calls
+    /// it, at the task's name: a task that holds something not `Send` across an await is told
+    /// so there, once, with rustc's note on the value and the await.
+    ///
+    /// ```
+    /// let answer = lifecycle_core::testing::block_on(lifecycle_core::__private::require_send(async { 42 }));
+    /// assert_eq!(answer, 42);
+    /// ```
+    pub fn require_send<F: ::core::future::Future + Send>(future: F) -> SendFuture<F> {
+        SendFuture(future)
+    }
+
+    /// A future [`require_send`] checked. `Send` whatever `F` is, so that the generated
+    /// `run_tasks`, which holds it across its await, adds no second error about the same task.
+    pub struct SendFuture<F>(F);
+
+    // SAFETY: the field is private and `require_send`, the only way to make a `SendFuture`, takes
+    // only futures that are `Send`: every value of this type holds a `Send` future. Where `F`
+    // is not `Send`, the call to `require_send` does not compile, so no such value exists.
+    // (`Send` is an auto trait: without this impl, `SendFuture<F>` would be `Send` only where
+    // rustc can see that `F` is, which in the generated code it cannot always tell apart from
+    // the model's own `Send`, and the same cause would be reported twice.)
+    unsafe impl<F> Send for SendFuture<F> {}
+
+    impl<F: ::core::future::Future> ::core::future::Future for SendFuture<F> {
+        type Output = F::Output;
+
+        fn poll(
+            self: ::core::pin::Pin<&mut Self>,
+            cx: &mut ::core::task::Context<'_>,
+        ) -> ::core::task::Poll<F::Output> {
+            // SAFETY: the inner future is pinned with its wrapper: it is never moved out of it,
+            // and `SendFuture` has no `Drop` and is not `Unpin` unless `F` is.
+            unsafe { self.map_unchecked_mut(|wrapper| &mut wrapper.0) }.poll(cx)
+        }
+    }
 
     /// The model inside a typestate handle. A wrapper with no methods, so that rustc, when a
     /// transition is called on a handle in the wrong state, does not suggest calling the task

@@ -308,7 +308,7 @@ pub struct TaskFailure<E> {
 /// }
 /// assert_eq!(describe(&Node), 2);
 /// ```
-pub trait LifecycleModel: Send + Sync {
+pub trait LifecycleModel: Send {
     /// The generated state enum.
     ///
     /// ```
@@ -385,11 +385,22 @@ pub trait LifecycleModel: Send + Sync {
     ///     assert!(Node.check_guards(0, &ctx).await.unwrap());
     /// });
     /// ```
+    ///
+    /// It takes the model by `&mut` (guards only read it) so that its future is `Send` for any
+    /// model that is `Send`, as [`LifecycleModel::run_tasks`]'s is: a `&` held across an await
+    /// would need the model to be `Sync` too.
+    ///
+    /// The `where` clause, which every `Send` model meets, is what the generated code assumes:
+    /// a model that is not `Send` is then told so once, at its name (the supertrait), and not
+    /// again by each future that holds it; what the future itself holds is still checked, at
+    /// the guard that holds it.
     fn check_guards(
-        &self,
+        &mut self,
         index: usize,
         ctx: &Context<'_>,
-    ) -> impl Future<Output = Result<bool, TaskFailure<Self::Error>>> + Send;
+    ) -> impl Future<Output = Result<bool, TaskFailure<Self::Error>>> + Send
+    where
+        for<'m> &'m mut Self: Send;
 
     /// Runs the tasks of transition `index` in `phase`, stopping at the first error.
     ///
@@ -406,10 +417,14 @@ pub trait LifecycleModel: Send + Sync {
     ///     assert_eq!(effects.commands()[0].request.document_name, "ClusterJoin");
     /// });
     /// ```
+    ///
+    /// The `where` clause is [`LifecycleModel::check_guards`]'s: met by every `Send` model.
     fn run_tasks(
         &mut self,
         index: usize,
         phase: Phase,
         ctx: &mut Context<'_>,
-    ) -> impl Future<Output = Result<(), TaskFailure<Self::Error>>> + Send;
+    ) -> impl Future<Output = Result<(), TaskFailure<Self::Error>>> + Send
+    where
+        for<'m> &'m mut Self: Send;
 }

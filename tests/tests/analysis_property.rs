@@ -137,7 +137,7 @@ impl LifecycleModel for Random {
     }
 
     async fn check_guards(
-        &self,
+        &mut self,
         index: usize,
         _ctx: &Context<'_>,
     ) -> Result<bool, TaskFailure<Failed>> {

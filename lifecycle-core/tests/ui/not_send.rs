@@ -1,4 +1,6 @@
-// A model the dispatcher cannot move across threads: said at the model's name.
+// A model the dispatcher cannot move across threads: said once, at the model's name, and not
+// again by the code that uses the model (its tests, its typestate API) or by the generated
+// futures that hold it.
 use lifecycle_core::{Context, lifecycle_model};
 
 pub struct Node {
@@ -20,4 +22,11 @@ impl Node {
     }
 }
 
-fn main() {}
+fn main() {
+    use lifecycle_core::{Start, testing::Harness};
+    let mut harness = Harness::new(Node { seen: Default::default() })
+        .with_instance("i-1", NodeState::FinishedCloudInit);
+    let _ = lifecycle_core::testing::block_on(harness.launch("i-1"));
+    let mut node = Node { seen: Default::default() };
+    let _handle = NodeHandle::new(&mut node);
+}

@@ -2,7 +2,8 @@
 use lifecycle_core::{Context, lifecycle_model};
 
 pub struct Node {
-    // Not `Sync`: the dispatcher shares the model across awaits in Lambda.
+    // `Send` but not `Sync`: a model needs only `Send` (the dispatcher holds it by `&mut`), so
+    // this field adds no error.
     seen: std::cell::Cell<u32>,
 }
 

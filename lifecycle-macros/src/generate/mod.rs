@@ -9,8 +9,8 @@ mod state_enum;
 mod tasks;
 mod typestate;
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
 use syn::Ident;
 
 use crate::ast::Model;
@@ -51,14 +51,11 @@ pub fn model(model: &Model, checked: &Checked) -> TokenStream {
     let tasks = tasks(model, checked);
     let mermaid = diagram::mermaid(checked);
     let dot = diagram::dot(model, checked);
-    // The dispatcher runs in `tokio::spawn` and Lambda: said here, at the model's name, rather
-    // than by rustc in terms of the generated futures.
-    let krate_at_ty = respan(quote!(#krate), ty.span());
-    let send_sync = quote_spanned! {ty.span()=>
-        impl #krate_at_ty::__private::ModelMustBeSendAndSync<#ty> for () {}
-    };
+    // The dispatcher runs in `tokio::spawn` and Lambda, so the model must be `Send`: rustc says
+    // so once, at the model's name (`LifecycleModel: Send`, checked on the impl below). The
+    // impl is unconditional, so the user's code that uses the model adds nothing; its futures
+    // assume the model is `Send` (the methods' `where` clause) and check each task's own.
     quote! {
-        #send_sync
         #item
         #state_enum
         #typestate
@@ -73,24 +70,6 @@ pub fn model(model: &Model, checked: &Checked) -> TokenStream {
             #tasks
         }
     }
-}
-
-/// `tokens`, every one of them at `span`: where rustc should point.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut tree| {
-            if let proc_macro2::TokenTree::Group(group) = &tree {
-                let mut inner =
-                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
-                inner.set_span(span);
-                tree = proc_macro2::TokenTree::Group(inner);
-            } else {
-                tree.set_span(span);
-            }
-            tree
-        })
-        .collect()
 }
 
 /// After errors: the errors, plus the user's methods and the state enum, so that code using
@@ -134,7 +113,7 @@ pub fn after_errors(model: &Model, error: syn::Error) -> TokenStream {
                     const DOT: &'static str = "";
                     // Futures that hold nothing of the model's: whatever it is, they are Send.
                     fn check_guards(
-                        &self,
+                        &mut self,
                         _index: usize,
                         _ctx: &#krate::Context<'_>,
                     ) -> impl ::core::future::Future<

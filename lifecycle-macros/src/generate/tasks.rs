@@ -23,15 +23,17 @@ fn guard_call(model: &Model, checked: &Checked, name: &Ident) -> TokenStream {
         .count()
         == 1;
     let args = if takes_ctx { quote!(ctx) } else { quote!() };
-    let call = quote_spanned!(name.span()=> self.#name(#args));
-    let call = if sig.asyncness.is_some() {
-        quote!(#call.await)
-    } else {
-        call
-    };
     let span = match &sig.output {
         syn::ReturnType::Type(_, ty) => ty.span(),
         syn::ReturnType::Default => Span::call_site(),
+    };
+    let call = quote_spanned!(name.span()=> self.#name(#args));
+    // An async guard's future is checked to be `Send` at the guard's name (see `task_call`).
+    let call = if sig.asyncness.is_some() {
+        let require_send = respan(quote!(#krate::__private::require_send), span);
+        quote_spanned!(span=> #require_send(#call).await)
+    } else {
+        call
     };
     let guard = name.to_string();
     if returns_result(sig) {
@@ -74,17 +76,21 @@ pub(super) fn guards(model: &Model, checked: &Checked) -> TokenStream {
     };
     quote! {
         async fn check_guards(
-            &self,
+            &mut self,
             index: usize,
             ctx: &#krate::Context<'_>,
-        ) -> ::core::result::Result<bool, #krate::TaskFailure<#error>> {
+        ) -> ::core::result::Result<bool, #krate::TaskFailure<#error>>
+        where
+            for<'m> &'m mut Self: ::core::marker::Send,
+        {
             #body
         }
     }
 }
 
 /// `self.task(ctx).await`, typed against the model's error so a mismatch is reported at the
-/// task's return type.
+/// task's return type, and its future checked to be `Send` at the task's name: a task that
+/// holds something not `Send` across an await gets one error there, not one at the attribute.
 fn task_call(model: &Model, checked: &Checked, name: &Ident) -> TokenStream {
     let krate = &model.config.krate;
     let error = &checked.error;
@@ -93,8 +99,12 @@ fn task_call(model: &Model, checked: &Checked, name: &Ident) -> TokenStream {
         Some(syn::ReturnType::Type(_, ty)) => ty.span(),
         _ => Span::call_site(),
     };
+    let future = quote_spanned!(name.span()=> self.#name(ctx));
+    // The whole call at the return type, `krate`'s path too: a mismatched error type is
+    // reported there, not at the attribute.
+    let require_send = respan(quote!(#krate::__private::require_send), span);
     quote_spanned! {span=>
-        let result: ::core::result::Result<(), #error> = self.#name(ctx).await;
+        let result: ::core::result::Result<(), #error> = #require_send(#future).await;
         result.map_err(|error| #krate::TaskFailure { task: #task, error })?;
     }
 }
@@ -136,11 +146,32 @@ pub(super) fn tasks(model: &Model, checked: &Checked) -> TokenStream {
             index: usize,
             phase: #krate::Phase,
             ctx: &mut #krate::Context<'_>,
-        ) -> ::core::result::Result<(), #krate::TaskFailure<#error>> {
+        ) -> ::core::result::Result<(), #krate::TaskFailure<#error>>
+        where
+            for<'m> &'m mut Self: ::core::marker::Send,
+        {
             match (index, phase) {
                 #( #arms )*
                 _ => ::core::result::Result::Ok(()),
             }
         }
     }
+}
+
+/// `tokens`, every one of them at `span`: where rustc should point.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
