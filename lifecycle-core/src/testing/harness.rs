@@ -6,7 +6,9 @@ use crate::{
     scheduled_restart,
 };
 
-use super::{launching, scheduled, terminating};
+use super::{
+    instance_state, launching, maintenance, rebalance, scheduled, spot_interruption, terminating,
+};
 
 /// A lifecycle action an event ended, and the result the Lambda would complete it with.
 ///
@@ -113,6 +115,21 @@ impl<M: LifecycleModel> Harness<M> {
         self.store.insert(record);
     }
 
+    /// [`Harness::insert`] as a builder: a record with its attributes, as cloud-init left it.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, CommandRequest, Context}; use lifecycle_core::testing::minimal::*;
+    /// use lifecycle_core::Record;
+    /// use lifecycle_core::testing::Harness;
+    /// let harness = Harness::new(Drain::default())
+    ///     .with_record(Record::new("i-1", "ready").with("ItemType", "manager"));
+    /// assert_eq!(harness.record("i-1").unwrap().item_type(), Some("manager"));
+    /// ```
+    pub fn with_record(self, record: Record) -> Self {
+        self.insert(record);
+        self
+    }
+
     /// Delivers a launching lifecycle action for `instance` ([`launching`]).
     ///
     /// ```
@@ -150,6 +167,56 @@ impl<M: LifecycleModel> Harness<M> {
         instance: &str,
     ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
         self.deliver(&terminating(instance)).await
+    }
+
+    /// Delivers EC2's Spot interruption warning for `instance` ([`spot_interruption`]): no
+    /// lifecycle action comes with it, so nothing is completed; a termination that follows
+    /// while the drain it started waits runs when the drain ends, as in the Lambda.
+    ///
+    /// ```
+    /// # use lifecycle_core::{lifecycle_model, Context}; use lifecycle_core::testing::minimal::*;
+    /// use lifecycle_core::testing::Harness;
+    /// lifecycle_core::testing::block_on(async {
+    ///     let mut harness = Harness::new(Drain::default()).with_instance("i-1", DrainState::Ready);
+    ///     harness.spot_interruption("i-1").await.unwrap();
+    ///     assert_eq!(harness.state("i-1"), Some(DrainState::Drained));
+    ///     assert!(harness.completions().is_empty(), "a Spot warning holds no lifecycle action");
+    /// });
+    /// ```
+    pub async fn spot_interruption(
+        &mut self,
+        instance: &str,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        self.deliver(&spot_interruption(instance)).await
+    }
+
+    /// Delivers EC2's rebalance recommendation for `instance` ([`rebalance`]); see
+    /// [`Harness::spot_interruption`].
+    pub async fn rebalance(
+        &mut self,
+        instance: &str,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        self.deliver(&rebalance(instance)).await
+    }
+
+    /// Delivers EC2's state-change notification for `instance` entering `state` (`"stopped"`,
+    /// `"terminated"`, ...; [`instance_state`]); see [`Harness::spot_interruption`].
+    pub async fn instance_state(
+        &mut self,
+        instance: &str,
+        state: &str,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        self.deliver(&instance_state(instance, state)).await
+    }
+
+    /// Delivers an AWS Health scheduled change of type `event_type` for `instance`
+    /// ([`maintenance`]); see [`Harness::spot_interruption`].
+    pub async fn maintenance(
+        &mut self,
+        instance: &str,
+        event_type: &str,
+    ) -> Result<ModelReport<M>, ModelDispatchError<M, MemoryStore>> {
+        self.deliver(&maintenance(instance, event_type)).await
     }
 
     /// Delivers the result of the command `instance`'s record waits for (the first, if it

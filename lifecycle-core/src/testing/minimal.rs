@@ -87,8 +87,8 @@ impl Drain {
         Ok(())
     }
 
-    /// Any other node drains (and fails to, when unreachable).
-    #[transition(from = Ready, to = Draining, on(terminating))]
+    /// Any other node drains (and fails to, when unreachable); a Spot warning drains it too.
+    #[transition(from = Ready, to = Draining, on(terminating, spot_interruption))]
     async fn drain(&mut self, _ctx: &mut Context<'_>) -> Result<(), DrainError> {
         if self.unreachable {
             return Err(DrainError("node unreachable".into()));
