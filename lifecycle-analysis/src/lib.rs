@@ -169,18 +169,27 @@ pub fn analyse(graph: &Graph) -> Vec<Finding> {
             })
             .collect();
         for (index, t) in graph.transitions.iter().enumerate() {
-            let launching = t.on.iter().any(|on| matches!(on, On::Launching(_)));
-            // A transition that reacts to other events as well is not dead for them.
-            let only_launching = t.on.iter().all(|on| matches!(on, On::Launching(_)));
-            if !launching || !only_launching {
+            if !t.on.iter().any(|on| matches!(on, On::Launching(_))) {
                 continue;
             }
-            if let Some(&state) = t.sources.iter().find(|&&s| {
+            let never_arrives = |s: usize| {
                 !graph.before_initial.contains(&s)
                     && !arrives
                         .iter()
                         .any(|(class, present)| present[s] && t.accepts(class))
-            }) {
+            };
+            // Only launching: dead from any source no launch reaches. With other events as
+            // well, the transition still fires for them; its `launching` is dead (a mistake:
+            // `terminating` meant, say) when no launch reaches any of its sources.
+            let only_launching = t.on.iter().all(|on| matches!(on, On::Launching(_)));
+            let dead = if only_launching {
+                t.sources.iter().copied().find(|&s| never_arrives(s))
+            } else if t.sources.iter().all(|&s| never_arrives(s)) {
+                t.sources.first().copied()
+            } else {
+                None
+            };
+            if let Some(state) = dead {
                 findings.push(Finding::LaunchingNeverArrives {
                     transition: index,
                     state,
@@ -631,6 +640,20 @@ mod tests {
         // Into the pool (the same transition for any launch): then from the pool, from there.
         g.transitions[0].on = vec![On::Launching(Route::ANY)];
         assert_eq!(analyse(&g), vec![]);
+        // Beside an event that does reach `joining`, a `launching` that never does is dead
+        // all the same (the transition still fires for the other).
+        g.transitions[1].on = vec![On::Command, On::Launching(Route::ANY)];
+        g.transitions[0].on = vec![On::Launching(Route {
+            from: None,
+            to: Some(Place::Group),
+        })];
+        assert_eq!(
+            analyse(&g),
+            vec![Finding::LaunchingNeverArrives {
+                transition: 1,
+                state: 1
+            }]
+        );
     }
 
     #[test]

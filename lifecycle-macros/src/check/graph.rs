@@ -144,13 +144,21 @@ pub(super) fn check_graph(model: &Model, checked: &Checked, errors: &mut Errors)
                     .as_ref()
                     .map(|i| i.to_string())
                     .unwrap_or_default();
-                errors.at(
-                    span,
-                    format!(
-                        "a launching event never reaches `{}`, so `{}` can never fire there: a launch runs from the initial state `{initial}` on, only through transitions that react to it without `wait` or `stop`, and a launch from the warm pool only where a launch into the pool can lead; react to the event that does reach `{}` (`on(command)` after a `wait`, say), or write `on(launching(from = warm_pool))` for an instance leaving the warm pool",
-                        states[state], t.method, states[state]
-                    ),
+                let why = format!(
+                    "a launch runs from the initial state `{initial}` on, only through transitions that react to it without `wait` or `stop`, and a launch from the warm pool only where a launch into the pool can lead"
                 );
+                let message = if t.on.iter().all(|f| matches!(f.on, On::Launching(_))) {
+                    format!(
+                        "a launching event never reaches `{}`, so `{}` can never fire there: {why}; react to the event that does reach `{}` (`on(command)` after a `wait`, say), or write `on(launching(from = warm_pool))` for an instance leaving the warm pool",
+                        states[state], t.method, states[state]
+                    )
+                } else {
+                    format!(
+                        "a launching event never reaches `{}`, so `launching` in the `on(...)` of `{}` never matches (its other events still fire it): {why}; remove `launching` (was `terminating` meant?), or write `launching(from = warm_pool)` for an instance leaving the warm pool",
+                        states[state], t.method
+                    )
+                };
+                errors.at(span, message);
             }
             Finding::NeedsFailureState { transition } => {
                 let t = &transitions[transition];
