@@ -20,8 +20,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use lifecycle_core::{
-    ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, Event,
-    LifecycleAction, Record,
+    ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, CommandStatus, EffectError, Effects,
+    Event, LifecycleAction, Record,
 };
 
 use crate::actions::{Completed, LifecycleActions};
@@ -124,6 +124,28 @@ pub trait CommandSender: Send + Sync {
         marker: &str,
     ) -> Result<Option<String>, EffectError> {
         let _ = (request, marker);
+        Ok(None)
+    }
+
+    /// How command `command_id` ended, once it has: what the sweep asks of a command whose
+    /// lifecycle still waits for its result (its status event lost — EventBridge delivers
+    /// best-effort — or come before the command was registered and let go). `None` while it
+    /// runs; the default cannot tell, and the wait ends at its deadline.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::CommandSender;
+    /// use lifecycle_aws::testing::MemoryCommands;
+    /// use lifecycle_core::{CommandRequest, CommandStatus};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let commands = MemoryCommands::new();
+    ///     let id = commands.send(&CommandRequest::new("ClusterJoin", ["i-1"])).await.unwrap();
+    ///     assert_eq!(commands.status(&id).await.unwrap(), None, "still running");
+    ///     commands.finish(&id, CommandStatus::Success);
+    ///     assert_eq!(commands.status(&id).await.unwrap(), Some(CommandStatus::Success));
+    /// });
+    /// ```
+    async fn status(&self, command_id: &str) -> Result<Option<CommandStatus>, EffectError> {
+        let _ = command_id;
         Ok(None)
     }
 }
@@ -267,6 +289,30 @@ impl CommandSender for SsmCommands {
             })
             .find_map(|c| c.command_id().map(str::to_owned)))
     }
+
+    /// `ListCommands` for the command: its status, once it is final.
+    async fn status(&self, command_id: &str) -> Result<Option<CommandStatus>, EffectError> {
+        use aws_sdk_ssm::types::CommandStatus as Ssm;
+        let output = self
+            .0
+            .list_commands()
+            .command_id(command_id)
+            .send()
+            .await
+            .map_err(|e| effect_error("list_commands", &e))?;
+        Ok(output
+            .commands()
+            .first()
+            .and_then(|c| c.status())
+            .and_then(|status| match status {
+                Ssm::Success => Some(CommandStatus::Success),
+                Ssm::Failed => Some(CommandStatus::Failed),
+                Ssm::TimedOut => Some(CommandStatus::TimedOut),
+                Ssm::Cancelled => Some(CommandStatus::Cancelled),
+                // Pending, InProgress, Cancelling: not over yet.
+                _ => None,
+            }))
+    }
 }
 
 /// A claim this delivery holds: what to release if it stops before its state change.
@@ -308,8 +354,9 @@ pub struct HeldClaim {
 ///     let id = effects.send_command(&event, &Record::new("i-1", "joining"),
 ///         CommandRequest::new("ClusterJoin", ["i-1"]), &key).await.unwrap();
 ///     assert_eq!(commands.sent()[0].0, id);
-///     // No state change has taken the command up yet.
-///     assert_eq!(effects.uncommitted(), [id]);
+///     // No state change has taken the command up yet; it was registered at the record's
+///     // version (no claim was taken here).
+///     assert_eq!(effects.uncommitted(), [(id, 0)]);
 /// });
 /// ```
 pub struct AwsEffects<'a, T> {
@@ -327,10 +374,12 @@ pub struct AwsEffects<'a, T> {
     waiter: &'a str,
     /// What the deployment puts before each document's name (`Runtime::with_name_prefix`).
     document_prefix: &'a str,
-    /// Every command sent or adopted, and whether a stored state change made it part of the
-    /// lifecycle.
-    sent: Mutex<Vec<(String, bool)>>,
+    /// Every command sent or adopted, the claim version it was registered at, and whether a
+    /// stored state change made it part of the lifecycle.
+    sent: Mutex<Vec<(String, u64, bool)>>,
     claim: Mutex<Option<HeldClaim>>,
+    /// The clock the lease is checked against before each command is sent.
+    clock: Option<&'a dyn crate::runtime::Clock>,
 }
 
 impl<'a, T: NodeTable> AwsEffects<'a, T> {
@@ -367,7 +416,40 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
             document_prefix: "",
             sent: Mutex::new(Vec::new()),
             claim: Mutex::new(None),
+            clock: None,
         }
+    }
+
+    /// The clock to check the claim's lease against before each command is sent: a delivery
+    /// paused past its lease (another may hold the record now) sends nothing, and fails
+    /// transiently. Without one, the lease is not checked here.
+    pub fn with_clock(mut self, clock: &'a dyn crate::runtime::Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Whether this delivery holds a claim whose lease has run out by its clock
+    /// ([`AwsEffects::with_clock`]): it was paused past it, and another delivery may have
+    /// taken the record over.
+    ///
+    /// ```
+    /// use lifecycle_aws::effects::AwsEffects;
+    /// use lifecycle_aws::store::MemoryTable;
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
+    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
+    /// let clock = lifecycle_aws::runtime::SystemClock;
+    /// let effects = AwsEffects::new(&commands, &table, &actions, None, 1_000, 1_060).with_clock(&clock);
+    /// assert!(!effects.lease_ran_out(), "no claim held");
+    /// ```
+    pub fn lease_ran_out(&self) -> bool {
+        let Some(clock) = self.clock else {
+            return false;
+        };
+        let now = clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        lock(&self.claim).is_some() && now >= self.lease_until
     }
 
     /// When `waiter`'s sweep (the model's) looks at the commands sent: at `heartbeat_at` for
@@ -404,7 +486,8 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     }
 
     /// The commands no stored state change took up: a lost race's, a failed transition's, or
-    /// those of a delivery cut off before its state change.
+    /// those of a delivery cut off before its state change; each with the claim version it was
+    /// registered at (what [`NodeTable::withdraw_command`] withdraws it by).
     ///
     /// ```
     /// use lifecycle_aws::effects::AwsEffects;
@@ -415,11 +498,11 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     /// let effects = AwsEffects::new(&commands, &table, &actions, Some("eu-central-1"), now, now + 60);
     /// assert!(effects.uncommitted().is_empty());
     /// ```
-    pub fn uncommitted(&self) -> Vec<String> {
+    pub fn uncommitted(&self) -> Vec<(String, u64)> {
         lock(&self.sent)
             .iter()
-            .filter(|(_, stored)| !stored)
-            .map(|(id, _)| id.clone())
+            .filter(|(_, _, stored)| !stored)
+            .map(|(id, version, _)| (id.clone(), *version))
             .collect()
     }
 
@@ -438,6 +521,13 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
         lock(&self.claim).clone()
     }
 
+    /// The claim's version: what a command sent now is registered at.
+    fn sent_at_version(&self, record: &Record) -> u64 {
+        lock(&self.claim)
+            .as_ref()
+            .map_or(record.version, |c| c.version)
+    }
+
     async fn register(
         &self,
         event: &Event,
@@ -446,9 +536,7 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
         command_id: &str,
         marker: &str,
     ) -> Result<(), crate::store::StoreError> {
-        let sent_at_version = lock(&self.claim)
-            .as_ref()
-            .map_or(record.version, |c| c.version);
+        let sent_at_version = self.sent_at_version(record);
         self.table
             .register_command(CommandRegistration {
                 command_id,
@@ -533,6 +621,12 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
                         format!("{}{}", self.document_prefix, request.document_name);
                     std::borrow::Cow::Owned(named)
                 };
+                if self.lease_ran_out() {
+                    return Err(EffectError::transient(
+                        "send_command",
+                        "the claim's lease ran out before the command was sent (this delivery was paused past it): another delivery may hold the record now",
+                    ));
+                }
                 let id = match self.commands.send(&named).await {
                     Ok(id) => id,
                     // The answer may be lost with the command sent: look before anyone sends
@@ -552,7 +646,8 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
                 (id, key.marker.clone())
             }
         };
-        lock(&self.sent).push((command_id.clone(), false));
+        let version = self.sent_at_version(record);
+        lock(&self.sent).push((command_id.clone(), version, false));
         if let Err(e) = self
             .register(event, record, &request, &command_id, &marker)
             .await
@@ -577,7 +672,7 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
     }
 
     fn stored(&self, commands: &[String]) {
-        for (id, stored) in lock(&self.sent).iter_mut() {
+        for (id, _, stored) in lock(&self.sent).iter_mut() {
             *stored |= commands.contains(id);
         }
         *lock(&self.claim) = None;

@@ -12,6 +12,7 @@
 //! | `EventsFailed` | Count | Model, Retryable | an event's handling failed (`true`: it is delivered again) |
 //! | `Reconciled` | Count | Model, Kind | the sweep `started` a lifecycle, `recompleted` one, found one `unhandled`, or a record `vanished` |
 //! | `WaitsExpired` | Count | Model, Limit | a wait reached its deadline: `configured`, or the `hook`'s global timeout |
+//! | `ResultsRecovered` | Count | Model | the sweep found a waited-for command ended whose result never came, and handled its result |
 //! | `Heartbeats` | Count | Model | a waiting lifecycle action was kept alive |
 //! | `SweepDuration` | Milliseconds | Model | one sweep, reconciliation included |
 //!

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use common::rng::Rng;
 use common::worker::{on_fleet, registered};
 use lifecycle_aws::runtime::Clock;
 use lifecycle_aws::testing::{MemoryAutoScaling, command_status_event, scheduled_event};
@@ -24,31 +25,6 @@ use serde_json::Value;
 const INSTANCES: usize = 20;
 const GROUPS: [&str; 3] = ["web", "workers", "batch"];
 const SWEEP_PERIOD: u64 = 300;
-
-/// xorshift64*: small, seeded, the same sequence for the same seed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// True with probability `percent` %.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low)
-    }
-}
 
 #[derive(Default)]
 struct SimClock(AtomicU64);

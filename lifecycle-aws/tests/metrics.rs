@@ -17,13 +17,14 @@ use lifecycle_core::LifecycleTransition;
 use serde_json::Value;
 
 /// Every metric, its unit, and the dimensions it has besides `Model`.
-const CATALOGUE: [(&str, &str, &[&str]); 8] = [
+const CATALOGUE: [(&str, &str, &[&str]); 9] = [
     ("LifecyclesCompleted", "Count", &["Transition", "Result"]),
     ("CompletionsRepeated", "Count", &["Transition"]),
     ("EventsRefused", "Count", &["Reason"]),
     ("EventsFailed", "Count", &["Retryable"]),
     ("Reconciled", "Count", &["Kind"]),
     ("WaitsExpired", "Count", &["Limit"]),
+    ("ResultsRecovered", "Count", &[]),
     ("Heartbeats", "Count", &[]),
     ("SweepDuration", "Milliseconds", &[]),
 ];

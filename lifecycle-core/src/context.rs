@@ -99,7 +99,9 @@ pub(crate) struct StepEffects {
     pub(crate) claimed: bool,
     /// The record's version after the claim write, to write the state change from.
     pub(crate) version: Option<u64>,
-    /// The holder of the claim taken over, whose commands may be found and adopted.
+    /// The first holder of the chain of claims this one took over (none stored a state change
+    /// since): every holder in the chain marks its commands with it, so that whichever of them
+    /// sent a command, any later one finds and adopts it.
     pub(crate) previous: Option<String>,
     /// Commands sent under the claim so far (their markers count from 0).
     pub(crate) sent: usize,
@@ -208,11 +210,18 @@ impl<'a> Context<'a> {
         if !self.step().claimed {
             let version = self.record.version;
             let token = write_token(&self.delivery, version + 1);
+            // A claim left by a delivery that never stored its state change: this one takes
+            // its chain over, and is written `delivery@first` so the next one can too.
+            let first = self.record.claimed_by().map(first_holder);
+            let holder = match first {
+                Some(first) => format!("{}@{first}", self.delivery),
+                None => self.delivery.clone(),
+            };
             let request = ClaimRequest {
                 ident: &self.record.ident,
                 state: &self.record.state,
                 version,
-                holder: &self.delivery,
+                holder: &holder,
                 token: &token,
             };
             let outcome = match self.effects.claim(request).await {
@@ -228,8 +237,7 @@ impl<'a> Context<'a> {
                 ClaimOutcome::Claimed { version } => {
                     step.claimed = true;
                     step.version = Some(version);
-                    // A claim left by a delivery that never stored its state change.
-                    step.previous = self.record.claimed_by().map(str::to_owned);
+                    step.previous = first.map(str::to_owned);
                 }
                 refused => {
                     let message = match &refused {
@@ -246,8 +254,11 @@ impl<'a> Context<'a> {
         let mut step = self.step();
         let n = step.sent;
         step.sent += 1;
+        // Marked with the chain's first holder: a command any holder of the chain sent is
+        // found by every later one, however many took over in between.
+        let marked_by = step.previous.as_deref().unwrap_or(&self.delivery);
         Ok(CommandKey {
-            marker: format!("{}.{n}", self.delivery),
+            marker: format!("{marked_by}.{n}"),
             previous: step.previous.as_ref().map(|p| format!("{p}.{n}")),
         })
     }
@@ -575,4 +586,10 @@ impl<'a> Context<'a> {
             )),
         }
     }
+}
+
+/// The first holder of a chain of claims, from a claim's holder (`delivery@first`, or the
+/// first itself).
+fn first_holder(holder: &str) -> &str {
+    holder.split_once('@').map_or(holder, |(_, first)| first)
 }

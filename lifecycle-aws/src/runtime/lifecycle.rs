@@ -88,6 +88,20 @@ where
             // Sent, but the write that makes the record wait for it has not happened (yet).
             return Err(HandleError::CommandNotAwaitedYet(command_id.clone()));
         }
+        let mut event = event;
+        if let EventKind::CommandResult { command_id, .. } = &event.kind
+            && event.lifecycle.is_none()
+            && record.awaits(command_id)
+            && LifecycleProgress::of(&record).is_some_and(|p| p.waiting)
+        {
+            // A lifecycle action waits for this command, but the registration read before the
+            // record came without one: a later holder of the claim adopted the command for its
+            // action in between (a termination taking over a Spot drain, say). The
+            // registration read now, after the record, is that holder's.
+            if let Some(fresh) = self.store.peek_command(command_id).await? {
+                event.lifecycle = fresh.lifecycle;
+            }
+        }
         self.dispatch_record(record, event, region).await
     }
 
@@ -156,6 +170,7 @@ where
             lease_until,
         )
         .with_document_prefix(&self.settings.name_prefix)
+        .with_clock(&*self.clock)
         .with_waits(
             M::DEFINITION.name,
             seconds.saturating_add(self.settings.heartbeat_interval.as_secs()),
@@ -295,18 +310,41 @@ where
             Err(DispatchError::Transient { .. } | DispatchError::Store(_))
         );
         if !resumed {
-            for command_id in effects.uncommitted() {
-                self.withdraw_command(&command_id).await;
+            for (command_id, version) in effects.uncommitted() {
+                self.withdraw_command(&command_id, version).await;
             }
         }
     }
 
-    /// Unregisters and cancels a command no state change took up (a lost race's, a failed
-    /// transition's). Best effort: a command left registered is answered by a result the record
-    /// does not wait for, which is not applied.
-    pub(super) async fn withdraw_command(&self, command_id: &str) {
-        if let Err(e) = self.store.consume_command(command_id).await {
-            tracing::warn!(command_id, error = %e, "could not unregister a command of a lost race");
+    /// Unregisters and cancels a command no state change of this delivery took up (a lost
+    /// race's, a failed transition's) — unless it is registered at another claim's version: a
+    /// later holder of the claim (this delivery paused past its lease) adopted it, and its
+    /// lifecycle waits for it. Best effort: a command left registered is answered by a result
+    /// the record does not wait for, which is not applied.
+    pub(super) async fn withdraw_command(&self, command_id: &str, version: u64) {
+        match self.store.withdraw_command(command_id, version).await {
+            Ok(Some(_)) => {}
+            // Registered by another claim: adopted, and kept. Not registered at all (never,
+            // or its result already handled): cancelled, as nothing waits for it.
+            Ok(None) => match self.store.peek_command(command_id).await {
+                Ok(None) => {}
+                Ok(Some(_)) => {
+                    tracing::info!(
+                        command_id,
+                        "a later holder of the claim adopted the command: kept"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(command_id, error = %e, "could not tell whether the command was adopted: left as it is");
+                    return;
+                }
+            },
+            // Whose it is now cannot be told: cancelling could end a later holder's command.
+            Err(e) => {
+                tracing::warn!(command_id, error = %e, "could not unregister a command of a lost race: left as it is");
+                return;
+            }
         }
         match self.commands.cancel(command_id).await {
             Ok(()) => tracing::info!(command_id, "cancelled a command of a lost race"),

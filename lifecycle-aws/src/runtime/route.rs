@@ -428,16 +428,34 @@ where
                 .await?;
         }
         let event = Event::command_result(
-            id,
+            id.clone(),
             command_id.clone(),
             status,
-            command.owner,
+            command.owner.clone(),
             command.lifecycle,
         );
         let outcome = self
             .run_lifecycle(event, None, command.sent_at_version)
             .instrument(span)
             .await?;
+        // The record changed under this delivery (a termination noted beside the wait, say):
+        // the result is not handled yet, and stays registered for the redelivery.
+        if lost_race(&outcome) {
+            return Err(HandleError::Transient {
+                event_id: id,
+                ident: command.owner,
+                message: format!(
+                    "the record changed while the result of `{command_id}` was handled: again"
+                ),
+            });
+        }
+        // Not awaited: the record may wait for it a moment later (a later holder of the claim
+        // adopting it, after this delivery read the record), so the command stays registered;
+        // its wait's next look in the sweep asks SSM and handles it then, or lets it go.
+        if matches!(&outcome, Outcome::Dispatched { stop, .. } if stop == lifecycle_core::StopReason::NotAwaited.as_str())
+        {
+            return Ok(outcome);
+        }
         // Handled: a duplicate of this result now finds nothing.
         self.store.consume_command(&command_id).await?;
         Ok(outcome)
@@ -554,4 +572,10 @@ where
         let event = Event::scheduled(id, rule);
         self.dispatch_record(record, event, region.as_deref()).await
     }
+}
+
+/// Whether a dispatch stopped because the record changed under it: nothing of the event was
+/// stored, and it is handled again (a result stays registered for that).
+pub(super) fn lost_race(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Dispatched { stop, .. } if stop == lifecycle_core::StopReason::LostRace.as_str())
 }

@@ -169,12 +169,21 @@ where
         Ok(now >= deadline)
     }
 
-    /// One due command: `true` if its wait ended.
+    /// One due command: `true` if its wait ended. SSM is asked first: a command that has
+    /// ended but whose result never came (its status event lost, or come before the command
+    /// was registered and let go) ends the wait with its real result.
     async fn sweep_command(
         &self,
         command: RegisteredCommand,
         now: u64,
     ) -> Result<bool, HandleError> {
+        match self.commands.status(&command.command_id).await {
+            Ok(Some(status)) => return self.ended(command, status).await.map(|_| true),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not ask SSM how the command stands; its result may still come")
+            }
+        }
         let since = self.wait_start(&command, now).await?;
         let (deadline, limit) = self.deadline(command.lifecycle.as_ref(), since).await;
         if now < deadline {
@@ -292,6 +301,39 @@ where
         Ok(true)
     }
 
+    /// Ends a wait with the result SSM gives for a command whose status event never came.
+    async fn ended(
+        &self,
+        command: RegisteredCommand,
+        status: lifecycle_core::CommandStatus,
+    ) -> Result<Outcome, HandleError> {
+        let command_id = command.command_id.clone();
+        tracing::warn!(
+            command_id,
+            %status,
+            "the command has ended but its result never came: handling it now"
+        );
+        self.metric("ResultsRecovered", &[]);
+        let event = Event::command_result(
+            format!("recovered-{command_id}-{status}"),
+            command_id.clone(),
+            status,
+            command.owner,
+            command.lifecycle,
+        );
+        let outcome = self.run_lifecycle(event, None, None).await?;
+        if super::route::lost_race(&outcome) {
+            return Err(HandleError::Transient {
+                event_id: format!("recovered-{command_id}"),
+                ident: command_id,
+                message: "the record changed while the result was handled: the next sweep does it"
+                    .into(),
+            });
+        }
+        self.store.consume_command(&command_id).await?;
+        Ok(outcome)
+    }
+
     /// Ends a wait: the command's result is taken to be `TimedOut`, and it is cancelled.
     pub(super) async fn expire(&self, command: RegisteredCommand) -> Result<Outcome, HandleError> {
         let command_id = command.command_id.clone();
@@ -308,6 +350,14 @@ where
             command.lifecycle,
         );
         let outcome = self.run_lifecycle(event, None, None).await?;
+        if super::route::lost_race(&outcome) {
+            return Err(HandleError::Transient {
+                event_id: format!("deadline-{command_id}"),
+                ident: command_id,
+                message: "the record changed while the wait was ended: the next sweep does it"
+                    .into(),
+            });
+        }
         self.store.consume_command(&command_id).await?;
         if let Err(e) = self.commands.cancel(&command_id).await {
             tracing::warn!(command_id, error = %e, "could not cancel the overdue command");

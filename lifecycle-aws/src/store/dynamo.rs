@@ -300,11 +300,18 @@ impl NodeTable for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            // A retry whose first answer was lost, or an adoption, finds its own marker.
-            .condition_expression("attribute_not_exists(#ident) OR #marker = :marker")
+            // A retry whose first answer was lost, or an adoption, finds its own marker; a
+            // delivery that lost its claim while paused does not take back a command a later
+            // holder adopted (registered at a later claim's version).
+            .condition_expression(
+                "attribute_not_exists(#ident) OR (#marker = :marker AND \
+                 (attribute_not_exists(#sent) OR #sent <= :version))",
+            )
             .expression_attribute_names("#ident", attr::IDENT)
             .expression_attribute_names("#marker", attr::MARKER)
+            .expression_attribute_names("#sent", attr::SENT_AT_VERSION)
             .expression_attribute_values(":marker", s(marker))
+            .expression_attribute_values(":version", n(sent_at_version))
             .item(attr::IDENT, s(command_id))
             .item(attr::MARKER, s(marker))
             .item(attr::WAIT_SHARD, s(waiter))
@@ -355,6 +362,33 @@ impl NodeTable for DynamoStore {
             .condition_expression("#type = :command")
             .expression_attribute_names("#type", attr::ITEM_TYPE)
             .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(output) => output.attributes,
+            Err(e) if is_conditional_failure(&e) => None,
+            Err(e) => return Err(self.request_error("DeleteItem", e)),
+        };
+        old.map(|item| command_from_item(command_id, &item))
+            .transpose()
+    }
+
+    async fn withdraw_command(
+        &self,
+        command_id: &str,
+        sent_at_version: u64,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(command_id))
+            .condition_expression("#type = :command AND #sent = :version")
+            .expression_attribute_names("#type", attr::ITEM_TYPE)
+            .expression_attribute_names("#sent", attr::SENT_AT_VERSION)
+            .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
+            .expression_attribute_values(":version", n(sent_at_version))
             .return_values(ReturnValue::AllOld)
             .send()
             .await;

@@ -175,13 +175,25 @@ impl NodeTable for MemoryTable {
         registration: CommandRegistration<'_>,
     ) -> Result<(), StoreError> {
         let mut commands = self.commands();
-        if let Some(registered) = commands.get(registration.command_id)
-            && registered.marker.as_deref() != Some(registration.marker)
-        {
-            return Err(StoreError::Malformed {
-                ident: registration.command_id.to_owned(),
-                problem: "command registered twice".into(),
-            });
+        if let Some(registered) = commands.get(registration.command_id) {
+            if registered.marker.as_deref() != Some(registration.marker) {
+                return Err(StoreError::Malformed {
+                    ident: registration.command_id.to_owned(),
+                    problem: "command registered twice".into(),
+                });
+            }
+            // As DynamoDB's condition: a later claim's adoption is not taken back.
+            if registered
+                .sent_at_version
+                .is_some_and(|v| v > registration.sent_at_version)
+            {
+                return Err(StoreError::Request {
+                    operation: "PutItem",
+                    table: "memory".into(),
+                    message: "ConditionalCheckFailedException: registered by a later claim".into(),
+                    transient: false,
+                });
+            }
         }
         let instance_id = registration
             .targets
@@ -215,6 +227,22 @@ impl NodeTable for MemoryTable {
     ) -> Result<Option<RegisteredCommand>, StoreError> {
         self.due().remove(command_id);
         Ok(self.commands().remove(command_id))
+    }
+
+    async fn withdraw_command(
+        &self,
+        command_id: &str,
+        sent_at_version: u64,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        let mut commands = self.commands();
+        if commands
+            .get(command_id)
+            .is_none_or(|c| c.sent_at_version != Some(sent_at_version))
+        {
+            return Ok(None);
+        }
+        self.due().remove(command_id);
+        Ok(commands.remove(command_id))
     }
 
     async fn first_seen(

@@ -391,6 +391,34 @@ pub trait NodeTable: Store<Error = StoreError> {
         command_id: &str,
     ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send;
 
+    /// Takes a command out of the table only if it is still registered as the claim at
+    /// `sent_at_version` registered it: what a delivery that lost its claim withdraws. A
+    /// later holder of the claim that adopted the command registered it again, at its own
+    /// version, and keeps it. `None` if it is not there or not that registration.
+    ///
+    /// ```
+    /// use lifecycle_aws::store::{CommandRegistration, MemoryTable, NodeTable};
+    /// tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    ///     let table = MemoryTable::new();
+    ///     let targets = ["i-1".to_string()];
+    ///     let registered_at = |sent_at_version| CommandRegistration {
+    ///         command_id: "c-1", owner: "i-1", targets: &targets, lifecycle: None, event_id: "e-1",
+    ///         comment: None, document_name: "ClusterJoin", registered_at: 1_000, sent_at_version,
+    ///         due_at: 1_240, waiter: "Node", marker: "d1.0",
+    ///     };
+    ///     table.register_command(registered_at(3)).await.unwrap();
+    ///     // Adopted by the claim at version 5: the holder at 3 withdraws nothing.
+    ///     table.register_command(registered_at(5)).await.unwrap();
+    ///     assert!(table.withdraw_command("c-1", 3).await.unwrap().is_none());
+    ///     assert!(table.withdraw_command("c-1", 5).await.unwrap().is_some());
+    /// });
+    /// ```
+    fn withdraw_command(
+        &self,
+        command_id: &str,
+        sent_at_version: u64,
+    ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send;
+
     /// When the wait for a command registered without a time (by the original library)
     /// started: the first call notes `now` on it (and puts it in `waiter`'s index of waits),
     /// later calls return what was noted.
@@ -656,6 +684,14 @@ impl<T: NodeTable + ?Sized> NodeTable for &T {
         command_id: &str,
     ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send {
         (**self).consume_command(command_id)
+    }
+
+    fn withdraw_command(
+        &self,
+        command_id: &str,
+        sent_at_version: u64,
+    ) -> impl Future<Output = Result<Option<RegisteredCommand>, StoreError>> + Send {
+        (**self).withdraw_command(command_id, sent_at_version)
     }
 
     fn peek_command(

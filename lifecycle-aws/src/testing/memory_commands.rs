@@ -3,7 +3,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use lifecycle_core::{CommandRequest, EffectError};
+use std::collections::HashMap;
+
+use lifecycle_core::{CommandRequest, CommandStatus, EffectError};
 
 use super::lock;
 use crate::effects::{CommandSender, carries_marker};
@@ -30,6 +32,7 @@ use crate::effects::{CommandSender, carries_marker};
 pub struct MemoryCommands {
     sent: Mutex<Vec<(String, CommandRequest)>>,
     cancelled: Mutex<Vec<String>>,
+    finished: Mutex<HashMap<String, CommandStatus>>,
     // Ids are never reused, even after a cancel.
     count: AtomicUsize,
 }
@@ -76,6 +79,12 @@ impl MemoryCommands {
     pub fn cancelled(&self) -> Vec<String> {
         lock(&self.cancelled).clone()
     }
+
+    /// Ends command `command_id` with `status`, as SSM reports it from then on
+    /// ([`CommandSender::status`]); see there for an example.
+    pub fn finish(&self, command_id: &str, status: CommandStatus) {
+        lock(&self.finished).insert(command_id.to_owned(), status);
+    }
 }
 
 #[async_trait::async_trait]
@@ -87,7 +96,12 @@ impl CommandSender for MemoryCommands {
         Ok(command_id)
     }
 
+    /// As SSM: a command that has ended ([`MemoryCommands::finish`]) is not cancelled; it
+    /// ran, and stays found by its marker.
     async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
+        if lock(&self.finished).contains_key(command_id) {
+            return Ok(());
+        }
         lock(&self.sent).retain(|(id, _)| id != command_id);
         lock(&self.cancelled).push(command_id.to_owned());
         Ok(())
@@ -105,5 +119,15 @@ impl CommandSender for MemoryCommands {
                     && carries_marker(sent.comment.as_deref(), marker)
             })
             .map(|(id, _)| id.clone()))
+    }
+
+    async fn status(&self, command_id: &str) -> Result<Option<CommandStatus>, EffectError> {
+        if let Some(status) = lock(&self.finished).get(command_id) {
+            return Ok(Some(status.clone()));
+        }
+        Ok(lock(&self.cancelled)
+            .iter()
+            .any(|id| id == command_id)
+            .then_some(CommandStatus::Cancelled))
     }
 }

@@ -1,9 +1,14 @@
 //! Fault injection around the runtime's three dependencies: the node table, the command
 //! sender and Auto Scaling. One counter numbers every call any of them makes; a [`Plan`] makes
-//! the k-th call fail.
+//! the k-th call fail, or a seeded draw any call. Calls can also be await points that yield
+//! once ([`Faults::yielding`]), so that a driver polling deliveries by hand can interleave,
+//! pause and drop them between any two calls.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 use lifecycle_aws::effects::{CommandSender, carries_marker};
@@ -32,6 +37,36 @@ pub enum Plan {
     /// again (what the SDK's retry does after a timeout or a 500): the caller sees the second
     /// answer.
     Retried(usize),
+    /// Each call, with `percent` % chance, as the seeded draw decides: refused (throttled),
+    /// applied with its answer lost, or (where the SDK would retry) applied and sent again.
+    Random { percent: u64 },
+}
+
+/// What goes wrong with one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Fail,
+    Lost,
+    Crash,
+    Retried,
+}
+
+/// A future that is pending once, then ready: an await point.
+#[derive(Default)]
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
 }
 
 /// The shared call counter and plan.
@@ -41,6 +76,11 @@ pub struct Faults {
     dead: AtomicBool,
     /// Calls made, by operation, in order.
     pub log: Mutex<Vec<&'static str>>,
+    /// The seeded draw of [`Plan::Random`] (xorshift64*).
+    draw: Mutex<u64>,
+    yields: AtomicBool,
+    /// Faults injected, by kind.
+    pub injected: Mutex<Vec<(&'static str, Fault)>>,
 }
 
 impl Faults {
@@ -50,7 +90,51 @@ impl Faults {
             plan: Mutex::new(Plan::None),
             dead: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
+            draw: Mutex::new(0x9E37_79B9_7F4A_7C15),
+            yields: AtomicBool::new(false),
+            injected: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Faults drawn from `seed` ([`Plan::Random`] with `percent`), every call an await point
+    /// that yields once.
+    pub fn seeded(seed: u64, percent: u64) -> Arc<Self> {
+        let faults = Faults::new();
+        *faults.draw.lock().unwrap() = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        *faults.plan.lock().unwrap() = Plan::Random { percent };
+        faults.yields.store(true, Ordering::SeqCst);
+        faults
+    }
+
+    fn next(&self) -> u64 {
+        let mut x = self.draw.lock().unwrap();
+        *x ^= *x >> 12;
+        *x ^= *x << 25;
+        *x ^= *x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// What happens to call `n`; `retryable`: the SDK would send it again after a lost answer.
+    fn decide(&self, n: usize, retryable: bool) -> Option<Fault> {
+        match *self.plan.lock().unwrap() {
+            Plan::None => None,
+            Plan::Fail(k) if k == n => Some(Fault::Fail),
+            Plan::Lost(k) if k == n => Some(Fault::Lost),
+            Plan::Crash(k) if k == n => Some(Fault::Crash),
+            Plan::Retried(k) if k == n && retryable => Some(Fault::Retried),
+            Plan::Random { percent } => {
+                if self.next() % 100 >= percent {
+                    return None;
+                }
+                Some(match self.next() % 3 {
+                    0 => Fault::Fail,
+                    1 => Fault::Lost,
+                    _ if retryable => Fault::Retried,
+                    _ => Fault::Lost,
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Arms `plan`, counting calls from zero.
@@ -77,14 +161,18 @@ impl Faults {
         operation: &'static str,
         call: impl Fn() -> F,
     ) -> Result<Result<R, E>, String> {
-        let n = self.calls.load(Ordering::SeqCst) + 1;
-        let plan = *self.plan.lock().unwrap();
-        let answer = self.call(operation, call()).await;
-        if plan == Plan::Retried(n) {
-            drop(answer);
-            self.log.lock().unwrap().push(operation);
-            return Ok(call().await);
+        let answer = async {
+            let (n, fault) = self.begin(operation, true)?;
+            let answer = self.finish(operation, n, fault, call()).await;
+            if fault == Some(Fault::Retried) {
+                drop(answer);
+                self.log.lock().unwrap().push(operation);
+                return Ok(call().await);
+            }
+            answer
         }
+        .await;
+        self.pause_point().await;
         answer
     }
 
@@ -94,23 +182,58 @@ impl Faults {
         operation: &'static str,
         call: impl Future<Output = Result<R, E>>,
     ) -> Result<Result<R, E>, String> {
+        let answer = match self.begin(operation, false) {
+            Ok((n, fault)) => self.finish(operation, n, fault, call).await,
+            Err(refused) => Err(refused),
+        };
+        self.pause_point().await;
+        answer
+    }
+
+    /// After each call, with [`Faults::seeded`]: where a driver polling deliveries by hand can
+    /// interleave, pause or drop them. A call itself is atomic, as a request once sent is.
+    async fn pause_point(&self) {
+        if self.yields.load(Ordering::SeqCst) {
+            YieldOnce::default().await;
+        }
+    }
+
+    /// The call's number and fate; a refused call ends here.
+    fn begin(
+        &self,
+        operation: &'static str,
+        retryable: bool,
+    ) -> Result<(usize, Option<Fault>), String> {
         if self.dead.load(Ordering::SeqCst) {
             return Err(format!("{operation}: the process is gone"));
         }
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        let plan = *self.plan.lock().unwrap();
-        if plan == Plan::Fail(n) {
+        let fault = self.decide(n, retryable);
+        if let Some(fault) = fault {
+            self.injected.lock().unwrap().push((operation, fault));
+        }
+        if fault == Some(Fault::Fail) {
             return Err(format!(
                 "{operation}: ThrottlingException (injected, call {n})"
             ));
         }
+        Ok((n, fault))
+    }
+
+    async fn finish<R, E>(
+        &self,
+        operation: &'static str,
+        n: usize,
+        fault: Option<Fault>,
+        call: impl Future<Output = Result<R, E>>,
+    ) -> Result<Result<R, E>, String> {
         self.log.lock().unwrap().push(operation);
         let result = call.await;
-        match plan {
-            Plan::Lost(k) if k == n => Err(format!(
+        match fault {
+            Some(Fault::Lost) => Err(format!(
                 "{operation}: timed out waiting for the answer (injected, call {n})"
             )),
-            Plan::Crash(k) if k == n => {
+            Some(Fault::Crash) => {
                 self.dead.store(true, Ordering::SeqCst);
                 Err(format!(
                     "{operation}: the process died (injected, call {n})"
@@ -207,6 +330,19 @@ impl<T: NodeTable> NodeTable for FaultyTable<T> {
     ) -> Result<Option<RegisteredCommand>, StoreError> {
         self.faults
             .call_again("DeleteItem", || self.inner.consume_command(command_id))
+            .await
+            .map_err(|m| store_error("DeleteItem", m))?
+    }
+
+    async fn withdraw_command(
+        &self,
+        command_id: &str,
+        sent_at_version: u64,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        self.faults
+            .call_again("DeleteItem", || {
+                self.inner.withdraw_command(command_id, sent_at_version)
+            })
             .await
             .map_err(|m| store_error("DeleteItem", m))?
     }
@@ -365,6 +501,16 @@ impl CommandSender for FaultyCommands {
     ) -> Result<Option<String>, EffectError> {
         self.faults
             .call("ListCommands", self.inner.find(request, marker))
+            .await
+            .map_err(|m| EffectError::transient("list_commands", m))?
+    }
+
+    async fn status(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<lifecycle_core::CommandStatus>, EffectError> {
+        self.faults
+            .call("ListCommands", self.inner.status(command_id))
             .await
             .map_err(|m| EffectError::transient("list_commands", m))?
     }

@@ -4,6 +4,7 @@
 
 pub mod faults;
 pub mod node;
+pub mod rng;
 pub mod stepped;
 pub mod worker;
 

@@ -103,6 +103,17 @@ impl<T: NodeTable + Sync> NodeTable for Stepped<T> {
         self.inner.consume_command(command_id).await
     }
 
+    async fn withdraw_command(
+        &self,
+        command_id: &str,
+        sent_at_version: u64,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        self.step().await;
+        self.inner
+            .withdraw_command(command_id, sent_at_version)
+            .await
+    }
+
     async fn first_seen(
         &self,
         command_id: &str,
