@@ -511,10 +511,16 @@ where
     // lambda_runtime's service, it overflows rustc's query depth in the user's `main`.
     Box::pin(async move {
         let request_id = event.context.request_id.clone();
-        let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        let result = runtime
-            .handle_bytes_before(event.payload.get().as_bytes(), deadline)
-            .await;
+        let payload = event.payload.get().as_bytes();
+        // No deadline given (0: a context built by hand, not by the Lambda service): the
+        // claim's lease alone bounds it.
+        let result = match event.context.deadline {
+            0 => runtime.handle_bytes(payload).await,
+            ms => {
+                let deadline = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+                runtime.handle_bytes_before(payload, deadline).await
+            }
+        };
         if let Err(e) = &result {
             tracing::error!(%request_id, error = %e, retryable = e.is_retryable(), "invocation failed");
         }

@@ -42,7 +42,12 @@ impl Setup {
         let clock = Arc::new(TestClock(Mutex::new(
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_600_800),
         )));
+        // The commands run for hours: only their events, or the deadline, end the waits.
+        let ssm = Arc::new(lifecycle_aws::effects::SsmCommands(
+            aws_sdk_ssm::Client::new(&config),
+        ));
         let runtime = Runtime::new(&config, table, (|| Node) as fn() -> Node)
+            .with_commands(Arc::new(common::faults::StillRunning(ssm)))
             .with_actions(recorded.clone())
             .with_fleet(recorded.clone())
             .with_clock(clock.clone())

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use common::rng::Rng;
 use common::worker::{on_fleet, registered};
 use lifecycle_aws::runtime::Clock;
+use lifecycle_aws::store::NodeTable;
 use lifecycle_aws::testing::{MemoryAutoScaling, command_status_event, scheduled_event};
 use lifecycle_core::{LifecycleResult, LifecycleTransition};
 use serde_json::Value;
@@ -230,4 +231,53 @@ fn a_fleet_whose_events_get_lost_completes_every_action_once_by_the_model() {
     );
     assert_eq!(figures.lifecycles as u64, seeds * INSTANCES as u64 * 2);
     assert!(figures.dropped > 0 && figures.late > 0 && figures.reconciled >= figures.dropped);
+}
+
+/// A command's status event lost for good (EventBridge delivers best-effort): the sweep's next
+/// look at the wait asks SSM, finds the command ended, and the lifecycle goes on with its real
+/// result — not ABANDONed at the deadline.
+#[test]
+fn a_command_result_that_never_comes_is_taken_from_ssm_by_the_sweep() {
+    let aws = Arc::new(MemoryAutoScaling::new().with_group("workers"));
+    let (runtime, commands) = on_fleet(registered(["i-lost-result"]), &aws, &["workers"]);
+    let clock = Arc::new(SimClock::default());
+    let runtime = runtime.with_clock(clock.clone());
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let launch = aws.launch("i-lost-result", "workers");
+    tokio.block_on(runtime.handle(&launch)).unwrap();
+    let (id, _) = commands.sent().remove(0);
+    commands.finish(&id, lifecycle_core::CommandStatus::Success);
+    // Before the wait's next look the sweep leaves it; at it, SSM is asked.
+    let sweep = scheduled_event("lifecycle-sweep");
+    tokio.block_on(runtime.handle(&sweep)).unwrap();
+    assert_eq!(
+        runtime
+            .store()
+            .records()
+            .get("i-lost-result")
+            .unwrap()
+            .state,
+        "joining"
+    );
+    clock.0.store(SWEEP_PERIOD, Ordering::Relaxed);
+    let swept = tokio.block_on(runtime.handle(&sweep)).unwrap();
+    assert_eq!(swept["outcomes"][0]["expired"][0], id.as_str(), "{swept}");
+    assert_eq!(
+        runtime
+            .store()
+            .records()
+            .get("i-lost-result")
+            .unwrap()
+            .state,
+        "ready"
+    );
+    let completions = aws.completions();
+    assert_eq!(completions.len(), 1);
+    assert_eq!(completions[0].result, LifecycleResult::Continue);
+    // Nothing is left registered: the result's late event, should it come, finds nothing.
+    let late = tokio.block_on(runtime.store().peek_command(&id)).unwrap();
+    assert!(late.is_none());
 }

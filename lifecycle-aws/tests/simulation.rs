@@ -21,11 +21,12 @@
 //! command per instance and one leave per instance that drained; every record at rest in a
 //! terminal state; no event the simulation made refused as bad input.
 //!
-//! `LIFECYCLE_SIM_SEEDS=A..B` picks the seeds (default `0..10000` when run by
-//! `scripts/simulate`, 2,000 under `scripts/test`); `LIFECYCLE_SIM_SEED=N` replays one seed and
-//! prints its trace; `LIFECYCLE_SIM_FAULTS=table,ssm,...` keeps only those kinds of fault. A
-//! failing seed is shrunk to the fewest kinds of fault that still fail it, and the one command
-//! that replays it is printed.
+//! `LIFECYCLE_SIM_SEEDS=A..B` picks the seeds (default `0..10000`, what `scripts/test` runs);
+//! `LIFECYCLE_SIM_SEED=N` replays one seed and prints its trace; `LIFECYCLE_SIM_FAULTS=table,
+//! ssm,...` keeps only those kinds of fault (`scripts/simulate` sets them). A failing seed is
+//! shrunk to the fewest kinds of fault that still fail it, and the one command that replays it
+//! is printed. The seeds that found bugs are replayed on their own, with the faults they were
+//! shrunk to, by `the_seeds_that_found_bugs_hold`.
 
 mod common;
 
@@ -687,11 +688,74 @@ fn seeds() -> std::ops::Range<u64> {
         let seed: u64 = one.parse().expect("LIFECYCLE_SIM_SEED is a number");
         return seed..seed + 1;
     }
-    let range = std::env::var("LIFECYCLE_SIM_SEEDS").unwrap_or_else(|_| "0..2000".into());
+    let range = std::env::var("LIFECYCLE_SIM_SEEDS").unwrap_or_else(|_| "0..10000".into());
     let (low, high) = range
         .split_once("..")
         .expect("LIFECYCLE_SIM_SEEDS is a range A..B");
     low.parse().expect("a number")..high.parse().expect("a number")
+}
+
+/// Each seed that found a bug, with the kinds of fault it was shrunk to, and what it found.
+const FOUND: [(u64, &str, &str); 9] = [
+    (
+        0,
+        "late,twice",
+        "the simulation's own expectation (drained is at rest)",
+    ),
+    (
+        4,
+        "late,twice,crash,race",
+        "a result before its command's registration let go; the wait stuck",
+    ),
+    (
+        25,
+        "lost,late,twice,crash,race",
+        "a paused holder withdrew the command its successor adopted",
+    ),
+    (
+        29,
+        "table,ssm,lost,late,twice",
+        "a lost result ABANDONed a healthy node at the deadline (now asked of SSM)",
+    ),
+    (
+        256,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a result that lost its race was consumed unapplied",
+    ),
+    (
+        884,
+        "lost,late,twice,crash,race",
+        "a paused holder's late registration overwrote the adopter's",
+    ),
+    (
+        1009,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a takeover of a takeover sent the command again",
+    ),
+    (
+        11637,
+        "table,ssm,lost,late,twice,crash,race",
+        "a stale 'not awaited' read consumed the adopter's registration",
+    ),
+    (
+        21376,
+        "lost,late,twice,crash,race",
+        "a result read its registration before the adopter's: no completion",
+    ),
+];
+
+#[test]
+fn the_seeds_that_found_bugs_hold() {
+    for (seed, kinds, found) in FOUND {
+        for kinds in [Kinds::parse(kinds), Kinds::ALL] {
+            if let Err((message, trace)) = attempt(seed, kinds, false) {
+                for line in trace.iter().rev().take(40).rev() {
+                    eprintln!("{line}");
+                }
+                panic!("{message} (it once found: {found})");
+            }
+        }
+    }
 }
 
 #[test]

@@ -33,7 +33,12 @@ impl Setup {
         let table = common::node_table(&aws_sdk_dynamodb::Client::new(&config)).await;
         let recorded = Arc::new(Recorded::default());
         let clock = TestClock::at(SystemTime::UNIX_EPOCH + Duration::from_secs(START));
+        // The commands run for hours: only their events, or the deadline, end the waits.
+        let ssm = Arc::new(lifecycle_aws::effects::SsmCommands(
+            aws_sdk_ssm::Client::new(&config),
+        ));
         let runtime = Runtime::new(&config, table, (|| Node) as fn() -> Node)
+            .with_commands(Arc::new(common::faults::StillRunning(ssm)))
             .with_actions(recorded.clone())
             .with_fleet(recorded.clone())
             .with_clock(clock.clone())

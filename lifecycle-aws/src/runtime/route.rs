@@ -449,11 +449,20 @@ where
                 ),
             });
         }
-        // Not awaited: the record may wait for it a moment later (a later holder of the claim
-        // adopting it, after this delivery read the record), so the command stays registered;
-        // its wait's next look in the sweep asks SSM and handles it then, or lets it go.
+        // Not awaited: let go — but only the registration read above. A later holder of the
+        // claim may have adopted the command since this delivery read the record (registering
+        // it again, at its own claim's version): that registration stays, and its lifecycle
+        // waits on.
         if matches!(&outcome, Outcome::Dispatched { stop, .. } if stop == lifecycle_core::StopReason::NotAwaited.as_str())
         {
+            match command.sent_at_version {
+                Some(version) => {
+                    self.store.withdraw_command(&command_id, version).await?;
+                }
+                None => {
+                    self.store.consume_command(&command_id).await?;
+                }
+            }
             return Ok(outcome);
         }
         // Handled: a duplicate of this result now finds nothing.

@@ -266,6 +266,13 @@ where
         self
     }
 
+    /// Replaces the SSM calls ([`Runtime::new`] sets the SSM API): another way of running
+    /// commands, or a test's SSM.
+    pub fn with_commands(mut self, commands: Arc<dyn CommandSender>) -> Self {
+        self.commands = commands;
+        self
+    }
+
     /// Replaces the Auto Scaling calls (tests; other schedulers).
     ///
     /// ```

@@ -618,3 +618,34 @@ impl CommandSender for CountingCommands {
             .map(|(id, _, _)| id.clone()))
     }
 }
+
+/// SSM whose commands never end as far as a status query can tell (moto reports a command
+/// ended as soon as it is sent): for tests of a lifecycle that waits for a long-running
+/// command, whose result event is what ends the wait, or its deadline.
+pub struct StillRunning(pub Arc<dyn CommandSender>);
+
+#[async_trait::async_trait]
+impl CommandSender for StillRunning {
+    async fn send(&self, request: &CommandRequest) -> Result<String, EffectError> {
+        self.0.send(request).await
+    }
+
+    async fn cancel(&self, command_id: &str) -> Result<(), EffectError> {
+        self.0.cancel(command_id).await
+    }
+
+    async fn find(
+        &self,
+        request: &CommandRequest,
+        marker: &str,
+    ) -> Result<Option<String>, EffectError> {
+        self.0.find(request, marker).await
+    }
+
+    async fn status(
+        &self,
+        _command_id: &str,
+    ) -> Result<Option<lifecycle_core::CommandStatus>, EffectError> {
+        Ok(None)
+    }
+}
