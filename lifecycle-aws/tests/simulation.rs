@@ -150,6 +150,8 @@ enum Happening {
 /// What the runs did, in sum.
 #[derive(Default, Debug, Clone)]
 struct Figures {
+    /// Instances, each one lifecycle from its launch to its end.
+    instances: u64,
     lifecycles: u64,
     deliveries: u64,
     faults: u64,
@@ -165,6 +167,7 @@ struct Figures {
 
 impl Figures {
     fn add(&mut self, other: &Figures) {
+        self.instances += other.instances;
         self.lifecycles += other.lifecycles;
         self.deliveries += other.deliveries;
         self.faults += other.faults;
@@ -284,7 +287,10 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
         queue: BTreeMap::new(),
         order: 0,
         trace: Vec::new(),
-        figures: Figures::default(),
+        figures: Figures {
+            instances: instances as u64,
+            ..Figures::default()
+        },
     };
     for i in 0..instances {
         let t = world.rng.between(0, 900);
@@ -816,11 +822,12 @@ fn a_fleet_under_every_fault_at_once_completes_each_action_once_by_the_model() {
         }
     }
     println!(
-        "simulation: seeds {low}..{high} ({} runs, faults: {}): {} lifecycle actions, {} deliveries, \
+        "simulation: seeds {low}..{high} ({} runs, faults: {}): {} instance lifecycles, {} lifecycle actions, {} deliveries, \
          {} calls faulted, {} crashes, {} pauses past the lease, {} races, {} events lost, {} late, \
          {} twice, {} commands failed or timed out, {} withdrawn; every invariant held; {:.1} s ({:.0} actions/s)",
         high - low,
         kinds.names(),
+        figures.instances,
         figures.lifecycles,
         figures.deliveries,
         figures.faults,

@@ -308,12 +308,12 @@ where
         status: lifecycle_core::CommandStatus,
     ) -> Result<Outcome, HandleError> {
         let command_id = command.command_id.clone();
+        let owner = command.owner.clone();
         tracing::warn!(
             command_id,
             %status,
             "the command has ended but its result never came: handling it now"
         );
-        self.metric("ResultsRecovered", &[]);
         let event = Event::command_result(
             format!("recovered-{command_id}-{status}"),
             command_id.clone(),
@@ -325,12 +325,13 @@ where
         if super::route::lost_race(&outcome) {
             return Err(HandleError::Transient {
                 event_id: format!("recovered-{command_id}"),
-                ident: command_id,
+                ident: owner,
                 message: "the record changed while the result was handled: the next sweep does it"
                     .into(),
             });
         }
         self.store.consume_command(&command_id).await?;
+        self.metric("ResultsRecovered", &[]);
         Ok(outcome)
     }
 
@@ -342,6 +343,7 @@ where
             deadline_seconds = self.settings.wait_deadline.as_secs(),
             "the wait for this command is over: handling it as TimedOut"
         );
+        let owner = command.owner.clone();
         let event = Event::command_result(
             format!("deadline-{command_id}"),
             command_id.clone(),
@@ -353,7 +355,7 @@ where
         if super::route::lost_race(&outcome) {
             return Err(HandleError::Transient {
                 event_id: format!("deadline-{command_id}"),
-                ident: command_id,
+                ident: owner,
                 message: "the record changed while the wait was ended: the next sweep does it"
                     .into(),
             });
