@@ -202,24 +202,12 @@ pub async fn all_records(table: &DynamoStore) -> Result<Vec<RecordState>, StoreE
 /// assert_eq!(lifecycle_examples::status::utc(1_795_564_800), "2026-11-25T00:00:00Z");
 /// ```
 pub fn utc(epoch_seconds: u64) -> String {
-    let days = (epoch_seconds / 86_400) as i64;
-    let rest = epoch_seconds % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
+    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
+    // A time past what the formatter takes (an item's absurd number) is shown as its number.
+    i64::try_from(epoch_seconds)
+        .ok()
+        .and_then(|secs| DateTime::from_secs(secs).fmt(DateTimeFormat::DateTime).ok())
+        .unwrap_or_else(|| epoch_seconds.to_string())
 }
 
 /// The waiting list as an on-call engineer pastes it: one line a lifecycle, aligned.

@@ -431,25 +431,11 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
     /// Whether this delivery holds a claim whose lease has run out by its clock
     /// ([`AwsEffects::with_clock`]): it was paused past it, and another delivery may have
     /// taken the record over.
-    ///
-    /// ```
-    /// use lifecycle_aws::effects::AwsEffects;
-    /// use lifecycle_aws::store::MemoryTable;
-    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
-    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
-    /// let clock = lifecycle_aws::runtime::SystemClock;
-    /// let effects = AwsEffects::new(&commands, &table, &actions, None, 1_000, 1_060).with_clock(&clock);
-    /// assert!(!effects.lease_ran_out(), "no claim held");
-    /// ```
-    pub fn lease_ran_out(&self) -> bool {
-        let Some(clock) = self.clock else {
-            return false;
-        };
-        let now = clock
-            .now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        lock(&self.claim).is_some() && now >= self.lease_until
+    fn lease_ran_out(&self) -> bool {
+        self.clock.is_some_and(|clock| {
+            lock(&self.claim).is_some()
+                && crate::runtime::epoch_seconds(clock.now()) >= self.lease_until
+        })
     }
 
     /// When `waiter`'s sweep (the model's) looks at the commands sent: at `heartbeat_at` for

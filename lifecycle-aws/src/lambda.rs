@@ -5,13 +5,7 @@
 //! your own `main`, your own tracing subscriber and your own service around the runtime:
 //!
 //! ```no_run
-//! # use lifecycle_core::{lifecycle_model, Context};
-//! # pub struct Node;
-//! # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
-//! # impl Node {
-//! #     #[transition(from = Start, to = Done, ignore_errors)]
-//! #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-//! # }
+//! # use lifecycle_core::testing::example::Node; // your model
 //! use std::sync::Arc;
 //! use lambda_runtime::{LambdaEvent, service_fn};
 //! use lifecycle_aws::lambda::{LambdaConfig, RawValue, invoke};
@@ -327,13 +321,7 @@ impl LambdaConfig {
     /// built from `sdk`; each event gets a fresh model from `new_model`.
     ///
     /// ```
-    /// # use lifecycle_core::{lifecycle_model, Context};
-    /// # pub struct Node;
-    /// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
-    /// # impl Node {
-    /// #     #[transition(from = Start, to = Done, ignore_errors)]
-    /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-    /// # }
+    /// # use lifecycle_core::testing::example::Node; // your model
     /// use lifecycle_aws::lambda::LambdaConfig;
     /// let config = LambdaConfig::from_vars(|name| (name == "LIFECYCLE_TABLE").then(|| "nodes".to_owned())).unwrap();
     /// # let sdk = lifecycle_aws::testing::example_sdk_config();
@@ -402,13 +390,7 @@ where
 /// invocation with no Lambda Runtime API, used to measure a cold start.
 ///
 /// ```no_run
-/// # use lifecycle_core::{lifecycle_model, Context};
-/// # pub struct Node;
-/// # #[lifecycle_model(states(Start, Done), initial = Start, terminal(Done), error = std::fmt::Error)]
-/// # impl Node {
-/// #     #[transition(from = Start, to = Done, ignore_errors)]
-/// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
-/// # }
+/// # use lifecycle_core::testing::example::Node; // your model
 /// #[tokio::main]
 /// async fn main() -> Result<(), lambda_runtime::Error> {
 ///     lifecycle_aws::run(|| Node).await

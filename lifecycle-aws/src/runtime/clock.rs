@@ -48,7 +48,7 @@ impl Clock for SystemClock {
     }
 }
 
-pub(super) fn epoch_seconds(time: SystemTime) -> u64 {
+pub(crate) fn epoch_seconds(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }

@@ -62,7 +62,8 @@ pub use reconcile::UnhandledAction;
 pub use settings::Settings;
 
 use answer::{ignored, summary};
-use clock::{epoch_seconds, requested_within};
+pub(crate) use clock::epoch_seconds;
+use clock::requested_within;
 use lifecycle::next_write_token;
 
 /// Handles invocations for model `M` on node table `T`: one per Lambda container, reused

@@ -434,40 +434,63 @@ where
             command.owner.clone(),
             command.lifecycle,
         );
-        let outcome = self
-            .run_lifecycle(event, None, command.sent_at_version)
+        let (outcome, _) = self
+            .run_result(event, command.sent_at_version, command.sent_at_version)
             .instrument(span)
             .await?;
-        // The record changed under this delivery (a termination noted beside the wait, say):
-        // the result is not handled yet, and stays registered for the redelivery.
-        if lost_race(&outcome) {
+        Ok(outcome)
+    }
+
+    /// Runs a command's result (`event`) through the model and settles the command's
+    /// registration, read at `registered_at` (its claim's version): the one place the result
+    /// path, the sweep's recovered results and its expired waits decide what becomes of it.
+    /// `awaited_since`: the version the command was sent at, when a result before the record
+    /// waits for it is to be retried ([`Runtime::run_lifecycle`]). `true` with the outcome if
+    /// the registration was let go.
+    ///
+    /// - The record changed under this delivery (`lost_race`: a termination noted beside the
+    ///   wait, say): the result is not handled yet; it stays registered, and the caller retries.
+    /// - Not awaited: only the registration read is let go. A later holder of the claim may
+    ///   have adopted the command since it was read (registering it again at its own claim's
+    ///   version): that registration stays, and its lifecycle waits on.
+    /// - Handled: let go, so a duplicate of the result finds nothing.
+    pub(super) async fn run_result(
+        &self,
+        event: Event,
+        awaited_since: Option<u64>,
+        registered_at: Option<u64>,
+    ) -> Result<(Outcome, bool), HandleError> {
+        let EventKind::CommandResult { command_id, .. } = &event.kind else {
+            return Ok((self.run_lifecycle(event, None, awaited_since).await?, false));
+        };
+        let command_id = command_id.clone();
+        let (event_id, owner) = (
+            event.id.clone(),
+            event.instance_id.clone().unwrap_or_default(),
+        );
+        let outcome = self.run_lifecycle(event, None, awaited_since).await?;
+        let stop = match &outcome {
+            Outcome::Dispatched { stop, .. } => stop.as_str(),
+            _ => "",
+        };
+        if stop == StopReason::LostRace.as_str() {
             return Err(HandleError::Transient {
-                event_id: id,
-                ident: command.owner,
+                event_id,
+                ident: owner,
                 message: format!(
                     "the record changed while the result of `{command_id}` was handled: again"
                 ),
             });
         }
-        // Not awaited: let go — but only the registration read above. A later holder of the
-        // claim may have adopted the command since this delivery read the record (registering
-        // it again, at its own claim's version): that registration stays, and its lifecycle
-        // waits on.
-        if matches!(&outcome, Outcome::Dispatched { stop, .. } if stop == lifecycle_core::StopReason::NotAwaited.as_str())
-        {
-            match command.sent_at_version {
-                Some(version) => {
-                    self.store.withdraw_command(&command_id, version).await?;
-                }
-                None => {
-                    self.store.consume_command(&command_id).await?;
-                }
-            }
-            return Ok(outcome);
-        }
-        // Handled: a duplicate of this result now finds nothing.
-        self.store.consume_command(&command_id).await?;
-        Ok(outcome)
+        let let_go = match registered_at {
+            Some(version) if stop == StopReason::NotAwaited.as_str() => self
+                .store
+                .withdraw_command(&command_id, version)
+                .await?
+                .is_some(),
+            _ => self.store.consume_command(&command_id).await?.is_some(),
+        };
+        Ok((outcome, let_go))
     }
 
     /// Whether Auto Scaling holds `action` (when the runtime can ask it): `Some` outcome,
@@ -581,10 +604,4 @@ where
         let event = Event::scheduled(id, rule);
         self.dispatch_record(record, event, region.as_deref()).await
     }
-}
-
-/// Whether a dispatch stopped because the record changed under it: nothing of the event was
-/// stored, and it is handled again (a result stays registered for that).
-pub(super) fn lost_race(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Dispatched { stop, .. } if stop == lifecycle_core::StopReason::LostRace.as_str())
 }

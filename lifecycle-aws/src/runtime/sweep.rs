@@ -308,7 +308,6 @@ where
         status: lifecycle_core::CommandStatus,
     ) -> Result<Outcome, HandleError> {
         let command_id = command.command_id.clone();
-        let owner = command.owner.clone();
         tracing::warn!(
             command_id,
             %status,
@@ -316,21 +315,14 @@ where
         );
         let event = Event::command_result(
             format!("recovered-{command_id}-{status}"),
-            command_id.clone(),
+            command_id,
             status,
             command.owner,
             command.lifecycle,
         );
-        let outcome = self.run_lifecycle(event, None, None).await?;
-        if super::route::lost_race(&outcome) {
-            return Err(HandleError::Transient {
-                event_id: format!("recovered-{command_id}"),
-                ident: owner,
-                message: "the record changed while the result was handled: the next sweep does it"
-                    .into(),
-            });
-        }
-        self.store.consume_command(&command_id).await?;
+        let (outcome, _) = self
+            .run_result(event, None, command.sent_at_version)
+            .await?;
         self.metric("ResultsRecovered", &[]);
         Ok(outcome)
     }
@@ -343,7 +335,6 @@ where
             deadline_seconds = self.settings.wait_deadline.as_secs(),
             "the wait for this command is over: handling it as TimedOut"
         );
-        let owner = command.owner.clone();
         let event = Event::command_result(
             format!("deadline-{command_id}"),
             command_id.clone(),
@@ -351,17 +342,13 @@ where
             command.owner,
             command.lifecycle,
         );
-        let outcome = self.run_lifecycle(event, None, None).await?;
-        if super::route::lost_race(&outcome) {
-            return Err(HandleError::Transient {
-                event_id: format!("deadline-{command_id}"),
-                ident: owner,
-                message: "the record changed while the wait was ended: the next sweep does it"
-                    .into(),
-            });
-        }
-        self.store.consume_command(&command_id).await?;
-        if let Err(e) = self.commands.cancel(&command_id).await {
+        let (outcome, let_go) = self
+            .run_result(event, None, command.sent_at_version)
+            .await?;
+        // A registration another claim made since (it adopted the command) is not ours to
+        // cancel; one already gone (a duplicate result, a retried delete) is.
+        let adopted = !let_go && self.store.peek_command(&command_id).await?.is_some();
+        if !adopted && let Err(e) = self.commands.cancel(&command_id).await {
             tracing::warn!(command_id, error = %e, "could not cancel the overdue command");
         }
         Ok(outcome)

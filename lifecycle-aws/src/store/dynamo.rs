@@ -127,6 +127,38 @@ impl DynamoStore {
         self
     }
 
+    /// Deletes command `command_id`'s registration (only the one made at `sent_at_version`, if
+    /// given) and returns it; `None` if there is no such registration. One conditional
+    /// `DeleteItem`: a retry whose first answer was lost finds nothing, as a duplicate does.
+    async fn delete_command(
+        &self,
+        command_id: &str,
+        sent_at_version: Option<u64>,
+    ) -> Result<Option<RegisteredCommand>, StoreError> {
+        let mut request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::IDENT, s(command_id))
+            .expression_attribute_names("#type", attr::ITEM_TYPE)
+            .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
+            .return_values(ReturnValue::AllOld);
+        request = match sent_at_version {
+            None => request.condition_expression("#type = :command"),
+            Some(version) => request
+                .condition_expression("#type = :command AND #sent = :version")
+                .expression_attribute_names("#sent", attr::SENT_AT_VERSION)
+                .expression_attribute_values(":version", n(version)),
+        };
+        let old = match request.send().await {
+            Ok(output) => output.attributes,
+            Err(e) if is_conditional_failure(&e) => None,
+            Err(e) => return Err(self.request_error("DeleteItem", e)),
+        };
+        old.map(|item| command_from_item(command_id, &item))
+            .transpose()
+    }
+
     /// The table's name.
     ///
     /// ```
@@ -354,24 +386,7 @@ impl NodeTable for DynamoStore {
         &self,
         command_id: &str,
     ) -> Result<Option<RegisteredCommand>, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::IDENT, s(command_id))
-            .condition_expression("#type = :command")
-            .expression_attribute_names("#type", attr::ITEM_TYPE)
-            .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        let old = match result {
-            Ok(output) => output.attributes,
-            Err(e) if is_conditional_failure(&e) => None,
-            Err(e) => return Err(self.request_error("DeleteItem", e)),
-        };
-        old.map(|item| command_from_item(command_id, &item))
-            .transpose()
+        self.delete_command(command_id, None).await
     }
 
     async fn withdraw_command(
@@ -379,26 +394,7 @@ impl NodeTable for DynamoStore {
         command_id: &str,
         sent_at_version: u64,
     ) -> Result<Option<RegisteredCommand>, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::IDENT, s(command_id))
-            .condition_expression("#type = :command AND #sent = :version")
-            .expression_attribute_names("#type", attr::ITEM_TYPE)
-            .expression_attribute_names("#sent", attr::SENT_AT_VERSION)
-            .expression_attribute_values(":command", s(COMMAND_ITEM_TYPE))
-            .expression_attribute_values(":version", n(sent_at_version))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        let old = match result {
-            Ok(output) => output.attributes,
-            Err(e) if is_conditional_failure(&e) => None,
-            Err(e) => return Err(self.request_error("DeleteItem", e)),
-        };
-        old.map(|item| command_from_item(command_id, &item))
-            .transpose()
+        self.delete_command(command_id, Some(sent_at_version)).await
     }
 
     async fn first_seen(

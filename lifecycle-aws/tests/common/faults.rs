@@ -76,8 +76,8 @@ pub struct Faults {
     dead: AtomicBool,
     /// Calls made, by operation, in order.
     pub log: Mutex<Vec<&'static str>>,
-    /// The seeded draw of [`Plan::Random`] (xorshift64*).
-    draw: Mutex<u64>,
+    /// The seeded draw of [`Plan::Random`].
+    draw: Mutex<super::rng::Rng>,
     yields: AtomicBool,
     /// Faults injected, by kind.
     pub injected: Mutex<Vec<(&'static str, Fault)>>,
@@ -90,7 +90,7 @@ impl Faults {
             plan: Mutex::new(Plan::None),
             dead: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
-            draw: Mutex::new(0x9E37_79B9_7F4A_7C15),
+            draw: Mutex::new(super::rng::Rng::new(0)),
             yields: AtomicBool::new(false),
             injected: Mutex::new(Vec::new()),
         })
@@ -100,18 +100,10 @@ impl Faults {
     /// that yields once.
     pub fn seeded(seed: u64, percent: u64) -> Arc<Self> {
         let faults = Faults::new();
-        *faults.draw.lock().unwrap() = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        *faults.draw.lock().unwrap() = super::rng::Rng::new(seed);
         *faults.plan.lock().unwrap() = Plan::Random { percent };
         faults.yields.store(true, Ordering::SeqCst);
         faults
-    }
-
-    fn next(&self) -> u64 {
-        let mut x = self.draw.lock().unwrap();
-        *x ^= *x >> 12;
-        *x ^= *x << 25;
-        *x ^= *x >> 27;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
     /// What happens to call `n`; `retryable`: the SDK would send it again after a lost answer.
@@ -123,10 +115,11 @@ impl Faults {
             Plan::Crash(k) if k == n => Some(Fault::Crash),
             Plan::Retried(k) if k == n && retryable => Some(Fault::Retried),
             Plan::Random { percent } => {
-                if self.next() % 100 >= percent {
+                let mut draw = self.draw.lock().unwrap();
+                if !draw.chance(percent) {
                     return None;
                 }
-                Some(match self.next() % 3 {
+                Some(match draw.next() % 3 {
                     0 => Fault::Fail,
                     1 => Fault::Lost,
                     _ if retryable => Fault::Retried,
