@@ -368,7 +368,7 @@ pub struct AwsEffects<'a, T> {
     lease_until: u64,
     /// When the sweep first looks at a command of a lifecycle action (its first heartbeat),
     /// and at any command (its deadline).
-    heartbeat_at: u64,
+    first_look: u64,
     deadline_at: u64,
     /// The model whose lifecycle waits for the commands (their `WaitShard`).
     waiter: &'a str,
@@ -410,7 +410,7 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
             region,
             now,
             lease_until,
-            heartbeat_at: u64::MAX,
+            first_look: u64::MAX,
             deadline_at: u64::MAX,
             waiter: "",
             document_prefix: "",
@@ -438,12 +438,12 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
         })
     }
 
-    /// When `waiter`'s sweep (the model's) looks at the commands sent: at `heartbeat_at` for
-    /// those of a lifecycle action (to keep it alive), at `deadline_at` for any (to end the
-    /// wait). Default: never.
-    pub fn with_waits(mut self, waiter: &'a str, heartbeat_at: u64, deadline_at: u64) -> Self {
+    /// When `waiter`'s sweep (the model's) first looks at the commands sent: at `first_look`
+    /// (to keep a lifecycle action alive and ask SSM how the command stands), or at
+    /// `deadline_at` (to end the wait) if that comes first. Default: never.
+    pub fn with_waits(mut self, waiter: &'a str, first_look: u64, deadline_at: u64) -> Self {
         self.waiter = waiter;
-        self.heartbeat_at = heartbeat_at;
+        self.first_look = first_look;
         self.deadline_at = deadline_at;
         self
     }
@@ -535,10 +535,10 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
                 registered_at: self.now,
                 sent_at_version,
                 marker,
-                due_at: match event.lifecycle {
-                    Some(_) => self.heartbeat_at.min(self.deadline_at),
-                    None => self.deadline_at,
-                },
+                // Looked at every heartbeat interval, with a lifecycle action or without: SSM
+                // is asked how the command stands (its result may be lost), and a termination
+                // deferred behind it is kept alive.
+                due_at: self.first_look.min(self.deadline_at),
                 waiter: self.waiter,
             })
             .await

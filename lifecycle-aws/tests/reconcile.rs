@@ -576,16 +576,30 @@ fn reconciliation_costs_grow_with_what_waits() {
             "once per group with a wait"
         );
         assert_eq!(aws.calls("DescribeAutoScalingInstances"), 0);
-        assert_eq!(calls.len(), 6);
-        // A second sweep: the 10 lifecycles wait for their commands: one call, nothing
-        // started twice.
+        // And one heartbeat per lifecycle started, before it waits: the action has been
+        // silent since Auto Scaling opened it.
+        assert_eq!(aws.calls("RecordLifecycleActionHeartbeat"), 10);
+        assert_eq!(calls.len(), 16);
+        // A second sweep: the 10 lifecycles wait for their commands, each kept alive at its
+        // first look (its owner read for a termination deferred behind it); nothing started
+        // twice.
         let Outcome::Swept { reconciled, .. } = runtime.sweep().await.unwrap() else {
             panic!()
         };
         assert!(reconciled.is_empty());
-        assert_eq!(runtime.store().records().reads(), 20);
-        assert_eq!(aws.all_calls().len(), 7);
+        assert_eq!(
+            runtime.store().records().reads(),
+            30,
+            "each waiting instance read by its wait's look and by reconciliation"
+        );
+        assert_eq!(aws.calls("RecordLifecycleActionHeartbeat"), 20);
+        assert_eq!(
+            aws.calls("DescribeLifecycleHooks"),
+            10,
+            "once per group and sweep"
+        );
         assert_eq!(aws.calls("DescribeAutoScalingGroups"), 2);
+        assert_eq!(aws.all_calls().len(), 32);
 
         // A lifecycle started by its event: one DescribeAutoScalingInstances before anything.
         let before = aws.all_calls().len();

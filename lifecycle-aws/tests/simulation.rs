@@ -91,6 +91,11 @@ impl Kinds {
         Kinds(self.0 & !(1 << i))
     }
 
+    /// Whether calls to DynamoDB, SSM or Auto Scaling fail.
+    fn calls_fail(self) -> bool {
+        self.has("table") || self.has("ssm") || self.has("autoscaling")
+    }
+
     fn names(self) -> String {
         let names: Vec<&str> = (0..KINDS.len())
             .filter(|i| self.0 & (1 << i) != 0)
@@ -215,7 +220,7 @@ struct Figures {
     /// The longest an action went without a heartbeat or its completion.
     longest_silence: u64,
     silent_too_long: u64,
-    silent_past_launch_timeout: u64,
+    silent_past_one_sweep: u64,
 }
 
 impl Figures {
@@ -234,7 +239,7 @@ impl Figures {
         self.cancelled_commands += other.cancelled_commands;
         self.longest_silence = self.longest_silence.max(other.longest_silence);
         self.silent_too_long += other.silent_too_long;
-        self.silent_past_launch_timeout += other.silent_past_launch_timeout;
+        self.silent_past_one_sweep += other.silent_past_one_sweep;
     }
 }
 
@@ -572,6 +577,17 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                 ));
             }
         }
+        // And what is still registered of each command SSM took.
+        for (command_id, _, _) in &accepted {
+            use lifecycle_aws::store::NodeTable;
+            let registered =
+                lifecycle_aws::testing::block_on(runtime.store().inner.peek_command(command_id));
+            if let Ok(Some(registered)) = registered {
+                world
+                    .trace
+                    .push(format!("end     command {command_id}: {registered:?}"));
+            }
+        }
         Err((format!("seed {seed}: {message}"), world.trace))
     };
     if let Err(message) = outcome {
@@ -586,9 +602,11 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
             world,
         );
     }
-    // How long each action went without a heartbeat or its completion (past its hook's
-    // heartbeat timeout Auto Scaling would have applied the default result). Measured, not yet
-    // asserted: under lost events and failed sweeps some go past it (RELIABILITY.md).
+    // How long each action went without a heartbeat or its completion: past its hook's
+    // heartbeat timeout Auto Scaling would have applied the default result. Kept within it
+    // whatever happens to events and processes; when calls fail too (3 % of them, after the
+    // SDK's own retries) an action whose sweeps fail twice running can go past it: counted
+    // (RELIABILITY.md), not asserted.
     let calls = timed.log.lock().unwrap().clone();
     for (id, transition, at) in &opened {
         let mut last = *at;
@@ -606,9 +624,18 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
         world.figures.longest_silence = world.figures.longest_silence.max(longest);
         if longest > HEARTBEAT_TIMEOUT {
             world.figures.silent_too_long += 1;
+            if !kinds.calls_fail() {
+                return fail(
+                    format!(
+                        "{id}'s {transition:?} action (opened at {at} s) went {longest} s without a \
+                         heartbeat, past its hook's heartbeat timeout ({HEARTBEAT_TIMEOUT} s)"
+                    ),
+                    world,
+                );
+            }
         }
-        if longest > 900 {
-            world.figures.silent_past_launch_timeout += 1;
+        if longest > HEARTBEAT_TIMEOUT + SWEEP_PERIOD {
+            world.figures.silent_past_one_sweep += 1;
         }
     }
     let completions = aws.completions();
@@ -778,7 +805,7 @@ fn seeds() -> std::ops::Range<u64> {
 
 /// Each seed that found a bug, with the kinds of fault it was shrunk to, and what it found: in
 /// the engine, or in the simulation's own model of AWS.
-const FOUND: [(u64, &str, &str); 12] = [
+const FOUND: [(u64, &str, &str); 14] = [
     (
         0,
         "late,twice",
@@ -827,12 +854,23 @@ const FOUND: [(u64, &str, &str); 12] = [
     (
         1009,
         "table,ssm,autoscaling,lost,late,twice,crash,race",
-        "the simulation: MemoryCommands cancelled a command that had ended",
+        "the simulation: MemoryCommands cancelled a command that had ended; later, the \
+         sweep's recovered result withdrew a paused sender's registration: its wait stranded",
     ),
     (
         11637,
         "table,ssm,lost,late,twice,crash,race",
         "a stale 'not awaited' read consumed the adopter's registration",
+    ),
+    (
+        23,
+        "lost,late,twice,crash,race",
+        "a wait registered late was first looked at an interval on: its launch went 617 s silent",
+    ),
+    (
+        305,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a deferred termination whose run failed after its drain was never run again",
     ),
     (
         21376,
@@ -861,9 +899,27 @@ fn times_are_written_as_ssm_writes_them() {
     assert_eq!(rfc3339(14 * 3600 + 61), "2026-11-26T00:01:01Z");
 }
 
+/// The kinds of fault to run: those `LIFECYCLE_SIM_FAULTS` names (`scripts/simulate
+/// --faults`), or `default`.
+fn kinds_or(default: Kinds) -> Kinds {
+    std::env::var("LIFECYCLE_SIM_FAULTS").map_or(default, |k| Kinds::parse(&k))
+}
+
 #[test]
 fn a_fleet_under_every_fault_at_once_completes_each_action_once_by_the_model() {
-    let kinds = std::env::var("LIFECYCLE_SIM_FAULTS").map_or(Kinds::ALL, |k| Kinds::parse(&k));
+    simulate(kinds_or(Kinds::ALL));
+}
+
+/// Events lost, late, twice; deliveries crashed, paused past their lease, racing — but every
+/// call answered: no action goes past its hook's heartbeat timeout.
+#[test]
+fn a_fleet_whose_events_and_processes_fail_keeps_every_action_alive() {
+    simulate(kinds_or(Kinds::parse("lost,late,twice,crash,race")));
+}
+
+/// Runs the seeds of `LIFECYCLE_SIM_SEEDS` (or the one of `LIFECYCLE_SIM_SEED`, with its
+/// trace) under `kinds`; a failing seed is shrunk to the fewest kinds that still fail it.
+fn simulate(kinds: Kinds) {
     let seeds = seeds();
     let replay = seeds.end - seeds.start == 1;
     let started = std::time::Instant::now();
@@ -933,7 +989,7 @@ fn a_fleet_under_every_fault_at_once_completes_each_action_once_by_the_model() {
         figures.cancelled_commands,
         figures.longest_silence,
         figures.silent_too_long,
-        figures.silent_past_launch_timeout,
+        figures.silent_past_one_sweep,
         started.elapsed().as_secs_f64(),
         figures.lifecycles as f64 / started.elapsed().as_secs_f64(),
     );

@@ -171,9 +171,12 @@ where
         )
         .with_document_prefix(&self.settings.name_prefix)
         .with_clock(&*self.clock)
+        // A new wait is looked at by the next sweep, not one heartbeat interval on: its action
+        // has been silent since Auto Scaling opened it, for as long as its event (and its
+        // redeliveries) took to come, and the sweep runs only every few minutes.
         .with_waits(
             M::DEFINITION.name,
-            seconds.saturating_add(self.settings.heartbeat_interval.as_secs()),
+            seconds,
             seconds.saturating_add(self.settings.wait_deadline.as_secs()),
         );
         let mut model = (self.new_model)();

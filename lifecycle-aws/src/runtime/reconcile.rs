@@ -19,6 +19,7 @@ use lifecycle_core::{
 use tracing::Instrument;
 
 use super::{HandleError, Runtime, epoch_seconds};
+use crate::actions::Completed;
 use crate::fleet::{Fleet, FleetInstance, Hook, WaitState};
 use crate::store::{NodeTable, pending_from_image};
 
@@ -238,6 +239,9 @@ where
             let next_sweep = match self.classify(&instance).await?.0 {
                 Decision::Handled => continue,
                 Decision::Start => "starts its lifecycle (its event was lost)".to_owned(),
+                Decision::RunDeferred => {
+                    "runs the termination that waited for the drain or launch before it".to_owned()
+                }
                 Decision::Complete(result) => format!(
                     "completes it {result} again (its lifecycle ended; the completion was lost)"
                 ),
@@ -322,6 +326,23 @@ where
         }
         match decision {
             Decision::Handled => Ok(Reconciled::Handled),
+            Decision::RunDeferred => {
+                let Some(termination) = lifecycle_core::deferred_termination(&record) else {
+                    return Ok(Reconciled::Handled);
+                };
+                tracing::warn!(event_id = %termination.id, "the wait before the deferred termination is over, and the termination has not run: running it");
+                if let Some(action) = &termination.lifecycle
+                    && self.actions.heartbeat(action, None).await? == Completed::NoActiveAction
+                {
+                    return Ok(Reconciled::Handled);
+                }
+                let region = termination
+                    .lifecycle
+                    .as_ref()
+                    .and_then(|a| a.region.clone());
+                Box::pin(self.dispatch_record(record, termination, region.as_deref())).await?;
+                Ok(Reconciled::Started)
+            }
             Decision::Unhandled(reason) => Ok(Reconciled::Unhandled(reason)),
             Decision::Complete(result) => {
                 tracing::warn!(%result, "the lifecycle ended but Auto Scaling still holds its action: completing it again");
@@ -330,6 +351,12 @@ where
             }
             Decision::Start => {
                 tracing::warn!(event_id = %id, "no lifecycle handles this action (its event was lost): starting it");
+                // Silent since Auto Scaling opened it (up to a sweep period ago, or more): its
+                // hook's timer starts again before the lifecycle's first wait, which the next
+                // sweeps keep alive.
+                if self.actions.heartbeat(&action, None).await? == Completed::NoActiveAction {
+                    return Ok(Reconciled::Handled);
+                }
                 // On the record just read: no second read.
                 let event = Event::lifecycle(id, action);
                 Box::pin(self.run_lifecycle_on(record, event, None, None)).await?;
@@ -342,6 +369,8 @@ where
 enum Decision {
     Handled,
     Start,
+    /// The termination noted while a wait went on, whose run the wait's end did not finish.
+    RunDeferred,
     Complete(LifecycleResult),
     Unhandled(String),
 }
@@ -388,8 +417,13 @@ fn decide<M: LifecycleModel>(record: &Record, wait: WaitState, event: &Event) ->
         }
         LifecycleTransition::Terminating => {
             if lifecycle_core::deferred_termination(record).is_some() {
-                // Noted: it runs once the wait before it is over.
-                return Decision::Handled;
+                // Noted: it runs once the wait before it is over — or, if the wait is over
+                // and its run was cut off (the wait's end ran it, and failed), now.
+                return if lifecycle_core::is_waiting(record) {
+                    Decision::Handled
+                } else {
+                    Decision::RunDeferred
+                };
             }
             match this_transition {
                 Some(p) => Decision::Complete(p.result),

@@ -22,9 +22,11 @@ where
     }
 
     /// Handles the waits that are due, from the sparse index of waits (a `Query` for
-    /// `DueAt <= now`, page by page — never a `Scan`): a wait within its deadline gets a
-    /// heartbeat for its lifecycle action and its next look; past it (or when Auto Scaling no
-    /// longer has the action) the wait ends — a command is handled as `TimedOut`, a parked
+    /// `DueAt <= now`, page by page — never a `Scan`): SSM is asked how a command stands (a
+    /// result whose event was lost ends its wait), a wait within its deadline gets a heartbeat
+    /// for its lifecycle action (and for a termination deferred behind it) and its next look
+    /// one heartbeat interval on; past it (or when Auto Scaling no longer has the action) the
+    /// wait ends — a command is handled as `TimedOut`, a parked
     /// launch is completed ABANDON. A malformed item is logged and skipped; the sweep goes on.
     /// It stops when its time budget is spent, leaving the rest (still due) to the next run.
     /// Run by the scheduled rule named by [`Runtime::with_sweep_rule`].
@@ -34,10 +36,12 @@ where
     /// lifecycle_aws::testing::block_on(async {
     ///     let launch = lifecycle_aws::testing::lifecycle_action_event("i-0abc123def4567890", "nodes", lifecycle_core::LifecycleTransition::Launching);
     ///     runtime.handle(&launch).await.unwrap();
-    ///     // Run by the `lifecycle-sweep` rule every 5 minutes; nothing is due yet.
-    ///     let outcome = runtime.sweep().await.unwrap();
-    ///     assert!(actions.heartbeats().is_empty());
-    ///     let _ = outcome;
+    ///     // Run by the `lifecycle-sweep` rule every 5 minutes: the next run keeps the new
+    ///     // wait's lifecycle action alive; the one after waits for the heartbeat interval.
+    ///     runtime.sweep().await.unwrap();
+    ///     assert_eq!(actions.heartbeats().len(), 1);
+    ///     runtime.sweep().await.unwrap();
+    ///     assert_eq!(actions.heartbeats().len(), 1);
     /// });
     /// ```
     pub async fn sweep(&self) -> Result<Outcome, HandleError> {
@@ -178,7 +182,17 @@ where
         now: u64,
     ) -> Result<bool, HandleError> {
         match self.commands.status(&command.command_id).await {
-            Ok(Some(status)) => return self.ended(command, status).await.map(|_| true),
+            Ok(Some(status)) => match self.ended(command.clone(), status).await {
+                Ok(_) => return Ok(true),
+                // Its sender has not yet written that the record waits for it (paused, or
+                // cut off and redelivered): the wait goes on, and is looked at again.
+                Err(HandleError::CommandNotAwaitedYet(_)) => {
+                    tracing::info!(
+                        "the command has ended, but the record does not wait for it yet"
+                    );
+                }
+                Err(e) => return Err(e),
+            },
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "could not ask SSM how the command stands; its result may still come")
@@ -187,6 +201,10 @@ where
         let since = self.wait_start(&command, now).await?;
         let (deadline, limit) = self.deadline(command.lifecycle.as_ref(), since).await;
         if now < deadline {
+            self.keep_deferred_alive(&command.owner).await?;
+            let next = now
+                .saturating_add(self.settings.heartbeat_interval.as_secs())
+                .min(deadline);
             match &command.lifecycle {
                 Some(action) => {
                     if self.actions.heartbeat(action, None).await? == Completed::Done {
@@ -196,9 +214,6 @@ where
                             "heartbeat: still waiting for the command"
                         );
                         self.metric("Heartbeats", &[]);
-                        let next = now
-                            .saturating_add(self.settings.heartbeat_interval.as_secs())
-                            .min(deadline);
                         self.store.reschedule(&command.command_id, next).await?;
                         return Ok(false);
                     }
@@ -206,14 +221,10 @@ where
                         "Auto Scaling no longer has the lifecycle action: ending the wait"
                     );
                 }
-                // No hook to keep alive: the next look is the deadline.
+                // No hook of its own (a drain): looked at again after the interval all the
+                // same, for SSM to say whether it ended with its result lost.
                 None => {
-                    self.store
-                        .reschedule(
-                            &command.command_id,
-                            since.saturating_add(self.settings.wait_deadline.as_secs()),
-                        )
-                        .await?;
+                    self.store.reschedule(&command.command_id, next).await?;
                     return Ok(false);
                 }
             }
@@ -231,6 +242,32 @@ where
             self.metric("WaitsExpired", &[("Limit", limit)]);
         }
         self.expire(command).await.map(|_| true)
+    }
+
+    /// Keeps alive the termination deferred behind `owner`'s wait, if any: it came while a
+    /// launch or a drain waited for its command, and runs once the wait is over — its own
+    /// hook times out meanwhile unless it gets the same heartbeats as the wait.
+    async fn keep_deferred_alive(&self, owner: &str) -> Result<(), HandleError> {
+        let Some(record) = self.store.load(owner).await? else {
+            return Ok(());
+        };
+        let Some(action) = lifecycle_core::deferred_termination(&record)
+            .and_then(|termination| termination.lifecycle)
+        else {
+            return Ok(());
+        };
+        match self.actions.heartbeat(&action, None).await? {
+            Completed::Done => {
+                tracing::info!("heartbeat: the termination deferred behind the wait");
+                self.metric("Heartbeats", &[]);
+            }
+            // Timed out or completed elsewhere: the wait's end runs it all the same, and
+            // its completion is then told there is nothing to complete.
+            Completed::NoActiveAction => {
+                tracing::warn!("Auto Scaling no longer has the deferred termination's action")
+            }
+        }
+        Ok(())
     }
 
     /// One due parked launch: `true` if its wait ended (cloud-init never finished in time: the
@@ -301,7 +338,10 @@ where
         Ok(true)
     }
 
-    /// Ends a wait with the result SSM gives for a command whose status event never came.
+    /// Ends a wait with the result SSM gives for a command whose status event never came —
+    /// unless the record is still at the version it was sent at without waiting for it
+    /// (`CommandNotAwaitedYet`): its sender's write is still to come, and the registration
+    /// stays for it.
     async fn ended(
         &self,
         command: RegisteredCommand,
@@ -321,7 +361,7 @@ where
             command.lifecycle,
         );
         let (outcome, _) = self
-            .run_result(event, None, command.sent_at_version)
+            .run_result(event, command.sent_at_version, command.sent_at_version)
             .await?;
         self.metric("ResultsRecovered", &[]);
         Ok(outcome)
