@@ -141,12 +141,17 @@ fn a_new_wait_gets_its_first_heartbeat_at_the_next_sweep_then_one_per_sweep() {
     // event took: the next sweep keeps it alive, not one heartbeat interval later.
     fleet.sweep_after(1);
     assert_eq!(fleet.aws.heartbeats(), [I]);
-    // Then one heartbeat interval on: not at a sweep sooner, at each sweep after.
-    fleet.sweep_after(INTERVAL - 1);
+    // Then one heartbeat interval on: not at a sweep sooner (a retried invocation, say)...
+    fleet.sweep_after(INTERVAL / 2);
     assert_eq!(fleet.aws.heartbeats().len(), 1);
+    // ... but at the one that comes within a quarter interval of it: waiting for the sweep
+    // after would leave the action a whole period longer without one.
+    fleet.sweep_after(INTERVAL / 2 - INTERVAL / 4 + 1);
+    assert_eq!(fleet.aws.heartbeats().len(), 2);
+    // And at each regular sweep after.
     fleet.sweep_after(SWEEP_PERIOD);
     fleet.sweep_after(SWEEP_PERIOD);
-    assert_eq!(fleet.aws.heartbeats().len(), 3);
+    assert_eq!(fleet.aws.heartbeats().len(), 4);
 
     fleet.finish_last("Success", true);
     assert_eq!(
@@ -184,10 +189,17 @@ fn a_termination_deferred_behind_a_drain_is_kept_alive_until_the_drains_lost_res
     fleet.deliver(&spot_interruption_event(I));
     assert_eq!(fleet.record().state, "draining");
     assert_eq!(fleet.last_command().1, "ClusterLeave");
-    // Auto Scaling terminates the instance while the drain goes on: the termination waits.
+    // A sweep looks at the drain: its next look is one heartbeat interval on.
+    fleet.sweep_after(1);
+    // Auto Scaling terminates the instance while the drain goes on: the termination waits,
+    // and the drain's next look comes forward to the next sweep, whenever it runs.
+    fleet.clock.advance(Duration::from_secs(10));
     fleet.deliver(&fleet.aws.terminate(I));
     assert!(lifecycle_core::deferred_termination(&fleet.record()).is_some());
     let before = fleet.aws.heartbeats().len();
+    fleet.sweep_after(INTERVAL / 2);
+    assert_eq!(fleet.aws.heartbeats().len(), before + 1);
+    let before = before + 1;
 
     // The drain has no lifecycle action of its own, yet each sweep keeps the termination's
     // alive — as long as the drain takes.

@@ -349,6 +349,79 @@ fn a_late_event_finds_its_action_taken_whenever_it_comes() {
     }
 }
 
+/// The sweep prepares an instance whose warm-pool launch event was lost; the launch out of the
+/// pool comes with its event: it joins — the ended lifecycle of the other launch (also keyed
+/// by the instance, not a token) is not taken for this one's.
+#[test]
+fn a_launch_from_the_warm_pool_after_a_reconciled_entry_joins() {
+    rt().block_on(async {
+        let fleet = Fleet::new(0, &[I]);
+        let _lost = fleet.aws.launch_into_warm_pool(I, GROUP);
+        assert_eq!(fleet.sweep().await.reconciled, [I]);
+        assert_eq!(fleet.state(I), "warmed");
+
+        let from_pool = fleet.aws.launch_from_warm_pool(I);
+        fleet.deliver_until_done(&from_pool).await;
+        assert_eq!(fleet.state(I), "joining");
+        assert_eq!(fleet.documents(), ["ClusterJoin"]);
+        fleet.finish_last(I, "Success").await;
+        assert_eq!(
+            fleet.completions(I),
+            [
+                (LifecycleTransition::Launching, LifecycleResult::Continue),
+                (LifecycleTransition::Launching, LifecycleResult::Continue)
+            ]
+        );
+    });
+}
+
+/// A launch from the warm pool whose event fails until the sweep has started its lifecycle;
+/// the join fails, and the completion of that lifecycle (ABANDON) does not reach Auto Scaling
+/// before the event comes at last. The event completes the action with that lifecycle's
+/// result: not CONTINUE (the warm pool's "nothing left to do"), not a second join. Seed 616 of
+/// the simulation.
+#[test]
+fn a_late_event_after_the_sweeps_lifecycle_ended_completes_it_with_that_result() {
+    rt().block_on(async {
+        let fleet = Fleet::new(0, &[I]);
+        let into_pool = fleet.aws.launch_into_warm_pool(I, GROUP);
+        fleet.deliver_until_done(&into_pool).await;
+        assert_eq!(fleet.state(I), "warmed");
+        let late = fleet.aws.launch_from_warm_pool(I);
+
+        assert_eq!(fleet.sweep().await.reconciled, [I]);
+        assert_eq!(fleet.state(I), "joining");
+        // The join fails; the failed launch's completion is throttled: the record is at rest,
+        // the action still held.
+        fleet
+            .aws
+            .fail_next("CompleteLifecycleAction", ApiFault::Throttle);
+        let (id, request) = fleet.commands.sent().pop().unwrap();
+        let result = command_status_event(&id, I, &request.document_name, "Failed");
+        assert!(fleet.deliver(&result).await.is_err());
+        assert_eq!(fleet.state(I), "failed");
+        assert!(fleet.aws.held_action(I).is_some());
+
+        let outcomes = fleet.deliver_until_done(&late).await;
+        assert!(
+            matches!(&outcomes[..], [Outcome::Dispatched { stop, completed: Some(result), steps, .. }]
+                if stop == "refused" && result == "ABANDON" && steps.is_empty()),
+            "{outcomes:?}"
+        );
+        assert_eq!(
+            fleet.completions(I),
+            [
+                (LifecycleTransition::Launching, LifecycleResult::Continue),
+                (LifecycleTransition::Launching, LifecycleResult::Abandon)
+            ]
+        );
+        assert_eq!(fleet.documents(), ["ClusterJoin"]);
+        // The result's redelivery finds the action completed.
+        fleet.deliver_until_done(&result).await;
+        assert_eq!(fleet.completions(I).len(), 2);
+    });
+}
+
 /// The late event and the sweep run at once, interleaved at every call of the node table in
 /// an order each seed decides: one lifecycle, one command, one completion.
 #[test]

@@ -46,16 +46,23 @@ use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 use lifecycle_aws::runtime::{Answer, Clock, HandleError, Runtime};
 use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::testing::{
-    MemoryAutoScaling, MemoryCommands, command_status_event, rebalance_event, scheduled_event,
-    spot_interruption_event,
+    MemoryAutoScaling, MemoryCommands, command_status_event, instance_state_event, rebalance_event,
+    scheduled_event, spot_interruption_event,
 };
 use lifecycle_core::{CommandStatus, LifecycleAction, LifecycleResult, LifecycleTransition};
 use serde_json::Value;
 
 const GROUPS: [&str; 2] = ["workers", "batch"];
 const SWEEP_PERIOD: u64 = 300;
-/// SQS's visibility timeout: a delivery whose process died comes again after it.
-const VISIBILITY: u64 = 90;
+/// SQS's visibility timeout (the template's): a delivery that failed, or whose process died,
+/// comes again after it.
+const VISIBILITY: u64 = 180;
+/// SQS's redrive policy (the template's): a message received this often goes to the
+/// dead-letter queue instead.
+const MAX_RECEIVES: u32 = 8;
+/// Lambda's retries of an asynchronous invocation (the scheduled sweep's), a minute, then
+/// two, apart; then the event goes to the rule's dead-letter queue.
+const SWEEP_RETRIES: u32 = 2;
 /// The runtime's claim lease (its default): a paused delivery comes back after it.
 const LEASE: u64 = 60;
 const START: u64 = 1_795_600_800;
@@ -180,14 +187,52 @@ type Table = FaultyTable<MemoryTable>;
 type Sim = Runtime<Worker, fn() -> Worker, Table>;
 type Handling<'r> = Pin<Box<dyn Future<Output = Result<Answer, HandleError>> + 'r>>;
 
+/// An action Auto Scaling opens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Opening {
+    /// A launch into the group.
+    Launch,
+    /// A launch into the group's warm pool (the model prepares, and the pool stops it).
+    IntoWarmPool,
+    /// A launch from the warm pool into the group.
+    FromWarmPool,
+    Terminate,
+}
+
+impl Opening {
+    fn transition(self) -> LifecycleTransition {
+        match self {
+            Opening::Terminate => LifecycleTransition::Terminating,
+            _ => LifecycleTransition::Launching,
+        }
+    }
+}
+
+/// A message on its way to the function, and how often it was received.
+struct Message {
+    payload: Value,
+    label: String,
+    receives: u32,
+}
+
+impl Message {
+    fn new(payload: Value, label: String) -> Self {
+        Message {
+            payload,
+            label,
+            receives: 0,
+        }
+    }
+}
+
 enum Happening {
     /// Auto Scaling opens an action of instance `i`.
-    Open(usize, LifecycleTransition),
+    Open(usize, Opening),
     /// EC2 warns of a Spot interruption (or recommends a rebalance), then Auto Scaling
     /// terminates the instance two minutes later.
     Warn(usize, bool),
-    /// A payload reaches the queue's consumer.
-    Deliver(Value, String),
+    /// A message reaches the function.
+    Deliver(Message),
     /// A paused delivery comes back.
     Resume(usize),
     /// SSM ends a command (`Cancelled` instead, if it was cancelled before).
@@ -217,6 +262,10 @@ struct Figures {
     twice: u64,
     failed_commands: u64,
     cancelled_commands: u64,
+    /// Messages the queue gave up on (or sweeps Lambda did).
+    dead_lettered: u64,
+    /// Instances that started in the warm pool.
+    warm: u64,
     /// The longest an action went without a heartbeat or its completion.
     longest_silence: u64,
     silent_too_long: u64,
@@ -237,6 +286,8 @@ impl Figures {
         self.twice += other.twice;
         self.failed_commands += other.failed_commands;
         self.cancelled_commands += other.cancelled_commands;
+        self.dead_lettered += other.dead_lettered;
+        self.warm += other.warm;
         self.longest_silence = self.longest_silence.max(other.longest_silence);
         self.silent_too_long += other.silent_too_long;
         self.silent_past_one_sweep += other.silent_past_one_sweep;
@@ -291,9 +342,31 @@ impl World {
         if self.kinds.has("twice") && self.rng.chance(5) {
             self.figures.twice += 1;
             let again = now + self.rng.between(1, 900);
-            self.at(again, Happening::Deliver(event.clone(), label.clone()));
+            let twin = Message::new(event.clone(), label.clone());
+            self.at(again, Happening::Deliver(twin));
         }
-        self.at(when, Happening::Deliver(event, label));
+        self.at(when, Happening::Deliver(Message::new(event, label)));
+    }
+
+    /// `message` failed (or its process died): received again after the visibility timeout
+    /// (the sweep's invocation: retried after a minute, then two), or dead-lettered.
+    fn again(&mut self, now: u64, mut message: Message) {
+        message.receives += 1;
+        let sweep = message.label == "sweep";
+        let (limit, after) = if sweep {
+            (SWEEP_RETRIES + 1, 60 * u64::from(message.receives))
+        } else {
+            (MAX_RECEIVES, VISIBILITY)
+        };
+        if message.receives >= limit {
+            self.figures.dead_lettered += 1;
+            self.trace.push(format!(
+                "{now:>6}  dead-letter {} (received {} times)",
+                message.label, message.receives
+            ));
+            return;
+        }
+        self.at(now + after, Happening::Deliver(message));
     }
 }
 
@@ -344,10 +417,19 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
             ..Figures::default()
         },
     };
-    for i in 0..instances {
+    // A third of the instances start in the group's warm pool.
+    let warm: Vec<bool> = (0..instances).map(|_| world.rng.chance(33)).collect();
+    for (i, warm) in warm.iter().enumerate() {
         let t = world.rng.between(0, 900);
-        world.at(t, Happening::Open(i, LifecycleTransition::Launching));
+        let opening = if *warm {
+            Opening::IntoWarmPool
+        } else {
+            Opening::Launch
+        };
+        world.at(t, Happening::Open(i, opening));
     }
+    let mut left_pool = vec![false; instances];
+    let mut terminated = vec![false; instances];
     let mut sweep_at = SWEEP_PERIOD;
     world.at(sweep_at, Happening::Sweep);
     // The final status SSM gives each command, by id; and what each instance is owed.
@@ -356,24 +438,27 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
     let mut in_service = vec![false; instances];
     // When Auto Scaling opened each action.
     let mut opened: Vec<(String, LifecycleTransition, u64)> = Vec::new();
-    let mut paused: Vec<Option<(Handling<'_>, Value, String)>> = Vec::new();
+    let mut paused: Vec<Option<(Handling<'_>, Message)>> = Vec::new();
 
     let outcome = (|| -> Result<(), String> {
         while let Some(((now, _), happening)) = world.queue.pop_first() {
             clock.0.store(now, Ordering::Relaxed);
             match happening {
-                Happening::Open(i, transition) => {
+                Happening::Open(i, opening) => {
                     world.figures.lifecycles += 1;
                     let id = &ids[i];
-                    let event = match transition {
-                        LifecycleTransition::Launching => aws.launch(id, GROUPS[i % GROUPS.len()]),
-                        LifecycleTransition::Terminating => aws.terminate(id),
+                    let group = GROUPS[i % GROUPS.len()];
+                    let event = match opening {
+                        Opening::Launch => aws.launch(id, group),
+                        Opening::IntoWarmPool => aws.launch_into_warm_pool(id, group),
+                        Opening::FromWarmPool => aws.launch_from_warm_pool(id),
+                        Opening::Terminate => aws.terminate(id),
                     };
                     world
                         .trace
-                        .push(format!("{now:>6}  opens    {transition:?} of {id}"));
-                    opened.push((id.clone(), transition, now));
-                    world.send(now, event, format!("{transition:?} {id}"), true);
+                        .push(format!("{now:>6}  opens    {opening:?} of {id}"));
+                    opened.push((id.clone(), opening.transition(), now));
+                    world.send(now, event, format!("{opening:?} {id}"), true);
                 }
                 Happening::Warn(i, spot) => {
                     let id = &ids[i];
@@ -384,10 +469,7 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                     };
                     let what = if spot { "spot warning" } else { "rebalance" };
                     world.send(now, event, format!("{what} {id}"), false);
-                    world.at(
-                        now + 120,
-                        Happening::Open(i, LifecycleTransition::Terminating),
-                    );
+                    world.at(now + 120, Happening::Open(i, Opening::Terminate));
                 }
                 Happening::Sweep => {
                     // Sweeps go on while anything may still be open or on its way.
@@ -397,7 +479,7 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                         world.at(sweep_at, Happening::Sweep);
                     }
                     let sweep = scheduled_event("lifecycle-sweep");
-                    world.at(now, Happening::Deliver(sweep, "sweep".into()));
+                    world.at(now, Happening::Deliver(Message::new(sweep, "sweep".into())));
                 }
                 Happening::CommandEnds {
                     id,
@@ -429,20 +511,22 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                     world.send(now, event, format!("{document} {status} {target}"), true);
                 }
                 Happening::Resume(slot) => {
-                    if let Some((mut handling, payload, label)) = paused[slot].take() {
-                        world.trace.push(format!("{now:>6}  resumes  {label}"));
+                    if let Some((mut handling, message)) = paused[slot].take() {
+                        world
+                            .trace
+                            .push(format!("{now:>6}  resumes  {}", message.label));
                         loop {
                             if let Poll::Ready(result) = poll_once(&mut handling) {
-                                settle(&mut world, now, result, payload, label)?;
+                                settle(&mut world, now, result, message)?;
                                 break;
                             }
                         }
                     }
                 }
-                Happening::Deliver(payload, label) => {
+                Happening::Deliver(message) => {
                     world.figures.deliveries += 1;
                     // Another delivery due within the next seconds may run at the same time.
-                    let mut running = vec![(payload, label)];
+                    let mut running = vec![message];
                     if world.kinds.has("race") && world.rng.chance(25) {
                         let next = world
                             .queue
@@ -452,21 +536,21 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                             })
                             .map(|(key, _)| *key);
                         if let Some(key) = next
-                            && let Some(Happening::Deliver(other, label)) = world.queue.remove(&key)
+                            && let Some(Happening::Deliver(other)) = world.queue.remove(&key)
                         {
                             world.figures.races += 1;
                             world.figures.deliveries += 1;
-                            running.push((other, label));
+                            running.push(other);
                         }
                     }
-                    let mut flights: Vec<Option<(Handling<'_>, Value, String)>> = running
+                    let mut flights: Vec<Option<(Handling<'_>, Message)>> = running
                         .into_iter()
-                        .map(|(payload, label)| {
-                            let bytes = payload.to_string().into_bytes();
+                        .map(|message| {
+                            let bytes = message.payload.to_string().into_bytes();
                             let runtime = &runtime;
                             let handling: Handling<'_> =
                                 Box::pin(async move { runtime.handle_bytes(&bytes).await });
-                            Some((handling, payload, label))
+                            Some((handling, message))
                         })
                         .collect();
                     // Each may crash or pause after some call of its own.
@@ -486,12 +570,13 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                         let f = live[(world.rng.next() % live.len() as u64) as usize];
                         polls[f] += 1;
                         if crash_after[f] == Some(polls[f]) {
-                            let (_, payload, label) = flights[f].take().expect("live");
+                            let (_, message) = flights[f].take().expect("live");
                             world.figures.crashes += 1;
-                            world
-                                .trace
-                                .push(format!("{now:>6}  crashes  {label} (poll {})", polls[f]));
-                            world.at(now + VISIBILITY, Happening::Deliver(payload, label));
+                            world.trace.push(format!(
+                                "{now:>6}  crashes  {} (poll {})",
+                                message.label, polls[f]
+                            ));
+                            world.again(now, message);
                             continue;
                         }
                         if pause_after[f] == Some(polls[f]) {
@@ -499,7 +584,7 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                             world.figures.pauses += 1;
                             world.trace.push(format!(
                                 "{now:>6}  pauses   {} (poll {})",
-                                flight.2, polls[f]
+                                flight.1.label, polls[f]
                             ));
                             paused.push(Some(flight));
                             let back = now + LEASE + world.rng.between(1, 120);
@@ -508,8 +593,8 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                         }
                         let flight = flights[f].as_mut().expect("live");
                         if let Poll::Ready(result) = poll_once(&mut flight.0) {
-                            let (_, payload, label) = flights[f].take().expect("live");
-                            settle(&mut world, now, result, payload, label)?;
+                            let (_, message) = flights[f].take().expect("live");
+                            settle(&mut world, now, result, message)?;
                         }
                     }
                 }
@@ -545,16 +630,28 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
                 };
                 world.at(now + delay, ends);
             }
-            // Auto Scaling ends what is in service, some with a Spot warning first.
+            // Auto Scaling ends what is in service, some with a Spot warning first; takes what
+            // waits in the warm pool into the group; EC2 tells the end of each instance.
             for (i, id) in ids.iter().enumerate() {
-                if !in_service[i] && aws.lifecycle_state(id).as_deref() == Some("InService") {
+                let state = aws.lifecycle_state(id);
+                if !in_service[i] && state.as_deref() == Some("InService") {
                     in_service[i] = true;
                     let t = now + world.rng.between(60, 1200);
                     match world.rng.next() % 4 {
                         0 => world.at(t, Happening::Warn(i, true)),
                         1 => world.at(t, Happening::Warn(i, false)),
-                        _ => world.at(t, Happening::Open(i, LifecycleTransition::Terminating)),
+                        _ => world.at(t, Happening::Open(i, Opening::Terminate)),
                     }
+                }
+                if !left_pool[i] && state.as_deref() == Some("Warmed:Stopped") {
+                    left_pool[i] = true;
+                    let t = now + world.rng.between(60, 1200);
+                    world.at(t, Happening::Open(i, Opening::FromWarmPool));
+                }
+                if !terminated[i] && state.as_deref() == Some("Terminated") {
+                    terminated[i] = true;
+                    let event = instance_state_event(id, "terminated");
+                    world.send(now, event, format!("terminated {id}"), true);
                 }
             }
             if now > 72 * 3600 {
@@ -640,7 +737,8 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
     }
     let completions = aws.completions();
     world.figures.cancelled_commands = ssm.cancelled().len() as u64;
-    for id in &ids {
+    world.figures.warm = warm.iter().filter(|w| **w).count() as u64;
+    for (i, id) in ids.iter().enumerate() {
         let mine: Vec<(LifecycleTransition, LifecycleResult)> = completions
             .iter()
             .filter(|c| c.action.ec2_instance_id == *id)
@@ -659,14 +757,19 @@ fn run_seed(seed: u64, kinds: Kinds, keep_trace: bool) -> Result<Figures, (Strin
             .get(id)
             .ok_or_else(|| (format!("seed {seed}: {id}'s record is gone"), Vec::new()))?;
         let joined = documents.first().map(|d| d.1);
-        let expected: Vec<(LifecycleTransition, LifecycleResult)> = match joined {
+        // One launch more, CONTINUEd, for an instance prepared in the warm pool first.
+        let mut expected: Vec<(LifecycleTransition, LifecycleResult)> = Vec::new();
+        if warm[i] {
+            expected.push((LifecycleTransition::Launching, LifecycleResult::Continue));
+        }
+        expected.extend(match joined {
             Some("Success") => vec![
                 (LifecycleTransition::Launching, LifecycleResult::Continue),
                 (LifecycleTransition::Terminating, LifecycleResult::Continue),
             ],
             Some(_) => vec![(LifecycleTransition::Launching, LifecycleResult::Abandon)],
             None => Vec::new(),
-        };
+        });
         if mine != expected {
             return fail(
                 format!(
@@ -734,9 +837,9 @@ fn settle(
     world: &mut World,
     now: u64,
     result: Result<Answer, HandleError>,
-    payload: Value,
-    label: String,
+    message: Message,
 ) -> Result<(), String> {
+    let label = message.label.clone();
     match result {
         Ok(answer) => {
             let outcomes: Vec<String> = answer
@@ -757,7 +860,7 @@ fn settle(
             world
                 .trace
                 .push(format!("{now:>6}  retried  {label}: {error}"));
-            world.at(now + 30, Happening::Deliver(payload, label));
+            world.again(now, message);
             Ok(())
         }
         Err(error) => Err(format!("{label} was refused for good at {now} s: {error}")),
@@ -805,7 +908,7 @@ fn seeds() -> std::ops::Range<u64> {
 
 /// Each seed that found a bug, with the kinds of fault it was shrunk to, and what it found: in
 /// the engine, or in the simulation's own model of AWS.
-const FOUND: [(u64, &str, &str); 14] = [
+const FOUND: [(u64, &str, &str); 16] = [
     (
         0,
         "late,twice",
@@ -873,6 +976,16 @@ const FOUND: [(u64, &str, &str); 14] = [
         "a deferred termination whose run failed after its drain was never run again",
     ),
     (
+        31384,
+        "lost,late,twice,crash,race",
+        "a termination deferred behind a drain looked at only at the drain's next heartbeat",
+    ),
+    (
+        616,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a late warm-pool launch event after its reconciled lifecycle failed: CONTINUE",
+    ),
+    (
         21376,
         "lost,late,twice,crash,race",
         "a result read its registration before the adopter's: no completion",
@@ -920,6 +1033,13 @@ fn a_fleet_whose_events_and_processes_fail_keeps_every_action_alive() {
 /// Runs the seeds of `LIFECYCLE_SIM_SEEDS` (or the one of `LIFECYCLE_SIM_SEED`, with its
 /// trace) under `kinds`; a failing seed is shrunk to the fewest kinds that still fail it.
 fn simulate(kinds: Kinds) {
+    // `scripts/simulate --seed N --log`: the runtime's own log lines beside the trace.
+    if std::env::var("LIFECYCLE_SIM_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .try_init();
+    }
     let seeds = seeds();
     let replay = seeds.end - seeds.start == 1;
     let started = std::time::Instant::now();
@@ -971,7 +1091,8 @@ fn simulate(kinds: Kinds) {
     println!(
         "simulation: seeds {low}..{high} ({} runs, faults: {}): {} instance lifecycles, {} lifecycle actions, {} deliveries, \
          {} calls faulted, {} crashes, {} pauses past the lease, {} races, {} events lost, {} late, \
-         {} twice, {} commands failed or timed out, {} withdrawn; longest an action went without a \
+         {} twice, {} dead-lettered, {} commands failed or timed out, {} withdrawn, {} instances \
+         from the warm pool; longest an action went without a \
          heartbeat: {} s ({} actions over 600 s, {} over 900 s); every invariant held; {:.1} s ({:.0} actions/s)",
         high - low,
         kinds.names(),
@@ -985,8 +1106,10 @@ fn simulate(kinds: Kinds) {
         figures.lost,
         figures.late,
         figures.twice,
+        figures.dead_lettered,
         figures.failed_commands,
         figures.cancelled_commands,
+        figures.warm,
         figures.longest_silence,
         figures.silent_too_long,
         figures.silent_past_one_sweep,

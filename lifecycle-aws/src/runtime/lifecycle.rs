@@ -232,6 +232,16 @@ where
                 tracing::warn!(error = %e, "could not set the record's expiry");
             }
         }
+        if report.stop == StopReason::Deferred {
+            // The termination's action is kept alive by the looks at the wait before it: the
+            // next sweep looks, not the wait's next heartbeat an interval on.
+            let now = epoch_seconds(self.clock.now());
+            for command_id in record.awaited_commands() {
+                if let Err(e) = self.store.reschedule(command_id, now).await {
+                    tracing::warn!(command_id, error = %e, "could not bring the wait's next look forward");
+                }
+            }
+        }
         let mut outcome = summary::<M>(&event, &report, completed);
         // A termination that came while this lifecycle waited runs now that it is over.
         if let Some(termination) = lifecycle_core::deferred_termination(&record)

@@ -22,7 +22,7 @@ where
     }
 
     /// Handles the waits that are due, from the sparse index of waits (a `Query` for
-    /// `DueAt <= now`, page by page — never a `Scan`): SSM is asked how a command stands (a
+    /// `DueAt` up to a quarter of the heartbeat interval on, page by page — never a `Scan`): SSM is asked how a command stands (a
     /// result whose event was lost ends its wait), a wait within its deadline gets a heartbeat
     /// for its lifecycle action (and for a termination deferred behind it) and its next look
     /// one heartbeat interval on; past it (or when Auto Scaling no longer has the action) the
@@ -48,11 +48,15 @@ where
         let started = std::time::Instant::now();
         let now = epoch_seconds(self.clock.now());
         let mut swept = Swept::default();
+        // A look due within a quarter of the heartbeat interval is taken now: a sweep run off
+        // its schedule (an invocation Lambda retried a minute or two later) would otherwise
+        // set a wait's next look just past the next regular run, a whole period on.
+        let horizon = now.saturating_add(self.settings.heartbeat_interval.as_secs() / 4);
         let mut cursor = None;
         'pages: loop {
             let page = self
                 .store
-                .due_waits(M::DEFINITION.name, now, cursor.take(), 50)
+                .due_waits(M::DEFINITION.name, horizon, cursor.take(), 50)
                 .await?;
             // Records at rest whose instance is checked: asked together, after the page.
             let mut alive_checks = Vec::new();

@@ -23,7 +23,9 @@ pub use progress::{
     LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, progress_note,
     scheduled_restart,
 };
-use progress::{action_key, noted_termination, stage_progress, terminated, transition_suffix};
+use progress::{
+    action_key, noted_termination, stage_progress, terminated, transition_suffix, untokened_key,
+};
 pub use report::{
     Declined, Failure, FailureCause, Fired, LifecycleResult, ModelReport, Report, StopReason,
 };
@@ -169,6 +171,21 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     {
         tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, handled_by = %progress.event_id, "this lifecycle action is already handled under another key: nothing to do");
         report.stop = StopReason::Refused;
+        return Ok(report);
+    }
+    // The same, its lifecycle over: the sweep started it without its event, which comes now
+    // (late, or failing until then), and it ended — its completion perhaps still on its way.
+    // That lifecycle's result is this action's: it is completed so, not run again nor let go.
+    if let Some(action) = &event.lifecycle
+        && matches!(event.kind, EventKind::Launching | EventKind::Terminating)
+        && action.lifecycle_action_token.is_some()
+        && let Some(progress) = LifecycleProgress::of(record)
+        && !progress.waiting
+        && progress.token == untokened_key(action)
+    {
+        tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, result = %progress.result, "this lifecycle action's lifecycle ran when the sweep started it: completed with its result");
+        report.stop = StopReason::Refused;
+        report.lifecycle_result = Some(progress.result);
         return Ok(report);
     }
     // A termination while the launch waits for its command: the launch's next event (its

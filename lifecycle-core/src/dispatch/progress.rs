@@ -183,8 +183,24 @@ pub(super) fn action_key(action: &LifecycleAction) -> String {
     // No spaces: the key is one word of the stored progress.
     match &action.lifecycle_action_token {
         Some(token) => format!("{}{transition}", token.replace(' ', "_")),
-        None => format!("{}{transition}", action.ec2_instance_id.replace(' ', "_")),
+        None => untokened_key(action),
     }
+}
+
+/// The key of `action` as the sweep names it when it starts a lifecycle whose event was lost
+/// (Auto Scaling tells it no token): the instance, and whether the wait is the warm pool's —
+/// an instance waits once to enter the warm pool and once to leave it, both launches.
+pub(super) fn untokened_key(action: &LifecycleAction) -> String {
+    let transition = transition_suffix(action.lifecycle_transition);
+    let warm_pool = match action.lifecycle_transition {
+        LifecycleTransition::Launching => action.destination() == crate::Location::WarmPool,
+        LifecycleTransition::Terminating => action.origin() == crate::Location::WarmPool,
+    };
+    let place = if warm_pool { "@warm-pool" } else { "" };
+    format!(
+        "{}{place}{transition}",
+        action.ec2_instance_id.replace(' ', "_")
+    )
 }
 
 /// How a lifecycle action's key ends: `/launch` or `/terminate`.
