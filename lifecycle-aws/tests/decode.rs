@@ -7,6 +7,9 @@ use lifecycle_aws::decode::{
 use lifecycle_core::{CommandStatus, LifecycleTransition};
 use serde_json::{Value, json};
 
+/// The `time` of the original library's lifecycle event fixture.
+const FIXTURE_TIME: &str = "2018-11-08T17:02:04Z";
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
         "{}/tests/fixtures/seed/{name}",
@@ -65,13 +68,18 @@ fn sqs(bodies: &[String]) -> Vec<u8> {
 
 #[test]
 fn the_seed_autoscaling_event_is_a_launching_action_with_its_metadata() {
-    let Notification::LifecycleAction { id, region, action } =
-        single(&fixture("autoscaling_event.json"))
+    let Notification::LifecycleAction {
+        id,
+        region,
+        action,
+        time,
+    } = single(&fixture("autoscaling_event.json"))
     else {
         panic!("not a lifecycle action")
     };
     assert_eq!(id, "babaf42e-aac5-8e19-cf36-83307aa13879");
     assert_eq!(region.as_deref(), Some("eu-central-1"));
+    assert_eq!(time.as_deref(), Some(FIXTURE_TIME));
     assert_eq!(action.lifecycle_transition, LifecycleTransition::Launching);
     assert_eq!(action.ec2_instance_id, "i-007de616626a94600");
     assert_eq!(action.auto_scaling_group_name, "docker-swarm-manager-live");

@@ -160,6 +160,32 @@ fn a_new_wait_gets_its_first_heartbeat_at_the_next_sweep_then_one_per_sweep() {
     );
 }
 
+/// `at` as RFC 3339, as EventBridge writes an event's `time`.
+fn rfc3339(at: SystemTime) -> String {
+    use aws_sdk_ssm::primitives::{DateTime, DateTimeFormat};
+    DateTime::from(at).fmt(DateTimeFormat::DateTime).unwrap()
+}
+
+#[test]
+fn an_event_that_comes_late_gets_a_heartbeat_as_its_lifecycle_starts_to_wait() {
+    let fleet = Fleet::new();
+    let now = fleet.clock.0.lock().unwrap().to_owned();
+    // Delivered again three minutes after it happened (its first delivery's process died).
+    let mut launch = fleet.aws.launch(I, GROUP);
+    launch["time"] = rfc3339(now - Duration::from_secs(180)).into();
+    fleet.deliver(&launch);
+    assert_eq!(fleet.record().state, "joining");
+    assert_eq!(fleet.aws.heartbeats(), [I]);
+
+    // An event on time needs none: the next sweep is soon enough.
+    let fresh = Fleet::new();
+    let mut launch = fresh.aws.launch(I, GROUP);
+    launch["time"] = rfc3339(now - Duration::from_secs(2)).into();
+    fresh.deliver(&launch);
+    assert_eq!(fresh.record().state, "joining");
+    assert!(fresh.aws.heartbeats().is_empty());
+}
+
 #[test]
 fn a_reconciled_start_keeps_its_action_alive_before_its_lifecycle_waits() {
     let fleet = Fleet::new();

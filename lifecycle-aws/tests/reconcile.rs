@@ -830,3 +830,127 @@ fn a_record_whose_instance_vanished_is_brought_to_its_end() {
         assert_eq!(runtime.store().records().get(other).unwrap().state, "ready");
     });
 }
+
+/// Auto Scaling as the sweep sees it, one look behind: right after it answers which instances
+/// wait, `after_look` changes the fleet (once), as another delivery would in the seconds before
+/// the sweep acts on that answer.
+struct OneLookBehind {
+    aws: Arc<MemoryAutoScaling>,
+    after_look: std::sync::Mutex<Option<Change>>,
+}
+
+/// What happens to the fleet in the meantime.
+type Change = Box<dyn FnOnce(&MemoryAutoScaling) + Send>;
+
+#[async_trait::async_trait]
+impl lifecycle_aws::fleet::Fleet for OneLookBehind {
+    async fn instances(
+        &self,
+        instance_ids: &[String],
+        region: Option<&str>,
+    ) -> Result<Vec<lifecycle_aws::fleet::FleetInstance>, lifecycle_aws::actions::ActionError> {
+        self.aws.instances(instance_ids, region).await
+    }
+
+    async fn warm_pool(
+        &self,
+        group: &str,
+        region: Option<&str>,
+    ) -> Result<Vec<lifecycle_aws::fleet::FleetInstance>, lifecycle_aws::actions::ActionError> {
+        self.aws.warm_pool(group, region).await
+    }
+
+    async fn waiting(
+        &self,
+        groups: &[String],
+        region: Option<&str>,
+    ) -> Result<Vec<lifecycle_aws::fleet::FleetInstance>, lifecycle_aws::actions::ActionError> {
+        let waiting = self.aws.waiting(groups, region).await?;
+        if let Some(change) = self.after_look.lock().unwrap().take() {
+            change(&self.aws);
+        }
+        Ok(waiting)
+    }
+
+    async fn hooks(
+        &self,
+        group: &str,
+        region: Option<&str>,
+    ) -> Result<Vec<lifecycle_aws::fleet::Hook>, lifecycle_aws::actions::ActionError> {
+        self.aws.hooks(group, region).await
+    }
+}
+
+/// The warm pool's entry lifecycle ended, its completion lost; the sweep reads that Auto
+/// Scaling still holds the entry, and in the seconds before it completes it again, the entry
+/// is completed after all and the instance leaves the pool — a new action of the same hook.
+/// The sweep's completion names the entry's token: Auto Scaling refuses it, and the exit's
+/// action is left to its own lifecycle (a completion by instance and hook would have ended it
+/// CONTINUE with no join).
+#[test]
+fn a_sweep_one_look_behind_completes_no_other_action() {
+    use lifecycle_aws::actions::LifecycleActions;
+    rt().block_on(async {
+        let aws = Arc::new(MemoryAutoScaling::new().with_group(GROUP));
+        let fleet = Arc::new(OneLookBehind {
+            aws: aws.clone(),
+            after_look: std::sync::Mutex::new(None),
+        });
+        let commands = Arc::new(MemoryCommands::new());
+        let runtime = Runtime::with_parts(
+            registered([I]),
+            commands.clone(),
+            aws.clone(),
+            (|| Worker) as fn() -> Worker,
+        )
+        .with_fleet(fleet.clone())
+        .with_groups([GROUP]);
+        let deliver = |event: Value| {
+            let runtime = &runtime;
+            async move { runtime.handle_bytes(event.to_string().as_bytes()).await }
+        };
+
+        let entry = aws.launch_into_warm_pool(I, GROUP);
+        aws.fail_next("CompleteLifecycleAction", ApiFault::Throttle);
+        assert!(
+            deliver(entry).await.is_err(),
+            "its completion was throttled"
+        );
+        assert_eq!(runtime.store().records().get(I).unwrap().state, "warmed");
+        assert_eq!(
+            aws.lifecycle_state(I).as_deref(),
+            Some("Warmed:Pending:Wait")
+        );
+
+        *fleet.after_look.lock().unwrap() = Some(Box::new(|aws: &MemoryAutoScaling| {
+            let held = aws.held_action(I).unwrap();
+            let done = futures_done(aws.complete(&held, None, LifecycleResult::Continue)).unwrap();
+            assert_eq!(done, lifecycle_aws::actions::Completed::Done);
+            let _exit = aws.launch_from_warm_pool(I);
+        }));
+        let outcomes = deliver(scheduled_event("lifecycle-sweep")).await.unwrap();
+        let [Outcome::Swept { recompleted, .. }] = &outcomes.outcomes[..] else {
+            panic!("not a sweep: {outcomes:?}")
+        };
+        assert_eq!(recompleted, &[I], "it tried");
+        assert_eq!(aws.lifecycle_state(I).as_deref(), Some("Pending:Wait"));
+        assert!(
+            aws.held_action(I).is_some(),
+            "the exit's action is still held"
+        );
+        assert_eq!(aws.completions().len(), 1, "only the entry, once");
+        assert!(commands.sent().is_empty());
+    });
+}
+
+/// Polls a future of the in-memory fakes, which never wait, to its end.
+fn futures_done<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("an in-memory fake waited"),
+    }
+}

@@ -253,3 +253,294 @@ fn a_node_of_another_group_is_not_joined() {
     assert!(h.effects.commands().is_empty());
     assert_eq!(report.lifecycle_result, Some(LifecycleResult::Abandon));
 }
+
+/// The cluster model through the runtime: the in-memory table, SSM and Auto Scaling, and a
+/// clock the test moves.
+mod through_the_runtime {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime};
+
+    use lifecycle_aws::runtime::{Clock, Runtime};
+    use lifecycle_aws::store::{MemoryTable, NodeTable};
+    use lifecycle_aws::testing::{
+        MemoryAutoScaling, MemoryCommands, command_status_event, scheduled_event,
+    };
+    use lifecycle_core::{CommandStatus, LifecycleResult, LifecycleTransition, Record};
+    use lifecycle_examples::cluster::{ClusterNode, MemoryDns};
+    use lifecycle_tests::block_on;
+
+    pub const I: &str = "i-0a1b2c3d4e5f60001";
+
+    /// The runtime's clock, moved by the test.
+    pub struct Moved(Mutex<SystemTime>);
+
+    impl Clock for Moved {
+        fn now(&self) -> SystemTime {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    pub struct Fleet {
+        pub runtime: Runtime<ClusterNode, Box<dyn Fn() -> ClusterNode + Send + Sync>, MemoryTable>,
+        pub aws: Arc<MemoryAutoScaling>,
+        pub commands: Arc<MemoryCommands>,
+        pub clock: Arc<Moved>,
+    }
+
+    impl Fleet {
+        /// Worker `I`, registered by cloud-init, in group `workers`.
+        pub fn new() -> Self {
+            let aws = Arc::new(MemoryAutoScaling::new().with_group("workers"));
+            let table = MemoryTable::new();
+            table.records().insert(
+                Record::new(I, "finished_cloud_init")
+                    .with("ItemType", "worker")
+                    .with("InstanceIp", "10.0.0.1"),
+            );
+            let commands = Arc::new(MemoryCommands::new());
+            let dns = MemoryDns::default();
+            let clock = Arc::new(Moved(Mutex::new(SystemTime::now())));
+            let new_model: Box<dyn Fn() -> ClusterNode + Send + Sync> =
+                Box::new(move || ClusterNode::new(dns.clone()));
+            let runtime = Runtime::with_parts(table, commands.clone(), aws.clone(), new_model)
+                .with_fleet(aws.clone())
+                .with_groups(["workers"])
+                .with_clock(clock.clone());
+            Fleet {
+                runtime,
+                aws,
+                commands,
+                clock,
+            }
+        }
+
+        pub fn deliver(&self, event: serde_json::Value) {
+            block_on(self.runtime.handle_bytes(event.to_string().as_bytes())).unwrap();
+        }
+
+        pub fn sweep_after(&self, seconds: u64) {
+            *self.clock.0.lock().unwrap() += Duration::from_secs(seconds);
+            self.deliver(scheduled_event("lifecycle-sweep"));
+        }
+
+        pub fn record(&self) -> Record {
+            self.runtime.store().records().get(I).unwrap()
+        }
+
+        /// SSM ends command `n` (in the order sent) with `status`, and says so.
+        pub fn finish(&self, n: usize, status: &str) {
+            let (id, request) = self.commands.sent().remove(n);
+            let ended = match status {
+                "Success" => CommandStatus::Success,
+                _ => CommandStatus::Failed,
+            };
+            self.commands.finish(&id, ended);
+            self.deliver(command_status_event(&id, I, &request.document_name, status));
+        }
+
+        pub fn documents(&self) -> Vec<String> {
+            self.commands
+                .sent()
+                .into_iter()
+                .map(|(_, r)| r.document_name)
+                .collect()
+        }
+
+        pub fn completions(&self) -> Vec<(LifecycleTransition, LifecycleResult)> {
+            self.aws
+                .completions()
+                .into_iter()
+                .map(|c| (c.action.lifecycle_transition, c.result))
+                .collect()
+        }
+
+        /// Launched, joined and labelled: in service.
+        pub fn in_service(&self) {
+            self.deliver(self.aws.launch(I, "workers"));
+            self.finish(0, "Success");
+            assert_eq!(self.record().state, "ready");
+        }
+
+        pub fn registered(&self, command_id: &str) -> bool {
+            block_on(self.runtime.store().peek_command(command_id))
+                .unwrap()
+                .is_some()
+        }
+    }
+}
+
+use through_the_runtime::{Fleet, I};
+
+/// The worker's label command, which nothing waits for, is still running when the launch is
+/// over and the next sweep looks at it. The sweep neither keeps the finished launch alive nor
+/// ends the command as an overdue wait (it would cancel it): it lets it run, and drops its
+/// registration once SSM says it ended. Found by the cluster simulation (seed 31).
+#[test]
+fn the_sweep_lets_a_command_nothing_waits_for_run() {
+    let fleet = Fleet::new();
+    fleet.in_service();
+    let (label, request) = fleet.commands.sent().remove(1);
+    assert_eq!(request.document_name, "ClusterLabelNode");
+    assert_eq!(fleet.aws.completions().len(), 1, "the launch is over");
+
+    fleet.sweep_after(1);
+    assert!(fleet.commands.cancelled().is_empty(), "the label runs on");
+    assert!(fleet.aws.heartbeats().is_empty(), "no launch to keep alive");
+    assert!(fleet.registered(&label), "kept until SSM says it ended");
+
+    fleet
+        .commands
+        .finish(&label, lifecycle_core::CommandStatus::Success);
+    fleet.sweep_after(300);
+    assert!(!fleet.registered(&label));
+    assert!(fleet.commands.cancelled().is_empty());
+    assert_eq!(fleet.record().state, "ready");
+}
+
+/// A termination the sweep started (its event late) was cut off half way, out of DNS but not
+/// yet leaving the cluster; then its event comes. It goes on with that lifecycle — the leave
+/// is sent — rather than completing the action where the record stands. Found by the cluster
+/// simulation (seed 2160).
+#[test]
+fn a_late_event_goes_on_with_the_sweeps_lifecycle_cut_off_half_way() {
+    let fleet = Fleet::new();
+    fleet.in_service();
+    let late = fleet.aws.terminate(I);
+    fleet.runtime.store().records().update(I, |record| {
+        record.state = "removed_from_dns".into();
+        record.attributes.insert(
+            "LifecycleProgress".into(),
+            format!("CONTINUE rest {I}/terminate reconcile-terminate-{I}").into(),
+        );
+    });
+
+    fleet.deliver(late);
+    assert_eq!(fleet.record().state, "leaving_cluster");
+    assert_eq!(fleet.completions().len(), 1, "not completed yet");
+    fleet.finish(2, "Success");
+    assert_eq!(fleet.record().state, "terminated");
+    assert_eq!(
+        fleet.documents(),
+        ["ClusterJoin", "ClusterLabelNode", "ClusterLeave"]
+    );
+    assert_eq!(
+        fleet.completions(),
+        [
+            (LifecycleTransition::Launching, LifecycleResult::Continue),
+            (LifecycleTransition::Terminating, LifecycleResult::Continue)
+        ]
+    );
+}
+
+/// A launch whose join failed was cut off in its failure handling (cleaned up, not yet
+/// abandoned), and its result is not delivered again; the sweep finds Auto Scaling still
+/// holding the launch. It goes on as that lifecycle, failure and all: ABANDON. (Started anew,
+/// the failure path's last step would run as a success: CONTINUE.) Found by the cluster
+/// simulation (seed 19).
+#[test]
+fn the_sweep_goes_on_with_a_launch_cut_off_in_its_failure_handling() {
+    let fleet = Fleet::new();
+    let launch = fleet.aws.launch(I, "workers");
+    let token = launch["detail"]["LifecycleActionToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fleet.runtime.store().records().update(I, |record| {
+        record.state = "cleaned_up".into();
+        record.attributes.insert(
+            "LifecycleProgress".into(),
+            format!("ABANDON rest {token}/launch join-failed").into(),
+        );
+    });
+
+    fleet.sweep_after(300);
+    assert_eq!(fleet.record().state, "abandoned");
+    assert_eq!(
+        fleet.completions(),
+        [(LifecycleTransition::Launching, LifecycleResult::Abandon)]
+    );
+    // Completed by its token: the very action that failed.
+    assert_eq!(
+        fleet.aws.completions()[0]
+            .action
+            .lifecycle_action_token
+            .as_deref(),
+        Some(token.as_str())
+    );
+}
+
+/// A store whose writes fail from the `n`-th on: a delivery cut off half way.
+struct CutOff<'s> {
+    inner: &'s MemoryStore,
+    writes_left: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cut off")]
+struct CutOffError;
+
+impl lifecycle_core::Store for CutOff<'_> {
+    type Error = CutOffError;
+
+    async fn load(&self, ident: &str) -> Result<Option<Record>, CutOffError> {
+        Ok(lifecycle_core::Store::load(self.inner, ident)
+            .await
+            .unwrap_or_else(|never| match never {}))
+    }
+
+    async fn compare_and_set(
+        &self,
+        change: lifecycle_core::StateChange<'_>,
+    ) -> Result<lifecycle_core::CasOutcome, CutOffError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .writes_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+        {
+            return Err(CutOffError);
+        }
+        Ok(lifecycle_core::Store::compare_and_set(self.inner, change)
+            .await
+            .unwrap_or_else(|never| match never {}))
+    }
+
+    async fn update_attributes(
+        &self,
+        update: lifecycle_core::AttributeUpdate<'_>,
+    ) -> Result<lifecycle_core::CasOutcome, CutOffError> {
+        Ok(lifecycle_core::Store::update_attributes(self.inner, update)
+            .await
+            .unwrap_or_else(|never| match never {}))
+    }
+}
+
+/// The leave command failed, and the delivery of its result was cut off after the transition
+/// that handles the failure (`leave_failed`, `ignore_errors`): delivered again, the result goes
+/// on from there to `terminated` — its failed status, handled already, does not send the
+/// termination down the failure path to `abandoned`. Found by the cluster simulation (seed
+/// 439).
+#[test]
+fn a_failed_leave_result_cut_off_after_its_handling_goes_on_when_delivered_again() {
+    let mut h = Harness::new(&[("i-1", "worker", "ready")]);
+    h.send(&terminating("i-1"));
+    let result = h.last_command_result(CommandStatus::Failed, LifecycleTransition::Terminating);
+    let cut_off = CutOff {
+        inner: &h.store,
+        writes_left: std::sync::atomic::AtomicUsize::new(1),
+    };
+    let first = block_on(load_and_dispatch(
+        &mut h.model,
+        &cut_off,
+        "i-1",
+        &result,
+        &h.effects,
+    ));
+    assert!(first.is_err(), "cut off after its first write");
+    assert_eq!(h.state("i-1"), "left_cluster");
+
+    let report = h.send(&result);
+    assert_eq!(report.triggers().collect::<Vec<_>>(), ["deregister"]);
+    assert_eq!(report.end, S::Terminated);
+    assert_eq!(report.lifecycle_result, Some(LifecycleResult::Continue));
+}

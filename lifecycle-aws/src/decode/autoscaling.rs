@@ -11,6 +11,7 @@ pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError
         id,
         region,
         detail_at,
+        time,
         ..
     } = envelope;
     let unsupported = || unsupported(source, detail_type);
@@ -24,7 +25,12 @@ pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError
             region: region.clone(),
             ..lifecycle_action(detail, &detail_at)?
         };
-        return Ok(Notification::LifecycleAction { id, region, action });
+        return Ok(Notification::LifecycleAction {
+            id,
+            region,
+            action,
+            time,
+        });
     }
     let activity = match detail_type {
         "EC2 Instance Launch Successful" => InstanceActivity::LaunchSuccessful,

@@ -52,6 +52,8 @@ struct BridgeEvent<'a> {
     #[serde(borrow)]
     region: Option<Cow<'a, str>>,
     #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     detail: Option<LifecycleDetail<'a>>,
     #[serde(rename = "Event", borrow)]
     event: Option<&'a RawValue>,
@@ -152,7 +154,13 @@ fn lifecycle_action(event: BridgeEvent<'_>) -> Option<Notification> {
         origin,
         destination,
     };
-    Some(Notification::LifecycleAction { id, region, action })
+    let time = event.time.map(Cow::into_owned);
+    Some(Notification::LifecycleAction {
+        id,
+        region,
+        action,
+        time,
+    })
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {

@@ -161,6 +161,8 @@ pub(super) struct Envelope<'a> {
     pub(super) detail_type: &'a str,
     pub(super) id: String,
     pub(super) region: Option<String>,
+    /// `time`: when the event happened, RFC 3339 (anything else is no time).
+    pub(super) time: Option<String>,
     pub(super) detail_at: String,
 }
 
@@ -201,6 +203,7 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
             id,
             region: None,
             action,
+            time: str_at(event, &["Time"]).map(str::to_owned),
         });
     }
 
@@ -211,6 +214,7 @@ fn decode_message(event: &Value, at: &str) -> Result<Notification, DecodeError> 
         detail_type: required_str(event, &["detail-type"], &format!("{at}.detail-type"))?,
         id: required_str(event, &["id"], &format!("{at}.id"))?.to_owned(),
         region: str_at(event, &["region"]).map(str::to_owned),
+        time: str_at(event, &["time"]).map(str::to_owned),
         detail_at: format!("{at}.detail"),
     };
     match (envelope.source, envelope.detail_type) {

@@ -103,6 +103,10 @@ pub enum Notification {
         region: Option<String>,
         /// The action.
         action: LifecycleAction,
+        /// When the event happened (EventBridge's `time`, a hook notification's `Time`), RFC
+        /// 3339, if it says: an action whose event comes late gets a heartbeat when its
+        /// lifecycle starts to wait.
+        time: Option<String>,
     },
     /// `autoscaling:TEST_NOTIFICATION`, sent when a hook's notification target is set up:
     /// recognised and ignored.

@@ -12,6 +12,7 @@ pub(super) fn decode(envelope: Envelope<'_>) -> Result<Notification, DecodeError
         id,
         region,
         detail_at,
+        ..
     } = envelope;
     let unsupported = || unsupported(source, detail_type);
     let detail = event

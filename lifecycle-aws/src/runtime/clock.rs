@@ -62,6 +62,14 @@ pub(super) fn requested_within(requested: &str, grace: Duration, now: SystemTime
         .map_or(true, |age| age < grace)
 }
 
+/// Whether `time` (RFC 3339, UTC) is more than `age` before `now`; `false` for anything that
+/// is not such a time, or lies ahead.
+pub(super) fn older_than(time: &str, age: Duration, now: SystemTime) -> bool {
+    parse_rfc3339_utc(time)
+        .and_then(|time| now.duration_since(time).ok())
+        .is_some_and(|elapsed| elapsed > age)
+}
+
 /// `2018-11-08T18:43:30.506Z` → a time, parsed by the AWS SDK's own RFC 3339 parser (the
 /// field comes from an event anyone who can publish to the queue writes: any text, any year).
 /// `None` for anything that is not such a time.

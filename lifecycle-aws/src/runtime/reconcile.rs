@@ -239,6 +239,10 @@ where
             let next_sweep = match self.classify(&instance).await?.0 {
                 Decision::Handled => continue,
                 Decision::Start => "starts its lifecycle (its event was lost)".to_owned(),
+                Decision::Resume => {
+                    "resumes its lifecycle, cut off before its end (its event lost since)"
+                        .to_owned()
+                }
                 Decision::RunDeferred => {
                     "runs the termination that waited for the drain or launch before it".to_owned()
                 }
@@ -305,7 +309,10 @@ where
         };
         // Which hook holds it matters only to act: asked once per sweep and group, and only
         // for actions no lifecycle handles.
-        if matches!(decision, Decision::Start | Decision::Complete(_)) {
+        if matches!(
+            decision,
+            Decision::Start | Decision::Resume | Decision::Complete(_)
+        ) {
             if !hooks.contains_key(&instance.group) {
                 let described = fleet.hooks(&instance.group, None).await?;
                 hooks.insert(instance.group.clone(), described);
@@ -345,12 +352,39 @@ where
             }
             Decision::Unhandled(reason) => Ok(Reconciled::Unhandled(reason)),
             Decision::Complete(result) => {
+                // The action that lifecycle was of, exactly: by its token, which Auto Scaling
+                // refuses once that action is over. A lifecycle the sweep started has none; by
+                // its instance and hook alone, a completion would end whatever action the
+                // hook holds now (the warm pool's exit, say, opened since this sweep looked):
+                // so it must be this wait's, and the wait is asked again first.
+                let progress = LifecycleProgress::of(&record);
+                match progress
+                    .as_ref()
+                    .and_then(|p| p.action_token(&instance.instance_id))
+                {
+                    Some(token) => action.lifecycle_action_token = Some(token.to_owned()),
+                    None => {
+                        if !progress.is_some_and(|p| p.is_of(&action))
+                            || fleet.held(&action, None).await? != crate::fleet::Held::Yes
+                        {
+                            return Ok(Reconciled::Handled);
+                        }
+                    }
+                }
                 tracing::warn!(%result, "the lifecycle ended but Auto Scaling still holds its action: completing it again");
                 self.complete(&action, None, result).await?;
                 Ok(Reconciled::Completed)
             }
-            Decision::Start => {
-                tracing::warn!(event_id = %id, "no lifecycle handles this action (its event was lost): starting it");
+            Decision::Start | Decision::Resume => {
+                if decision == Decision::Resume
+                    && let Some(token) = LifecycleProgress::of(&record)
+                        .as_ref()
+                        .and_then(|p| p.action_token(&instance.instance_id))
+                {
+                    // Under the key of the lifecycle it goes on with: the dispatcher resumes it.
+                    action.lifecycle_action_token = Some(token.to_owned());
+                }
+                tracing::warn!(event_id = %id, resume = decision == Decision::Resume, "no lifecycle handles this action (its event was lost): starting it");
                 // Silent since Auto Scaling opened it (up to a sweep period ago, or more): its
                 // hook's timer starts again before the lifecycle's first wait, which the next
                 // sweeps keep alive.
@@ -366,9 +400,13 @@ where
     }
 }
 
+#[derive(Debug, Clone, PartialEq)]
 enum Decision {
     Handled,
     Start,
+    /// The record's last lifecycle, of this action, cut off before its end: it goes on, under
+    /// its own key.
+    Resume,
     /// The termination noted while a wait went on, whose run the wait's end did not finish.
     RunDeferred,
     Complete(LifecycleResult),
@@ -405,6 +443,16 @@ fn decide<M: LifecycleModel>(record: &Record, wait: WaitState, event: &Event) ->
             }
             let is_new = def.initial == Some(state) || def.is_before_initial(state);
             if is_new || def.triggers_from(state).any(|(_, t)| t.accepts(event)) {
+                // A launch that failed, cut off in its failure handling (or before its
+                // completion): an ABANDONed launch ends its instance, so the launch Auto
+                // Scaling holds is that one. It goes on as that lifecycle, failure and all —
+                // a new one would run the failure path's steps as a success, CONTINUE.
+                if this_transition
+                    .as_ref()
+                    .is_some_and(|p| p.result == LifecycleResult::Abandon)
+                {
+                    return Decision::Resume;
+                }
                 return Decision::Start;
             }
             match this_transition {
@@ -426,6 +474,10 @@ fn decide<M: LifecycleModel>(record: &Record, wait: WaitState, event: &Event) ->
                 };
             }
             match this_transition {
+                // Cut off half way (its drain not yet sent, say): it goes on as that lifecycle.
+                Some(_) if def.triggers_from(state).any(|(_, t)| t.accepts(event)) => {
+                    Decision::Resume
+                }
                 Some(p) => Decision::Complete(p.result),
                 None => Decision::Start,
             }

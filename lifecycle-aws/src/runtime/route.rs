@@ -189,15 +189,23 @@ where
     /// ```
     pub async fn process(&self, notification: Notification) -> Result<Outcome, HandleError> {
         match notification {
-            Notification::LifecycleAction { id, region, action } => {
+            Notification::LifecycleAction {
+                id,
+                region,
+                action,
+                time,
+            } => {
                 let span = tracing::info_span!("event", event_id = %id, instance_id = %action.ec2_instance_id);
                 async {
                     if let Some(refused) = self.verify_held(&id, &action, region.as_deref()).await?
                     {
                         return Ok(refused);
                     }
-                    let event = Event::lifecycle(id, action);
-                    self.run_lifecycle(event, region.as_deref(), None).await
+                    let event = Event::lifecycle(id, action.clone());
+                    let outcome = self.run_lifecycle(event, region.as_deref(), None).await?;
+                    self.keep_late_action_alive(&action, time.as_deref(), &outcome)
+                        .await;
+                    Ok(outcome)
                 }
                 .instrument(span)
                 .await
@@ -491,6 +499,34 @@ where
             _ => self.store.consume_command(&command_id).await?.is_some(),
         };
         Ok((outcome, let_go))
+    }
+
+    /// A lifecycle that starts to wait on an event that happened a while ago (delivered again
+    /// after a crash, late, or from the dead-letter queue) gets a heartbeat now: its action
+    /// has been silent since then, and the sweep's first look may be minutes away. Best
+    /// effort: the sweep keeps it alive all the same.
+    async fn keep_late_action_alive(
+        &self,
+        action: &lifecycle_core::LifecycleAction,
+        time: Option<&str>,
+        outcome: &Outcome,
+    ) {
+        let waits = matches!(outcome, Outcome::Dispatched { stop, .. } if stop == StopReason::Waiting.as_str());
+        let late = time.is_some_and(|time| {
+            super::clock::older_than(time, self.settings.heartbeat_interval / 4, self.clock.now())
+        });
+        if !(waits && late) {
+            return;
+        }
+        match self.actions.heartbeat(action, None).await {
+            Ok(_) => {
+                tracing::info!("heartbeat: the event came late, its lifecycle waits");
+                self.metric("Heartbeats", &[]);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not keep the late event's action alive: the sweep will")
+            }
+        }
     }
 
     /// Whether Auto Scaling holds `action` (when the runtime can ask it): `Some` outcome,

@@ -1,7 +1,7 @@
 //! The sweep: the waits that are due, from the sparse index of waits, each kept alive or
 //! ended at its deadline.
 
-use lifecycle_core::{Event, LifecycleModel, LifecycleResult, State};
+use lifecycle_core::{Event, LifecycleModel, LifecycleResult, Record, State};
 use tracing::Instrument;
 
 use super::{HandleError, Outcome, Runtime, epoch_seconds};
@@ -204,8 +204,29 @@ where
         }
         let since = self.wait_start(&command, now).await?;
         let (deadline, limit) = self.deadline(command.lifecycle.as_ref(), since).await;
+        let owner = self.store.load(&command.owner).await?;
+        if let Some(record) = &owner
+            && !awaited(record, &command)
+        {
+            // Sent and let run (nothing waits for it, a label, say): no wait to keep alive or
+            // end, nothing to cancel. Its registration goes when SSM says it ended, or at the
+            // deadline.
+            if now >= deadline {
+                if let Some(version) = command.sent_at_version {
+                    self.store
+                        .withdraw_command(&command.command_id, version)
+                        .await?;
+                }
+                return Ok(true);
+            }
+            let next = now
+                .saturating_add(self.settings.heartbeat_interval.as_secs())
+                .min(deadline);
+            self.store.reschedule(&command.command_id, next).await?;
+            return Ok(false);
+        }
         if now < deadline {
-            self.keep_deferred_alive(&command.owner).await?;
+            self.keep_deferred_alive(owner.as_ref()).await?;
             let next = now
                 .saturating_add(self.settings.heartbeat_interval.as_secs())
                 .min(deadline);
@@ -251,11 +272,11 @@ where
     /// Keeps alive the termination deferred behind `owner`'s wait, if any: it came while a
     /// launch or a drain waited for its command, and runs once the wait is over — its own
     /// hook times out meanwhile unless it gets the same heartbeats as the wait.
-    async fn keep_deferred_alive(&self, owner: &str) -> Result<(), HandleError> {
-        let Some(record) = self.store.load(owner).await? else {
+    async fn keep_deferred_alive(&self, owner: Option<&Record>) -> Result<(), HandleError> {
+        let Some(record) = owner else {
             return Ok(());
         };
-        let Some(action) = lifecycle_core::deferred_termination(&record)
+        let Some(action) = lifecycle_core::deferred_termination(record)
             .and_then(|termination| termination.lifecycle)
         else {
             return Ok(());
@@ -397,6 +418,18 @@ where
         }
         Ok(outcome)
     }
+}
+
+/// Whether `record` waits for `command`, or may yet: it names it, or its sender has not
+/// written since it sent it (it may be about to write the wait), or the command or the record
+/// is the original library's (which named no command it waited for).
+fn awaited(record: &Record, command: &RegisteredCommand) -> bool {
+    record.awaits(&command.command_id)
+        || command.marker.is_none()
+        || record.version == 0
+        || command.sent_at_version.is_none_or(|v| v == record.version)
+        || (lifecycle_core::LifecycleProgress::of(record).is_some_and(|p| p.waiting)
+            && record.awaited_commands().next().is_none())
 }
 
 /// What one sweep did, as it goes.

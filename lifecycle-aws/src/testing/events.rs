@@ -10,7 +10,9 @@ const REGION: &str = "eu-central-1";
 
 /// An EventBridge "EC2 Instance-launch/terminate Lifecycle Action" event for `instance` in the
 /// Auto Scaling group `group`, as Auto Scaling sends it (token `token-launching-INSTANCE` or
-/// `token-terminating-INSTANCE`).
+/// `token-terminating-INSTANCE`), its `time` now: a test on a clock of its own that counts
+/// heartbeats sets `time` to match (an event older than a quarter heartbeat interval gets one
+/// when its lifecycle starts to wait).
 ///
 /// ```
 /// use lifecycle_aws::decode::{Invocation, Notification, decode_value};
@@ -32,7 +34,7 @@ pub fn lifecycle_action_event(
     };
     json!({
         "version": "0", "id": format!("{label}-{instance}"), "detail-type": detail_type,
-        "source": "aws.autoscaling", "account": ACCOUNT, "time": "2026-11-25T10:00:00Z",
+        "source": "aws.autoscaling", "account": ACCOUNT, "time": now(),
         "region": REGION,
         "resources": [format!("arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0:autoScalingGroupName/{group}")],
         "detail": {
@@ -77,6 +79,15 @@ pub fn routed_lifecycle_action_event(
     detail["Origin"] = json!(origin.as_aws_str());
     detail["Destination"] = json!(destination.as_aws_str());
     event
+}
+
+/// Now, as EventBridge writes an event's `time`: a lifecycle event built here is on time by
+/// the system clock (the runtime keeps an action whose event comes late alive at once).
+fn now() -> String {
+    use aws_sdk_ssm::primitives::{DateTime, DateTimeFormat};
+    DateTime::from(std::time::SystemTime::now())
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_default()
 }
 
 /// An EventBridge event of EC2 (`source` `aws.ec2`) about `instance`.

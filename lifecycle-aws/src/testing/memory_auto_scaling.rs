@@ -136,7 +136,8 @@ impl MemoryAutoScaling {
     }
 
     /// `instance` launches into `group` and waits in its launch hook (`Pending:Wait`): the
-    /// event Auto Scaling sends for it, with a fresh token.
+    /// event Auto Scaling sends for it, with a fresh token, its `time` now (the system clock;
+    /// a test on a clock of its own sets it if it matters).
     pub fn launch(&self, instance: &str, group: &str) -> Value {
         self.open(instance, group, WaitState::Launching, Location::Ec2)
     }

@@ -287,11 +287,19 @@ impl Fixture {
     }
 }
 
+/// Now, as EventBridge writes an event's `time`: on time by the system clock.
+fn now() -> String {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    DateTime::from(std::time::SystemTime::now())
+        .fmt(Format::DateTime)
+        .unwrap()
+}
+
 pub fn lifecycle_event(instance: &str, transition: &str) -> Value {
     json!({
         "version": "0", "id": format!("evt-{instance}-{transition}"),
         "detail-type": "EC2 Instance-launch Lifecycle Action", "source": "aws.autoscaling",
-        "account": "123456789012", "time": "2026-11-25T10:00:00Z", "region": "eu-central-1",
+        "account": "123456789012", "time": now(), "region": "eu-central-1",
         "resources": ["arn:aws:autoscaling:eu-central-1:123456789012:autoScalingGroup:x:autoScalingGroupName/workers"],
         "detail": {
             "LifecycleActionToken": format!("token-{instance}"), "AutoScalingGroupName": "workers",

@@ -174,14 +174,17 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         return Ok(report);
     }
     // The same, its lifecycle over: the sweep started it without its event, which comes now
-    // (late, or failing until then), and it ended — its completion perhaps still on its way.
-    // That lifecycle's result is this action's: it is completed so, not run again nor let go.
+    // (late, or failing until then), and it ended where nothing this event triggers can move
+    // it — its completion perhaps still on its way. That lifecycle's result is this action's:
+    // it is completed so, not run again nor let go. (Cut off before its end, it goes on
+    // below, as this action's lifecycle.)
     if let Some(action) = &event.lifecycle
         && matches!(event.kind, EventKind::Launching | EventKind::Terminating)
         && action.lifecycle_action_token.is_some()
         && let Some(progress) = LifecycleProgress::of(record)
         && !progress.waiting
         && progress.token == untokened_key(action)
+        && !def.triggers_from(start).any(|(_, t)| t.accepts(event))
     {
         tracing::info!(event_id = %event.id, ident = %record.ident, state = %start, result = %progress.result, "this lifecycle action's lifecycle ran when the sweep started it: completed with its result");
         report.stop = StopReason::Refused;
@@ -245,11 +248,13 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     }
     // An event of the lifecycle action that last moved the record is a redelivery (or the
     // action's next event): it resumes from where the record is, it is not refused.
+    // This action's lifecycle is also one the sweep started without its token (this event
+    // came after it): the same action, under its instance's key.
     let progress = LifecycleProgress::of(record).filter(|p| {
-        event
-            .lifecycle
-            .as_ref()
-            .is_some_and(|action| action_key(action) == p.token)
+        event.lifecycle.as_ref().is_some_and(|action| {
+            action_key(action) == p.token
+                || (action.lifecycle_action_token.is_some() && untokened_key(action) == p.token)
+        })
     });
     if progress.is_none()
         && let Some(reason) = admission(&def, start, record, event)
@@ -290,6 +295,15 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     if in_failure {
         ctx.event_failed = true;
         report.event_failed = true;
+    }
+    // This very event moved the record before (a delivery cut off half way) without failing
+    // the lifecycle: its failed status was handled by an `ignore_errors` transition, and the
+    // triggers after that one are not blocked by it again.
+    if !in_failure
+        && !event.succeeded()
+        && progress.as_ref().is_some_and(|p| p.event_id == event.id)
+    {
+        ctx.event_failure_handled = true;
     }
     let mut steps = 0;
     let stop = loop {

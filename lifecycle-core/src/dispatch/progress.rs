@@ -82,6 +82,41 @@ impl LifecycleProgress {
             event_id: parts.next()?.to_owned(),
         })
     }
+
+    /// Whether this is the progress of `action`'s lifecycle: keyed by the action's token, or,
+    /// for an action named without one (a lifecycle the sweep started), by its instance and
+    /// its wait.
+    ///
+    /// ```
+    /// use lifecycle_core::{LifecycleProgress, LifecycleTransition, Record};
+    /// let mut action = lifecycle_core::testing::action("i-1", LifecycleTransition::Launching);
+    /// let record = Record::new("i-1", "ready").with("LifecycleProgress", "CONTINUE rest i-1/launch e-1");
+    /// let progress = LifecycleProgress::of(&record).unwrap();
+    /// assert!(!progress.is_of(&action), "the action has a token");
+    /// action.lifecycle_action_token = None;
+    /// assert!(progress.is_of(&action));
+    /// ```
+    pub fn is_of(&self, action: &LifecycleAction) -> bool {
+        self.token == action_key(action)
+    }
+
+    /// The token of the lifecycle action this is the progress of, if its key holds one (a
+    /// lifecycle the sweep started, with no token, is keyed by its instance).
+    ///
+    /// ```
+    /// use lifecycle_core::{LifecycleProgress, Record};
+    /// let progress = |note| LifecycleProgress::of(&Record::new("i-1", "ready").with("LifecycleProgress", note)).unwrap();
+    /// assert_eq!(progress("CONTINUE rest t-1/launch e-1").action_token("i-1"), Some("t-1"));
+    /// assert_eq!(progress("CONTINUE rest i-1@warm-pool/launch e-1").action_token("i-1"), None);
+    /// ```
+    pub fn action_token(&self, instance: &str) -> Option<&str> {
+        let key = self
+            .token
+            .strip_suffix("/launch")
+            .or_else(|| self.token.strip_suffix("/terminate"))?;
+        let untokened = key == instance || key.strip_suffix("@warm-pool") == Some(instance);
+        (!untokened).then_some(key)
+    }
 }
 
 /// The [`PROGRESS_ATTRIBUTE`] value an event of `action` leaves when it brings the lifecycle to

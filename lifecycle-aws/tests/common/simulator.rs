@@ -1,0 +1,1031 @@
+//! The deterministic simulation's engine, for any model: a fleet on Auto Scaling driven by one
+//! seed (the world, its faults, the invariants every run must keep). A model is simulated by
+//! implementing [`Simulated`]: how its records start, and what it owes each instance given what
+//! SSM made of its commands. `lifecycle-aws/tests/simulation.rs` runs the worker model;
+//! `tests/tests/simulation_cluster.rs` the cluster example's.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, SystemTime};
+
+use crate::faults::{Faults, FaultyActions, FaultyCommands, FaultyTable};
+use crate::rng::Rng;
+use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
+use lifecycle_aws::runtime::{Answer, Clock, HandleError, Runtime};
+use lifecycle_aws::store::MemoryTable;
+use lifecycle_aws::testing::{
+    MemoryAutoScaling, MemoryCommands, command_status_event, instance_state_event, rebalance_event,
+    scheduled_event, spot_interruption_event,
+};
+use lifecycle_core::{
+    CommandStatus, LifecycleAction, LifecycleModel, LifecycleResult, LifecycleTransition, Record,
+};
+use serde_json::Value;
+
+/// A model the simulation runs: how its records start, how it is built, and what it owes.
+pub trait Simulated: LifecycleModel + Sized + 'static {
+    /// Its name in the simulation's output and in `scripts/simulate --model`.
+    const NAME: &'static str;
+    /// What the model's tasks act on beyond SSM (the cluster's DNS), one per run.
+    type Surroundings: Default + Send + Sync + 'static;
+
+    /// How the runtime builds the model for each delivery.
+    fn build(surroundings: &Arc<Self::Surroundings>) -> ModelFactory<Self>;
+
+    /// Instance `n`'s record, as cloud-init registered it.
+    fn registered(instance: &str, n: usize) -> Record;
+
+    /// What the model owes `instance` by the end of the run.
+    fn owed(instance: &Instance<'_>) -> Owed;
+
+    /// What must hold of the surroundings at the end of the run, every instance gone.
+    fn check_surroundings(_surroundings: &Self::Surroundings) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// How the runtime builds a simulated model.
+pub type ModelFactory<M> = Box<dyn Fn() -> M + Send + Sync>;
+
+/// One instance of a run, as far as its model's duties go.
+pub struct Instance<'a> {
+    /// Its place among the run's instances.
+    pub n: usize,
+    /// Whether it launched into the warm pool before the group.
+    pub warm: bool,
+    /// The commands SSM ran for it (the engine withdrew none of them), in order, each with the
+    /// status it ended with.
+    pub commands: &'a [(&'a str, &'a str)],
+}
+
+/// What a model owes an instance.
+pub struct Owed {
+    /// Each lifecycle action completed once, in order, with its result.
+    pub completions: Vec<(LifecycleTransition, LifecycleResult)>,
+    /// The commands sent, in order.
+    pub documents: Vec<&'static str>,
+    /// The states its record may rest in.
+    pub at_rest: Vec<&'static str>,
+}
+
+pub const GROUPS: [&str; 2] = ["workers", "batch"];
+pub const SWEEP_PERIOD: u64 = 300;
+/// SQS's visibility timeout (the template's): a delivery that failed, or whose process died,
+/// comes again after it.
+const VISIBILITY: u64 = 180;
+/// SQS's redrive policy (the template's): a message received this often goes to the
+/// dead-letter queue instead.
+const MAX_RECEIVES: u32 = 8;
+/// Lambda's retries of an asynchronous invocation (the scheduled sweep's), a minute, then
+/// two, apart; then the event goes to the rule's dead-letter queue.
+const SWEEP_RETRIES: u32 = 2;
+/// The runtime's claim lease (its default): a paused delivery comes back after it.
+const LEASE: u64 = 60;
+const START: u64 = 1_795_600_800;
+/// The hooks' heartbeat timeout (`MemoryAutoScaling::with_group`, as the template sets).
+const HEARTBEAT_TIMEOUT: u64 = 600;
+
+/// The kinds of fault, each of which the seed may use; shrinking turns them off one by one.
+const KINDS: [&str; 8] = [
+    "table",
+    "ssm",
+    "autoscaling",
+    "lost",
+    "late",
+    "twice",
+    "crash",
+    "race",
+];
+
+#[derive(Clone, Copy)]
+pub struct Kinds(u8);
+
+impl Kinds {
+    pub const ALL: Kinds = Kinds(0xff);
+
+    fn has(self, kind: &str) -> bool {
+        KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    fn without(self, i: usize) -> Kinds {
+        Kinds(self.0 & !(1 << i))
+    }
+
+    /// Whether calls to DynamoDB, SSM or Auto Scaling fail.
+    fn calls_fail(self) -> bool {
+        self.has("table") || self.has("ssm") || self.has("autoscaling")
+    }
+
+    fn names(self) -> String {
+        let names: Vec<&str> = (0..KINDS.len())
+            .filter(|i| self.0 & (1 << i) != 0)
+            .map(|i| KINDS[i])
+            .collect();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(",")
+        }
+    }
+
+    pub fn parse(text: &str) -> Kinds {
+        let mut bits = 0;
+        for name in text.split(',').filter(|n| !n.is_empty() && *n != "none") {
+            let i = KINDS
+                .iter()
+                .position(|k| *k == name)
+                .unwrap_or_else(|| panic!("unknown fault kind `{name}`: one of {KINDS:?}"));
+            bits |= 1 << i;
+        }
+        Kinds(bits)
+    }
+}
+
+#[derive(Default)]
+struct SimClock(AtomicU64);
+
+impl Clock for SimClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(START + self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Auto Scaling's lifecycle action calls, timed: when each action was kept alive, and when it
+/// was completed, on the simulated clock.
+struct TimedActions {
+    inner: Arc<MemoryAutoScaling>,
+    clock: Arc<SimClock>,
+    /// (instance, transition, time, completed) of each call Auto Scaling took.
+    log: std::sync::Mutex<Vec<(String, LifecycleTransition, u64, bool)>>,
+}
+
+#[async_trait::async_trait]
+impl LifecycleActions for TimedActions {
+    async fn complete(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+        result: LifecycleResult,
+    ) -> Result<Completed, ActionError> {
+        let done = self.inner.complete(action, region, result).await?;
+        self.note(action, done, true);
+        Ok(done)
+    }
+
+    async fn heartbeat(
+        &self,
+        action: &LifecycleAction,
+        region: Option<&str>,
+    ) -> Result<Completed, ActionError> {
+        let done = self.inner.heartbeat(action, region).await?;
+        self.note(action, done, false);
+        Ok(done)
+    }
+}
+
+impl TimedActions {
+    fn note(&self, action: &LifecycleAction, done: Completed, completed: bool) {
+        if done == Completed::Done {
+            self.log.lock().unwrap().push((
+                action.ec2_instance_id.clone(),
+                action.lifecycle_transition,
+                self.clock.0.load(Ordering::Relaxed),
+                completed,
+            ));
+        }
+    }
+}
+
+type Table = FaultyTable<MemoryTable>;
+type Sim<M> = Runtime<M, ModelFactory<M>, Table>;
+type Handling<'r> = Pin<Box<dyn Future<Output = Result<Answer, HandleError>> + 'r>>;
+
+/// An action Auto Scaling opens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Opening {
+    /// A launch into the group.
+    Launch,
+    /// A launch into the group's warm pool (the model prepares, and the pool stops it).
+    IntoWarmPool,
+    /// A launch from the warm pool into the group.
+    FromWarmPool,
+    Terminate,
+}
+
+impl Opening {
+    fn transition(self) -> LifecycleTransition {
+        match self {
+            Opening::Terminate => LifecycleTransition::Terminating,
+            _ => LifecycleTransition::Launching,
+        }
+    }
+}
+
+/// A message on its way to the function, and how often it was received.
+struct Message {
+    payload: Value,
+    label: String,
+    receives: u32,
+}
+
+impl Message {
+    fn new(payload: Value, label: String) -> Self {
+        Message {
+            payload,
+            label,
+            receives: 0,
+        }
+    }
+}
+
+enum Happening {
+    /// Auto Scaling opens an action of instance `i`.
+    Open(usize, Opening),
+    /// EC2 warns of a Spot interruption (or recommends a rebalance), then Auto Scaling
+    /// terminates the instance two minutes later.
+    Warn(usize, bool),
+    /// A message reaches the function.
+    Deliver(Message),
+    /// A paused delivery comes back.
+    Resume(usize),
+    /// SSM ends a command (`Cancelled` instead, if it was cancelled before).
+    CommandEnds {
+        id: String,
+        target: String,
+        document: String,
+        status: &'static str,
+        requested: u64,
+    },
+    Sweep,
+}
+
+/// What the runs did, in sum.
+#[derive(Default, Debug, Clone)]
+pub struct Figures {
+    /// Instances, each one lifecycle from its launch to its end.
+    instances: u64,
+    lifecycles: u64,
+    deliveries: u64,
+    faults: u64,
+    crashes: u64,
+    pauses: u64,
+    races: u64,
+    lost: u64,
+    late: u64,
+    twice: u64,
+    failed_commands: u64,
+    cancelled_commands: u64,
+    /// Messages the queue gave up on (or sweeps Lambda did).
+    dead_lettered: u64,
+    /// Instances that started in the warm pool.
+    warm: u64,
+    /// The longest an action went without a heartbeat or its completion.
+    longest_silence: u64,
+    silent_too_long: u64,
+    silent_past_one_sweep: u64,
+}
+
+impl Figures {
+    fn add(&mut self, other: &Figures) {
+        self.instances += other.instances;
+        self.lifecycles += other.lifecycles;
+        self.deliveries += other.deliveries;
+        self.faults += other.faults;
+        self.crashes += other.crashes;
+        self.pauses += other.pauses;
+        self.races += other.races;
+        self.lost += other.lost;
+        self.late += other.late;
+        self.twice += other.twice;
+        self.failed_commands += other.failed_commands;
+        self.cancelled_commands += other.cancelled_commands;
+        self.dead_lettered += other.dead_lettered;
+        self.warm += other.warm;
+        self.longest_silence = self.longest_silence.max(other.longest_silence);
+        self.silent_too_long += other.silent_too_long;
+        self.silent_past_one_sweep += other.silent_past_one_sweep;
+    }
+}
+
+/// `seconds` after the start, as RFC 3339 (what SSM writes in `requested-date-time`), by the
+/// SDK's own formatter.
+pub fn rfc3339(seconds: u64) -> String {
+    use aws_smithy_types::DateTime;
+    use aws_smithy_types::date_time::Format;
+    let time = DateTime::from_secs(i64::try_from(START + seconds).expect("a simulated time"));
+    time.fmt(Format::DateTime).expect("a time in range")
+}
+
+/// Polls `handling` once with a waker that does nothing: the fakes are never pending but for
+/// their one yield per call, which is ready on the next poll.
+fn poll_once(handling: &mut Handling<'_>) -> Poll<Result<Answer, HandleError>> {
+    handling
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// The world of one run.
+struct World {
+    rng: Rng,
+    kinds: Kinds,
+    queue: BTreeMap<(u64, u64), Happening>,
+    order: u64,
+    trace: Vec<String>,
+    figures: Figures,
+}
+
+impl World {
+    fn at(&mut self, time: u64, what: Happening) {
+        self.order += 1;
+        self.queue.insert((time, self.order), what);
+    }
+
+    /// Delivers `event` as the queue would: now, maybe twice, maybe late, maybe never (if it
+    /// `may_be_lost`: something that finds out without it, the sweep).
+    fn send(&mut self, now: u64, event: Value, label: String, may_be_lost: bool) {
+        if may_be_lost && self.kinds.has("lost") && self.rng.chance(4) {
+            self.figures.lost += 1;
+            self.trace.push(format!("{now:>6}  lost     {label}"));
+            return;
+        }
+        let mut when = now + self.rng.between(0, 3);
+        if self.kinds.has("late") && self.rng.chance(4) {
+            self.figures.late += 1;
+            when = (now / SWEEP_PERIOD + 1) * SWEEP_PERIOD + self.rng.between(1, 600);
+        }
+        if self.kinds.has("twice") && self.rng.chance(5) {
+            self.figures.twice += 1;
+            let again = now + self.rng.between(1, 900);
+            let twin = Message::new(event.clone(), label.clone());
+            self.at(again, Happening::Deliver(twin));
+        }
+        self.at(when, Happening::Deliver(Message::new(event, label)));
+    }
+
+    /// `message` failed (or its process died): received again after the visibility timeout
+    /// (the sweep's invocation: retried after a minute, then two), or dead-lettered.
+    fn again(&mut self, now: u64, mut message: Message) {
+        message.receives += 1;
+        let sweep = message.label == "sweep";
+        let (limit, after) = if sweep {
+            (SWEEP_RETRIES + 1, 60 * u64::from(message.receives))
+        } else {
+            (MAX_RECEIVES, VISIBILITY)
+        };
+        if message.receives >= limit {
+            self.figures.dead_lettered += 1;
+            self.trace.push(format!(
+                "{now:>6}  dead-letter {} (received {} times)",
+                message.label, message.receives
+            ));
+            return;
+        }
+        self.at(now + after, Happening::Deliver(message));
+    }
+}
+
+/// Runs one seed; `Err` says which invariant failed.
+fn run_seed<M: Simulated>(
+    seed: u64,
+    kinds: Kinds,
+    keep_trace: bool,
+) -> Result<Figures, (String, Vec<String>)> {
+    let mut rng = Rng::new(seed);
+    let instances = rng.between(2, 6) as usize;
+    let ids: Vec<String> = (0..instances)
+        .map(|i| format!("i-{seed:010x}{i:07x}"))
+        .collect();
+    let faults = Faults::seeded(seed ^ 0xA5A5, 3);
+    let quiet = Faults::seeded(seed ^ 0x5A5A, 0);
+    let pick = |on: bool| if on { faults.clone() } else { quiet.clone() };
+    let mut aws = MemoryAutoScaling::new();
+    for group in GROUPS {
+        aws = aws.with_group(group);
+    }
+    let aws = Arc::new(aws);
+    let ssm = Arc::new(MemoryCommands::new());
+    let clock = Arc::new(SimClock::default());
+    let table = FaultyTable {
+        inner: {
+            let table = MemoryTable::new();
+            for (n, id) in ids.iter().enumerate() {
+                table.records().insert(M::registered(id, n));
+            }
+            table
+        },
+        faults: pick(kinds.has("table")),
+    };
+    let commands = Arc::new(FaultyCommands::new(ssm.clone(), pick(kinds.has("ssm"))));
+    let timed = Arc::new(TimedActions {
+        inner: aws.clone(),
+        clock: clock.clone(),
+        log: std::sync::Mutex::new(Vec::new()),
+    });
+    let actions = Arc::new(FaultyActions {
+        inner: timed.clone(),
+        faults: pick(kinds.has("autoscaling")),
+    });
+    let surroundings = Arc::new(M::Surroundings::default());
+    let runtime: Sim<M> = Runtime::with_parts(table, commands, actions, M::build(&surroundings))
+        .with_fleet(aws.clone())
+        .with_groups(GROUPS)
+        .with_clock(clock.clone());
+
+    let mut world = World {
+        rng,
+        kinds,
+        queue: BTreeMap::new(),
+        order: 0,
+        trace: Vec::new(),
+        figures: Figures {
+            instances: instances as u64,
+            ..Figures::default()
+        },
+    };
+    // A third of the instances start in the group's warm pool.
+    let warm: Vec<bool> = (0..instances).map(|_| world.rng.chance(33)).collect();
+    for (i, warm) in warm.iter().enumerate() {
+        let t = world.rng.between(0, 900);
+        let opening = if *warm {
+            Opening::IntoWarmPool
+        } else {
+            Opening::Launch
+        };
+        world.at(t, Happening::Open(i, opening));
+    }
+    let mut left_pool = vec![false; instances];
+    let mut terminated = vec![false; instances];
+    let mut sweep_at = SWEEP_PERIOD;
+    world.at(sweep_at, Happening::Sweep);
+    // The final status SSM gives each command, by id; and what each instance is owed.
+    let mut finals: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut accepted: Vec<(String, String, String)> = Vec::new();
+    let mut in_service = vec![false; instances];
+    // When Auto Scaling opened each action.
+    let mut opened: Vec<(String, LifecycleTransition, u64)> = Vec::new();
+    let mut paused: Vec<Option<(Handling<'_>, Message)>> = Vec::new();
+
+    let outcome = (|| -> Result<(), String> {
+        while let Some(((now, _), happening)) = world.queue.pop_first() {
+            clock.0.store(now, Ordering::Relaxed);
+            match happening {
+                Happening::Open(i, opening) => {
+                    world.figures.lifecycles += 1;
+                    let id = &ids[i];
+                    let group = GROUPS[i % GROUPS.len()];
+                    let event = match opening {
+                        Opening::Launch => aws.launch(id, group),
+                        Opening::IntoWarmPool => aws.launch_into_warm_pool(id, group),
+                        Opening::FromWarmPool => aws.launch_from_warm_pool(id),
+                        Opening::Terminate => aws.terminate(id),
+                    };
+                    let mut event = event;
+                    event["time"] = rfc3339(now).into();
+                    world
+                        .trace
+                        .push(format!("{now:>6}  opens    {opening:?} of {id}"));
+                    opened.push((id.clone(), opening.transition(), now));
+                    world.send(now, event, format!("{opening:?} {id}"), true);
+                }
+                Happening::Warn(i, spot) => {
+                    let id = &ids[i];
+                    let event = if spot {
+                        spot_interruption_event(id)
+                    } else {
+                        rebalance_event(id)
+                    };
+                    let what = if spot { "spot warning" } else { "rebalance" };
+                    world.send(now, event, format!("{what} {id}"), false);
+                    world.at(now + 120, Happening::Open(i, Opening::Terminate));
+                }
+                Happening::Sweep => {
+                    // Sweeps go on while anything may still be open or on its way.
+                    let open = ids.iter().any(|id| aws.held_action(id).is_some());
+                    if !world.queue.is_empty() || open || paused.iter().any(Option::is_some) {
+                        sweep_at += SWEEP_PERIOD;
+                        world.at(sweep_at, Happening::Sweep);
+                    }
+                    let sweep = scheduled_event("lifecycle-sweep");
+                    world.at(now, Happening::Deliver(Message::new(sweep, "sweep".into())));
+                }
+                Happening::CommandEnds {
+                    id,
+                    target,
+                    document,
+                    status,
+                    requested,
+                } => {
+                    let cancelled = ssm.cancelled().contains(&id);
+                    let status = if cancelled { "Cancelled" } else { status };
+                    finals.insert(id.clone(), status);
+                    // From now on SSM tells how it ended to whoever asks.
+                    ssm.finish(
+                        &id,
+                        match status {
+                            "Success" => CommandStatus::Success,
+                            "Failed" => CommandStatus::Failed,
+                            "TimedOut" => CommandStatus::TimedOut,
+                            _ => CommandStatus::Cancelled,
+                        },
+                    );
+                    if !matches!(status, "Success" | "Cancelled") {
+                        world.figures.failed_commands += 1;
+                    }
+                    // Its status event may come twice, late, out of order or never.
+                    let mut event = command_status_event(&id, &target, &document, status);
+                    event["time"] = rfc3339(now).into();
+                    event["detail"]["requested-date-time"] = rfc3339(requested).into();
+                    world.send(now, event, format!("{document} {status} {target}"), true);
+                }
+                Happening::Resume(slot) => {
+                    if let Some((mut handling, message)) = paused[slot].take() {
+                        world
+                            .trace
+                            .push(format!("{now:>6}  resumes  {}", message.label));
+                        loop {
+                            if let Poll::Ready(result) = poll_once(&mut handling) {
+                                settle(&mut world, now, result, message)?;
+                                break;
+                            }
+                        }
+                    }
+                }
+                Happening::Deliver(message) => {
+                    world.figures.deliveries += 1;
+                    // Another delivery due within the next seconds may run at the same time.
+                    let mut running = vec![message];
+                    if world.kinds.has("race") && world.rng.chance(25) {
+                        let next = world
+                            .queue
+                            .iter()
+                            .find(|(key, h)| {
+                                key.0 <= now + 5 && matches!(h, Happening::Deliver(..))
+                            })
+                            .map(|(key, _)| *key);
+                        if let Some(key) = next
+                            && let Some(Happening::Deliver(other)) = world.queue.remove(&key)
+                        {
+                            world.figures.races += 1;
+                            world.figures.deliveries += 1;
+                            running.push(other);
+                        }
+                    }
+                    let mut flights: Vec<Option<(Handling<'_>, Message)>> = running
+                        .into_iter()
+                        .map(|message| {
+                            let bytes = message.payload.to_string().into_bytes();
+                            let runtime = &runtime;
+                            let handling: Handling<'_> =
+                                Box::pin(async move { runtime.handle_bytes(&bytes).await });
+                            Some((handling, message))
+                        })
+                        .collect();
+                    // Each may crash or pause after some call of its own.
+                    let mut crash_after: Vec<Option<u64>> = Vec::new();
+                    let mut pause_after: Vec<Option<u64>> = Vec::new();
+                    for _ in &flights {
+                        let crash = world.kinds.has("crash") && world.rng.chance(6);
+                        let pause = !crash && world.kinds.has("crash") && world.rng.chance(3);
+                        crash_after.push(crash.then(|| world.rng.between(1, 12)));
+                        pause_after.push(pause.then(|| world.rng.between(1, 12)));
+                    }
+                    let mut polls = vec![0u64; flights.len()];
+                    while flights.iter().any(Option::is_some) {
+                        let live: Vec<usize> = (0..flights.len())
+                            .filter(|&f| flights[f].is_some())
+                            .collect();
+                        let f = live[(world.rng.next() % live.len() as u64) as usize];
+                        polls[f] += 1;
+                        if crash_after[f] == Some(polls[f]) {
+                            let (_, message) = flights[f].take().expect("live");
+                            world.figures.crashes += 1;
+                            world.trace.push(format!(
+                                "{now:>6}  crashes  {} (poll {})",
+                                message.label, polls[f]
+                            ));
+                            world.again(now, message);
+                            continue;
+                        }
+                        if pause_after[f] == Some(polls[f]) {
+                            let flight = flights[f].take().expect("live");
+                            world.figures.pauses += 1;
+                            world.trace.push(format!(
+                                "{now:>6}  pauses   {} (poll {})",
+                                flight.1.label, polls[f]
+                            ));
+                            paused.push(Some(flight));
+                            let back = now + LEASE + world.rng.between(1, 120);
+                            world.at(back, Happening::Resume(paused.len() - 1));
+                            continue;
+                        }
+                        let flight = flights[f].as_mut().expect("live");
+                        if let Poll::Ready(result) = poll_once(&mut flight.0) {
+                            let (_, message) = flights[f].take().expect("live");
+                            settle(&mut world, now, result, message)?;
+                        }
+                    }
+                }
+            }
+            // SSM: each new command ends some seconds later, as the seed decides.
+            for (command_id, request) in ssm.sent() {
+                if finals.contains_key(&command_id) {
+                    continue;
+                }
+                let target = request.instance_ids[0].clone();
+                let status = match world.rng.next() % 20 {
+                    0 => "Failed",
+                    1 => "TimedOut",
+                    _ => "Success",
+                };
+                finals.insert(command_id.clone(), status);
+                accepted.push((
+                    command_id.clone(),
+                    request.document_name.clone(),
+                    target.clone(),
+                ));
+                world.trace.push(format!(
+                    "{now:>6}  ssm      runs {} on {target} ({command_id}): will end {status}",
+                    request.document_name
+                ));
+                let delay = world.rng.between(5, 40);
+                let ends = Happening::CommandEnds {
+                    id: command_id,
+                    target,
+                    document: request.document_name,
+                    status,
+                    requested: now,
+                };
+                world.at(now + delay, ends);
+            }
+            // Auto Scaling ends what is in service, some with a Spot warning first; takes what
+            // waits in the warm pool into the group; EC2 tells the end of each instance.
+            for (i, id) in ids.iter().enumerate() {
+                let state = aws.lifecycle_state(id);
+                if !in_service[i] && state.as_deref() == Some("InService") {
+                    in_service[i] = true;
+                    let t = now + world.rng.between(60, 1200);
+                    match world.rng.next() % 4 {
+                        0 => world.at(t, Happening::Warn(i, true)),
+                        1 => world.at(t, Happening::Warn(i, false)),
+                        _ => world.at(t, Happening::Open(i, Opening::Terminate)),
+                    }
+                }
+                if !left_pool[i] && state.as_deref() == Some("Warmed:Stopped") {
+                    left_pool[i] = true;
+                    let t = now + world.rng.between(60, 1200);
+                    world.at(t, Happening::Open(i, Opening::FromWarmPool));
+                }
+                if !terminated[i] && state.as_deref() == Some("Terminated") {
+                    terminated[i] = true;
+                    let event = instance_state_event(id, "terminated");
+                    world.send(now, event, format!("terminated {id}"), true);
+                }
+            }
+            if now > 72 * 3600 {
+                return Err("the simulation does not end (72 simulated hours)".into());
+            }
+        }
+        Ok(())
+    })();
+    world.figures.faults = faults.injected.lock().unwrap().len() as u64;
+    let fail = |message: String, mut world: World| {
+        // Where each record and action ended, for whoever reads the failure.
+        for id in &ids {
+            if let Some(record) = runtime.store().inner.records().get(id) {
+                world.trace.push(format!(
+                    "end     {id}: `{}` {:?}; Auto Scaling: {:?}, holds {}",
+                    record.state,
+                    record.attributes,
+                    aws.lifecycle_state(id),
+                    aws.held_action(id).is_some()
+                ));
+            }
+        }
+        // And what is still registered of each command SSM took.
+        for (command_id, _, _) in &accepted {
+            use lifecycle_aws::store::NodeTable;
+            let registered =
+                lifecycle_aws::testing::block_on(runtime.store().inner.peek_command(command_id));
+            if let Ok(Some(registered)) = registered {
+                world
+                    .trace
+                    .push(format!("end     command {command_id}: {registered:?}"));
+            }
+        }
+        Err((format!("seed {seed}: {message}"), world.trace))
+    };
+    if let Err(message) = outcome {
+        return fail(message, world);
+    }
+
+    // Nothing left to a hook's timeout: every action was decided by the model.
+    let left = aws.time_out_all();
+    if !left.is_empty() {
+        return fail(
+            format!("actions left to their hook's timeout: {left:?}"),
+            world,
+        );
+    }
+    // How long each action went without a heartbeat or its completion: past its hook's
+    // heartbeat timeout Auto Scaling would have applied the default result. Kept within it
+    // whatever happens to events and processes; when calls fail too (3 % of them, after the
+    // SDK's own retries) an action whose sweeps fail twice running can go past it: counted
+    // (RELIABILITY.md), not asserted.
+    let calls = timed.log.lock().unwrap().clone();
+    for (id, transition, at) in &opened {
+        let mut last = *at;
+        let mut longest = 0;
+        for (_, _, time, completed) in calls
+            .iter()
+            .filter(|(i, t, time, _)| i == id && t == transition && time >= at)
+        {
+            longest = longest.max(time - last);
+            last = *time;
+            if *completed {
+                break;
+            }
+        }
+        world.figures.longest_silence = world.figures.longest_silence.max(longest);
+        if longest > HEARTBEAT_TIMEOUT {
+            world.figures.silent_too_long += 1;
+            if !kinds.calls_fail() {
+                return fail(
+                    format!(
+                        "{id}'s {transition:?} action (opened at {at} s) went {longest} s without a \
+                         heartbeat, past its hook's heartbeat timeout ({HEARTBEAT_TIMEOUT} s)"
+                    ),
+                    world,
+                );
+            }
+        }
+        if longest > HEARTBEAT_TIMEOUT + SWEEP_PERIOD {
+            world.figures.silent_past_one_sweep += 1;
+        }
+    }
+    let completions = aws.completions();
+    world.figures.cancelled_commands = ssm.cancelled().len() as u64;
+    world.figures.warm = warm.iter().filter(|w| **w).count() as u64;
+    for (i, id) in ids.iter().enumerate() {
+        let mine: Vec<(LifecycleTransition, LifecycleResult)> = completions
+            .iter()
+            .filter(|c| c.action.ec2_instance_id == *id)
+            .map(|c| (c.action.lifecycle_transition, c.result))
+            .collect();
+        // Every command SSM accepted for it but those the engine withdrew before it ran.
+        let documents: Vec<(&str, &str)> = accepted
+            .iter()
+            .filter(|(c, _, target)| target == id && finals.get(c) != Some(&"Cancelled"))
+            .map(|(c, document, _)| (document.as_str(), finals.get(c).copied().unwrap_or("?")))
+            .collect();
+        let record = runtime
+            .store()
+            .inner
+            .records()
+            .get(id)
+            .ok_or_else(|| (format!("seed {seed}: {id}'s record is gone"), Vec::new()))?;
+        let owed = M::owed(&Instance {
+            n: i,
+            warm: warm[i],
+            commands: &documents,
+        });
+        if mine != owed.completions {
+            return fail(
+                format!(
+                    "{id}: completions {mine:?}, expected {:?} (commands {documents:?})",
+                    owed.completions
+                ),
+                world,
+            );
+        }
+        let names: Vec<&str> = documents.iter().map(|d| d.0).collect();
+        if names != owed.documents {
+            return fail(
+                format!(
+                    "{id}: commands {documents:?}, expected {:?}",
+                    owed.documents
+                ),
+                world,
+            );
+        }
+        if !owed.at_rest.contains(&record.state.as_str()) {
+            return fail(
+                format!(
+                    "{id} ends in `{}`, expected one of {:?} (commands {documents:?})",
+                    record.state, owed.at_rest
+                ),
+                world,
+            );
+        }
+        // Nothing still waits or holds it: no claim, no awaited command, no deferred termination.
+        for held in [
+            lifecycle_core::attr::CLAIMED_BY,
+            lifecycle_core::attr::AWAITED_COMMAND,
+            lifecycle_core::attr::DEFERRED_TERMINATION,
+        ] {
+            if record.attributes.get(held).is_some_and(|v| !v.is_null()) {
+                return fail(
+                    format!(
+                        "{id} ends holding `{held}`: {:?}",
+                        record.attributes.get(held)
+                    ),
+                    world,
+                );
+            }
+        }
+    }
+    if let Err(message) = M::check_surroundings(&surroundings) {
+        return fail(message, world);
+    }
+    if keep_trace {
+        Ok(world.figures).inspect(|_| {
+            for line in &world.trace {
+                println!("{line}");
+            }
+        })
+    } else {
+        Ok(world.figures)
+    }
+}
+
+/// What the end of one delivery means: an answer, or an error the queue delivers again.
+fn settle(
+    world: &mut World,
+    now: u64,
+    result: Result<Answer, HandleError>,
+    message: Message,
+) -> Result<(), String> {
+    let label = message.label.clone();
+    match result {
+        Ok(answer) => {
+            let outcomes: Vec<String> = answer
+                .outcomes
+                .iter()
+                .map(|o| {
+                    serde_json::to_value(o)
+                        .map_or_else(|_| "?".into(), |v| v["outcome"].to_string())
+                })
+                .collect();
+            world.trace.push(format!(
+                "{now:>6}  handled  {label}: {}",
+                outcomes.join(", ")
+            ));
+            Ok(())
+        }
+        Err(error) if error.is_retryable() => {
+            world
+                .trace
+                .push(format!("{now:>6}  retried  {label}: {error}"));
+            world.again(now, message);
+            Ok(())
+        }
+        Err(error) => Err(format!("{label} was refused for good at {now} s: {error}")),
+    }
+}
+
+/// Runs `seed`, catching a panic as a failure of the run.
+pub fn attempt<M: Simulated>(
+    seed: u64,
+    kinds: Kinds,
+    keep_trace: bool,
+) -> Result<Figures, (String, Vec<String>)> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| run_seed::<M>(seed, kinds, keep_trace)))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err((format!("seed {seed}: panicked: {message}"), Vec::new()))
+        })
+}
+
+/// The fewest kinds of fault that still fail `seed`: each kind turned off in turn, kept off
+/// where the run still fails.
+fn shrink<M: Simulated>(seed: u64, kinds: Kinds) -> Kinds {
+    let mut kept = kinds;
+    for i in 0..KINDS.len() {
+        let fewer = kept.without(i);
+        if fewer.0 != kept.0 && attempt::<M>(seed, fewer, false).is_err() {
+            kept = fewer;
+        }
+    }
+    kept
+}
+
+fn seeds() -> std::ops::Range<u64> {
+    if let Ok(one) = std::env::var("LIFECYCLE_SIM_SEED") {
+        let seed: u64 = one.parse().expect("LIFECYCLE_SIM_SEED is a number");
+        return seed..seed + 1;
+    }
+    let range = std::env::var("LIFECYCLE_SIM_SEEDS").unwrap_or_else(|_| "0..10000".into());
+    let (low, high) = range
+        .split_once("..")
+        .expect("LIFECYCLE_SIM_SEEDS is a range A..B");
+    low.parse().expect("a number")..high.parse().expect("a number")
+}
+
+/// The kinds of fault to run: those `LIFECYCLE_SIM_FAULTS` names (`scripts/simulate
+/// --faults`), or `default`.
+pub fn kinds_or(default: Kinds) -> Kinds {
+    std::env::var("LIFECYCLE_SIM_FAULTS").map_or(default, |k| Kinds::parse(&k))
+}
+
+/// Runs the seeds of `LIFECYCLE_SIM_SEEDS` (or the one of `LIFECYCLE_SIM_SEED`, with its
+/// trace) under `kinds`; a failing seed is shrunk to the fewest kinds that still fail it.
+pub fn simulate<M: Simulated>(kinds: Kinds) {
+    // `scripts/simulate --seed N --log`: the runtime's own log lines beside the trace.
+    if std::env::var("LIFECYCLE_SIM_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .try_init();
+    }
+    let seeds = seeds();
+    let replay = seeds.end - seeds.start == 1;
+    let started = std::time::Instant::now();
+    // Two threads, each its own seeds: every run is on its own, as deterministic as alone.
+    let (low, high) = (seeds.start, seeds.end);
+    let middle = low + (high - low) / 2;
+    let halves = std::thread::scope(|scope| {
+        let runs: Vec<_> = [(low, middle), (middle, high)]
+            .into_iter()
+            .map(|(a, b)| {
+                scope.spawn(move || {
+                    let mut figures = Figures::default();
+                    for seed in a..b {
+                        match attempt::<M>(seed, kinds, replay) {
+                            Ok(f) => figures.add(&f),
+                            Err(failure) => return Err((seed, failure)),
+                        }
+                    }
+                    Ok(figures)
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().expect("a simulation thread"))
+            .collect::<Vec<_>>()
+    });
+    let mut figures = Figures::default();
+    for half in halves {
+        match half {
+            Ok(f) => figures.add(&f),
+            Err((seed, (message, trace))) => {
+                let least = shrink::<M>(seed, kinds);
+                let (_, trace) = attempt::<M>(seed, least, false)
+                    .err()
+                    .unwrap_or((message.clone(), trace));
+                // A replay prints the whole trace; a run of many seeds its end.
+                let shown = if replay { trace.len() } else { 60 };
+                for line in trace.iter().rev().take(shown).rev() {
+                    eprintln!("{line}");
+                }
+                panic!(
+                    "{message}\nfails with the faults {}; replay it with: scripts/simulate --model {} --seed {seed} --faults {}",
+                    least.names(),
+                    M::NAME,
+                    least.names()
+                );
+            }
+        }
+    }
+    println!(
+        "simulation of the {} model: seeds {low}..{high} ({} runs, faults: {}): {} instance lifecycles, {} lifecycle actions, {} deliveries, \
+         {} calls faulted, {} crashes, {} pauses past the lease, {} races, {} events lost, {} late, \
+         {} twice, {} dead-lettered, {} commands failed or timed out, {} withdrawn, {} instances \
+         from the warm pool; longest an action went without a \
+         heartbeat: {} s ({} actions over 600 s, {} over 900 s); every invariant held; {:.1} s ({:.0} actions/s)",
+        M::NAME,
+        high - low,
+        kinds.names(),
+        figures.instances,
+        figures.lifecycles,
+        figures.deliveries,
+        figures.faults,
+        figures.crashes,
+        figures.pauses,
+        figures.races,
+        figures.lost,
+        figures.late,
+        figures.twice,
+        figures.dead_lettered,
+        figures.failed_commands,
+        figures.cancelled_commands,
+        figures.warm,
+        figures.longest_silence,
+        figures.silent_too_long,
+        figures.silent_past_one_sweep,
+        started.elapsed().as_secs_f64(),
+        figures.lifecycles as f64 / started.elapsed().as_secs_f64(),
+    );
+}
