@@ -13,6 +13,7 @@
 //! | `Reconciled` | Count | Model, Kind | the sweep `started` a lifecycle, `recompleted` one, found one `unhandled`, or a record `vanished` |
 //! | `WaitsExpired` | Count | Model, Limit | a wait reached its deadline: `configured`, or the `hook`'s global timeout |
 //! | `ResultsRecovered` | Count | Model | the sweep found a waited-for command ended whose result never came, and handled its result |
+//! | `ParkedResumed` | Count | Model | the sweep resumed a launch parked for cloud-init that had finished, its stream record never handled |
 //! | `Heartbeats` | Count | Model | a waiting lifecycle action was kept alive |
 //! | `SweepDuration` | Milliseconds | Model | one sweep, reconciliation included |
 //!

@@ -340,3 +340,30 @@ fn a_result_the_sweep_finds_before_its_sender_wrote_the_wait_stays_registered_fo
             .is_none()
     );
 }
+
+#[test]
+fn an_action_whose_delivery_stalls_holding_the_claim_is_kept_alive_by_the_sweep() {
+    let fleet = Fleet::new();
+    fleet.in_service();
+    // The termination's delivery takes the record's claim, then stalls (paused past its
+    // lease, about to be cut off): no wait is registered yet, nothing keeps the action alive.
+    let mut stalled = fleet.handling(&fleet.aws.terminate(I));
+    while !fleet
+        .record()
+        .attributes
+        .contains_key(lifecycle_core::attr::CLAIMED_BY)
+    {
+        assert!(
+            poll_once(&mut stalled).is_pending(),
+            "stalled before its end"
+        );
+    }
+    let before = fleet.aws.heartbeats().len();
+    // Within the claim's lease the sweep leaves the action to that delivery, but keeps it
+    // alive: a heartbeat costs nothing if the delivery is well.
+    fleet.sweep_after(1);
+    assert_eq!(fleet.aws.heartbeats().len(), before + 1);
+    assert!(fleet.aws.held_action(I).is_some());
+    assert_eq!(fleet.record().state, "ready", "nothing started beside it");
+    drop(stalled);
+}

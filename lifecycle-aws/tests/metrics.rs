@@ -17,7 +17,7 @@ use lifecycle_core::LifecycleTransition;
 use serde_json::Value;
 
 /// Every metric, its unit, and the dimensions it has besides `Model`.
-const CATALOGUE: [(&str, &str, &[&str]); 9] = [
+const CATALOGUE: [(&str, &str, &[&str]); 10] = [
     ("LifecyclesCompleted", "Count", &["Transition", "Result"]),
     ("CompletionsRepeated", "Count", &["Transition"]),
     ("EventsRefused", "Count", &["Reason"]),
@@ -25,6 +25,7 @@ const CATALOGUE: [(&str, &str, &[&str]); 9] = [
     ("Reconciled", "Count", &["Kind"]),
     ("WaitsExpired", "Count", &["Limit"]),
     ("ResultsRecovered", "Count", &[]),
+    ("ParkedResumed", "Count", &[]),
     ("Heartbeats", "Count", &[]),
     ("SweepDuration", "Milliseconds", &[]),
 ];

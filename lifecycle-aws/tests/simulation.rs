@@ -77,7 +77,7 @@ impl Simulated for Worker {
 
 /// Each seed that found a bug, with the kinds of fault it was shrunk to, and what it found: in
 /// the engine, or in the simulation's own model of AWS.
-const FOUND: [(u64, &str, &str); 16] = [
+const FOUND: [(u64, &str, &str); 19] = [
     (
         0,
         "late,twice",
@@ -153,6 +153,21 @@ const FOUND: [(u64, &str, &str); 16] = [
         616,
         "table,ssm,autoscaling,lost,late,twice,crash,race",
         "a late warm-pool launch event after its reconciled lifecycle failed: CONTINUE",
+    ),
+    (
+        33160,
+        "lost,late,twice,crash,race",
+        "a redelivered termination waited a sweep and more for its first heartbeat",
+    ),
+    (
+        62042,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a sweep one look behind completed the warm-pool exit by instance and hook",
+    ),
+    (
+        101464,
+        "lost,late,twice,crash,race",
+        "an action whose delivery stalled holding the claim got no heartbeat from the sweep",
     ),
     (
         21376,

@@ -469,6 +469,38 @@ fn the_sweep_goes_on_with_a_launch_cut_off_in_its_failure_handling() {
     );
 }
 
+/// A launch parked for cloud-init; cloud-init finishes, and the table's stream record that
+/// would resume the launch is never handled (its retries spent while another delivery held the
+/// record's claim). The next sweep resumes it, rather than keeping it alive until its deadline
+/// and ABANDONing a healthy node. Found by the cluster simulation (seed 12).
+#[test]
+fn the_sweep_resumes_a_parked_launch_whose_cloud_init_has_finished() {
+    let fleet = Fleet::new();
+    fleet
+        .runtime
+        .store()
+        .records()
+        .update(I, |record| record.state = "pending".into());
+    fleet.deliver(fleet.aws.launch(I, "workers"));
+    assert!(fleet.record().attributes.contains_key("PendingLifecycle"));
+    assert!(fleet.documents().is_empty(), "parked");
+
+    // Cloud-init writes the record's state; its stream record goes nowhere.
+    fleet.runtime.store().records().update(I, |record| {
+        record.state = "finished_cloud_init".into();
+        record.version += 1;
+    });
+    fleet.sweep_after(300);
+    assert_eq!(fleet.record().state, "joining_cluster");
+    assert_eq!(fleet.documents(), ["ClusterJoin"]);
+    fleet.finish(0, "Success");
+    assert_eq!(fleet.record().state, "ready");
+    assert_eq!(
+        fleet.completions(),
+        [(LifecycleTransition::Launching, LifecycleResult::Continue)]
+    );
+}
+
 /// A store whose writes fail from the `n`-th on: a delivery cut off half way.
 struct CutOff<'s> {
     inner: &'s MemoryStore,

@@ -1,6 +1,7 @@
 //! The deterministic simulation of a fleet on Auto Scaling (RELIABILITY.md, "Deterministic
 //! simulation") with the cluster example's own model (`lifecycle_examples::cluster`): managers
-//! and workers that join (workers are labelled too, a command nothing waits for), are published
+//! and workers whose launch may wait for cloud-init (parked, resumed by the table's stream),
+//! that join (workers are labelled too, a command nothing waits for), are published
 //! in DNS, are taken out of DNS and leave the cluster at a Spot warning or their termination,
 //! and are cleaned up and ABANDONed when their join fails. The engine is the worker
 //! simulation's (`lifecycle-aws/tests/common/simulator.rs`), with every fault at once; after
@@ -44,6 +45,15 @@ impl Simulated for ClusterNode {
         Record::new(instance, "finished_cloud_init")
             .with("ItemType", role)
             .with("InstanceIp", format!("10.0.{}.{}", n / 250, n % 250 + 1))
+    }
+
+    /// Cloud-init registered the node (`pending`) and has not finished: a launch parks.
+    fn before_cloud_init(instance: &str, n: usize) -> Option<Record> {
+        let finished = Self::registered(instance, n);
+        Some(Record {
+            state: "pending".to_owned(),
+            ..finished
+        })
     }
 
     /// The join decides: joined (and labelled, a worker), in DNS, and at its end out of DNS and
@@ -100,7 +110,7 @@ impl Simulated for ClusterNode {
 
 /// Each seed that found a bug with this model, with the kinds of fault it was shrunk to (each
 /// fix also has a test of its own in `tests/cluster.rs`).
-const FOUND: [(u64, &str, &str); 4] = [
+const FOUND: [(u64, &str, &str); 6] = [
     (
         19,
         "table,ssm,lost,late,twice,crash,race",
@@ -120,6 +130,16 @@ const FOUND: [(u64, &str, &str); 4] = [
         2160,
         "table,ssm,autoscaling,lost,late,twice,crash,race",
         "a late event completed a termination the sweep started and was cut off half way",
+    ),
+    (
+        12,
+        "autoscaling,lost,late,twice,crash,race",
+        "a parked launch whose stream record was dead-lettered was ABANDONed at its deadline",
+    ),
+    (
+        5991,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a sweep's stale parked wait ABANDONed a launch that had resumed and completed",
     ),
 ];
 

@@ -237,7 +237,7 @@ where
         let mut unhandled = Vec::new();
         for instance in fleet.waiting(&self.settings.groups, None).await? {
             let next_sweep = match self.classify(&instance).await?.0 {
-                Decision::Handled => continue,
+                Decision::Handled | Decision::Claimed => continue,
                 Decision::Start => "starts its lifecycle (its event was lost)".to_owned(),
                 Decision::Resume => {
                     "resumes its lifecycle, cut off before its end (its event lost since)"
@@ -277,14 +277,14 @@ where
                 None,
             ));
         };
+        let action = reconciled_action(instance, wait, &record, &M::DEFINITION);
+        let event = Event::lifecycle(event_id(wait, &instance.instance_id), action);
         if record
             .claimed_until()
             .is_some_and(|until| until >= epoch_seconds(self.clock.now()))
         {
-            return Ok((Decision::Handled, None));
+            return Ok((Decision::Claimed, Some((record, event))));
         }
-        let action = reconciled_action(instance, wait, &record, &M::DEFINITION);
-        let event = Event::lifecycle(event_id(wait, &instance.instance_id), action);
         let decision = decide::<M>(&record, wait, &event);
         Ok((decision, Some((record, event))))
     }
@@ -311,7 +311,7 @@ where
         // for actions no lifecycle handles.
         if matches!(
             decision,
-            Decision::Start | Decision::Resume | Decision::Complete(_)
+            Decision::Start | Decision::Resume | Decision::Complete(_) | Decision::Claimed
         ) {
             if !hooks.contains_key(&instance.group) {
                 let described = fleet.hooks(&instance.group, None).await?;
@@ -333,6 +333,13 @@ where
         }
         match decision {
             Decision::Handled => Ok(Reconciled::Handled),
+            Decision::Claimed => {
+                // A delivery holds the record's claim: it handles the action — unless it is
+                // stuck (paused past its lease, about to be cut off), and nothing it did yet
+                // keeps the action alive. A heartbeat costs nothing if it is not.
+                self.actions.heartbeat(&action, None).await?;
+                Ok(Reconciled::Handled)
+            }
             Decision::RunDeferred => {
                 let Some(termination) = lifecycle_core::deferred_termination(&record) else {
                     return Ok(Reconciled::Handled);
@@ -403,6 +410,8 @@ where
 #[derive(Debug, Clone, PartialEq)]
 enum Decision {
     Handled,
+    /// A delivery holds the record's claim: it handles the action, which is kept alive.
+    Claimed,
     Start,
     /// The record's last lifecycle, of this action, cut off before its end: it goes on, under
     /// its own key.

@@ -303,6 +303,28 @@ where
         pending: PendingLifecycle,
         now: u64,
     ) -> Result<bool, HandleError> {
+        // The launch may have resumed since this sweep read the index of waits: nothing of
+        // this parked launch left on the record, nothing to do.
+        let Some(record) = self.store.load(ident).await? else {
+            return Ok(true);
+        };
+        if !still_parked(&record, &pending) {
+            return Ok(true);
+        }
+        // Cloud-init has finished, and the stream record that resumes the launch never did
+        // (its retries spent while the record's claim was held, or the function down longer
+        // than the stream keeps trying): the launch is resumed now, not ABANDONed at the
+        // deadline.
+        if <M::State as std::str::FromStr>::from_str(&record.state)
+            .is_ok_and(|state| !M::DEFINITION.is_before_initial(state))
+        {
+            tracing::warn!(state = %record.state, "cloud-init has finished but the parked launch was not resumed: resuming it");
+            let region = pending.action.region.clone();
+            let event = Event::lifecycle(pending.event_id, pending.action);
+            Box::pin(self.run_lifecycle_on(record, event, region.as_deref(), None)).await?;
+            self.metric("ParkedResumed", &[]);
+            return Ok(true);
+        }
         let since = pending.parked_at.unwrap_or(now);
         if now < since.saturating_add(self.settings.wait_deadline.as_secs()) {
             if self.actions.heartbeat(&pending.action, None).await? == Completed::Done {
@@ -319,7 +341,12 @@ where
             "cloud-init did not finish in time: the parked launch ends ABANDON"
         );
         self.metric("WaitsExpired", &[("Limit", "configured")]);
-        let Some(record) = self.store.load(ident).await? else {
+        let Some(record) = self
+            .store
+            .load(ident)
+            .await?
+            .filter(|record| still_parked(record, &pending))
+        else {
             return Ok(true);
         };
         // Into the failure state (if the model has one) with the launch noted as failed, in
@@ -418,6 +445,14 @@ where
         }
         Ok(outcome)
     }
+}
+
+/// Whether `record` still holds the launch parked as `pending` (its first state change takes it
+/// off).
+fn still_parked(record: &Record, pending: &PendingLifecycle) -> bool {
+    crate::store::pending_from_image(&record.ident, &record.attributes)
+        .and_then(Result::ok)
+        .is_some_and(|parked| parked.event_id == pending.event_id)
 }
 
 /// Whether `record` waits for `command`, or may yet: it names it, or its sender has not

@@ -22,7 +22,7 @@ use lifecycle_aws::runtime::{Answer, Clock, HandleError, Runtime};
 use lifecycle_aws::store::MemoryTable;
 use lifecycle_aws::testing::{
     MemoryAutoScaling, MemoryCommands, command_status_event, instance_state_event, rebalance_event,
-    scheduled_event, spot_interruption_event,
+    scheduled_event, spot_interruption_event, stream_record_event,
 };
 use lifecycle_core::{
     CommandStatus, LifecycleAction, LifecycleModel, LifecycleResult, LifecycleTransition, Record,
@@ -41,6 +41,12 @@ pub trait Simulated: LifecycleModel + Sized + 'static {
 
     /// Instance `n`'s record, as cloud-init registered it.
     fn registered(instance: &str, n: usize) -> Record;
+
+    /// Instance `n`'s record while cloud-init has not finished, for a model whose launch waits
+    /// for it (one with states before its initial state): `None` for one that does not.
+    fn before_cloud_init(_instance: &str, _n: usize) -> Option<Record> {
+        None
+    }
 
     /// What the model owes `instance` by the end of the run.
     fn owed(instance: &Instance<'_>) -> Owed;
@@ -86,6 +92,8 @@ const MAX_RECEIVES: u32 = 8;
 /// Lambda's retries of an asynchronous invocation (the scheduled sweep's), a minute, then
 /// two, apart; then the event goes to the rule's dead-letter queue.
 const SWEEP_RETRIES: u32 = 2;
+/// The table stream's retries of a failed batch (the template's `MaximumRetryAttempts`).
+const STREAM_RETRIES: u32 = 10;
 /// The runtime's claim lease (its default): a paused delivery comes back after it.
 const LEASE: u64 = 60;
 const START: u64 = 1_795_600_800;
@@ -267,6 +275,9 @@ enum Happening {
         requested: u64,
     },
     Sweep,
+    /// Cloud-init finishes on instance `i`: it writes the record's state, and the table's
+    /// stream delivers the change.
+    CloudInit(usize),
 }
 
 /// What the runs did, in sum.
@@ -289,6 +300,8 @@ pub struct Figures {
     dead_lettered: u64,
     /// Instances that started in the warm pool.
     warm: u64,
+    /// Instances whose cloud-init finished after their launch's event.
+    slow_cloud_init: u64,
     /// The longest an action went without a heartbeat or its completion.
     longest_silence: u64,
     silent_too_long: u64,
@@ -311,6 +324,7 @@ impl Figures {
         self.cancelled_commands += other.cancelled_commands;
         self.dead_lettered += other.dead_lettered;
         self.warm += other.warm;
+        self.slow_cloud_init += other.slow_cloud_init;
         self.longest_silence = self.longest_silence.max(other.longest_silence);
         self.silent_too_long += other.silent_too_long;
         self.silent_past_one_sweep += other.silent_past_one_sweep;
@@ -376,9 +390,12 @@ impl World {
     /// (the sweep's invocation: retried after a minute, then two), or dead-lettered.
     fn again(&mut self, now: u64, mut message: Message) {
         message.receives += 1;
-        let sweep = message.label == "sweep";
-        let (limit, after) = if sweep {
+        let (limit, after) = if message.label == "sweep" {
             (SWEEP_RETRIES + 1, 60 * u64::from(message.receives))
+        } else if message.label.starts_with("stream") {
+            // The table's stream: the batch again at once, up to the template's retries,
+            // then to the on-failure destination.
+            (STREAM_RETRIES + 1, u64::from(message.receives))
         } else {
             (MAX_RECEIVES, VISIBILITY)
         };
@@ -416,13 +433,7 @@ fn run_seed<M: Simulated>(
     let ssm = Arc::new(MemoryCommands::new());
     let clock = Arc::new(SimClock::default());
     let table = FaultyTable {
-        inner: {
-            let table = MemoryTable::new();
-            for (n, id) in ids.iter().enumerate() {
-                table.records().insert(M::registered(id, n));
-            }
-            table
-        },
+        inner: MemoryTable::new(),
         faults: pick(kinds.has("table")),
     };
     let commands = Arc::new(FaultyCommands::new(ssm.clone(), pick(kinds.has("ssm"))));
@@ -462,6 +473,26 @@ fn run_seed<M: Simulated>(
             Opening::Launch
         };
         world.at(t, Happening::Open(i, opening));
+    }
+    // With a model that waits for it, a third of the instances finish cloud-init after their
+    // launch's event (which parks), up to ten minutes after Auto Scaling opened it.
+    for (n, id) in ids.iter().enumerate() {
+        let opens = world
+            .queue
+            .iter()
+            .find(|(_, h)| matches!(h, Happening::Open(i, _) if *i == n))
+            .map(|(key, _)| key.0)
+            .unwrap_or_default();
+        let record = match M::before_cloud_init(id, n) {
+            Some(before) if world.rng.chance(33) => {
+                world.figures.slow_cloud_init += 1;
+                let finishes = opens + world.rng.between(0, 600);
+                world.at(finishes, Happening::CloudInit(n));
+                before
+            }
+            _ => M::registered(id, n),
+        };
+        runtime.store().inner.records().insert(record);
     }
     let mut left_pool = vec![false; instances];
     let mut terminated = vec![false; instances];
@@ -507,6 +538,27 @@ fn run_seed<M: Simulated>(
                     let what = if spot { "spot warning" } else { "rebalance" };
                     world.send(now, event, format!("{what} {id}"), false);
                     world.at(now + 120, Happening::Open(i, Opening::Terminate));
+                }
+                Happening::CloudInit(n) => {
+                    let id = &ids[n];
+                    let records = runtime.store().inner.records();
+                    let finished = M::registered(id, n).state;
+                    let before = records.get(id).expect("registered");
+                    // As cloud-init writes it: the state, if the record is still before it.
+                    if Some(&before.state) == M::before_cloud_init(id, n).as_ref().map(|r| &r.state)
+                    {
+                        records.update(id, |record| {
+                            record.state = finished;
+                            record.version += 1;
+                        });
+                        let after = records.get(id).expect("registered");
+                        world
+                            .trace
+                            .push(format!("{now:>6}  cloud-init finished on {id}"));
+                        let change = stream_record_event(&before, &after);
+                        let label = format!("stream {id} {}", after.state);
+                        world.at(now + 1, Happening::Deliver(Message::new(change, label)));
+                    }
                 }
                 Happening::Sweep => {
                     // Sweeps go on while anything may still be open or on its way.
@@ -1003,7 +1055,7 @@ pub fn simulate<M: Simulated>(kinds: Kinds) {
         "simulation of the {} model: seeds {low}..{high} ({} runs, faults: {}): {} instance lifecycles, {} lifecycle actions, {} deliveries, \
          {} calls faulted, {} crashes, {} pauses past the lease, {} races, {} events lost, {} late, \
          {} twice, {} dead-lettered, {} commands failed or timed out, {} withdrawn, {} instances \
-         from the warm pool; longest an action went without a \
+         from the warm pool, {} whose cloud-init finished after their launch's event; longest an action went without a \
          heartbeat: {} s ({} actions over 600 s, {} over 900 s); every invariant held; {:.1} s ({:.0} actions/s)",
         M::NAME,
         high - low,
@@ -1022,6 +1074,7 @@ pub fn simulate<M: Simulated>(kinds: Kinds) {
         figures.failed_commands,
         figures.cancelled_commands,
         figures.warm,
+        figures.slow_cloud_init,
         figures.longest_silence,
         figures.silent_too_long,
         figures.silent_past_one_sweep,
