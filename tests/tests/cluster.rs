@@ -501,6 +501,59 @@ fn the_sweep_resumes_a_parked_launch_whose_cloud_init_has_finished() {
     );
 }
 
+/// The termination's own delivery sent the leave and was cut off before writing the wait; a
+/// Spot warning's delivery adopted the command and wrote it. Delivered again, the termination
+/// finds its own lifecycle at rest but the record waiting: it waits behind the leave, not
+/// completed beside it (the node would go before leaving the cluster). Found by the cluster
+/// simulation (seed 40592).
+#[test]
+fn a_termination_whose_wait_another_event_wrote_waits_behind_it() {
+    let mut h = Harness::new(&[("i-1", "worker", "leaving_cluster")]);
+    h.store.update("i-1", |record| {
+        record
+            .attributes
+            .insert("AwaitedCommand".into(), "c-leave".into());
+        record.attributes.insert(
+            "LifecycleProgress".into(),
+            "CONTINUE rest token-i-1/terminate terminate-i-1".into(),
+        );
+    });
+    let report = h.send(&terminating("i-1"));
+    assert_eq!(report.stop, StopReason::Deferred);
+    assert_eq!(
+        report.lifecycle_result, None,
+        "not completed beside the leave"
+    );
+    assert!(lifecycle_core::deferred_termination(&h.store.get("i-1").unwrap()).is_some());
+}
+
+/// A leave's result moved the record (`left_cluster`) and its delivery was cut off before the
+/// next step; the sweep, finding the command ended, let its registration go. Delivered again,
+/// the result is not "not ours": it moved the record before, and goes on from there. Found by
+/// the cluster simulation (seed 40592).
+#[test]
+fn a_result_delivered_again_after_its_registration_went_goes_on() {
+    let fleet = Fleet::new();
+    fleet.in_service();
+    let result =
+        lifecycle_aws::testing::command_status_event("c-leave", I, "ClusterLeave", "Success");
+    let id = result["id"].as_str().unwrap().to_owned();
+    fleet.runtime.store().records().update(I, |record| {
+        record.state = "left_cluster".into();
+        record.attributes.insert(
+            "LifecycleProgress".into(),
+            format!("CONTINUE rest {I}/terminate {id}").into(),
+        );
+    });
+    fleet.deliver(result.clone());
+    assert_eq!(fleet.record().state, "terminated");
+    // A result nothing moved is still nobody's.
+    let stray =
+        lifecycle_aws::testing::command_status_event("c-stray", I, "ClusterLeave", "Success");
+    fleet.deliver(stray);
+    assert_eq!(fleet.record().state, "terminated");
+}
+
 /// A store whose writes fail from the `n`-th on: a delivery cut off half way.
 struct CutOff<'s> {
     inner: &'s MemoryStore,

@@ -110,7 +110,7 @@ impl Simulated for ClusterNode {
 
 /// Each seed that found a bug with this model, with the kinds of fault it was shrunk to (each
 /// fix also has a test of its own in `tests/cluster.rs`).
-const FOUND: [(u64, &str, &str); 6] = [
+const FOUND: [(u64, &str, &str); 7] = [
     (
         19,
         "table,ssm,lost,late,twice,crash,race",
@@ -140,6 +140,11 @@ const FOUND: [(u64, &str, &str); 6] = [
         5991,
         "table,ssm,autoscaling,lost,late,twice,crash,race",
         "a sweep's stale parked wait ABANDONed a launch that had resumed and completed",
+    ),
+    (
+        40592,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a termination completed beside the leave a Spot warning adopted; its result stranded",
     ),
 ];
 

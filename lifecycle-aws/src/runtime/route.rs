@@ -219,10 +219,11 @@ where
                 command_id,
                 progress,
                 requested,
+                instance_ids,
                 ..
             } => {
                 let span = tracing::info_span!("event", event_id = %id, command_id = %command_id);
-                self.command_result(id, command_id, progress, requested)
+                self.command_result(id, command_id, progress, requested, &instance_ids)
                     .instrument(span)
                     .await
             }
@@ -387,6 +388,7 @@ where
         command_id: String,
         progress: CommandProgress,
         requested: Option<String>,
+        instance_ids: &[String],
     ) -> Result<Outcome, HandleError> {
         let status = match progress {
             CommandProgress::Running(status) => {
@@ -418,6 +420,25 @@ where
                 .is_some_and(|r| requested_within(r, self.settings.command_grace, self.clock.now()))
             {
                 return Err(HandleError::CommandNotRegisteredYet(command_id));
+            }
+            // This very result moved its record before, and that delivery was cut off before
+            // the steps after it (the registration let go since, by the sweep that found the
+            // command ended): delivered again, it goes on from there — if anything there takes
+            // it (a duplicate of a result handled to its end stays ignored).
+            if let Some(instance) = instance_ids.first()
+                && let Some(record) = self.store.load(instance).await?
+                && LifecycleProgress::of(&record).is_some_and(|p| p.event_id == id)
+            {
+                let event = Event::command_result(id, command_id, status, instance.clone(), None);
+                let goes_on = M::State::from_str(&record.state).is_ok_and(|state| {
+                    M::DEFINITION
+                        .triggers_from(state)
+                        .any(|(_, t)| t.accepts(&event))
+                });
+                if goes_on {
+                    tracing::info!(instance_id = %instance, "a result that moved its record before, delivered again: it goes on");
+                    return self.dispatch_record(record, event, None).await;
+                }
             }
             return Ok(ignored(
                 "the result of a command that is not registered: not ours, or already handled",

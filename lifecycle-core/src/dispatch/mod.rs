@@ -216,12 +216,15 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     if let (EventKind::Terminating, Some(action)) = (&event.kind, &event.lifecycle) {
         // The launch's lifecycle waits, or a drain some other event started (a Spot
         // interruption, a rebalance recommendation) waits for its command.
+        // A wait this termination's own lifecycle did not note (its delivery sent the drain
+        // and was cut off; a Spot warning's delivery adopted the command and wrote the wait)
+        // is another event's too: the termination waits behind it, not completed beside it.
         let progress = LifecycleProgress::of(record);
         let launch_waits = progress
             .as_ref()
             .is_some_and(|p| p.waiting && p.token != action_key(action))
             || (record.awaited_commands().next().is_some()
-                && progress.is_none_or(|p| p.token != action_key(action)));
+                && progress.is_none_or(|p| p.token != action_key(action) || !p.waiting));
         let handled = def.triggers_from(start).any(|(_, t)| t.accepts(event));
         if launch_waits && !handled {
             if deferred.is_none() {
