@@ -624,8 +624,12 @@ fn a_failed_leave_result_cut_off_after_its_handling_goes_on_when_delivered_again
     assert!(first.is_err(), "cut off after its first write");
     assert_eq!(h.state("i-1"), "left_cluster");
 
-    let report = h.send(&result);
+    // Delivered again without its action (its registration let go since, as the runtime then
+    // sends it on): the same.
+    let mut bare = result.clone();
+    bare.lifecycle = None;
+    let report = h.send(&bare);
     assert_eq!(report.triggers().collect::<Vec<_>>(), ["deregister"]);
     assert_eq!(report.end, S::Terminated);
-    assert_eq!(report.lifecycle_result, Some(LifecycleResult::Continue));
+    // Found by the cluster simulation too (seed 34330, without the action).
 }

@@ -110,7 +110,7 @@ impl Simulated for ClusterNode {
 
 /// Each seed that found a bug with this model, with the kinds of fault it was shrunk to (each
 /// fix also has a test of its own in `tests/cluster.rs`).
-const FOUND: [(u64, &str, &str); 7] = [
+const FOUND: [(u64, &str, &str); 8] = [
     (
         19,
         "table,ssm,lost,late,twice,crash,race",
@@ -145,6 +145,11 @@ const FOUND: [(u64, &str, &str); 7] = [
         40592,
         "table,ssm,autoscaling,lost,late,twice,crash,race",
         "a termination completed beside the leave a Spot warning adopted; its result stranded",
+    ),
+    (
+        34330,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a failed leave's result sent on without its action failed the termination again",
     ),
 ];
 

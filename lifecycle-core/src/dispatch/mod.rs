@@ -288,6 +288,9 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         return Ok(report);
     }
 
+    // Whether this very event moved the record before (by its id: a result delivered again
+    // carries its action or not, as its registration says).
+    let moved_by_this_event = LifecycleProgress::of(record).is_some_and(|p| p.event_id == event.id);
     let mut ctx = Context::new(event, record, effects).with_records(store);
     let mut state = start;
     // Resuming a lifecycle that already failed (an earlier delivery entered failure handling
@@ -302,10 +305,7 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     // This very event moved the record before (a delivery cut off half way) without failing
     // the lifecycle: its failed status was handled by an `ignore_errors` transition, and the
     // triggers after that one are not blocked by it again.
-    if !in_failure
-        && !event.succeeded()
-        && progress.as_ref().is_some_and(|p| p.event_id == event.id)
-    {
+    if !in_failure && !event.succeeded() && moved_by_this_event {
         ctx.event_failure_handled = true;
     }
     let mut steps = 0;
