@@ -554,6 +554,38 @@ fn a_result_delivered_again_after_its_registration_went_goes_on() {
     assert_eq!(fleet.record().state, "terminated");
 }
 
+/// The termination's delivery took the node out of DNS and was cut off; a rebalance's delivery
+/// went on from there and waits for the leave. The sweep finds Auto Scaling holding the
+/// termination and its lifecycle at rest: not ended — the record waits. It notes the
+/// termination behind the leave instead of completing it (the node would go before leaving
+/// the cluster). Found by the cluster simulation (seed 48732).
+#[test]
+fn the_sweep_notes_a_termination_behind_a_wait_another_event_went_on_with() {
+    let fleet = Fleet::new();
+    fleet.in_service();
+    let termination = fleet.aws.terminate(I);
+    let token = termination["detail"]["LifecycleActionToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fleet.runtime.store().records().update(I, |record| {
+        record.state = "leaving_cluster".into();
+        record
+            .attributes
+            .insert("AwaitedCommand".into(), "c-leave".into());
+        record.attributes.insert(
+            "LifecycleProgress".into(),
+            format!("CONTINUE rest {token}/terminate terminate-{I}").into(),
+        );
+    });
+
+    fleet.sweep_after(300);
+    assert_eq!(fleet.completions().len(), 1, "only the launch");
+    assert!(fleet.aws.held_action(I).is_some());
+    assert!(lifecycle_core::deferred_termination(&fleet.record()).is_some());
+    assert_eq!(fleet.record().state, "leaving_cluster");
+}
+
 /// A store whose writes fail from the `n`-th on: a delivery cut off half way.
 struct CutOff<'s> {
     inner: &'s MemoryStore,

@@ -110,7 +110,7 @@ impl Simulated for ClusterNode {
 
 /// Each seed that found a bug with this model, with the kinds of fault it was shrunk to (each
 /// fix also has a test of its own in `tests/cluster.rs`).
-const FOUND: [(u64, &str, &str); 8] = [
+const FOUND: [(u64, &str, &str); 9] = [
     (
         19,
         "table,ssm,lost,late,twice,crash,race",
@@ -150,6 +150,11 @@ const FOUND: [(u64, &str, &str); 8] = [
         34330,
         "table,ssm,autoscaling,lost,late,twice,crash,race",
         "a failed leave's result sent on without its action failed the termination again",
+    ),
+    (
+        48732,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "the sweep completed a termination whose cut-off lifecycle a rebalance went on with",
     ),
 ];
 

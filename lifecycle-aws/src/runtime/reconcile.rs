@@ -483,6 +483,10 @@ fn decide<M: LifecycleModel>(record: &Record, wait: WaitState, event: &Event) ->
                 };
             }
             match this_transition {
+                // Its delivery was cut off half way and another event (a Spot warning, a
+                // rebalance) went on and waits for a command: not ended. Started, it is noted
+                // behind that wait (and kept alive), and runs when the wait is over.
+                Some(p) if !p.waiting && lifecycle_core::is_waiting(record) => Decision::Start,
                 // Cut off half way (its drain not yet sent, say): it goes on as that lifecycle.
                 Some(_) if def.triggers_from(state).any(|(_, t)| t.accepts(event)) => {
                     Decision::Resume
