@@ -25,7 +25,7 @@ use common::worker::Worker;
 use common::{faults, rng};
 use lifecycle_core::{LifecycleResult, LifecycleTransition, Record};
 use simulator::{
-    Instance, Kinds, ModelFactory, Owed, Simulated, attempt, kinds_or, rfc3339, simulate,
+    Instance, Kinds, ModelFactory, Owed, Simulated, kinds_or, replay_found, rfc3339, simulate,
 };
 
 impl Simulated for Worker {
@@ -178,16 +178,7 @@ const FOUND: [(u64, &str, &str); 19] = [
 
 #[test]
 fn the_seeds_that_found_bugs_hold() {
-    for (seed, kinds, found) in FOUND {
-        for kinds in [Kinds::parse(kinds), Kinds::ALL] {
-            if let Err((message, trace)) = attempt::<Worker>(seed, kinds, false) {
-                for line in trace.iter().rev().take(40).rev() {
-                    eprintln!("{line}");
-                }
-                panic!("{message} (it once found: {found})");
-            }
-        }
-    }
+    replay_found::<Worker>(&FOUND);
 }
 
 #[test]

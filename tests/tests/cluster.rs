@@ -354,6 +354,17 @@ mod through_the_runtime {
                 .collect()
         }
 
+        /// The record left in `state` by a lifecycle cut off there, its progress `progress`
+        /// (`RESULT rest KEY EVENT-ID`).
+        pub fn cut_off_at(&self, state: &str, progress: String) {
+            self.runtime.store().records().update(I, |record| {
+                record.state = state.to_owned();
+                record
+                    .attributes
+                    .insert("LifecycleProgress".into(), progress.into());
+            });
+        }
+
         /// Launched, joined and labelled: in service.
         pub fn in_service(&self) {
             self.deliver(self.aws.launch(I, "workers"));
@@ -406,13 +417,10 @@ fn a_late_event_goes_on_with_the_sweeps_lifecycle_cut_off_half_way() {
     let fleet = Fleet::new();
     fleet.in_service();
     let late = fleet.aws.terminate(I);
-    fleet.runtime.store().records().update(I, |record| {
-        record.state = "removed_from_dns".into();
-        record.attributes.insert(
-            "LifecycleProgress".into(),
-            format!("CONTINUE rest {I}/terminate reconcile-terminate-{I}").into(),
-        );
-    });
+    fleet.cut_off_at(
+        "removed_from_dns",
+        format!("CONTINUE rest {I}/terminate reconcile-terminate-{I}"),
+    );
 
     fleet.deliver(late);
     assert_eq!(fleet.record().state, "leaving_cluster");
@@ -445,13 +453,10 @@ fn the_sweep_goes_on_with_a_launch_cut_off_in_its_failure_handling() {
         .as_str()
         .unwrap()
         .to_owned();
-    fleet.runtime.store().records().update(I, |record| {
-        record.state = "cleaned_up".into();
-        record.attributes.insert(
-            "LifecycleProgress".into(),
-            format!("ABANDON rest {token}/launch join-failed").into(),
-        );
-    });
+    fleet.cut_off_at(
+        "cleaned_up",
+        format!("ABANDON rest {token}/launch join-failed"),
+    );
 
     fleet.sweep_after(300);
     assert_eq!(fleet.record().state, "abandoned");
@@ -538,13 +543,7 @@ fn a_result_delivered_again_after_its_registration_went_goes_on() {
     let result =
         lifecycle_aws::testing::command_status_event("c-leave", I, "ClusterLeave", "Success");
     let id = result["id"].as_str().unwrap().to_owned();
-    fleet.runtime.store().records().update(I, |record| {
-        record.state = "left_cluster".into();
-        record.attributes.insert(
-            "LifecycleProgress".into(),
-            format!("CONTINUE rest {I}/terminate {id}").into(),
-        );
-    });
+    fleet.cut_off_at("left_cluster", format!("CONTINUE rest {I}/terminate {id}"));
     fleet.deliver(result.clone());
     assert_eq!(fleet.record().state, "terminated");
     // A result nothing moved is still nobody's.
@@ -568,15 +567,14 @@ fn the_sweep_notes_a_termination_behind_a_wait_another_event_went_on_with() {
         .as_str()
         .unwrap()
         .to_owned();
+    fleet.cut_off_at(
+        "leaving_cluster",
+        format!("CONTINUE rest {token}/terminate terminate-{I}"),
+    );
     fleet.runtime.store().records().update(I, |record| {
-        record.state = "leaving_cluster".into();
         record
             .attributes
             .insert("AwaitedCommand".into(), "c-leave".into());
-        record.attributes.insert(
-            "LifecycleProgress".into(),
-            format!("CONTINUE rest {token}/terminate terminate-{I}").into(),
-        );
     });
 
     fleet.sweep_after(300);

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use lifecycle_core::{LifecycleResult, LifecycleTransition, Record};
 use lifecycle_examples::cluster::{ClusterNode, MemoryDns};
-use simulator::{Instance, Kinds, ModelFactory, Owed, Simulated, attempt, kinds_or, simulate};
+use simulator::{Instance, Kinds, ModelFactory, Owed, Simulated, kinds_or, replay_found, simulate};
 
 /// Every third instance is a manager; the rest are workers.
 fn is_worker(n: usize) -> bool {
@@ -160,16 +160,7 @@ const FOUND: [(u64, &str, &str); 9] = [
 
 #[test]
 fn the_seeds_that_found_bugs_hold() {
-    for (seed, kinds, found) in FOUND {
-        for kinds in [Kinds::parse(kinds), Kinds::ALL] {
-            if let Err((message, trace)) = attempt::<ClusterNode>(seed, kinds, false) {
-                for line in trace.iter().rev().take(40).rev() {
-                    eprintln!("{line}");
-                }
-                panic!("{message} (it once found: {found})");
-            }
-        }
-    }
+    replay_found::<ClusterNode>(&FOUND);
 }
 
 #[test]

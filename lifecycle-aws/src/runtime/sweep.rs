@@ -455,16 +455,13 @@ fn still_parked(record: &Record, pending: &PendingLifecycle) -> bool {
         .is_some_and(|parked| parked.event_id == pending.event_id)
 }
 
-/// Whether `record` waits for `command`, or may yet: it names it, or its sender has not
-/// written since it sent it (it may be about to write the wait), or the command or the record
-/// is the original library's (which named no command it waited for).
+/// Whether `record` waits for `command` ([`lifecycle_core::waits_for`]), or may yet: its sender
+/// has not written since it sent it (it may be about to write the wait), or the command is the
+/// original library's.
 fn awaited(record: &Record, command: &RegisteredCommand) -> bool {
-    record.awaits(&command.command_id)
+    lifecycle_core::waits_for(record, &command.command_id)
         || command.marker.is_none()
-        || record.version == 0
         || command.sent_at_version.is_none_or(|v| v == record.version)
-        || (lifecycle_core::LifecycleProgress::of(record).is_some_and(|p| p.waiting)
-            && record.awaited_commands().next().is_none())
 }
 
 /// What one sweep did, as it goes.

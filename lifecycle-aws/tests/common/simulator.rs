@@ -961,6 +961,21 @@ pub fn attempt<M: Simulated>(
         })
 }
 
+/// Replays each seed that once found a bug (its seed, the kinds of fault it was shrunk to, and
+/// what it found), with those kinds and with all of them; fails with the first that fails again.
+pub fn replay_found<M: Simulated>(found: &[(u64, &str, &str)]) {
+    for &(seed, kinds, what) in found {
+        for kinds in [Kinds::parse(kinds), Kinds::ALL] {
+            if let Err((message, trace)) = attempt::<M>(seed, kinds, false) {
+                for line in trace.iter().rev().take(40).rev() {
+                    eprintln!("{line}");
+                }
+                panic!("{message} (it once found: {what})");
+            }
+        }
+    }
+}
+
 /// The fewest kinds of fault that still fail `seed`: each kind turned off in turn, kept off
 /// where the run still fails.
 fn shrink<M: Simulated>(seed: u64, kinds: Kinds) -> Kinds {

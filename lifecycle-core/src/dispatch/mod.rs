@@ -21,7 +21,7 @@ mod step;
 pub use error::{DispatchError, ModelDispatchError};
 pub use progress::{
     LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, progress_note,
-    scheduled_restart,
+    scheduled_restart, waits_for,
 };
 use progress::{
     action_key, noted_termination, stage_progress, terminated, transition_suffix, untokened_key,
@@ -417,13 +417,8 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
 /// that already moved the record, delivered again, goes on to the redelivery rules (it may
 /// have to complete the action again).
 fn takes_result(record: &Record, command_id: &str, event_id: &str) -> bool {
-    if record.version == 0 || record.awaits(command_id) {
-        return true;
-    }
-    let progress = LifecycleProgress::of(record);
-    progress.as_ref().is_some_and(|p| {
-        p.event_id == event_id || (p.waiting && record.awaited_commands().next().is_none())
-    })
+    waits_for(record, command_id)
+        || LifecycleProgress::of(record).is_some_and(|p| p.event_id == event_id)
 }
 
 /// Whether `state` is the initial state or one before it: the instance's launch has not run.

@@ -275,6 +275,24 @@ pub fn is_waiting(record: &Record) -> bool {
         || LifecycleProgress::of(record).is_some_and(|p| p.waiting)
 }
 
+/// Whether `record` waits for the result of command `command_id`: it names it, or it waits
+/// without naming a command (one not sent through the context), or the original library wrote
+/// it (it named none).
+///
+/// ```
+/// use lifecycle_core::{Record, waits_for};
+/// let mut record = Record::new("i-1", "draining").with("AwaitedCommand", "c-1");
+/// record.version = 3;
+/// assert!(waits_for(&record, "c-1"));
+/// assert!(!waits_for(&record, "c-2"));
+/// ```
+pub fn waits_for(record: &Record, command_id: &str) -> bool {
+    record.version == 0
+        || record.awaits(command_id)
+        || (LifecycleProgress::of(record).is_some_and(|p| p.waiting)
+            && record.awaited_commands().next().is_none())
+}
+
 /// Whether a termination has run (or been let go) for the record.
 pub(super) fn terminated(record: &Record) -> bool {
     LifecycleProgress::of(record).is_some_and(|p| p.token.ends_with("/terminate"))
