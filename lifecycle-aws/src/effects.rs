@@ -420,9 +420,31 @@ impl<'a, T: NodeTable> AwsEffects<'a, T> {
         }
     }
 
-    /// The clock to check the claim's lease against before each command is sent: a delivery
-    /// paused past its lease (another may hold the record now) sends nothing, and fails
+    /// The clock to check the lease against before each command is sent and before each
+    /// transition's tasks ([`Effects::may_act`]): a delivery paused past its lease (another
+    /// may hold the record now) sends nothing and runs no further task, and fails
     /// transiently. Without one, the lease is not checked here.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use lifecycle_aws::effects::AwsEffects;
+    /// use lifecycle_aws::runtime::Clock;
+    /// use lifecycle_aws::store::MemoryTable;
+    /// use lifecycle_aws::testing::{MemoryActions, MemoryCommands};
+    /// use lifecycle_core::Effects;
+    /// /// A clock at a given second.
+    /// struct At(u64);
+    /// impl Clock for At {
+    ///     fn now(&self) -> SystemTime { SystemTime::UNIX_EPOCH + Duration::from_secs(self.0) }
+    /// }
+    /// let (commands, table, actions) = (MemoryCommands::new(), MemoryTable::new(), MemoryActions::new());
+    /// let now = 1_764_158_400;
+    /// let (within, past) = (At(now + 59), At(now + 60));
+    /// let effects = |clock| AwsEffects::new(&commands, &table, &actions, None, now, now + 60).with_clock(clock);
+    /// assert!(effects(&within).may_act().is_ok());
+    /// let refused = effects(&past).may_act().unwrap_err();
+    /// assert!(refused.transient && refused.to_string().contains("lease ran out"));
+    /// ```
     pub fn with_clock(mut self, clock: &'a dyn crate::runtime::Clock) -> Self {
         self.clock = Some(clock);
         self
@@ -667,5 +689,20 @@ impl<T: NodeTable> Effects for AwsEffects<'_, T> {
     /// The runtime's clock at this delivery (simulated in local runs).
     fn now(&self) -> Option<u64> {
         Some(self.now)
+    }
+
+    /// Until the lease this delivery was given at its start runs out by its clock
+    /// ([`AwsEffects::with_clock`]), claim or no claim: the sweep goes on with a record left
+    /// still that long after its last step, so past it another may be acting on the record.
+    fn may_act(&self) -> Result<(), EffectError> {
+        match self.clock {
+            Some(clock) if crate::runtime::epoch_seconds(clock.now()) >= self.lease_until => {
+                Err(EffectError::transient(
+                    "act",
+                    "this delivery's lease ran out (it was paused past it): another may be acting on the record now",
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }

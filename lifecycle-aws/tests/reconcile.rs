@@ -17,7 +17,7 @@ use lifecycle_aws::testing::{
     ApiFault, MemoryAutoScaling, MemoryCommands, command_status_event, lifecycle_action_event,
     scheduled_event,
 };
-use lifecycle_core::{LifecycleResult, LifecycleTransition, Record};
+use lifecycle_core::{LifecycleResult, LifecycleTransition, Location, Record};
 use serde_json::Value;
 
 const I: &str = "i-0a1b2c3d4e5f60001";
@@ -952,5 +952,82 @@ fn futures_done<F: std::future::Future>(future: F) -> F::Output {
     {
         std::task::Poll::Ready(output) => output,
         std::task::Poll::Pending => panic!("an in-memory fake waited"),
+    }
+}
+
+/// A model whose warm-pool entry brings its record to its end: prepared in the pool, the
+/// instance has nothing left to do when it leaves it (the original's docker-swarm model, whose
+/// triggers take any event, does so).
+struct PreparedOnce;
+
+#[lifecycle_core::lifecycle_model(
+    states(FinishedCloudInit, Prepared, Failed),
+    initial = FinishedCloudInit,
+    terminal(Prepared, Failed),
+    failure = Failed,
+    error = common::worker::NodeError,
+)]
+impl PreparedOnce {
+    #[transition(from = FinishedCloudInit, to = Prepared)]
+    async fn prepare(
+        &mut self,
+        _ctx: &mut lifecycle_core::Context<'_>,
+    ) -> Result<(), common::worker::NodeError> {
+        Ok(())
+    }
+}
+
+/// The warm pool's entry lifecycle ended where the record rests (`prepared`, a terminal
+/// state) and the event of the instance's exit from the pool — a second launch — was lost.
+/// The sweep finds the record's ended lifecycle, but it is the entry's: Auto Scaling refuses
+/// its completion (by the entry's token), or, for an entry the sweep itself started, it names
+/// another action. The exit's own lifecycle is started, and completes it CONTINUE. (Each sweep
+/// completed the entry again, or left the exit to a lifecycle that would never come: the
+/// instance waited for its hook's timeout.) Found by the docker-swarm simulation (seeds 2755
+/// and 291).
+#[test]
+fn a_warm_pool_exit_after_an_entry_that_ended_the_record_is_completed() {
+    for entry_lost in [false, true] {
+        rt().block_on(async {
+            let aws = Arc::new(MemoryAutoScaling::new().with_group(GROUP));
+            let runtime = Runtime::with_parts(
+                registered([I]),
+                Arc::new(MemoryCommands::new()),
+                aws.clone(),
+                || PreparedOnce,
+            )
+            .with_fleet(aws.clone())
+            .with_groups([GROUP]);
+            let deliver = |event: Value| {
+                let runtime = &runtime;
+                async move { runtime.handle_bytes(event.to_string().as_bytes()).await }
+            };
+            let entry = aws.launch_into_warm_pool(I, GROUP);
+            if !entry_lost {
+                deliver(entry).await.unwrap();
+            }
+            deliver(scheduled_event("lifecycle-sweep")).await.unwrap();
+            assert_eq!(runtime.store().records().get(I).unwrap().state, "prepared");
+            assert_eq!(aws.lifecycle_state(I).as_deref(), Some("Warmed:Stopped"));
+
+            let _lost = aws.launch_from_warm_pool(I);
+            for _ in 0..2 {
+                deliver(scheduled_event("lifecycle-sweep")).await.unwrap();
+            }
+            let completions: Vec<_> = aws
+                .completions()
+                .into_iter()
+                .map(|c| (c.action.destination, c.result))
+                .collect();
+            assert_eq!(
+                completions,
+                [
+                    (Some(Location::WarmPool), LifecycleResult::Continue),
+                    (Some(Location::AutoScalingGroup), LifecycleResult::Continue)
+                ],
+                "entry lost: {entry_lost}"
+            );
+            assert_eq!(aws.lifecycle_state(I).as_deref(), Some("InService"));
+        });
     }
 }

@@ -311,6 +311,21 @@ pub trait Effects: Send + Sync {
     fn now(&self) -> Option<u64> {
         None
     }
+
+    /// Whether this delivery may still act, asked before each transition's tasks run. A
+    /// delivery paused past its lease may have been taken over (the sweep goes on with a
+    /// record left still that long), and a task's own side effects (a DNS update, say) are not
+    /// fenced by the record's conditional writes: such a delivery stops with a transient
+    /// error, and its event, delivered again, goes on from the record as it is then. The
+    /// default always may.
+    ///
+    /// ```
+    /// use lifecycle_core::{Effects, MemoryEffects};
+    /// assert!(MemoryEffects::new().may_act().is_ok());
+    /// ```
+    fn may_act(&self) -> Result<(), EffectError> {
+        Ok(())
+    }
 }
 
 /// The store's other records, as tasks reach them through [`Context::load_record`](crate::Context::load_record) and

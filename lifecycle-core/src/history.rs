@@ -236,6 +236,26 @@ impl Record {
         }
         story
     }
+
+    /// When the record's last step was taken (epoch seconds, the time of the delivery that
+    /// took it): `None` for a record with no timed step. Read from the end, without parsing
+    /// the rest of the story.
+    ///
+    /// ```
+    /// use lifecycle_core::Record;
+    /// let record = Record::new("i-1", "ready")
+    ///     .with("History", "1764158400 new pending registered evt-9 - -\n= pending ready finish = - -");
+    /// assert_eq!(record.last_step_at(), Some(1_764_158_400));
+    /// assert_eq!(Record::new("i-1", "new").last_step_at(), None);
+    /// ```
+    pub fn last_step_at(&self) -> Option<u64> {
+        let text = self.get_str(attr::HISTORY)?;
+        text.lines()
+            .rev()
+            .filter_map(|line| line.split(' ').next())
+            .find(|at| *at != "=")
+            .and_then(|at| at.parse().ok())
+    }
 }
 
 /// The most a stored history may hold: ten lines of seven fields of at most 80 characters

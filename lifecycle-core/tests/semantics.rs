@@ -285,6 +285,99 @@ fn a_failing_task_enters_the_failure_state_and_runs_its_triggers() {
     }
 }
 
+/// Effects whose delivery may act `left` more times, then never (its lease ran out).
+struct Lease {
+    inner: MemoryEffects,
+    left: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl lifecycle_core::Effects for Lease {
+    async fn send_command(
+        &self,
+        event: &Event,
+        record: &Record,
+        request: lifecycle_core::CommandRequest,
+        key: &lifecycle_core::CommandKey,
+    ) -> Result<String, lifecycle_core::EffectError> {
+        self.inner.send_command(event, record, request, key).await
+    }
+
+    async fn record_heartbeat(
+        &self,
+        action: &lifecycle_core::LifecycleAction,
+    ) -> Result<(), lifecycle_core::EffectError> {
+        self.inner.record_heartbeat(action).await
+    }
+
+    fn may_act(&self) -> Result<(), lifecycle_core::EffectError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self.left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(lifecycle_core::EffectError::transient(
+                "act",
+                "the lease ran out",
+            )),
+        }
+    }
+}
+
+/// A delivery is asked whether it may still act before each transition's tasks, and again
+/// before a transition's `after` tasks (its write was a call, which a pause can outlast): once
+/// it may not, no task of it runs again and nothing more is written; the event is to be
+/// delivered again (a transient error) and goes on from the record as it is then. Found by the
+/// cluster simulation (seed 50003: a task's DNS update outlived the record's termination).
+#[test]
+fn a_delivery_that_may_no_longer_act_runs_no_further_task() {
+    for (left, ran, stored, stopped_in) in [
+        (0, &[][..], "start", ("start", "step")),
+        (
+            1,
+            &["p1@start", "b1@start", "b2@start", "step@start"][..],
+            "mid",
+            ("mid", "step"),
+        ),
+        (
+            2,
+            &["p1@start", "b1@start", "b2@start", "step@start", "a1@mid"][..],
+            "mid",
+            ("mid", "finish"),
+        ),
+    ] {
+        let mut model = Phases(Probe::default());
+        let store = MemoryStore::new();
+        store.insert(Record::new("machine", "start"));
+        let mut record = store.get("machine").unwrap();
+        let effects = Lease {
+            inner: MemoryEffects::new(),
+            left: left.into(),
+        };
+        let result = block_on(dispatch(
+            &mut model,
+            &store,
+            &mut record,
+            &scheduled(),
+            &effects,
+        ));
+        let Err(DispatchError::Transient {
+            state,
+            trigger,
+            error,
+        }) = result
+        else {
+            panic!("may act {left} times: expected a transient error, got {result:?}");
+        };
+        assert_eq!(
+            (state.to_string().as_str(), trigger),
+            stopped_in,
+            "may act {left} times"
+        );
+        assert!(error.transient);
+        assert_eq!(model.0.log, ran, "may act {left} times");
+        assert_eq!(store.get("machine").unwrap().state, stored);
+    }
+}
+
 #[test]
 fn an_error_during_failure_handling_is_returned_to_the_caller() {
     let mut model = Phases(Probe::failing(&["step", "recover"]));

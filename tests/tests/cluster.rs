@@ -285,6 +285,7 @@ mod through_the_runtime {
         pub aws: Arc<MemoryAutoScaling>,
         pub commands: Arc<MemoryCommands>,
         pub clock: Arc<Moved>,
+        pub dns: MemoryDns,
     }
 
     impl Fleet {
@@ -300,8 +301,9 @@ mod through_the_runtime {
             let commands = Arc::new(MemoryCommands::new());
             let dns = MemoryDns::default();
             let clock = Arc::new(Moved(Mutex::new(SystemTime::now())));
+            let model_dns = dns.clone();
             let new_model: Box<dyn Fn() -> ClusterNode + Send + Sync> =
-                Box::new(move || ClusterNode::new(dns.clone()));
+                Box::new(move || ClusterNode::new(model_dns.clone()));
             let runtime = Runtime::with_parts(table, commands.clone(), aws.clone(), new_model)
                 .with_fleet(aws.clone())
                 .with_groups(["workers"])
@@ -311,7 +313,16 @@ mod through_the_runtime {
                 aws,
                 commands,
                 clock,
+                dns,
             }
+        }
+
+        /// The clock's time, in epoch seconds.
+        pub fn now(&self) -> u64 {
+            let now = *self.clock.0.lock().unwrap();
+            now.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
         }
 
         pub fn deliver(&self, event: serde_json::Value) {
@@ -662,4 +673,48 @@ fn a_failed_leave_result_cut_off_after_its_handling_goes_on_when_delivered_again
     assert_eq!(report.triggers().collect::<Vec<_>>(), ["deregister"]);
     assert_eq!(report.end, S::Terminated);
     // Found by the cluster simulation too (seed 34330, without the action).
+}
+
+/// The join's result moved a worker's record to `labeled` (its last step, now), and its
+/// delivery stalled before the next task, DNS not yet updated. A sweep within a lease of that
+/// step leaves the record to that delivery, keeping the launch alive: going on, it would
+/// publish the node, and the stalled delivery, coming back, could publish it again after the
+/// node's termination took it out. Once the record has been still for a lease, the next sweep
+/// goes on with it (the stalled delivery may no longer act by then). Found by the cluster
+/// simulation (seed 50003).
+#[test]
+fn the_sweep_leaves_a_record_moved_within_a_lease_to_its_delivery() {
+    let fleet = Fleet::new();
+    let launch = fleet.aws.launch(I, "workers");
+    let token = launch["detail"]["LifecycleActionToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fleet.deliver(launch);
+    let moved_at = fleet.now();
+    fleet.cut_off_at(
+        "labeled",
+        format!("CONTINUE rest {token}/launch join-result"),
+    );
+    fleet.runtime.store().records().update(I, |record| {
+        record.attributes.remove("AwaitedCommand");
+        record.attributes.insert(
+            "History".into(),
+            format!("{moved_at} joined_cluster labeled label_worker join-result - -").into(),
+        );
+    });
+
+    fleet.sweep_after(30);
+    assert_eq!(fleet.record().state, "labeled", "left to its delivery");
+    assert!(fleet.dns.addresses("worker.cluster.internal").is_empty());
+    assert!(fleet.completions().is_empty());
+    assert_eq!(fleet.aws.heartbeats().len(), 1, "kept alive");
+
+    fleet.sweep_after(300);
+    assert_eq!(fleet.record().state, "ready");
+    assert_eq!(fleet.dns.addresses("worker.cluster.internal"), ["10.0.0.1"]);
+    assert_eq!(
+        fleet.completions(),
+        [(LifecycleTransition::Launching, LifecycleResult::Continue)]
+    );
 }

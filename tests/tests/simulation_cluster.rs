@@ -110,7 +110,7 @@ impl Simulated for ClusterNode {
 
 /// Each seed that found a bug with this model, with the kinds of fault it was shrunk to (each
 /// fix also has a test of its own in `tests/cluster.rs`).
-const FOUND: [(u64, &str, &str); 9] = [
+const FOUND: [(u64, &str, &str); 10] = [
     (
         19,
         "table,ssm,lost,late,twice,crash,race",
@@ -155,6 +155,11 @@ const FOUND: [(u64, &str, &str); 9] = [
         48732,
         "table,ssm,autoscaling,lost,late,twice,crash,race",
         "the sweep completed a termination whose cut-off lifecycle a rebalance went on with",
+    ),
+    (
+        50003,
+        "table,ssm,autoscaling,lost,late,twice,crash,race",
+        "a delivery paused past its lease published DNS after the termination withdrew it",
     ),
 ];
 

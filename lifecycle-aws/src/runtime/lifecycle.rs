@@ -373,6 +373,20 @@ where
         region: Option<&str>,
         result: LifecycleResult,
     ) -> Result<String, HandleError> {
+        Ok(match self.complete_action(action, region, result).await? {
+            Completed::Done => result.to_string(),
+            Completed::NoActiveAction => format!("{result} (no active lifecycle action)"),
+        })
+    }
+
+    /// Completes `action` with `result`, logged and counted: whether Auto Scaling still held
+    /// it.
+    pub(super) async fn complete_action(
+        &self,
+        action: &lifecycle_core::LifecycleAction,
+        region: Option<&str>,
+        result: LifecycleResult,
+    ) -> Result<Completed, HandleError> {
         let completed = self.actions.complete(action, region, result).await?;
         let transition = match action.lifecycle_transition {
             LifecycleTransition::Launching => "launch",
@@ -385,14 +399,13 @@ where
                     "LifecyclesCompleted",
                     &[("Transition", transition), ("Result", result.as_aws_str())],
                 );
-                Ok(result.to_string())
             }
             Completed::NoActiveAction => {
                 tracing::warn!(%result, transition, "no active lifecycle action (already completed or timed out)");
                 self.metric("CompletionsRepeated", &[("Transition", transition)]);
-                Ok(format!("{result} (no active lifecycle action)"))
             }
         }
+        Ok(completed)
     }
 }
 

@@ -279,13 +279,14 @@ where
         };
         let action = reconciled_action(instance, wait, &record, &M::DEFINITION);
         let event = Event::lifecycle(event_id(wait, &instance.instance_id), action);
-        if record
-            .claimed_until()
-            .is_some_and(|until| until >= epoch_seconds(self.clock.now()))
-        {
+        let now = epoch_seconds(self.clock.now());
+        if record.claimed_until().is_some_and(|until| until >= now) {
             return Ok((Decision::Claimed, Some((record, event))));
         }
         let decision = decide::<M>(&record, wait, &event);
+        if in_hand::<M>(&record, &decision, now, self.settings.claim_lease.as_secs()) {
+            return Ok((Decision::Claimed, Some((record, event))));
+        }
         Ok((decision, Some((record, event))))
     }
 
@@ -334,8 +335,9 @@ where
         match decision {
             Decision::Handled => Ok(Reconciled::Handled),
             Decision::Claimed => {
-                // A delivery holds the record's claim: it handles the action — unless it is
-                // stuck (paused past its lease, about to be cut off), and nothing it did yet
+                // A delivery holds the record's claim, or has just moved it: it handles the
+                // action — unless it is stuck (paused past its lease, about to be cut off, to
+                // be gone on with by the next sweep), and nothing it did yet
                 // keeps the action alive. A heartbeat costs nothing if it is not.
                 self.actions.heartbeat(&action, None).await?;
                 Ok(Reconciled::Handled)
@@ -365,22 +367,41 @@ where
                 // hook holds now (the warm pool's exit, say, opened since this sweep looked):
                 // so it must be this wait's, and the wait is asked again first.
                 let progress = LifecycleProgress::of(&record);
-                match progress
+                let token = progress
                     .as_ref()
                     .and_then(|p| p.action_token(&instance.instance_id))
-                {
-                    Some(token) => action.lifecycle_action_token = Some(token.to_owned()),
-                    None => {
-                        if !progress.is_some_and(|p| p.is_of(&action))
-                            || fleet.held(&action, None).await? != crate::fleet::Held::Yes
-                        {
-                            return Ok(Reconciled::Handled);
+                    .map(str::to_owned);
+                let tried = token.is_some();
+                let ended_is_this = match token {
+                    Some(token) => {
+                        let mut ended = action.clone();
+                        ended.lifecycle_action_token = Some(token);
+                        tracing::warn!(%result, "the lifecycle ended but Auto Scaling still holds its action: completing it again");
+                        if self.complete_action(&ended, None, result).await? == Completed::Done {
+                            return Ok(Reconciled::Completed);
                         }
+                        false
                     }
+                    None => progress.is_some_and(|p| p.is_of(&action)),
+                };
+                if fleet.held(&action, None).await? != crate::fleet::Held::Yes {
+                    // Completed, or tried: that action is over, and this one too.
+                    return Ok(if tried {
+                        Reconciled::Completed
+                    } else {
+                        Reconciled::Handled
+                    });
                 }
-                tracing::warn!(%result, "the lifecycle ended but Auto Scaling still holds its action: completing it again");
-                self.complete(&action, None, result).await?;
-                Ok(Reconciled::Completed)
+                if ended_is_this {
+                    tracing::warn!(%result, "the lifecycle ended but Auto Scaling still holds its action: completing it again");
+                    self.complete(&action, None, result).await?;
+                    return Ok(Reconciled::Completed);
+                }
+                // The ended lifecycle was another action's of the same transition — a warm
+                // pool's entry, ended where the record rests, and this its exit, whose event
+                // was lost: its own lifecycle starts from there, as its event would have.
+                tracing::warn!(event_id = %id, "the action Auto Scaling holds is not the ended lifecycle's: starting its own");
+                self.start_lifecycle(record, id, action).await
             }
             Decision::Start | Decision::Resume => {
                 if decision == Decision::Resume
@@ -392,25 +413,36 @@ where
                     action.lifecycle_action_token = Some(token.to_owned());
                 }
                 tracing::warn!(event_id = %id, resume = decision == Decision::Resume, "no lifecycle handles this action (its event was lost): starting it");
-                // Silent since Auto Scaling opened it (up to a sweep period ago, or more): its
-                // hook's timer starts again before the lifecycle's first wait, which the next
-                // sweeps keep alive.
-                if self.actions.heartbeat(&action, None).await? == Completed::NoActiveAction {
-                    return Ok(Reconciled::Handled);
-                }
-                // On the record just read: no second read.
-                let event = Event::lifecycle(id, action);
-                Box::pin(self.run_lifecycle_on(record, event, None, None)).await?;
-                Ok(Reconciled::Started)
+                self.start_lifecycle(record, id, action).await
             }
         }
+    }
+
+    /// Runs the lifecycle of `action`, whose event was lost, on `record` (just read: no second
+    /// read), as event `id`.
+    async fn start_lifecycle(
+        &self,
+        record: Record,
+        id: String,
+        action: LifecycleAction,
+    ) -> Result<Reconciled, HandleError> {
+        // Silent since Auto Scaling opened it (up to a sweep period ago, or more): its hook's
+        // timer starts again before the lifecycle's first wait, which the next sweeps keep
+        // alive.
+        if self.actions.heartbeat(&action, None).await? == Completed::NoActiveAction {
+            return Ok(Reconciled::Handled);
+        }
+        let event = Event::lifecycle(id, action);
+        Box::pin(self.run_lifecycle_on(record, event, None, None)).await?;
+        Ok(Reconciled::Started)
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Decision {
     Handled,
-    /// A delivery holds the record's claim: it handles the action, which is kept alive.
+    /// A delivery holds the record's claim, or took its last step less than a lease ago: it
+    /// handles the action, which is kept alive.
     Claimed,
     Start,
     /// The record's last lifecycle, of this action, cut off before its end: it goes on, under
@@ -420,6 +452,33 @@ enum Decision {
     RunDeferred,
     Complete(LifecycleResult),
     Unhandled(String),
+}
+
+/// Whether the delivery that took the record's last step, less than a lease ago, may still be
+/// at it: the record is on its way, not at rest in a wait — a state it leaves by itself (a
+/// transition that takes any event), or a termination noted to run once the wait before it
+/// is over. Such a record is gone on with only once still for a lease: that delivery may act
+/// until its lease runs out (`Effects::may_act`), and what its tasks do outside the table is
+/// not fenced by the record's writes.
+fn in_hand<M: LifecycleModel>(record: &Record, decision: &Decision, now: u64, lease: u64) -> bool {
+    let recent = record
+        .last_step_at()
+        .is_some_and(|at| now < at.saturating_add(lease));
+    if !recent || lifecycle_core::is_waiting(record) {
+        return false;
+    }
+    let passing_through = || {
+        M::State::from_str(&record.state).is_ok_and(|state| {
+            M::DEFINITION
+                .triggers_from(state)
+                .any(|(_, t)| t.on.is_empty() && !t.is_internal())
+        })
+    };
+    match decision {
+        Decision::RunDeferred => true,
+        Decision::Start | Decision::Resume => passing_through(),
+        _ => false,
+    }
 }
 
 /// Whether the record shows a lifecycle handling Auto Scaling's open action of `wait`.

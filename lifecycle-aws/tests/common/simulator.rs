@@ -69,6 +69,9 @@ pub struct Instance<'a> {
     /// The commands SSM ran for it (the engine withdrew none of them), in order, each with the
     /// status it ended with.
     pub commands: &'a [(&'a str, &'a str)],
+    /// The state its record ended in, for a model whose faults legitimately choose between
+    /// ends (an `after` task runs at most once): the completions must be that end's.
+    pub state: &'a str,
 }
 
 /// What a model owes an instance.
@@ -849,6 +852,7 @@ fn run_seed<M: Simulated>(
             n: i,
             warm: warm[i],
             commands: &documents,
+            state: &record.state,
         });
         if mine != owed.completions {
             return fail(

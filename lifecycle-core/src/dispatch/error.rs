@@ -69,7 +69,9 @@ pub enum DispatchError<S, E, StoreError> {
         until: u64,
     },
     /// A task failed on a transient effect error (throttling, a timeout) before its state
-    /// change was stored: deliver the event again; the record resumes where it is.
+    /// change was stored, or the delivery could no longer act before a transition's tasks
+    /// ([`Effects::may_act`](crate::Effects::may_act)): deliver the event again; the record
+    /// resumes where it is.
     #[error("transient error in trigger `{trigger}` from `{state}`: {error}")]
     Transient {
         /// Where the record is.

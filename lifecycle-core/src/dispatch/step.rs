@@ -42,6 +42,7 @@ pub(super) async fn step<M: LifecycleModel, St: Store>(
             cause: FailureCause::Task(cause),
         };
 
+        may_act(ctx, state, trigger)?;
         // Only an error a failing task itself saw counts.
         ctx.take_transient();
         if let Err(e) = model.run_tasks(index, Phase::Prepare, ctx).await {
@@ -116,6 +117,8 @@ pub(super) async fn step<M: LifecycleModel, St: Store>(
             report.states.push(dest);
         }
 
+        // The write was a call: a delivery paused in it past its lease runs no more tasks.
+        may_act(ctx, dest, trigger)?;
         if let Err(e) = model.run_tasks(index, Phase::After, ctx).await {
             if !transition.ignore_errors {
                 return Ok(Step::Failed {
@@ -167,6 +170,23 @@ pub(super) async fn step<M: LifecycleModel, St: Store>(
     } else {
         StopReason::Settled
     }))
+}
+
+/// Stops a delivery that may no longer act ([`Effects::may_act`](crate::Effects::may_act)):
+/// its lease ran out, and another may have taken the record over.
+fn may_act<S: State, E, StE>(
+    ctx: &Context<'_>,
+    state: S,
+    trigger: &'static str,
+) -> Result<(), DispatchError<S, E, StE>> {
+    ctx.effects.may_act().map_err(|error| {
+        tracing::warn!(event_id = %ctx.event.id, ident = %ctx.record.ident, %state, trigger, %error, "this delivery may no longer act: the event will be retried");
+        DispatchError::Transient {
+            state,
+            trigger,
+            error,
+        }
+    })
 }
 
 /// A task failed before its state change was stored: if its claim was refused, the event
