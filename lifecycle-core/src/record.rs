@@ -192,6 +192,16 @@ pub mod attr {
     /// assert_eq!(Record::new("i-1", "joining").with(attr::CLAIMED_UNTIL, 60).claimed_until(), Some(60));
     /// ```
     pub const CLAIMED_UNTIL: &str = "ClaimedUntil";
+    /// The scheduled event whose run a scheduled rule's record is in (written as the run
+    /// starts): the same event delivered again starts no second run, and a run does not adopt
+    /// a command another run's delivery sent.
+    ///
+    /// ```
+    /// use lifecycle_core::{Record, attr};
+    /// let record = Record::new("backup", "backing_up").with(attr::RUN_EVENT, "night-1");
+    /// assert_eq!(record.get_str(attr::RUN_EVENT), Some("night-1"));
+    /// ```
+    pub const RUN_EVENT: &str = "RunEvent";
     /// The command ids (space-separated) a waiting record waits for: only their results move
     /// it.
     ///

@@ -10,8 +10,14 @@ use lifecycle_examples::backup::NightlyBackup;
 use lifecycle_tests::block_on;
 use serde_json::{Value, json};
 
+/// The rule's event of the first night.
 fn scheduled(rule: &str) -> Value {
-    json!({"version": "0", "id": "night-1", "detail-type": "Scheduled Event", "source": "aws.events",
+    night(rule, 1)
+}
+
+/// The rule's event of night `n` (each night's event has its own id).
+fn night(rule: &str, n: u32) -> Value {
+    json!({"version": "0", "id": format!("night-{n}"), "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-11-25T02:00:00Z", "region": "eu-central-1",
         "resources": [format!("arn:aws:events:eu-central-1:123456789012:rule/{rule}")], "detail": {}})
 }
@@ -85,7 +91,7 @@ fn a_failed_backup_is_recorded_and_the_next_night_starts_over() {
             .await
             .unwrap();
         assert_eq!(response["outcomes"][0]["end"], "failed");
-        let response = runtime.handle(&scheduled("backup")).await.unwrap();
+        let response = runtime.handle(&night("backup", 2)).await.unwrap();
         assert_eq!(response["outcomes"][0]["start"], "backup");
         assert_eq!(response["outcomes"][0]["end"], "backing_up");
     });
@@ -135,8 +141,8 @@ fn a_backup_whose_result_never_comes_fails_at_its_deadline_and_the_next_night_st
         );
         assert_eq!(table.records().get("backup").unwrap().state, "failed");
         // The next night sends the backup again.
-        let night = runtime.handle(&scheduled("backup")).await.unwrap();
-        assert_eq!(night["outcomes"][0]["end"], "backing_up", "{night}");
+        let next = runtime.handle(&night("backup", 2)).await.unwrap();
+        assert_eq!(next["outcomes"][0]["end"], "backing_up", "{next}");
         // (The overdue command was cancelled: the simulation forgets cancelled commands.)
         let (again, _) = ssm.sent().pop().unwrap();
         assert_ne!(again, command_id);
@@ -190,4 +196,107 @@ fn a_stack_prefix_is_taken_off_rules_and_put_on_documents() {
         let response = runtime.handle(&status).await.unwrap();
         assert_eq!(response["outcomes"][0]["end"], "done");
     });
+}
+
+/// EventBridge delivers a night's event at least once: the same event again, after its run
+/// ended (or while it waits), starts no second backup that night. Found by the backup
+/// simulation (seed 4: a duplicate sent the backup twice in one night).
+#[test]
+fn the_same_nights_event_again_starts_no_second_backup() {
+    let table = MemoryTable::new();
+    let ssm = Arc::new(MemoryCommands::new());
+    let runtime = runtime(&table, ssm.clone());
+    block_on(async {
+        runtime.handle(&night("backup", 1)).await.unwrap();
+        let again = runtime.handle(&night("backup", 1)).await.unwrap();
+        assert_eq!(
+            again["outcomes"][0]["end"], "backing_up",
+            "still waiting: {again}"
+        );
+        let (command_id, _) = ssm.sent().pop().unwrap();
+        runtime
+            .handle(&result(&command_id, "Success"))
+            .await
+            .unwrap();
+        let late = runtime.handle(&night("backup", 1)).await.unwrap();
+        assert_eq!(late["outcomes"][0]["outcome"], "ignored", "{late}");
+        assert_eq!(ssm.sent().len(), 1, "one backup that night");
+        assert_eq!(table.records().get("backup").unwrap().state, "done");
+        // The next night's own event runs it again.
+        runtime.handle(&night("backup", 2)).await.unwrap();
+        assert_eq!(ssm.sent().len(), 2);
+    });
+}
+
+/// Night 1's delivery claimed the job, sent the backup and died before noting it; every
+/// retry of its event failed. Its event delivered again (from the dead-letter queue) adopts
+/// that command — the same night — but night 2's event sends its own: a backup hours old is
+/// not tonight's. Found by the backup simulation (seed 9: night 2 adopted night 1's backup).
+#[test]
+fn a_night_does_not_adopt_the_backup_another_nights_delivery_died_with() {
+    use lifecycle_aws::effects::CommandSender;
+    use lifecycle_core::CommandRequest;
+    for (event, sent) in [(1, 1), (2, 2)] {
+        let table = MemoryTable::new();
+        let ssm = Arc::new(MemoryCommands::new());
+        let runtime = runtime(&table, ssm.clone());
+        table.records().insert(
+            lifecycle_core::Record::new("backup", "backup")
+                .with("RunEvent", "night-1")
+                .with("ClaimedBy", "d-dead")
+                .with("ClaimedUntil", 0),
+        );
+        let died_with = block_on(
+            ssm.send(
+                &CommandRequest::new("LifecycleBackup", ["i-0data"])
+                    .parameter("Destination", ["s3://backups/nightly"])
+                    .comment("nightly backup [d-dead.0]"),
+            ),
+        )
+        .unwrap();
+        let response = block_on(runtime.handle(&night("backup", event))).unwrap();
+        assert_eq!(response["outcomes"][0]["end"], "backing_up", "{response}");
+        assert_eq!(ssm.sent().len(), sent, "night {event}");
+        let record = table.records().get("backup").unwrap();
+        let waits_for_its_own = record.get_str("BackupCommand") != Some(died_with.as_str());
+        assert_eq!(waits_for_its_own, event == 2, "night {event}");
+        assert_eq!(
+            record.get_str("RunEvent"),
+            Some(format!("night-{event}").as_str())
+        );
+    }
+}
+
+/// The backup timed out; the delivery of that result moved the job into its failure state and
+/// was cut off before the next step; the sweep, finding the command ended, recovers the same
+/// result under an event of its own. The record no longer waits for the command, but its last
+/// step applied that result: failure handling goes on (`failed`), rather than the job resting
+/// in `failure` with nothing to move it. Found by the backup simulation (seed 347).
+#[test]
+fn a_result_cut_off_in_failure_handling_is_taken_up_by_the_sweep() {
+    use std::time::{Duration, SystemTime};
+    let table = MemoryTable::new();
+    let ssm = Arc::new(MemoryCommands::new());
+    let clock = Arc::new(Clock(std::sync::Mutex::new(SystemTime::now())));
+    let runtime = runtime(&table, ssm.clone()).with_clock(clock.clone());
+    block_on(async {
+        runtime.handle(&night("backup", 1)).await.unwrap();
+        let (command_id, _) = ssm.sent().pop().unwrap();
+        ssm.finish(&command_id, lifecycle_core::CommandStatus::TimedOut);
+        // Where the cut-off delivery left it: in `failure`, the result applied by its last step.
+        table.records().update("backup", |record| {
+            record.state = "failure".into();
+            record.attributes.remove("AwaitedCommand");
+            let story = record.get_str("History").unwrap().to_owned();
+            let step = format!("\n= backing_up failure - result-TimedOut {command_id} TimedOut");
+            record
+                .attributes
+                .insert("History".into(), (story + &step).into());
+        });
+        *clock.0.lock().unwrap() += Duration::from_secs(3600);
+        runtime.handle(&scheduled("lifecycle-sweep")).await.unwrap();
+    });
+    let record = table.records().get("backup").unwrap();
+    assert_eq!(record.state, "failed");
+    assert!(record.get_str("LastFailure").unwrap().contains("TimedOut"));
 }

@@ -47,11 +47,14 @@ pub async fn simulate_backup<T: NodeTable>(table: T) -> Result<Report, Simulatio
     let mut queue = Queue::default();
     const NIGHT: u64 = 24 * 3600;
     for night in 0..2 {
+        // Each firing of the rule is an event of its own (EventBridge gives each its id).
+        let mut payload = scheduled_event("backup");
+        payload["id"] = format!("backup-night-{night}").into();
         queue.push(Delivery {
             at: night * NIGHT,
             instance: "backup".into(),
             label: "scheduled backup".into(),
-            payload: scheduled_event("backup"),
+            payload,
             opens: None,
         });
     }

@@ -55,6 +55,36 @@ pub trait Simulated: LifecycleModel + Sized + 'static {
     fn check_surroundings(_surroundings: &Self::Surroundings) -> Result<(), String> {
         Ok(())
     }
+
+    /// The scheduled rule of a model that runs as a job (the backup's `backup`): the world is
+    /// then [`RUNS`] firings of that rule, with no instance and no Auto Scaling; `None` for a
+    /// model of a fleet.
+    const RULE: Option<&'static str> = None;
+
+    /// What must hold at the end of a job's run: its rule's runs as the world saw them, and
+    /// the rule's record (what it may still hold, [`holding`], is the model's to judge: a run
+    /// whose every invocation failed leaves its delivery's claim, for the next run to let go).
+    fn check_runs(_runs: &[Run], _record: Option<&Record>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// How many times a job's rule fires in one run, and how far apart.
+pub const RUNS: usize = 3;
+pub const RUN_PERIOD: u64 = 7200;
+
+/// One firing of a job's scheduled rule, as the world saw it.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// When the rule fired.
+    pub fired_at: u64,
+    /// The rule's record's state then (`None`: no record yet).
+    pub state_when_fired: Option<String>,
+    /// Whether a delivery of its event was answered (not failed, not crashed).
+    pub handled: bool,
+    /// The commands SSM ran from then to the next firing (the engine withdrew none of them),
+    /// each with the status it ended with.
+    pub commands: Vec<(String, &'static str)>,
 }
 
 /// How the runtime builds a simulated model.
@@ -281,6 +311,8 @@ enum Happening {
     /// Cloud-init finishes on instance `i`: it writes the record's state, and the table's
     /// stream delivers the change.
     CloudInit(usize),
+    /// A job's scheduled rule fires, the `r`-th time.
+    Run(usize),
 }
 
 /// What the runs did, in sum.
@@ -305,6 +337,8 @@ pub struct Figures {
     warm: u64,
     /// Instances whose cloud-init finished after their launch's event.
     slow_cloud_init: u64,
+    /// Firings of a job's scheduled rule.
+    runs: u64,
     /// The longest an action went without a heartbeat or its completion.
     longest_silence: u64,
     silent_too_long: u64,
@@ -328,6 +362,7 @@ impl Figures {
         self.dead_lettered += other.dead_lettered;
         self.warm += other.warm;
         self.slow_cloud_init += other.slow_cloud_init;
+        self.runs += other.runs;
         self.longest_silence = self.longest_silence.max(other.longest_silence);
         self.silent_too_long += other.silent_too_long;
         self.silent_past_one_sweep += other.silent_past_one_sweep;
@@ -359,6 +394,8 @@ struct World {
     order: u64,
     trace: Vec<String>,
     figures: Figures,
+    /// The runs of a job's rule some delivery of whose event was answered.
+    handled_runs: std::collections::BTreeSet<usize>,
 }
 
 impl World {
@@ -393,7 +430,7 @@ impl World {
     /// (the sweep's invocation: retried after a minute, then two), or dead-lettered.
     fn again(&mut self, now: u64, mut message: Message) {
         message.receives += 1;
-        let (limit, after) = if message.label == "sweep" {
+        let (limit, after) = if message.label == "sweep" || message.label.starts_with("run ") {
             (SWEEP_RETRIES + 1, 60 * u64::from(message.receives))
         } else if message.label.starts_with("stream") {
             // The table's stream: the batch again at once, up to the template's retries,
@@ -422,6 +459,8 @@ fn run_seed<M: Simulated>(
 ) -> Result<Figures, (String, Vec<String>)> {
     let mut rng = Rng::new(seed);
     let instances = rng.between(2, 6) as usize;
+    // A job's world has no instance.
+    let instances = if M::RULE.is_some() { 0 } else { instances };
     let ids: Vec<String> = (0..instances)
         .map(|i| format!("i-{seed:010x}{i:07x}"))
         .collect();
@@ -465,6 +504,7 @@ fn run_seed<M: Simulated>(
             instances: instances as u64,
             ..Figures::default()
         },
+        handled_runs: std::collections::BTreeSet::new(),
     };
     // A third of the instances start in the group's warm pool.
     let warm: Vec<bool> = (0..instances).map(|_| world.rng.chance(33)).collect();
@@ -497,6 +537,15 @@ fn run_seed<M: Simulated>(
         };
         runtime.store().inner.records().insert(record);
     }
+    // A job's rule fires every RUN_PERIOD, some minutes past the hour.
+    let mut runs: Vec<Run> = Vec::new();
+    if M::RULE.is_some() {
+        for r in 0..RUNS {
+            let t = r as u64 * RUN_PERIOD + world.rng.between(0, 600);
+            world.at(t, Happening::Run(r));
+            runs.push(Run::default());
+        }
+    }
     let mut left_pool = vec![false; instances];
     let mut terminated = vec![false; instances];
     let mut sweep_at = SWEEP_PERIOD;
@@ -504,6 +553,7 @@ fn run_seed<M: Simulated>(
     // The final status SSM gives each command, by id; and what each instance is owed.
     let mut finals: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut accepted: Vec<(String, String, String)> = Vec::new();
+    let mut sent_at: BTreeMap<String, u64> = BTreeMap::new();
     let mut in_service = vec![false; instances];
     // When Auto Scaling opened each action.
     let mut opened: Vec<(String, LifecycleTransition, u64)> = Vec::new();
@@ -563,9 +613,29 @@ fn run_seed<M: Simulated>(
                         world.at(now + 1, Happening::Deliver(Message::new(change, label)));
                     }
                 }
+                Happening::Run(r) => {
+                    let rule = M::RULE.unwrap_or_default();
+                    world.figures.runs += 1;
+                    runs[r].fired_at = now;
+                    runs[r].state_when_fired =
+                        runtime.store().inner.records().get(rule).map(|r| r.state);
+                    let mut event = scheduled_event(rule);
+                    event["id"] = format!("run-{r}").into();
+                    event["time"] = rfc3339(now).into();
+                    world
+                        .trace
+                        .push(format!("{now:>6}  fires    {rule} (run {r})"));
+                    // EventBridge invokes the function asynchronously: Lambda retries a failed
+                    // invocation twice, EventBridge may deliver it twice or late.
+                    world.send(now, event, format!("run {r}"), false);
+                }
                 Happening::Sweep => {
                     // Sweeps go on while anything may still be open or on its way.
-                    let open = ids.iter().any(|id| aws.held_action(id).is_some());
+                    let open = ids.iter().any(|id| aws.held_action(id).is_some())
+                        || M::RULE.is_some_and(|rule| {
+                            let record = runtime.store().inner.records().get(rule);
+                            record.is_some_and(|record| !job_at_rest::<M>(&record, rule))
+                        });
                     if !world.queue.is_empty() || open || paused.iter().any(Option::is_some) {
                         sweep_at += SWEEP_PERIOD;
                         world.at(sweep_at, Happening::Sweep);
@@ -708,6 +778,7 @@ fn run_seed<M: Simulated>(
                     request.document_name.clone(),
                     target.clone(),
                 ));
+                sent_at.insert(command_id.clone(), now);
                 world.trace.push(format!(
                     "{now:>6}  ssm      runs {} on {target} ({command_id}): will end {status}",
                     request.document_name
@@ -755,7 +826,7 @@ fn run_seed<M: Simulated>(
     world.figures.faults = faults.injected.lock().unwrap().len() as u64;
     let fail = |message: String, mut world: World| {
         // Where each record and action ended, for whoever reads the failure.
-        for id in &ids {
+        for id in ids.iter().map(String::as_str).chain(M::RULE) {
             if let Some(record) = runtime.store().inner.records().get(id) {
                 world.trace.push(format!(
                     "end     {id}: `{}` {:?}; Auto Scaling: {:?}, holds {}",
@@ -883,20 +954,29 @@ fn run_seed<M: Simulated>(
             );
         }
         // Nothing still waits or holds it: no claim, no awaited command, no deferred termination.
-        for held in [
-            lifecycle_core::attr::CLAIMED_BY,
-            lifecycle_core::attr::AWAITED_COMMAND,
-            lifecycle_core::attr::DEFERRED_TERMINATION,
-        ] {
-            if record.attributes.get(held).is_some_and(|v| !v.is_null()) {
-                return fail(
-                    format!(
-                        "{id} ends holding `{held}`: {:?}",
-                        record.attributes.get(held)
-                    ),
-                    world,
-                );
-            }
+        if let Some(held) = holding(&record) {
+            return fail(format!("{id} ends holding {held}"), world);
+        }
+    }
+    if let Some(rule) = M::RULE {
+        let fired: Vec<u64> = runs.iter().map(|run| run.fired_at).collect();
+        for (r, run) in runs.iter_mut().enumerate() {
+            run.handled = world.handled_runs.contains(&r);
+            let until = fired.get(r + 1).copied().unwrap_or(u64::MAX);
+            run.commands = accepted
+                .iter()
+                .filter(|(c, _, _)| {
+                    sent_at
+                        .get(c)
+                        .is_some_and(|at| (fired[r]..until).contains(at))
+                        && finals.get(c) != Some(&"Cancelled")
+                })
+                .map(|(c, document, _)| (document.clone(), finals.get(c).copied().unwrap_or("?")))
+                .collect();
+        }
+        let record = runtime.store().inner.records().get(rule);
+        if let Err(message) = M::check_runs(&runs, record.as_ref()) {
+            return fail(message, world);
         }
     }
     if let Err(message) = M::check_surroundings(&surroundings) {
@@ -913,6 +993,32 @@ fn run_seed<M: Simulated>(
     }
 }
 
+/// Whether a job's record rests between runs: in a terminal state or the rule's own, waiting
+/// for nothing. (Anything else, the sweep — which in the world runs for ever — still has to
+/// see to.)
+fn job_at_rest<M: Simulated>(record: &Record, rule: &str) -> bool {
+    let state = record.state.parse::<M::State>();
+    let resting = state.is_ok_and(|state| {
+        M::DEFINITION.is_terminal(state) || lifecycle_core::State::name(state) == rule
+    });
+    resting && record.awaited_commands().next().is_none()
+}
+
+/// What a record still holds that it must not at the end of a run (a claim, an awaited
+/// command, a deferred termination), if anything.
+pub fn holding(record: &Record) -> Option<String> {
+    [
+        lifecycle_core::attr::CLAIMED_BY,
+        lifecycle_core::attr::AWAITED_COMMAND,
+        lifecycle_core::attr::DEFERRED_TERMINATION,
+    ]
+    .into_iter()
+    .find_map(|held| {
+        let value = record.attributes.get(held).filter(|v| !v.is_null())?;
+        Some(format!("`{held}`: {value:?}"))
+    })
+}
+
 /// What the end of one delivery means: an answer, or an error the queue delivers again.
 fn settle(
     world: &mut World,
@@ -923,6 +1029,9 @@ fn settle(
     let label = message.label.clone();
     match result {
         Ok(answer) => {
+            if let Some(r) = label.strip_prefix("run ").and_then(|r| r.parse().ok()) {
+                world.handled_runs.insert(r);
+            }
             let outcomes: Vec<String> = answer
                 .outcomes
                 .iter()
@@ -1071,7 +1180,7 @@ pub fn simulate<M: Simulated>(kinds: Kinds) {
         }
     }
     println!(
-        "simulation of the {} model: seeds {low}..{high} ({} runs, faults: {}): {} instance lifecycles, {} lifecycle actions, {} deliveries, \
+        "simulation of the {} model: seeds {low}..{high} ({} runs, faults: {}): {} instance lifecycles, {} runs of a scheduled rule, {} lifecycle actions, {} deliveries, \
          {} calls faulted, {} crashes, {} pauses past the lease, {} races, {} events lost, {} late, \
          {} twice, {} dead-lettered, {} commands failed or timed out, {} withdrawn, {} instances \
          from the warm pool, {} whose cloud-init finished after their launch's event; longest an action went without a \
@@ -1080,6 +1189,7 @@ pub fn simulate<M: Simulated>(kinds: Kinds) {
         high - low,
         kinds.names(),
         figures.instances,
+        figures.runs,
         figures.lifecycles,
         figures.deliveries,
         figures.faults,

@@ -291,13 +291,18 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     // Whether this very event moved the record before (by its id: a result delivered again
     // carries its action or not, as its registration says).
     let moved_by_this_event = LifecycleProgress::of(record).is_some_and(|p| p.event_id == event.id);
+    // A result that failed, whose delivery was cut off in the failure state it entered, with
+    // no lifecycle action to note it (a job's): failure handling goes on.
+    let resumed_in_failure = def.failure == Some(start)
+        && matches!(&event.kind, EventKind::CommandResult { command_id, .. } if applied_last(record, command_id));
     let mut ctx = Context::new(event, record, effects).with_records(store);
     let mut state = start;
     // Resuming a lifecycle that already failed (an earlier delivery entered failure handling
     // and was cut off): failure handling goes on, and the action still ends ABANDON.
     let mut in_failure = progress
         .as_ref()
-        .is_some_and(|p| p.result == LifecycleResult::Abandon);
+        .is_some_and(|p| p.result == LifecycleResult::Abandon)
+        || resumed_in_failure;
     if in_failure {
         ctx.event_failed = true;
         report.event_failed = true;
@@ -415,10 +420,26 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
 /// record that waits without naming a command (the command was not sent through the context)
 /// takes any result, and so does one the original library wrote (it named none). A result
 /// that already moved the record, delivered again, goes on to the redelivery rules (it may
-/// have to complete the action again).
+/// have to complete the action again); so does the same result under another event (SSM's
+/// event and the sweep's recovered one) when the record's last step applied it — that
+/// step's delivery was cut off after it, and where no lifecycle action's progress says so
+/// (a drain, a job), the history does.
 fn takes_result(record: &Record, command_id: &str, event_id: &str) -> bool {
     waits_for(record, command_id)
         || LifecycleProgress::of(record).is_some_and(|p| p.event_id == event_id)
+        || applied_last(record, command_id)
+}
+
+/// Whether the record's last step applied the result of `command_id` (the step's command,
+/// with its result). A step that applies a result and sends a command names the command
+/// sent: its result is taken only where the record waits for it anyway — a state that takes
+/// a command's result is entered with `wait` (the compiler sees to it).
+fn applied_last(record: &Record, command_id: &str) -> bool {
+    record.history().last().is_some_and(|step| {
+        step.command.as_deref() == Some(command_id)
+            && step.result.is_some()
+            && step.to == record.state
+    })
 }
 
 /// Whether `state` is the initial state or one before it: the instance's launch has not run.
