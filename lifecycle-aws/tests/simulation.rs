@@ -198,3 +198,26 @@ fn a_fleet_under_every_fault_at_once_completes_each_action_once_by_the_model() {
 fn a_fleet_whose_events_and_processes_fail_keeps_every_action_alive() {
     simulate::<Worker>(kinds_or(Kinds::parse("lost,late,twice,crash,race")));
 }
+
+/// The shrinker leaves out every fault a failure does not need: a run drawing 20 faults that
+/// fails only while faults 3 and 7 both happen shrinks to those two; a failure that needs none
+/// to nothing left; a run that passes is not shrunk. The list it prints reads back as it was.
+#[test]
+fn a_failing_run_shrinks_to_the_faults_it_needs() {
+    use faults::Mask;
+    use simulator::{as_ranges, parse_ranges, shrink_by};
+    let failing_with = |needed: &'static [u64]| {
+        move |mask: Arc<Mask>| {
+            let happened: Vec<u64> = (0..20).filter(|_| mask.keep(true)).collect();
+            needed.iter().all(|n| happened.contains(n))
+        }
+    };
+    let (left_out, drawn) = shrink_by(failing_with(&[3, 7]));
+    assert_eq!(drawn, 20);
+    assert_eq!(left_out, (0..20).filter(|n| ![3, 7].contains(n)).collect());
+    assert_eq!(as_ranges(&left_out), "0-2,4-6,8-19");
+    assert_eq!(parse_ranges(&as_ranges(&left_out)), left_out);
+    assert_eq!(shrink_by(failing_with(&[])).0.len(), 20, "needs none");
+    assert_eq!(shrink_by(|_| false), (Default::default(), 0), "passes");
+    assert!(parse_ranges(&as_ranges(&Default::default())).is_empty());
+}

@@ -644,35 +644,44 @@ impl lifecycle_core::Store for CutOff<'_> {
 /// The leave command failed, and the delivery of its result was cut off after the transition
 /// that handles the failure (`leave_failed`, `ignore_errors`): delivered again, the result goes
 /// on from there to `terminated` — its failed status, handled already, does not send the
-/// termination down the failure path to `abandoned`. Found by the cluster simulation (seed
-/// 439).
+/// termination down the failure path to `abandoned`. So does the same result the sweep
+/// recovers from SSM under an event of its own: the record's last step applied it. Found by
+/// the cluster simulation (seed 439; seed 34330 without the action; seed 407 recovered).
 #[test]
 fn a_failed_leave_result_cut_off_after_its_handling_goes_on_when_delivered_again() {
-    let mut h = Harness::new(&[("i-1", "worker", "ready")]);
-    h.send(&terminating("i-1"));
-    let result = h.last_command_result(CommandStatus::Failed, LifecycleTransition::Terminating);
-    let cut_off = CutOff {
-        inner: &h.store,
-        writes_left: std::sync::atomic::AtomicUsize::new(1),
-    };
-    let first = block_on(load_and_dispatch(
-        &mut h.model,
-        &cut_off,
-        "i-1",
-        &result,
-        &h.effects,
-    ));
-    assert!(first.is_err(), "cut off after its first write");
-    assert_eq!(h.state("i-1"), "left_cluster");
+    for recovered in [false, true] {
+        let mut h = Harness::new(&[("i-1", "worker", "ready")]);
+        h.send(&terminating("i-1"));
+        let result = h.last_command_result(CommandStatus::Failed, LifecycleTransition::Terminating);
+        let cut_off = CutOff {
+            inner: &h.store,
+            writes_left: std::sync::atomic::AtomicUsize::new(1),
+        };
+        let first = block_on(load_and_dispatch(
+            &mut h.model,
+            &cut_off,
+            "i-1",
+            &result,
+            &h.effects,
+        ));
+        assert!(first.is_err(), "cut off after its first write");
+        assert_eq!(h.state("i-1"), "left_cluster");
 
-    // Delivered again without its action (its registration let go since, as the runtime then
-    // sends it on): the same.
-    let mut bare = result.clone();
-    bare.lifecycle = None;
-    let report = h.send(&bare);
-    assert_eq!(report.triggers().collect::<Vec<_>>(), ["deregister"]);
-    assert_eq!(report.end, S::Terminated);
-    // Found by the cluster simulation too (seed 34330, without the action).
+        // Delivered again without its action (its registration let go since, as the runtime
+        // then sends it on), or recovered by the sweep under its own id: the same.
+        let mut again = result.clone();
+        again.lifecycle = None;
+        if recovered {
+            again.id = format!("recovered-{}", result.id);
+        }
+        let report = h.send(&again);
+        assert_eq!(
+            report.triggers().collect::<Vec<_>>(),
+            ["deregister"],
+            "recovered: {recovered}"
+        );
+        assert_eq!(report.end, S::Terminated);
+    }
 }
 
 /// The join's result moved a worker's record to `labeled` (its last step, now), and its

@@ -69,6 +69,38 @@ impl Future for YieldOnce {
     }
 }
 
+/// Which of a seeded run's faults happen. Each fault the seed draws (a call's, an event's, a
+/// delivery's) is numbered in the order drawn; a run can leave some out, drawing everything
+/// else as before — how the simulation shrinks a failing run to the faults it needs.
+#[derive(Default)]
+pub struct Mask {
+    drawn: std::sync::atomic::AtomicU64,
+    left_out: std::collections::BTreeSet<u64>,
+}
+
+impl Mask {
+    /// A mask that leaves the faults numbered `left_out` out.
+    pub fn leaving_out(left_out: std::collections::BTreeSet<u64>) -> Arc<Self> {
+        Arc::new(Mask {
+            drawn: std::sync::atomic::AtomicU64::new(0),
+            left_out,
+        })
+    }
+
+    /// Whether a fault drawn (`drawn`) happens: numbered, and not left out.
+    pub fn keep(&self, drawn: bool) -> bool {
+        drawn
+            && !self
+                .left_out
+                .contains(&self.drawn.fetch_add(1, Ordering::SeqCst))
+    }
+
+    /// How many faults were drawn so far.
+    pub fn drawn(&self) -> u64 {
+        self.drawn.load(Ordering::SeqCst)
+    }
+}
+
 /// The shared call counter and plan.
 pub struct Faults {
     calls: AtomicUsize,
@@ -81,6 +113,8 @@ pub struct Faults {
     yields: AtomicBool,
     /// Faults injected, by kind.
     pub injected: Mutex<Vec<(&'static str, Fault)>>,
+    /// Which of the seeded faults happen ([`Faults::with_mask`]).
+    mask: Mutex<Option<Arc<Mask>>>,
 }
 
 impl Faults {
@@ -93,7 +127,14 @@ impl Faults {
             draw: Mutex::new(super::rng::Rng::new(0)),
             yields: AtomicBool::new(false),
             injected: Mutex::new(Vec::new()),
+            mask: Mutex::new(None),
         })
+    }
+
+    /// The seeded faults numbered in `mask`, which may leave some out.
+    pub fn with_mask(self: Arc<Self>, mask: Arc<Mask>) -> Arc<Self> {
+        *self.mask.lock().unwrap() = Some(mask);
+        self
     }
 
     /// Faults drawn from `seed` ([`Plan::Random`] with `percent`), every call an await point
@@ -119,12 +160,19 @@ impl Faults {
                 if !draw.chance(percent) {
                     return None;
                 }
-                Some(match draw.next() % 3 {
+                let fault = match draw.next() % 3 {
                     0 => Fault::Fail,
                     1 => Fault::Lost,
                     _ if retryable => Fault::Retried,
                     _ => Fault::Lost,
-                })
+                };
+                let kept = self
+                    .mask
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .is_none_or(|m| m.keep(true));
+                kept.then_some(fault)
             }
             _ => None,
         }

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use crate::faults::{Faults, FaultyActions, FaultyCommands, FaultyTable};
+use crate::faults::{Faults, FaultyActions, FaultyCommands, FaultyTable, Mask};
 use crate::rng::Rng;
 use lifecycle_aws::actions::{ActionError, Completed, LifecycleActions};
 use lifecycle_aws::runtime::{Answer, Clock, HandleError, Runtime};
@@ -396,6 +396,8 @@ struct World {
     figures: Figures,
     /// The runs of a job's rule some delivery of whose event was answered.
     handled_runs: std::collections::BTreeSet<usize>,
+    /// Which of the faults drawn happen (a shrunk run leaves some out).
+    mask: Arc<Mask>,
 }
 
 impl World {
@@ -407,17 +409,17 @@ impl World {
     /// Delivers `event` as the queue would: now, maybe twice, maybe late, maybe never (if it
     /// `may_be_lost`: something that finds out without it, the sweep).
     fn send(&mut self, now: u64, event: Value, label: String, may_be_lost: bool) {
-        if may_be_lost && self.kinds.has("lost") && self.rng.chance(4) {
+        if may_be_lost && self.kinds.has("lost") && self.mask.keep(self.rng.chance(4)) {
             self.figures.lost += 1;
             self.trace.push(format!("{now:>6}  lost     {label}"));
             return;
         }
         let mut when = now + self.rng.between(0, 3);
-        if self.kinds.has("late") && self.rng.chance(4) {
+        if self.kinds.has("late") && self.mask.keep(self.rng.chance(4)) {
             self.figures.late += 1;
             when = (now / SWEEP_PERIOD + 1) * SWEEP_PERIOD + self.rng.between(1, 600);
         }
-        if self.kinds.has("twice") && self.rng.chance(5) {
+        if self.kinds.has("twice") && self.mask.keep(self.rng.chance(5)) {
             self.figures.twice += 1;
             let again = now + self.rng.between(1, 900);
             let twin = Message::new(event.clone(), label.clone());
@@ -456,6 +458,7 @@ fn run_seed<M: Simulated>(
     seed: u64,
     kinds: Kinds,
     keep_trace: bool,
+    mask: Arc<Mask>,
 ) -> Result<Figures, (String, Vec<String>)> {
     let mut rng = Rng::new(seed);
     let instances = rng.between(2, 6) as usize;
@@ -464,7 +467,7 @@ fn run_seed<M: Simulated>(
     let ids: Vec<String> = (0..instances)
         .map(|i| format!("i-{seed:010x}{i:07x}"))
         .collect();
-    let faults = Faults::seeded(seed ^ 0xA5A5, 3);
+    let faults = Faults::seeded(seed ^ 0xA5A5, 3).with_mask(mask.clone());
     let quiet = Faults::seeded(seed ^ 0x5A5A, 0);
     let pick = |on: bool| if on { faults.clone() } else { quiet.clone() };
     let mut aws = MemoryAutoScaling::new();
@@ -505,6 +508,7 @@ fn run_seed<M: Simulated>(
             ..Figures::default()
         },
         handled_runs: std::collections::BTreeSet::new(),
+        mask: mask.clone(),
     };
     // A third of the instances start in the group's warm pool.
     let warm: Vec<bool> = (0..instances).map(|_| world.rng.chance(33)).collect();
@@ -689,7 +693,7 @@ fn run_seed<M: Simulated>(
                     world.figures.deliveries += 1;
                     // Another delivery due within the next seconds may run at the same time.
                     let mut running = vec![message];
-                    if world.kinds.has("race") && world.rng.chance(25) {
+                    if world.kinds.has("race") && world.mask.keep(world.rng.chance(25)) {
                         let next = world
                             .queue
                             .iter()
@@ -719,8 +723,11 @@ fn run_seed<M: Simulated>(
                     let mut crash_after: Vec<Option<u64>> = Vec::new();
                     let mut pause_after: Vec<Option<u64>> = Vec::new();
                     for _ in &flights {
-                        let crash = world.kinds.has("crash") && world.rng.chance(6);
-                        let pause = !crash && world.kinds.has("crash") && world.rng.chance(3);
+                        let crash =
+                            world.kinds.has("crash") && world.mask.keep(world.rng.chance(6));
+                        let pause = !crash
+                            && world.kinds.has("crash")
+                            && world.mask.keep(world.rng.chance(3));
                         crash_after.push(crash.then(|| world.rng.between(1, 12)));
                         pause_after.push(pause.then(|| world.rng.between(1, 12)));
                     }
@@ -1063,15 +1070,27 @@ pub fn attempt<M: Simulated>(
     kinds: Kinds,
     keep_trace: bool,
 ) -> Result<Figures, (String, Vec<String>)> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| run_seed::<M>(seed, kinds, keep_trace)))
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            Err((format!("seed {seed}: panicked: {message}"), Vec::new()))
-        })
+    attempt_with::<M>(seed, kinds, keep_trace, Arc::default())
+}
+
+/// Runs `seed` with only the faults `mask` keeps, catching a panic as a failure of the run.
+fn attempt_with<M: Simulated>(
+    seed: u64,
+    kinds: Kinds,
+    keep_trace: bool,
+    mask: Arc<Mask>,
+) -> Result<Figures, (String, Vec<String>)> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        run_seed::<M>(seed, kinds, keep_trace, mask)
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Err((format!("seed {seed}: panicked: {message}"), Vec::new()))
+    })
 }
 
 /// Replays each seed that once found a bug (its seed, the kinds of fault it was shrunk to, and
@@ -1100,6 +1119,80 @@ fn shrink<M: Simulated>(seed: u64, kinds: Kinds) -> Kinds {
         }
     }
     kept
+}
+
+/// The faults a failing run of `seed` (with `kinds`) can do without: each fault it draws left
+/// out in turn, and kept out where the run still fails. What is left is a run with only the
+/// faults the failure needs, its trace short enough to read. With the count of faults drawn.
+fn shrink_faults<M: Simulated>(seed: u64, kinds: Kinds) -> (BTreeSet<u64>, u64) {
+    shrink_by(|mask| attempt_with::<M>(seed, kinds, false, mask).is_err())
+}
+
+/// The faults a run can do without and still fail (`fails`, given which faults to leave
+/// out), and how many the whole run drew.
+pub fn shrink_by(fails: impl Fn(Arc<Mask>) -> bool) -> (BTreeSet<u64>, u64) {
+    let mask = Arc::new(Mask::default());
+    if !fails(mask.clone()) {
+        return (BTreeSet::new(), 0);
+    }
+    let drawn = mask.drawn();
+    let mut left_out = BTreeSet::new();
+    for n in 0..drawn {
+        let mut fewer = left_out.clone();
+        fewer.insert(n);
+        if fails(Mask::leaving_out(fewer.clone())) {
+            left_out = fewer;
+        }
+    }
+    (left_out, drawn)
+}
+
+/// The faults a replay leaves out (`scripts/simulate --leave-out 3,5-9`).
+fn left_out() -> BTreeSet<u64> {
+    std::env::var("LIFECYCLE_SIM_LEAVE_OUT")
+        .map(|list| parse_ranges(&list))
+        .unwrap_or_default()
+}
+
+/// Numbers and ranges (`3,5-9`; `none`), as [`as_ranges`] writes them.
+pub fn parse_ranges(list: &str) -> BTreeSet<u64> {
+    let number = |n: &str| -> u64 {
+        n.trim()
+            .parse()
+            .expect("LIFECYCLE_SIM_LEAVE_OUT lists numbers and ranges (3,5-9)")
+    };
+    list.split(',')
+        .filter(|n| !n.is_empty() && *n != "none")
+        .flat_map(|n| match n.split_once('-') {
+            Some((a, b)) => number(a)..=number(b),
+            None => number(n)..=number(n),
+        })
+        .collect()
+}
+
+/// `left_out` as `--leave-out` takes it: numbers and ranges (`0,1,3-6`), `none` if empty.
+pub fn as_ranges(left_out: &BTreeSet<u64>) -> String {
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for &n in left_out {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            _ => ranges.push((n, n)),
+        }
+    }
+    if ranges.is_empty() {
+        return "none".to_owned();
+    }
+    let parts: Vec<String> = ranges
+        .into_iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    parts.join(",")
 }
 
 fn seeds() -> std::ops::Range<u64> {
@@ -1143,7 +1236,12 @@ pub fn simulate<M: Simulated>(kinds: Kinds) {
                 scope.spawn(move || {
                     let mut figures = Figures::default();
                     for seed in a..b {
-                        match attempt::<M>(seed, kinds, replay) {
+                        let mask = if replay {
+                            Mask::leaving_out(left_out())
+                        } else {
+                            Arc::default()
+                        };
+                        match attempt_with::<M>(seed, kinds, replay, mask) {
                             Ok(f) => figures.add(&f),
                             Err(failure) => return Err((seed, failure)),
                         }
@@ -1161,20 +1259,35 @@ pub fn simulate<M: Simulated>(kinds: Kinds) {
         match half {
             Ok(f) => figures.add(&f),
             Err((seed, (message, trace))) => {
+                if replay {
+                    // Replayed as asked: the whole trace, nothing shrunk.
+                    for line in &trace {
+                        eprintln!("{line}");
+                    }
+                    panic!("{message}");
+                }
+                // Shrunk: the fewest kinds of fault, then the fewest of their faults.
                 let least = shrink::<M>(seed, kinds);
-                let (_, trace) = attempt::<M>(seed, least, false)
+                let (left_out, drawn) = shrink_faults::<M>(seed, least);
+                let mask = Mask::leaving_out(left_out.clone());
+                let (shrunk, trace) = attempt_with::<M>(seed, least, false, mask)
                     .err()
                     .unwrap_or((message.clone(), trace));
-                // A replay prints the whole trace; a run of many seeds its end.
-                let shown = if replay { trace.len() } else { 60 };
-                for line in trace.iter().rev().take(shown).rev() {
+                // Sweeps that found nothing to do say nothing.
+                let told: Vec<&String> = trace
+                    .iter()
+                    .filter(|line| !line.ends_with("sweep: \"swept\""))
+                    .collect();
+                for line in told.iter().rev().take(120).rev() {
                     eprintln!("{line}");
                 }
                 panic!(
-                    "{message}\nfails with the faults {}; replay it with: scripts/simulate --model {} --seed {seed} --faults {}",
+                    "{message}\nshrunk to the faults {} and {} of the {drawn} faults they drew ({shrunk}); the trace above is that run's; replay it with: scripts/simulate --model {} --seed {seed} --faults {} --leave-out {}",
                     least.names(),
+                    drawn - left_out.len() as u64,
                     M::NAME,
-                    least.names()
+                    least.names(),
+                    as_ranges(&left_out)
                 );
             }
         }

@@ -293,8 +293,8 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     let moved_by_this_event = LifecycleProgress::of(record).is_some_and(|p| p.event_id == event.id);
     // A result that failed, whose delivery was cut off in the failure state it entered, with
     // no lifecycle action to note it (a job's): failure handling goes on.
-    let resumed_in_failure = def.failure == Some(start)
-        && matches!(&event.kind, EventKind::CommandResult { command_id, .. } if applied_last(record, command_id));
+    let result_applied_last = matches!(&event.kind, EventKind::CommandResult { command_id, .. } if applied_last(record, command_id));
+    let resumed_in_failure = def.failure == Some(start) && result_applied_last;
     let mut ctx = Context::new(event, record, effects).with_records(store);
     let mut state = start;
     // Resuming a lifecycle that already failed (an earlier delivery entered failure handling
@@ -308,9 +308,10 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
         report.event_failed = true;
     }
     // This very event moved the record before (a delivery cut off half way) without failing
-    // the lifecycle: its failed status was handled by an `ignore_errors` transition, and the
-    // triggers after that one are not blocked by it again.
-    if !in_failure && !event.succeeded() && moved_by_this_event {
+    // the lifecycle — or the record's last step applied this result, under whichever event —
+    // and not into failure handling: its failed status was handled by an `ignore_errors`
+    // transition, and the triggers after that one are not blocked by it again.
+    if !in_failure && !event.succeeded() && (moved_by_this_event || result_applied_last) {
         ctx.event_failure_handled = true;
     }
     let mut steps = 0;
