@@ -553,6 +553,7 @@ fn run_seed<M: Simulated>(
     let mut left_pool = vec![false; instances];
     let mut terminated = vec![false; instances];
     let mut sweep_at = SWEEP_PERIOD;
+    let mut sweeping = true;
     world.at(sweep_at, Happening::Sweep);
     // The final status SSM gives each command, by id; and what each instance is owed.
     let mut finals: BTreeMap<String, &'static str> = BTreeMap::new();
@@ -629,6 +630,11 @@ fn run_seed<M: Simulated>(
                     world
                         .trace
                         .push(format!("{now:>6}  fires    {rule} (run {r})"));
+                    if !sweeping {
+                        sweeping = true;
+                        sweep_at = (now / SWEEP_PERIOD + 1) * SWEEP_PERIOD;
+                        world.at(sweep_at, Happening::Sweep);
+                    }
                     // EventBridge invokes the function asynchronously: Lambda retries a failed
                     // invocation twice, EventBridge may deliver it twice or late.
                     world.send(now, event, format!("run {r}"), false);
@@ -640,9 +646,17 @@ fn run_seed<M: Simulated>(
                             let record = runtime.store().inner.records().get(rule);
                             record.is_some_and(|record| !job_at_rest::<M>(&record, rule))
                         });
-                    if !world.queue.is_empty() || open || paused.iter().any(Option::is_some) {
+                    // (A job's next firing is not on its way: sweeps between its runs, with
+                    // nothing to see, would find nothing; they start again as it fires.)
+                    let coming = world
+                        .queue
+                        .values()
+                        .any(|h| !matches!(h, Happening::Run(_)));
+                    if coming || open || paused.iter().any(Option::is_some) {
                         sweep_at += SWEEP_PERIOD;
                         world.at(sweep_at, Happening::Sweep);
+                    } else {
+                        sweeping = false;
                     }
                     let sweep = scheduled_event("lifecycle-sweep");
                     world.at(now, Happening::Deliver(Message::new(sweep, "sweep".into())));
