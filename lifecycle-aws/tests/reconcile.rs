@@ -961,20 +961,42 @@ fn futures_done<F: std::future::Future>(future: F) -> F::Output {
 struct PreparedOnce;
 
 #[lifecycle_core::lifecycle_model(
-    states(FinishedCloudInit, Prepared, Failed),
+    states(FinishedCloudInit, Installing, Prepared, Failed),
     initial = FinishedCloudInit,
     terminal(Prepared, Failed),
     failure = Failed,
     error = common::worker::NodeError,
 )]
 impl PreparedOnce {
-    #[transition(from = FinishedCloudInit, to = Prepared)]
+    #[transition(from = FinishedCloudInit, to = Installing)]
+    async fn install(
+        &mut self,
+        _ctx: &mut lifecycle_core::Context<'_>,
+    ) -> Result<(), common::worker::NodeError> {
+        Ok(())
+    }
+
+    #[transition(from = Installing, to = Prepared)]
     async fn prepare(
         &mut self,
         _ctx: &mut lifecycle_core::Context<'_>,
     ) -> Result<(), common::worker::NodeError> {
         Ok(())
     }
+}
+
+/// The runtime of [`PreparedOnce`] on a fleet in memory, instance `I` registered.
+fn prepared_once(
+    aws: &Arc<MemoryAutoScaling>,
+) -> Runtime<PreparedOnce, fn() -> PreparedOnce, MemoryTable> {
+    Runtime::with_parts(
+        registered([I]),
+        Arc::new(MemoryCommands::new()),
+        aws.clone(),
+        (|| PreparedOnce) as fn() -> PreparedOnce,
+    )
+    .with_fleet(aws.clone())
+    .with_groups([GROUP])
 }
 
 /// The warm pool's entry lifecycle ended where the record rests (`prepared`, a terminal
@@ -990,14 +1012,7 @@ fn a_warm_pool_exit_after_an_entry_that_ended_the_record_is_completed() {
     for entry_lost in [false, true] {
         rt().block_on(async {
             let aws = Arc::new(MemoryAutoScaling::new().with_group(GROUP));
-            let runtime = Runtime::with_parts(
-                registered([I]),
-                Arc::new(MemoryCommands::new()),
-                aws.clone(),
-                || PreparedOnce,
-            )
-            .with_fleet(aws.clone())
-            .with_groups([GROUP]);
+            let runtime = prepared_once(&aws);
             let deliver = |event: Value| {
                 let runtime = &runtime;
                 async move { runtime.handle_bytes(event.to_string().as_bytes()).await }
@@ -1030,4 +1045,52 @@ fn a_warm_pool_exit_after_an_entry_that_ended_the_record_is_completed() {
             assert_eq!(aws.lifecycle_state(I).as_deref(), Some("InService"));
         });
     }
+}
+
+/// The warm pool's entry was cut off on its way (`installing`, a state the record leaves by
+/// itself), an hour ago, and its event is not delivered again. The sweep finds the entry held
+/// and the record's lifecycle of it, not at rest: it goes on with that lifecycle, under its
+/// key, to `prepared`, and completes the entry by its token. (A new lifecycle, started past
+/// the launch, was refused at every sweep: the instance waited for its hook's timeout.) Found
+/// by the docker-swarm simulation's long run (seed 41,385).
+#[test]
+fn the_sweep_goes_on_with_a_warm_pool_entry_cut_off_on_its_way() {
+    rt().block_on(async {
+        let aws = Arc::new(MemoryAutoScaling::new().with_group(GROUP));
+        let runtime = prepared_once(&aws);
+        let entry = aws.launch_into_warm_pool(I, GROUP);
+        let token = entry["detail"]["LifecycleActionToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let an_hour_ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - 3600;
+        runtime.store().records().update(I, |record| {
+            record.state = "installing".into();
+            record.attributes.insert(
+                "LifecycleProgress".into(),
+                format!("CONTINUE rest {token}/launch entry-1").into(),
+            );
+            record.attributes.insert(
+                "History".into(),
+                format!("{an_hour_ago} finished_cloud_init installing install entry-1 - -").into(),
+            );
+        });
+        runtime
+            .handle_bytes(scheduled_event("lifecycle-sweep").to_string().as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(runtime.store().records().get(I).unwrap().state, "prepared");
+        let completions = aws.completions();
+        assert_eq!(completions.len(), 1);
+        assert_eq!(
+            completions[0].action.lifecycle_action_token.as_deref(),
+            Some(token.as_str()),
+            "the entry, by its token"
+        );
+        assert_eq!(completions[0].result, LifecycleResult::Continue);
+    });
 }

@@ -91,7 +91,7 @@ impl Simulated for DockerSwarm {
 
 /// Each seed that found a bug with this model, with the kinds of fault it was shrunk to (each
 /// fix also has a test of its own in `lifecycle-aws/tests/reconcile.rs`).
-const FOUND: [(u64, &str, &str); 2] = [
+const FOUND: [(u64, &str, &str); 3] = [
     (
         291,
         "table,lost,late,twice,crash,race",
@@ -101,6 +101,11 @@ const FOUND: [(u64, &str, &str); 2] = [
         2755,
         "table,autoscaling,lost,late,twice,crash,race",
         "a warm pool's exit after an entry that ended at rest: the entry completed again forever",
+    ),
+    (
+        41385,
+        "table,autoscaling,lost,late,twice,crash,race",
+        "a warm pool's entry cut off on its way was started anew by the sweep, and refused for ever",
     ),
 ];
 

@@ -467,18 +467,19 @@ fn in_hand<M: LifecycleModel>(record: &Record, decision: &Decision, now: u64, le
     if !recent || lifecycle_core::is_waiting(record) {
         return false;
     }
-    let passing_through = || {
-        M::State::from_str(&record.state).is_ok_and(|state| {
-            M::DEFINITION
-                .triggers_from(state)
-                .any(|(_, t)| t.on.is_empty() && !t.is_internal())
-        })
-    };
     match decision {
         Decision::RunDeferred => true,
-        Decision::Start | Decision::Resume => passing_through(),
+        Decision::Start | Decision::Resume => M::State::from_str(&record.state)
+            .is_ok_and(|state| passes_through(&M::DEFINITION, state)),
         _ => false,
     }
+}
+
+/// Whether a record leaves `state` by itself: a transition there takes any event (no `on`)
+/// and moves it. A lifecycle found in such a state was cut off on its way, not at rest.
+fn passes_through<S: State>(def: &lifecycle_core::ModelDefinition<S>, state: S) -> bool {
+    def.triggers_from(state)
+        .any(|(_, t)| t.on.is_empty() && !t.is_internal())
 }
 
 /// Whether the record shows a lifecycle handling Auto Scaling's open action of `wait`.
@@ -514,11 +515,14 @@ fn decide<M: LifecycleModel>(record: &Record, wait: WaitState, event: &Event) ->
                 // A launch that failed, cut off in its failure handling (or before its
                 // completion): an ABANDONed launch ends its instance, so the launch Auto
                 // Scaling holds is that one. It goes on as that lifecycle, failure and all —
-                // a new one would run the failure path's steps as a success, CONTINUE.
-                if this_transition
-                    .as_ref()
-                    .is_some_and(|p| p.result == LifecycleResult::Abandon)
-                {
+                // a new one would run the failure path's steps as a success, CONTINUE. So
+                // does one cut off on its way (in a state it leaves by itself): it has not
+                // ended, so the action held is its own — a new lifecycle would be refused
+                // there, past the launch. One at rest (a warm pool's entry, prepared) has
+                // ended: the launch held now (the pool's exit) starts its own.
+                if this_transition.as_ref().is_some_and(|p| {
+                    p.result == LifecycleResult::Abandon || (!is_new && passes_through(def, state))
+                }) {
                     return Decision::Resume;
                 }
                 return Decision::Start;
