@@ -84,9 +84,18 @@ fn each_firing_of_the_rule_runs_the_machine_from_its_starting_state() {
             json!(["snapshot", "finish"])
         );
 
-        // The next night: the finished run starts over.
-        let response = runtime.handle(&seed_scheduled_event()).await.unwrap();
-        assert_eq!(response["outcomes"][0]["start"], "backup");
+        // The same event again (EventBridge delivers at least once): no second run.
+        let again = runtime.handle(&seed_scheduled_event()).await.unwrap();
+        assert_eq!(again["outcomes"][0]["outcome"], "ignored", "{again}");
+
+        // The next night (an event of its own): the finished run starts over.
+        let mut next_night = seed_scheduled_event();
+        let message = &mut next_night["Records"][0]["Sns"]["Message"];
+        let mut event: Value = serde_json::from_str(message.as_str().unwrap()).unwrap();
+        event["id"] = "night-2".into();
+        *message = event.to_string().into();
+        let response = runtime.handle(&next_night).await.unwrap();
+        assert_eq!(response["outcomes"][0]["start"], "backup", "{response}");
         assert_eq!(response["outcomes"][0]["end"], "done");
         let item = dynamodb
             .get_item()
@@ -98,12 +107,11 @@ fn each_firing_of_the_rule_runs_the_machine_from_its_starting_state() {
             .item
             .unwrap();
         assert_eq!(item["ItemStatus"], AttributeValue::S("done".into()));
-        assert_eq!(
-            item["LastRun"],
-            AttributeValue::S("7b51be95-c81e-c009-2435-95c2efd5a56f".into())
-        );
-        // Created at 1, two state changes per run, one reset between the runs.
-        assert_eq!(item["Version"], AttributeValue::N("6".into()));
+        assert_eq!(item["LastRun"], AttributeValue::S("night-2".into()));
+        assert_eq!(item["RunEvent"], AttributeValue::S("night-2".into()));
+        // Created at 1; each run starts with a write that names its event (the second's also
+        // starts the finished run over), then its two state changes.
+        assert_eq!(item["Version"], AttributeValue::N("7".into()));
     });
 }
 
