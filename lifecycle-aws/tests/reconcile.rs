@@ -956,8 +956,8 @@ fn futures_done<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// A model whose warm-pool entry brings its record to its end: prepared in the pool, the
-/// instance has nothing left to do when it leaves it (the original's docker-swarm model, whose
-/// triggers take any event, does so).
+/// instance has nothing left to do when it leaves it but note it (the original's docker-swarm
+/// model, whose triggers take any event, does so).
 struct PreparedOnce;
 
 #[lifecycle_core::lifecycle_model(
@@ -981,6 +981,17 @@ impl PreparedOnce {
         &mut self,
         _ctx: &mut lifecycle_core::Context<'_>,
     ) -> Result<(), common::worker::NodeError> {
+        Ok(())
+    }
+
+    /// Prepared, it only notes what comes (an internal transition, as the docker-swarm port's
+    /// `graceful_remove`).
+    #[transition(from = Prepared)]
+    async fn note(
+        &mut self,
+        ctx: &mut lifecycle_core::Context<'_>,
+    ) -> Result<(), common::worker::NodeError> {
+        ctx.set("LastSeen", ctx.event().id.clone());
         Ok(())
     }
 }
@@ -1092,5 +1103,43 @@ fn the_sweep_goes_on_with_a_warm_pool_entry_cut_off_on_its_way() {
             "the entry, by its token"
         );
         assert_eq!(completions[0].result, LifecycleResult::Continue);
+    });
+}
+
+/// The warm pool's entry ran to its end (`prepared`, where the record only notes what comes:
+/// an internal transition) and its completion never reached Auto Scaling. The sweep completes
+/// it again, by its token: the internal transition is not a way on (taken for one, the sweep
+/// started a new lifecycle of the entry, which the record, past its launch, refused at every
+/// sweep). Found by the docker-swarm simulation's long run (seed 112,839).
+#[test]
+fn an_entry_ended_where_its_record_only_notes_events_is_completed_again() {
+    rt().block_on(async {
+        let aws = Arc::new(MemoryAutoScaling::new().with_group(GROUP));
+        let runtime = prepared_once(&aws);
+        let entry = aws.launch_into_warm_pool(I, GROUP);
+        let token = entry["detail"]["LifecycleActionToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        aws.fail_next("CompleteLifecycleAction", ApiFault::Throttle);
+        assert!(
+            runtime
+                .handle_bytes(entry.to_string().as_bytes())
+                .await
+                .is_err(),
+            "its completion was throttled"
+        );
+        assert_eq!(runtime.store().records().get(I).unwrap().state, "prepared");
+        runtime
+            .handle_bytes(scheduled_event("lifecycle-sweep").to_string().as_bytes())
+            .await
+            .unwrap();
+        let completions = aws.completions();
+        assert_eq!(completions.len(), 1);
+        assert_eq!(
+            completions[0].action.lifecycle_action_token.as_deref(),
+            Some(token.as_str())
+        );
+        assert_eq!(aws.lifecycle_state(I).as_deref(), Some("Warmed:Stopped"));
     });
 }

@@ -271,6 +271,14 @@ mod through_the_runtime {
 
     pub const I: &str = "i-0a1b2c3d4e5f60001";
 
+    /// The lifecycle action token a lifecycle event carries.
+    pub fn token_of(event: &serde_json::Value) -> String {
+        event["detail"]["LifecycleActionToken"]
+            .as_str()
+            .expect("a lifecycle event carries its token")
+            .to_owned()
+    }
+
     /// The runtime's clock, moved by the test.
     pub struct Moved(Mutex<SystemTime>);
 
@@ -460,10 +468,7 @@ fn a_late_event_goes_on_with_the_sweeps_lifecycle_cut_off_half_way() {
 fn the_sweep_goes_on_with_a_launch_cut_off_in_its_failure_handling() {
     let fleet = Fleet::new();
     let launch = fleet.aws.launch(I, "workers");
-    let token = launch["detail"]["LifecycleActionToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = through_the_runtime::token_of(&launch);
     fleet.cut_off_at(
         "cleaned_up",
         format!("ABANDON rest {token}/launch join-failed"),
@@ -695,10 +700,7 @@ fn a_failed_leave_result_cut_off_after_its_handling_goes_on_when_delivered_again
 fn the_sweep_leaves_a_record_moved_within_a_lease_to_its_delivery() {
     let fleet = Fleet::new();
     let launch = fleet.aws.launch(I, "workers");
-    let token = launch["detail"]["LifecycleActionToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = through_the_runtime::token_of(&launch);
     fleet.deliver(launch);
     let moved_at = fleet.now();
     fleet.cut_off_at(

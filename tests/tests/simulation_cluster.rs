@@ -23,11 +23,17 @@ use std::sync::Arc;
 
 use lifecycle_core::{LifecycleResult, LifecycleTransition, Record};
 use lifecycle_examples::cluster::{ClusterNode, MemoryDns};
-use simulator::{Instance, Kinds, ModelFactory, Owed, Simulated, kinds_or, replay_found, simulate};
+use simulator::{
+    Instance, Kinds, ModelFactory, Owed, Simulated, kinds_or, node_record, replay_found, simulate,
+};
 
 /// Every third instance is a manager; the rest are workers.
 fn is_worker(n: usize) -> bool {
     !n.is_multiple_of(3)
+}
+
+fn role(n: usize) -> &'static str {
+    if is_worker(n) { "worker" } else { "manager" }
 }
 
 impl Simulated for ClusterNode {
@@ -41,19 +47,12 @@ impl Simulated for ClusterNode {
 
     /// As the original library's cloud-init registered a node: its role and its address.
     fn registered(instance: &str, n: usize) -> Record {
-        let role = if is_worker(n) { "worker" } else { "manager" };
-        Record::new(instance, "finished_cloud_init")
-            .with("ItemType", role)
-            .with("InstanceIp", format!("10.0.{}.{}", n / 250, n % 250 + 1))
+        node_record(instance, n, "finished_cloud_init", role(n))
     }
 
     /// Cloud-init registered the node (`pending`) and has not finished: a launch parks.
     fn before_cloud_init(instance: &str, n: usize) -> Option<Record> {
-        let finished = Self::registered(instance, n);
-        Some(Record {
-            state: "pending".to_owned(),
-            ..finished
-        })
+        Some(node_record(instance, n, "pending", role(n)))
     }
 
     /// The join decides: joined (and labelled, a worker), in DNS, and at its end out of DNS and

@@ -23,7 +23,17 @@ use std::sync::Arc;
 
 use lifecycle_core::{LifecycleResult, LifecycleTransition, Record};
 use lifecycle_tests::original::DockerSwarm;
-use simulator::{Instance, Kinds, ModelFactory, Owed, Simulated, kinds_or, replay_found, simulate};
+use simulator::{
+    Instance, Kinds, ModelFactory, Owed, Simulated, kinds_or, node_record, replay_found, simulate,
+};
+
+fn role(n: usize) -> &'static str {
+    if n.is_multiple_of(3) {
+        "manager"
+    } else {
+        "worker"
+    }
+}
 
 impl Simulated for DockerSwarm {
     const NAME: &'static str = "docker-swarm";
@@ -33,27 +43,15 @@ impl Simulated for DockerSwarm {
         Box::new(DockerSwarm::default)
     }
 
-    /// As the original's cloud-init left a node (its fixture `i-007de616626a946ce.json`).
+    /// As the original's cloud-init left a node (its fixture `i-007de616626a946ce.json`):
+    /// every third a manager.
     fn registered(instance: &str, n: usize) -> Record {
-        Record::new(instance, "finished_cloud_init")
-            .with(
-                "ItemType",
-                if n.is_multiple_of(3) {
-                    "manager"
-                } else {
-                    "worker"
-                },
-            )
-            .with("InstanceIp", format!("10.0.{}.{}", n / 250, n % 250 + 1))
+        node_record(instance, n, "finished_cloud_init", role(n))
     }
 
     /// Registered, cloud-init not finished: a launch parks.
     fn before_cloud_init(instance: &str, n: usize) -> Option<Record> {
-        let finished = Self::registered(instance, n);
-        Some(Record {
-            state: "pending".to_owned(),
-            ..finished
-        })
+        Some(node_record(instance, n, "pending", role(n)))
     }
 
     /// One launch, ABANDONed at the end of the failure path (a launch into the warm pool too:
@@ -91,7 +89,7 @@ impl Simulated for DockerSwarm {
 
 /// Each seed that found a bug with this model, with the kinds of fault it was shrunk to (each
 /// fix also has a test of its own in `lifecycle-aws/tests/reconcile.rs`).
-const FOUND: [(u64, &str, &str); 3] = [
+const FOUND: [(u64, &str, &str); 4] = [
     (
         291,
         "table,lost,late,twice,crash,race",
@@ -106,6 +104,11 @@ const FOUND: [(u64, &str, &str); 3] = [
         41385,
         "table,autoscaling,lost,late,twice,crash,race",
         "a warm pool's entry cut off on its way was started anew by the sweep, and refused for ever",
+    ),
+    (
+        112839,
+        "table,autoscaling,lost,late,twice,crash,race",
+        "an entry ended where the record only notes events, its completion lost: never completed",
     ),
 ];
 

@@ -475,6 +475,14 @@ fn in_hand<M: LifecycleModel>(record: &Record, decision: &Decision, now: u64, le
     }
 }
 
+/// Whether `event` moves a record on from `state`: a transition there takes it and goes
+/// somewhere. An internal transition alone (a state at rest that only reacts) leaves the
+/// lifecycle where it ended.
+fn moves_on<S: State>(def: &lifecycle_core::ModelDefinition<S>, state: S, event: &Event) -> bool {
+    def.triggers_from(state)
+        .any(|(_, t)| !t.is_internal() && t.accepts(event))
+}
+
 /// Whether a record leaves `state` by itself: a transition there takes any event (no `on`)
 /// and moves it. A lifecycle found in such a state was cut off on its way, not at rest.
 fn passes_through<S: State>(def: &lifecycle_core::ModelDefinition<S>, state: S) -> bool {
@@ -511,7 +519,7 @@ fn decide<M: LifecycleModel>(record: &Record, wait: WaitState, event: &Event) ->
                 return Decision::Handled;
             }
             let is_new = def.initial == Some(state) || def.is_before_initial(state);
-            if is_new || def.triggers_from(state).any(|(_, t)| t.accepts(event)) {
+            if is_new || moves_on(def, state, event) {
                 // A launch that failed, cut off in its failure handling (or before its
                 // completion): an ABANDONed launch ends its instance, so the launch Auto
                 // Scaling holds is that one. It goes on as that lifecycle, failure and all —
@@ -551,9 +559,7 @@ fn decide<M: LifecycleModel>(record: &Record, wait: WaitState, event: &Event) ->
                 // behind that wait (and kept alive), and runs when the wait is over.
                 Some(p) if !p.waiting && lifecycle_core::is_waiting(record) => Decision::Start,
                 // Cut off half way (its drain not yet sent, say): it goes on as that lifecycle.
-                Some(_) if def.triggers_from(state).any(|(_, t)| t.accepts(event)) => {
-                    Decision::Resume
-                }
+                Some(_) if moves_on(def, state, event) => Decision::Resume,
                 Some(p) => Decision::Complete(p.result),
                 None => Decision::Start,
             }

@@ -87,6 +87,14 @@ pub struct Run {
     pub commands: Vec<(String, &'static str)>,
 }
 
+/// A node's record as the original library's cloud-init wrote it, in `state`: its role
+/// (`ItemType`) and its address (`InstanceIp`, the `n`-th of the run).
+pub fn node_record(instance: &str, n: usize, state: &str, role: &str) -> Record {
+    Record::new(instance, state)
+        .with("ItemType", role)
+        .with("InstanceIp", format!("10.0.{}.{}", n / 250, n % 250 + 1))
+}
+
 /// How the runtime builds a simulated model.
 pub type ModelFactory<M> = Box<dyn Fn() -> M + Send + Sync>;
 
