@@ -137,7 +137,8 @@ pub use context::Context;
 pub use dispatch::{
     Declined, DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
     ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
-    dispatch, is_waiting, load_and_dispatch, progress_note, scheduled_restart, waits_for,
+    dispatch, is_waiting, load_and_dispatch, moved_by_result, progress_note, scheduled_restart,
+    waits_for,
 };
 pub use effects::{
     ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, MemoryEffects,
@@ -275,8 +276,8 @@ pub use typestate::{Start, TypedState, Typestate, WrongState};
 /// ```
 pub mod protocol {
     pub use crate::dispatch::{
-        LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, progress_note,
-        scheduled_restart, waits_for,
+        LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, moved_by_result,
+        progress_note, scheduled_restart, waits_for,
     };
     pub use crate::history::{HISTORY_LEN, HistoryEntry};
     pub use crate::token::{delivery_id, write_token_after};

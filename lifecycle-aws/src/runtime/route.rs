@@ -425,15 +425,9 @@ where
             // the steps after it (the registration let go since, by the sweep that found the
             // command ended): delivered again, it goes on from there — if anything there takes
             // it (a duplicate of a result handled to its end stays ignored).
-            // (Which event moved it last: its lifecycle's progress says, or, for a record
-            // with no lifecycle action in hand — a drain, a job — its last step.)
             if let Some(instance) = instance_ids.first()
                 && let Some(record) = self.store.load(instance).await?
-                && (LifecycleProgress::of(&record).is_some_and(|p| p.event_id == id)
-                    || record
-                        .history()
-                        .last()
-                        .is_some_and(|step| step.event_id == id))
+                && lifecycle_core::moved_by_result(&record, &command_id, &id)
             {
                 let event = Event::command_result(id, command_id, status, instance.clone(), None);
                 let goes_on = M::State::from_str(&record.state).is_ok_and(|state| {

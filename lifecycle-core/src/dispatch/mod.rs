@@ -20,11 +20,12 @@ mod step;
 
 pub use error::{DispatchError, ModelDispatchError};
 pub use progress::{
-    LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, progress_note,
-    scheduled_restart, waits_for,
+    LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, moved_by_result,
+    progress_note, scheduled_restart, waits_for,
 };
 use progress::{
-    action_key, noted_termination, stage_progress, terminated, transition_suffix, untokened_key,
+    action_key, applied_last, noted_termination, stage_progress, terminated, transition_suffix,
+    untokened_key,
 };
 pub use report::{
     Declined, Failure, FailureCause, Fired, LifecycleResult, ModelReport, Report, StopReason,
@@ -293,7 +294,9 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     let moved_by_this_event = LifecycleProgress::of(record).is_some_and(|p| p.event_id == event.id);
     // A result that failed, whose delivery was cut off in the failure state it entered, with
     // no lifecycle action to note it (a job's): failure handling goes on.
-    let result_applied_last = matches!(&event.kind, EventKind::CommandResult { command_id, .. } if applied_last(record, command_id));
+    // (Read only where it can matter: a failed event, or a record in the failure state.)
+    let result_applied_last = (def.failure == Some(start) || !event.succeeded())
+        && matches!(&event.kind, EventKind::CommandResult { command_id, .. } if applied_last(record, command_id));
     let resumed_in_failure = def.failure == Some(start) && result_applied_last;
     let mut ctx = Context::new(event, record, effects).with_records(store);
     let mut state = start;
@@ -417,30 +420,12 @@ pub async fn dispatch<M: LifecycleModel, St: Store>(
     Ok(report)
 }
 
-/// Whether a command's result may move the record: the record waits for that command. A
-/// record that waits without naming a command (the command was not sent through the context)
-/// takes any result, and so does one the original library wrote (it named none). A result
-/// that already moved the record, delivered again, goes on to the redelivery rules (it may
-/// have to complete the action again); so does the same result under another event (SSM's
-/// event and the sweep's recovered one) when the record's last step applied it — that
-/// step's delivery was cut off after it, and where no lifecycle action's progress says so
-/// (a drain, a job), the history does.
+/// Whether a command's result may move the record: the record waits for that command
+/// ([`waits_for`]), or the result moved it before and its delivery was cut off
+/// ([`moved_by_result`]): it goes on to the redelivery rules (it may have to complete the
+/// action again).
 fn takes_result(record: &Record, command_id: &str, event_id: &str) -> bool {
-    waits_for(record, command_id)
-        || LifecycleProgress::of(record).is_some_and(|p| p.event_id == event_id)
-        || applied_last(record, command_id)
-}
-
-/// Whether the record's last step applied the result of `command_id` (the step's command,
-/// with its result). A step that applies a result and sends a command names the command
-/// sent: its result is taken only where the record waits for it anyway — a state that takes
-/// a command's result is entered with `wait` (the compiler sees to it).
-fn applied_last(record: &Record, command_id: &str) -> bool {
-    record.history().last().is_some_and(|step| {
-        step.command.as_deref() == Some(command_id)
-            && step.result.is_some()
-            && step.to == record.state
-    })
+    waits_for(record, command_id) || moved_by_result(record, command_id, event_id)
 }
 
 /// Whether `state` is the initial state or one before it: the instance's launch has not run.

@@ -275,6 +275,41 @@ pub fn is_waiting(record: &Record) -> bool {
         || LifecycleProgress::of(record).is_some_and(|p| p.waiting)
 }
 
+/// Whether the result of command `command_id`, as event `event_id`, moved `record` before and
+/// its delivery was cut off after that: its lifecycle's progress names the event, or — where
+/// no lifecycle action's progress says so (a drain, a job), and for the same result under
+/// another event (SSM's and the sweep's recovered one) — the record's last step applied that
+/// command's result. Delivered again, such a result goes on from where the record is.
+///
+/// ```
+/// use lifecycle_core::{Record, moved_by_result};
+/// let cut_off = Record::new("backup", "failure")
+///     .with("History", "1764158400 backing_up failure - result-9 c-1 TimedOut");
+/// assert!(moved_by_result(&cut_off, "c-1", "recovered-c-1-TimedOut"));
+/// assert!(!moved_by_result(&cut_off, "c-2", "result-9"), "another command's result");
+/// ```
+pub fn moved_by_result(record: &Record, command_id: &str, event_id: &str) -> bool {
+    LifecycleProgress::of(record).is_some_and(|p| p.event_id == event_id)
+        || applied_last(record, command_id)
+}
+
+/// Whether the record's last step applied the result of `command_id` (the step's command,
+/// with its result), and left it where it is. A step that applies a result and sends a
+/// command names the command sent: its result is taken only where the record waits for it
+/// anyway — a state that takes a command's result is entered with `wait` (the compiler sees
+/// to it). Only the history's last line is read.
+pub(super) fn applied_last(record: &Record, command_id: &str) -> bool {
+    record
+        .get_str(attr::HISTORY)
+        .and_then(|story| story.lines().next_back())
+        .and_then(|line| crate::HistoryEntry::parse(line, None))
+        .is_some_and(|step| {
+            step.command.as_deref() == Some(command_id)
+                && step.result.is_some()
+                && step.to == record.state
+        })
+}
+
 /// Whether `record` waits for the result of command `command_id`: it names it, or it waits
 /// without naming a command (one not sent through the context), or the original library wrote
 /// it (it named none).
