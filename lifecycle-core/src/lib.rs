@@ -136,9 +136,9 @@ mod typestate;
 pub use context::Context;
 pub use dispatch::{
     Declined, DispatchError, Failure, FailureCause, Fired, LifecycleProgress, LifecycleResult,
-    ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, StopReason, deferred_termination,
-    dispatch, is_waiting, load_and_dispatch, moved_by_result, progress_note, scheduled_restart,
-    waits_for,
+    ModelDispatchError, ModelReport, PROGRESS_ATTRIBUTE, Report, ScheduledRun, StopReason,
+    deferred_termination, dispatch, is_waiting, load_and_dispatch, moved_by_result, progress_note,
+    scheduled_run, waits_for,
 };
 pub use effects::{
     ClaimOutcome, ClaimRequest, CommandKey, CommandRequest, EffectError, Effects, MemoryEffects,
@@ -264,8 +264,10 @@ pub use typestate::{Start, TypedState, Typestate, WrongState};
 ///   action last moved the record and whether it waits ([`is_waiting`]); a redelivery of that
 ///   action resumes rather than being refused.
 /// - [`attr::DEFERRED_TERMINATION`] holds a termination that came during a launch's wait
-///   ([`deferred_termination`]); [`scheduled_restart`] is the write that starts a scheduled
-///   machine over; [`attr::HISTORY`] the record's recent steps ([`HistoryEntry`]).
+///   ([`deferred_termination`]); [`attr::RUN_EVENT`] names a scheduled machine's run
+///   ([`scheduled_run`]: a duplicate, a new run, or this one going on);
+///   [`attr::HISTORY`] the record's recent steps ([`HistoryEntry`]), whose last says which
+///   result moved it ([`moved_by_result`]).
 ///
 /// ```
 /// use lifecycle_core::protocol::{LifecycleProgress, Record, attr, write_token_after};
@@ -276,8 +278,8 @@ pub use typestate::{Start, TypedState, Typestate, WrongState};
 /// ```
 pub mod protocol {
     pub use crate::dispatch::{
-        LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, moved_by_result,
-        progress_note, scheduled_restart, waits_for,
+        LifecycleProgress, PROGRESS_ATTRIBUTE, ScheduledRun, deferred_termination, is_waiting,
+        moved_by_result, progress_note, scheduled_run, waits_for,
     };
     pub use crate::history::{HISTORY_LEN, HistoryEntry};
     pub use crate::token::{delivery_id, write_token_after};

@@ -648,47 +648,39 @@ where
                     .ok_or_else(|| HandleError::UnknownInstance(rule.clone()))?
             }
         };
-        // The record names the event whose run it is in. The same event again (EventBridge
-        // delivers at least once, Lambda retries): the run it started has ended, and starts
-        // no other — or it goes on where an earlier delivery stopped.
-        let ran_before = record.get_str(lifecycle_core::attr::RUN_EVENT) == Some(id.as_str());
-        let ended =
-            M::State::from_str(&record.state).is_ok_and(|state| M::DEFINITION.is_terminal(state));
-        if ran_before && ended {
-            return Ok(ignored(format!(
-                "the run event {id} started has ended: a duplicate starts no other"
-            )));
-        }
-        // Another event's: a run that ended (terminal state) starts over; a run that has not
-        // started yet is this one's, and a claim another run's delivery left (it died after
-        // sending its command) is let go, so this run sends its own command rather than
-        // adopting that one, hours old. A run still waiting is resumed.
         let now = epoch_seconds(self.clock.now());
-        let claim_live = record.claimed_until().is_some_and(|until| until >= now);
-        let at_start = record.state == start.name();
-        if !ran_before && (ended || (at_start && !claim_live)) {
-            let token = next_write_token(&record)?;
-            let set = [(
-                lifecycle_core::attr::RUN_EVENT.to_owned(),
-                Value::from(id.as_str()),
-            )];
-            let change = lifecycle_core::StateChange {
-                ident: &record.ident,
-                from: &record.state,
-                version: record.version,
-                to: start.name(),
-                set: &set,
-                token: &token,
-            };
-            if let lifecycle_core::CasOutcome::Applied { .. } =
-                self.store.compare_and_set(change).await?
-            {
-                record = self
-                    .store
-                    .load(&rule)
-                    .await?
-                    .ok_or_else(|| HandleError::UnknownInstance(rule.clone()))?;
+        match lifecycle_core::scheduled_run(&M::DEFINITION, &record, start, &id, now) {
+            lifecycle_core::ScheduledRun::Duplicate => {
+                return Ok(ignored(format!(
+                    "the run event {id} started has ended: a duplicate starts no other"
+                )));
             }
+            lifecycle_core::ScheduledRun::Start => {
+                let token = next_write_token(&record)?;
+                let set = [(
+                    lifecycle_core::attr::RUN_EVENT.to_owned(),
+                    Value::from(id.as_str()),
+                )];
+                let change = lifecycle_core::StateChange {
+                    ident: &record.ident,
+                    from: &record.state,
+                    version: record.version,
+                    to: start.name(),
+                    set: &set,
+                    token: &token,
+                };
+                // Lost to a racing delivery of the same run, the dispatch below loses too.
+                if let lifecycle_core::CasOutcome::Applied { .. } =
+                    self.store.compare_and_set(change).await?
+                {
+                    record = self
+                        .store
+                        .load(&rule)
+                        .await?
+                        .ok_or_else(|| HandleError::UnknownInstance(rule.clone()))?;
+                }
+            }
+            _ => {}
         }
         let event = Event::scheduled(id, rule);
         self.dispatch_record(record, event, region.as_deref()).await

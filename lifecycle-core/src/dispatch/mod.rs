@@ -20,8 +20,8 @@ mod step;
 
 pub use error::{DispatchError, ModelDispatchError};
 pub use progress::{
-    LifecycleProgress, PROGRESS_ATTRIBUTE, deferred_termination, is_waiting, moved_by_result,
-    progress_note, scheduled_restart, waits_for,
+    LifecycleProgress, PROGRESS_ATTRIBUTE, ScheduledRun, deferred_termination, is_waiting,
+    moved_by_result, progress_note, scheduled_run, waits_for,
 };
 use progress::{
     action_key, applied_last, noted_termination, stage_progress, terminated, transition_suffix,

@@ -148,13 +148,29 @@ pub(super) fn progress_value(
     ))
 }
 
-/// The write that starts a scheduled rule's run over: its record (`Ident` = the rule) rests in
-/// a terminal state other than `start` (the state named like the rule), so the last run
-/// ended. `None` when the record is at `start` or still in a run (a run still waiting is
-/// resumed, not restarted).
+/// What a scheduled rule's event is to the rule's record (`Ident` = the rule), which names the
+/// event whose run it is in ([`attr::RUN_EVENT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScheduledRun {
+    /// The same event again (EventBridge delivers at least once, Lambda retries), its run
+    /// ended: it starts no other.
+    Duplicate,
+    /// Another event's run starts: the record is written back to the start state (a state
+    /// change, from where it is to there) with the event in [`attr::RUN_EVENT`] — which also
+    /// lets go a claim another run's delivery left (it died after sending
+    /// its command), so this run sends its own command rather than adopting one hours old.
+    Start,
+    /// The event is dispatched where the record is: its own run, not ended (a redelivery goes
+    /// on where an earlier one stopped), or another run still waiting or holding its claim.
+    GoOn,
+}
+
+/// What `event_id`, an event of the rule whose state is `start`, is to `record` at `now`
+/// (epoch seconds): see [`ScheduledRun`].
 ///
 /// ```
-/// use lifecycle_core::{scheduled_restart, ModelDefinition, Record, State};
+/// use lifecycle_core::{scheduled_run, Record, ScheduledRun, State, attr};
 /// # use lifecycle_core::{lifecycle_model, Context, LifecycleModel};
 /// # pub struct Job;
 /// # #[lifecycle_model(states(Backup, Done), initial = Backup, schedules(Backup), terminal(Done), error = std::fmt::Error)]
@@ -162,26 +178,32 @@ pub(super) fn progress_value(
 /// #     #[transition(from = Backup, to = Done, on(scheduled), ignore_errors)]
 /// #     async fn go(&mut self, _ctx: &mut Context<'_>) -> Result<(), std::fmt::Error> { Ok(()) }
 /// # }
-/// let done = Record::new("backup", "done");
-/// let change = scheduled_restart(&Job::DEFINITION, &done, JobState::Backup, "t.1").unwrap();
-/// assert_eq!((change.from, change.to), ("done", "backup"));
-/// assert!(scheduled_restart(&Job::DEFINITION, &Record::new("backup", "backup"), JobState::Backup, "t.1").is_none());
+/// let done = Record::new("backup", "done").with(attr::RUN_EVENT, "night-1");
+/// let run = |event, record: &Record| scheduled_run(&Job::DEFINITION, record, JobState::Backup, event, 0);
+/// assert_eq!(run("night-1", &done), ScheduledRun::Duplicate);
+/// assert_eq!(run("night-2", &done), ScheduledRun::Start);
+/// let started = Record::new("backup", "backup").with(attr::RUN_EVENT, "night-2");
+/// assert_eq!(run("night-2", &started), ScheduledRun::GoOn);
 /// ```
-pub fn scheduled_restart<'a, S: State>(
+pub fn scheduled_run<S: State>(
     definition: &ModelDefinition<S>,
-    record: &'a Record,
+    record: &Record,
     start: S,
-    token: &'a str,
-) -> Option<StateChange<'a>> {
-    let state: S = record.state.parse().ok()?;
-    (definition.is_terminal(state) && state != start).then(|| StateChange {
-        ident: &record.ident,
-        from: &record.state,
-        version: record.version,
-        to: start.name(),
-        set: &[],
-        token,
-    })
+    event_id: &str,
+    now: u64,
+) -> ScheduledRun {
+    let ran_before = record.get_str(attr::RUN_EVENT) == Some(event_id);
+    let ended = record
+        .state
+        .parse::<S>()
+        .is_ok_and(|state| definition.is_terminal(state));
+    let claim_live = record.claimed_until().is_some_and(|until| until >= now);
+    match (ran_before, ended) {
+        (true, true) => ScheduledRun::Duplicate,
+        (false, true) => ScheduledRun::Start,
+        (false, false) if record.state == start.name() && !claim_live => ScheduledRun::Start,
+        _ => ScheduledRun::GoOn,
+    }
 }
 
 /// The terminating event noted on `record` while its launch waited

@@ -2,13 +2,12 @@
 
 use crate::{
     CommandStatus, Event, LifecycleAction, LifecycleModel, LifecycleResult, MemoryEffects,
-    MemoryStore, ModelDispatchError, ModelReport, Record, SentCommand, State, Store, dispatch,
-    scheduled_restart,
+    MemoryStore, ModelDispatchError, ModelReport, Record, ScheduledRun, SentCommand, State,
+    StateChange, Store, attr, dispatch, scheduled_run,
 };
+use serde_json::Value;
 
-use super::{
-    instance_state, launching, maintenance, rebalance, scheduled, spot_interruption, terminating,
-};
+use super::{instance_state, launching, maintenance, rebalance, spot_interruption, terminating};
 
 /// A lifecycle action an event ended, and the result the Lambda would complete it with.
 ///
@@ -57,6 +56,8 @@ pub struct Harness<M: LifecycleModel> {
     effects: MemoryEffects,
     completions: Vec<Completion>,
     delivered: usize,
+    /// Firings of scheduled rules so far ([`Harness::schedule`]), each its own event.
+    firings: usize,
     deferred: Option<ModelReport<M>>,
 }
 
@@ -77,6 +78,7 @@ impl<M: LifecycleModel> Harness<M> {
             effects: MemoryEffects::new(),
             completions: Vec::new(),
             delivered: 0,
+            firings: 0,
             deferred: None,
         }
     }
@@ -300,20 +302,33 @@ impl<M: LifecycleModel> Harness<M> {
         let start: M::State = rule
             .parse()
             .unwrap_or_else(|_| panic!("scheduled rule `{rule}` names no state of the model"));
-        match self.store.get(rule) {
-            None => self.store.insert(Record::new(rule, start.name())),
-            Some(record) => {
-                if let Some(change) =
-                    scheduled_restart(&M::DEFINITION, &record, start, "harness-restart")
-                {
-                    self.store
-                        .compare_and_set(change)
-                        .await
-                        .expect("the in-memory store cannot fail");
-                }
+        // Each call is a firing of its own (its own event), as EventBridge's are.
+        self.firings += 1;
+        let event = Event::scheduled(format!("schedule-{rule}-{}", self.firings), rule);
+        let record = match self.store.get(rule) {
+            Some(record) => record,
+            None => {
+                self.store.insert(Record::new(rule, start.name()));
+                self.store.get(rule).expect("just inserted")
             }
+        };
+        // As the Lambda does: a run that ended starts over, naming its event.
+        if scheduled_run(&M::DEFINITION, &record, start, &event.id, 0) == ScheduledRun::Start {
+            let set = [(attr::RUN_EVENT.to_owned(), Value::from(event.id.as_str()))];
+            let change = StateChange {
+                ident: &record.ident,
+                from: &record.state,
+                version: record.version,
+                to: start.name(),
+                set: &set,
+                token: "harness-restart",
+            };
+            self.store
+                .compare_and_set(change)
+                .await
+                .expect("the in-memory store cannot fail");
         }
-        self.deliver(&scheduled(rule)).await
+        self.deliver(&event).await
     }
 
     /// Delivers any event to the record it is about (a scheduled event's record is its
