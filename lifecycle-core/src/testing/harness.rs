@@ -270,9 +270,10 @@ impl<M: LifecycleModel> Harness<M> {
         self.deliver(&event).await
     }
 
-    /// Delivers the scheduled rule `rule` ([`scheduled`]). Its record (`Ident` = the rule) is
-    /// created in the state of the same name the first time, and a run that ended starts
-    /// over, as the Lambda does.
+    /// Delivers a firing of the scheduled rule `rule`, an event of its own each time. Its
+    /// record (`Ident` = the rule) is created in the state of the same name the first time,
+    /// and a run that ended starts over, naming its event, as the Lambda does
+    /// ([`scheduled_run`](crate::scheduled_run)).
     ///
     /// ```
     /// # use lifecycle_core::{lifecycle_model, Context};
